@@ -1,0 +1,423 @@
+/* The thumbnail engine (see engine.h). The same source builds to wasm and natively. */
+#include "engine.h"
+#include "formats.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
+#include <libavutil/display.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten/emscripten.h>
+#define TE_EXPORT EMSCRIPTEN_KEEPALIVE
+#else
+#define TE_EXPORT
+#endif
+
+/* Most decoder threads: the mt wasm build sets its pthread pool size; elsewhere FFmpeg decides. */
+#ifndef TE_MAX_THREADS
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+#define TE_MAX_THREADS 1
+#else
+#define TE_MAX_THREADS 64
+#endif
+#endif
+
+/* JavaScript reads these structs from the heap at fixed offsets. */
+_Static_assert(offsetof(te_info, fps) == 8, "te_info layout");
+_Static_assert(offsetof(te_info, width) == 16, "te_info layout");
+_Static_assert(offsetof(te_info, display_width) == 24, "te_info layout");
+_Static_assert(offsetof(te_info, rotation) == 32, "te_info layout");
+_Static_assert(offsetof(te_info, codec) == 40, "te_info layout");
+_Static_assert(sizeof(te_info) == 64, "te_info layout");
+_Static_assert(offsetof(te_image, width) == 8, "te_image layout");
+_Static_assert(offsetof(te_image, height) == 12, "te_image layout");
+_Static_assert(offsetof(te_image, rgba) == 16, "te_image layout");
+
+/* Packets whose time lies this many frame durations before the target are decoded only as far as
+ * later frames need them (non-reference frames skipped): same frame, much less work. */
+#define SKIP_MARGIN_FRAMES 2
+/* Give up on a file whose packets keep failing before any frame decodes. */
+#define MAX_DECODE_ERRORS 64
+
+struct te_engine {
+  AVFormatContext *fmt;
+  AVIOContext *io;
+  AVCodecContext *dec;
+  AVPacket *pkt;
+  AVFrame *frame; /* the decoder's output */
+  AVFrame *kept;  /* the best frame found so far */
+  struct SwsContext *sws;
+  int stream;
+  int64_t start;     /* stream timestamp of t = 0 */
+  int64_t frame_dur; /* one frame, in stream time base (estimate) */
+  int fresh;         /* nothing read since open: no need to seek to the start */
+  int32_t max_pixels;
+  te_info info;
+  te_image image;
+  uint8_t *pixels, *scratch;
+  size_t pixels_size, scratch_size;
+  char message[256];
+};
+
+static int fail(te_engine *e, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+/* An FFmpeg error where `status` was expected: running out of memory is its own kind. */
+static int fail_av(te_engine *e, int status, int averr, const char *what) {
+  if (averr == AVERROR(ENOMEM)) status = TE_ERR_NO_MEMORY;
+  return fail(e, status, "%s: %s", what, av_err2str(averr));
+}
+
+TE_EXPORT te_engine *te_new(void) {
+  te_engine *e = av_mallocz(sizeof *e);
+  if (!e) return NULL;
+  e->max_pixels = TE_DEFAULT_MAX_PIXELS;
+  e->stream = -1;
+  e->pkt = av_packet_alloc();
+  e->frame = av_frame_alloc();
+  e->kept = av_frame_alloc();
+  if (!e->pkt || !e->frame || !e->kept) {
+    te_free(e);
+    return NULL;
+  }
+  av_log_set_level(AV_LOG_QUIET); /* errors reach the caller as te_status + te_message */
+  return e;
+}
+
+TE_EXPORT void te_set_max_pixels(te_engine *e, int32_t max_pixels) {
+  e->max_pixels = max_pixels > 0 ? max_pixels : TE_DEFAULT_MAX_PIXELS;
+}
+
+TE_EXPORT void te_close(te_engine *e) {
+  avcodec_free_context(&e->dec);
+  avformat_close_input(&e->fmt);
+  avio_closep(&e->io); /* ours: the format context was told it does not own it */
+  av_frame_unref(e->frame);
+  av_frame_unref(e->kept);
+  sws_freeContext(e->sws);
+  e->sws = NULL;
+  e->stream = -1;
+  memset(&e->info, 0, sizeof e->info);
+  memset(&e->image, 0, sizeof e->image);
+}
+
+TE_EXPORT void te_free(te_engine *e) {
+  if (!e) return;
+  te_close(e);
+  av_packet_free(&e->pkt);
+  av_frame_free(&e->frame);
+  av_frame_free(&e->kept);
+  av_free(e->pixels);
+  av_free(e->scratch);
+  av_free(e);
+}
+
+/* Clockwise degrees (0, 90, 180, 270) from the stream's display matrix, as the ffmpeg CLI reads it. */
+static int stream_rotation(const AVStream *st) {
+  const int32_t *matrix = (const int32_t *)av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+  if (!matrix) return 0;
+  double theta = -av_display_rotation_get(matrix);
+  if (isnan(theta)) return 0;
+  int quarter = (int)lrint(theta / 90.0) % 4;
+  return (quarter < 0 ? quarter + 4 : quarter) * 90;
+}
+
+static void describe(te_engine *e, const AVStream *st) {
+  const AVCodecParameters *par = st->codecpar;
+  te_info *info = &e->info;
+  info->width = par->width;
+  info->height = par->height;
+  if (e->fmt->duration != AV_NOPTS_VALUE && e->fmt->duration > 0)
+    info->duration = e->fmt->duration / (double)AV_TIME_BASE;
+  else if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+    info->duration = st->duration * av_q2d(st->time_base);
+  else
+    info->duration = -1;
+  AVRational rate = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? st->avg_frame_rate : st->r_frame_rate;
+  info->fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
+
+  /* Display size as the CLI makes it: width scaled by the sample aspect ratio, then rotated. */
+  AVRational sar = av_guess_sample_aspect_ratio(e->fmt, (AVStream *)st, NULL);
+  int dw = par->width, dh = par->height;
+  if (sar.num > 0 && sar.den > 0 && av_cmp_q(sar, (AVRational){1, 1}) != 0)
+    dw = FFMAX(1, (int)lrint(par->width * av_q2d(sar)));
+  info->rotation = stream_rotation(st);
+  info->display_width = info->rotation % 180 ? dh : dw;
+  info->display_height = info->rotation % 180 ? dw : dh;
+  av_strlcpy(info->codec, avcodec_get_name(par->codec_id), sizeof info->codec);
+
+  int64_t start = e->fmt->start_time != AV_NOPTS_VALUE ? e->fmt->start_time : 0;
+  e->start = av_rescale_q(start, AV_TIME_BASE_Q, st->time_base);
+  e->frame_dur = info->fps > 0 ? av_rescale_q(1, av_inv_q(rate), st->time_base) : 0;
+}
+
+TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
+  te_close(e);
+  e->message[0] = 0;
+  if (!path || !*path) return fail(e, TE_ERR_INVALID_ARGUMENT, "no path given");
+
+  /* Always through the file protocol: a path with a colon must not select another protocol. */
+  char url[4096];
+  snprintf(url, sizeof url, "file:%s", path);
+  AVIOContext *io = NULL;
+  int ret = avio_open(&io, url, AVIO_FLAG_READ);
+  if (ret < 0) return fail_av(e, TE_ERR_IO, ret, "cannot open the file");
+  e->io = io;
+  if (avio_size(io) == 0) return fail(e, TE_ERR_NOT_MEDIA, "the file is empty");
+
+  /* Probe first, so that "not a container we read" and "a broken one" are told apart. */
+  const AVInputFormat *ifmt = NULL;
+  ret = av_probe_input_buffer2(io, &ifmt, path, NULL, 0, 0);
+  if (ret == AVERROR(ENOMEM)) return fail_av(e, TE_ERR_NO_MEMORY, ret, "probing");
+  if (ret < 0 || !ifmt) return fail(e, TE_ERR_NOT_MEDIA, "not a video file (no known container format)");
+  if (!av_match_list(ifmt->name, TE_DEMUXERS, ','))
+    return fail(e, TE_ERR_NOT_MEDIA, "not a video file (%s is not a supported container)", ifmt->name);
+
+  e->fmt = avformat_alloc_context();
+  if (!e->fmt) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  e->fmt->pb = io;
+  e->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  AVDictionary *opts = NULL;
+  av_dict_set(&opts, "protocol_whitelist", "file", 0);
+  ret = avformat_open_input(&e->fmt, url, ifmt, &opts);
+  av_dict_free(&opts);
+  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot read the container");
+  ret = avformat_find_stream_info(e->fmt, NULL);
+  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot read the streams");
+
+  int index = av_find_best_stream(e->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+  if (index < 0) return fail(e, TE_ERR_NO_VIDEO, "the file has no video stream");
+  AVStream *st = e->fmt->streams[index];
+  const AVCodecParameters *par = st->codecpar;
+  const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+  if (!codec) return fail(e, TE_ERR_UNSUPPORTED_CODEC, "the %s codec is not supported", avcodec_get_name(par->codec_id));
+  if (par->width <= 0 || par->height <= 0) return fail(e, TE_ERR_CORRUPT, "the video stream has no frame size");
+  if ((int64_t)par->width * par->height > e->max_pixels)
+    return fail(e, TE_ERR_TOO_LARGE, "%dx%d frames are above the limit of %d pixels", par->width, par->height, e->max_pixels);
+
+  e->dec = avcodec_alloc_context3(codec);
+  if (!e->dec) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  ret = avcodec_parameters_to_context(e->dec, par);
+  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "bad codec parameters");
+  e->dec->pkt_timebase = st->time_base;
+  e->dec->max_pixels = e->max_pixels;
+  e->dec->thread_count = threads > 0 ? FFMIN(threads, TE_MAX_THREADS) : (TE_MAX_THREADS < 64 ? TE_MAX_THREADS : 0);
+  e->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  ret = avcodec_open2(e->dec, codec, NULL);
+  if (ret < 0) return fail_av(e, TE_ERR_UNSUPPORTED_CODEC, ret, "cannot start the decoder");
+
+  e->stream = index;
+  e->fresh = 1;
+  describe(e, st);
+  return TE_OK;
+}
+
+TE_EXPORT const te_info *te_probe(const te_engine *e) { return &e->info; }
+TE_EXPORT const te_image *te_result(const te_engine *e) { return &e->image; }
+TE_EXPORT const char *te_message(const te_engine *e) { return e->message; }
+
+/* Positions the demuxer at the keyframe at or before `target` (stream time base). */
+static int seek_before(te_engine *e, int64_t target) {
+  avcodec_flush_buffers(e->dec);
+  if (e->fresh && target <= e->start) return 0; /* already at the start */
+  int ret = avformat_seek_file(e->fmt, e->stream, INT64_MIN, target, target, 0);
+  if (ret < 0) ret = av_seek_frame(e->fmt, e->stream, target, AVSEEK_FLAG_BACKWARD);
+  if (ret < 0 && e->fresh) return 0; /* unseekable, but we are at the start: decode forward */
+  e->fresh = 0;
+  return ret;
+}
+
+static int64_t frame_time(const AVFrame *f) {
+  return f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
+}
+
+/* Decodes from the current position until a frame at or after `target` (exact) or the first frame
+ * (keyframe mode); at the end of the stream, the last frame decoded. The frame is left in e->kept. */
+static int decode_until(te_engine *e, int64_t target, int mode) {
+  int have = 0, draining = 0, errors = 0;
+  av_frame_unref(e->kept);
+  e->dec->skip_frame = mode == TE_MODE_KEYFRAME ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
+  for (;;) {
+    int ret = avcodec_receive_frame(e->dec, e->frame);
+    if (ret >= 0) {
+      av_frame_unref(e->kept);
+      av_frame_move_ref(e->kept, e->frame);
+      have = 1;
+      int64_t pts = frame_time(e->kept);
+      if (mode == TE_MODE_KEYFRAME || pts == AV_NOPTS_VALUE || pts >= target) return TE_OK;
+      continue;
+    }
+    if (ret == AVERROR_EOF) break;
+    if (ret == AVERROR(ENOMEM)) return fail_av(e, TE_ERR_NO_MEMORY, ret, "decoding");
+    if (ret != AVERROR(EAGAIN)) { /* a broken frame: carry on, as the CLI does */
+      if (++errors > MAX_DECODE_ERRORS && !have) return fail_av(e, TE_ERR_CORRUPT, ret, "the video does not decode");
+      continue;
+    }
+    if (draining) break;
+
+    ret = av_read_frame(e->fmt, e->pkt);
+    e->fresh = 0;
+    if (ret == AVERROR(ENOMEM)) return fail_av(e, TE_ERR_NO_MEMORY, ret, "reading");
+    if (ret < 0) { /* end of file, or a truncated one: flush what the decoder holds */
+      draining = 1;
+      avcodec_send_packet(e->dec, NULL);
+      continue;
+    }
+    if (e->pkt->stream_index != e->stream) {
+      av_packet_unref(e->pkt);
+      continue;
+    }
+    if (mode == TE_MODE_EXACT) {
+      int64_t pts = e->pkt->pts;
+      int early = pts != AV_NOPTS_VALUE && e->frame_dur > 0 && pts < target - SKIP_MARGIN_FRAMES * e->frame_dur;
+      e->dec->skip_frame = early ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+    }
+    ret = avcodec_send_packet(e->dec, e->pkt);
+    av_packet_unref(e->pkt);
+    if (ret == AVERROR(ENOMEM)) return fail_av(e, TE_ERR_NO_MEMORY, ret, "decoding");
+    if (ret < 0 && ret != AVERROR(EAGAIN) && ++errors > MAX_DECODE_ERRORS && !have)
+      return fail_av(e, TE_ERR_CORRUPT, ret, "the video does not decode");
+  }
+  return have ? TE_OK : fail(e, TE_ERR_CORRUPT, "no frame of the video could be decoded");
+}
+
+/* Finds the frame for `target`. Where a seek lands after the keyframe the target needs (no index,
+ * as in MPEG-TS), the first decoded frame comes after the target: seek further back and retry. */
+static int find_frame(te_engine *e, int64_t target, int mode) {
+  int64_t back = e->frame_dur > 0 ? 25 * e->frame_dur : 0;
+  int64_t seek_to = target;
+  for (int attempt = 0;; attempt++) {
+    int from_start = seek_to <= e->start;
+    int ret = seek_before(e, from_start ? e->start : seek_to);
+    if (ret < 0 && !from_start) { /* cannot seek there: try from the start */
+      seek_to = e->start;
+      continue;
+    }
+    if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot seek in the file");
+    int status = decode_until(e, target, mode);
+    if (from_start) return status;
+    if (status == TE_OK) {
+      int64_t pts = frame_time(e->kept);
+      int late = mode == TE_MODE_EXACT && pts != AV_NOPTS_VALUE && pts > target + e->frame_dur;
+      if (!late || attempt >= 3) return TE_OK;
+    } else if (status != TE_ERR_CORRUPT) {
+      return status;
+    }
+    /* too late or nothing decodable from here (an index pointing past a truncation): go back */
+    back = back > 0 ? back * 4 : target - e->start;
+    seek_to = target - back;
+  }
+}
+
+static int ensure_buffer(uint8_t **buf, size_t *size, size_t need) {
+  if (*size >= need) return 0;
+  av_freep(buf);
+  *size = 0;
+  *buf = av_malloc(need);
+  if (!*buf) return -1;
+  *size = need;
+  return 0;
+}
+
+/* Turns a w x h RGBA picture by `rotation` degrees clockwise into dst. */
+static void rotate_rgba(const uint32_t *src, int w, int h, int rotation, uint32_t *dst) {
+  for (int y = 0; y < h; y++) {
+    for (int x = 0; x < w; x++) {
+      uint32_t px = src[(size_t)y * w + x];
+      switch (rotation) {
+        case 90: dst[(size_t)x * h + (h - 1 - y)] = px; break;
+        case 180: dst[(size_t)(h - 1 - y) * w + (w - 1 - x)] = px; break;
+        default: dst[(size_t)(w - 1 - x) * h + y] = px; break; /* 270 */
+      }
+    }
+  }
+}
+
+/* Scales e->kept to fit the box (never enlarging), converts to RGBA and applies the rotation. */
+static int to_rgba(te_engine *e, int max_width, int max_height) {
+  const AVFrame *f = e->kept;
+  const te_info *info = &e->info;
+  double scale = 1.0;
+  if (max_width > 0) scale = FFMIN(scale, (double)max_width / info->display_width);
+  if (max_height > 0) scale = FFMIN(scale, (double)max_height / info->display_height);
+  int out_w = FFMAX(1, (int)lrint(info->display_width * scale));
+  int out_h = FFMAX(1, (int)lrint(info->display_height * scale));
+  int turned = info->rotation % 180 != 0;
+  int scaled_w = turned ? out_h : out_w, scaled_h = turned ? out_w : out_h;
+
+  if (!sws_isSupportedInput(f->format))
+    return fail(e, TE_ERR_UNSUPPORTED_CODEC, "the %s pixel format is not supported", av_get_pix_fmt_name(f->format));
+  e->sws = sws_getCachedContext(e->sws, f->width, f->height, f->format, scaled_w, scaled_h, AV_PIX_FMT_RGBA,
+                                SWS_BICUBIC, NULL, NULL, NULL);
+  if (!e->sws) return fail(e, TE_ERR_NO_MEMORY, "cannot set up the scaler");
+  /* YUV -> RGB with the matrix and range the stream declares (BT.601 when it says nothing). */
+  int *inv_table, src_range, *table, dst_range, brightness, contrast, saturation;
+  if (sws_getColorspaceDetails(e->sws, &inv_table, &src_range, &table, &dst_range, &brightness, &contrast, &saturation) >= 0) {
+    int space = f->colorspace != AVCOL_SPC_UNSPECIFIED ? f->colorspace : SWS_CS_DEFAULT;
+    if (f->color_range == AVCOL_RANGE_JPEG) src_range = 1;
+    sws_setColorspaceDetails(e->sws, sws_getCoefficients(space), src_range, table, 1, brightness, contrast, saturation);
+  }
+
+  size_t need = (size_t)out_w * out_h * 4;
+  if (ensure_buffer(&e->pixels, &e->pixels_size, need) < 0 ||
+      (info->rotation && ensure_buffer(&e->scratch, &e->scratch_size, need) < 0))
+    return fail(e, TE_ERR_NO_MEMORY, "out of memory for a %dx%d image", out_w, out_h);
+  uint8_t *dst[4] = {info->rotation ? e->scratch : e->pixels, NULL, NULL, NULL};
+  int dst_stride[4] = {scaled_w * 4, 0, 0, 0};
+  int ret = sws_scale(e->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_stride);
+  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot convert the frame");
+  if (info->rotation)
+    rotate_rgba((const uint32_t *)e->scratch, scaled_w, scaled_h, info->rotation, (uint32_t *)e->pixels);
+
+  int64_t pts = frame_time(f);
+  AVRational tb = e->fmt->streams[e->stream]->time_base;
+  e->image.time = pts != AV_NOPTS_VALUE ? FFMAX(0.0, (pts - e->start) * av_q2d(tb)) : 0.0;
+  e->image.width = out_w;
+  e->image.height = out_h;
+  e->image.rgba = e->pixels;
+  return TE_OK;
+}
+
+TE_EXPORT int te_decode(te_engine *e, double t, int32_t max_width, int32_t max_height, int32_t mode) {
+  e->message[0] = 0;
+  memset(&e->image, 0, sizeof e->image);
+  if (!e->fmt || e->stream < 0) return fail(e, TE_ERR_INVALID_ARGUMENT, "no video is open");
+  if (!isfinite(t) || t < 0) return fail(e, TE_ERR_INVALID_ARGUMENT, "the time must be a number of seconds >= 0");
+  if (max_width < 0 || max_height < 0) return fail(e, TE_ERR_INVALID_ARGUMENT, "the size must not be negative");
+  if (mode != TE_MODE_EXACT && mode != TE_MODE_KEYFRAME) return fail(e, TE_ERR_INVALID_ARGUMENT, "unknown mode %d", mode);
+
+  AVRational tb = e->fmt->streams[e->stream]->time_base;
+  /* Clamp far-future times before converting, so the timestamp cannot overflow. */
+  double seconds = FFMIN(t, 1e9);
+  int64_t target = e->start + av_rescale_q((int64_t)llrint(seconds * AV_TIME_BASE), AV_TIME_BASE_Q, tb);
+  int status = find_frame(e, target, mode);
+  if (status != TE_OK) return status;
+  return to_rgba(e, max_width, max_height);
+}
+
+TE_EXPORT const char *te_error_name(int32_t status) {
+  switch (status) {
+    case TE_OK: return "ok";
+    case TE_ERR_NOT_MEDIA: return "not_media";
+    case TE_ERR_NO_VIDEO: return "no_video";
+    case TE_ERR_UNSUPPORTED_CODEC: return "unsupported_codec";
+    case TE_ERR_CORRUPT: return "corrupt";
+    case TE_ERR_TOO_LARGE: return "too_large";
+    case TE_ERR_NO_MEMORY: return "no_memory";
+    case TE_ERR_IO: return "io";
+    case TE_ERR_INVALID_ARGUMENT: return "invalid_argument";
+    default: return "unknown";
+  }
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The recipe for the wasm engine (the README's third command):
+#   1. fetch Debian's FFmpeg source package (exact version below),
+#   2. build a slim, decode-only, LGPL FFmpeg with Debian's emscripten, twice:
+#      st (no threads) and mt (pthreads),
+#   3. link engine/engine.c into each as a MODULARIZE'd factory with WORKERFS,
+#   4. write dist/: the artifacts, BUILDINFO (versions, flags, sha256s) and the licence notice.
+# Intermediate files live under target/ffmpeg-wasm/ (git-ignored); a variant whose flags did not
+# change is not rebuilt. Usage: ffmpeg-wasm/recipe/build.sh [st|mt ...]
+set -euo pipefail
+
+engine_dir=$(cd "$(dirname "$0")/.." && pwd)
+root=$(dirname "$engine_dir")
+work=${TE_BUILD_DIR:-$root/target/ffmpeg-wasm}
+dist=$engine_dir/dist
+
+FFMPEG_DEB_VERSION=7:5.1.9-0+deb12u1
+FFMPEG_VERSION=5.1.9
+EMSCRIPTEN_DEB_VERSION=3.1.6~dfsg-5
+MT_THREADS=4 # pthread pool size = most decoder threads the mt engine will use
+
+export NODE_PATH=/usr/share/nodejs # Debian's emcc finds acorn there
+
+log() { printf '\033[1m[recipe]\033[0m %s\n' "$*" >&2; }
+
+ensure_tools() {
+  local missing=()
+  command -v emcc >/dev/null || missing+=(emscripten)
+  [ -d /usr/share/nodejs/acorn ] || missing+=(node-acorn)
+  command -v dpkg-source >/dev/null || missing+=(dpkg-dev)
+  command -v brotli >/dev/null || missing+=(brotli)
+  command -v make >/dev/null || missing+=(make)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  fi
+  local have
+  have=$(dpkg-query -W -f='${Version}' emscripten)
+  [ "$have" = "$EMSCRIPTEN_DEB_VERSION" ] || log "warning: emscripten $have, recipe was made with $EMSCRIPTEN_DEB_VERSION"
+}
+
+# Debian's source package, with its patches applied, unpacked once into $work/src.
+fetch_source() {
+  local src=$work/src/ffmpeg-$FFMPEG_VERSION
+  [ -f "$src/configure" ] && return
+  if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+    log "adding deb-src entries for Debian's source packages"
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+      >/etc/apt/sources.list.d/debian-src.sources
+    apt-get update -q
+  fi
+  mkdir -p "$work/src"
+  (cd "$work/src" && apt-get source --download-only "ffmpeg=$FFMPEG_DEB_VERSION")
+  (cd "$work/src" && dpkg-source -x "ffmpeg_${FFMPEG_DEB_VERSION#*:}.dsc" "ffmpeg-$FFMPEG_VERSION")
+}
+
+# Reads one of the lists (TE_DEMUXERS, ...) from engine/formats.h.
+component_list() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$engine_dir/engine/formats.h"; }
+
+configure_flags() {
+  local variant=$1
+  local flags=(
+    --target-os=none --arch=x86_32 --enable-cross-compile
+    --cc=emcc --cxx=em++ --ar=emar --ranlib=emranlib --nm=emnm
+    --disable-asm --disable-x86asm --disable-inline-asm --disable-runtime-cpudetect
+    --disable-stripping --disable-programs --disable-doc --disable-debug
+    --disable-autodetect --disable-network --disable-everything
+    --disable-avdevice --disable-postproc --disable-swresample --disable-avfilter
+    --disable-gpl --disable-nonfree --enable-small
+    --enable-protocol=file
+    "--enable-demuxer=$(component_list TE_DEMUXERS)"
+    "--enable-decoder=$(component_list TE_DECODERS)"
+    "--enable-parser=$(component_list TE_PARSERS)"
+    --optflags=-O3
+  )
+  case $variant in
+    st) flags+=(--disable-pthreads --disable-w32threads --disable-os2threads) ;;
+    mt) flags+=(--enable-pthreads --disable-w32threads --disable-os2threads
+                --extra-cflags=-pthread --extra-ldflags=-pthread) ;;
+  esac
+  printf '%s\n' "${flags[@]}"
+}
+
+link_flags() {
+  local variant=$1
+  local exports=_te_new,_te_free,_te_set_max_pixels,_te_open,_te_close,_te_probe,_te_decode,_te_result,_te_message,_te_error_name,_malloc,_free
+  local flags=(
+    -O3 --closure=0
+    -sMODULARIZE=1 -sEXPORT_NAME=createThumbnailEngine
+    -sENVIRONMENT=web,worker,node
+    -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=2GB
+    -sFILESYSTEM=1 -lworkerfs.js
+    "-sEXPORTED_FUNCTIONS=$exports"
+    "-sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString,stringToUTF8,lengthBytesUTF8"
+    -sINCOMING_MODULE_JS_API=locateFile,mainScriptUrlOrBlob,print,printErr,onAbort,wasmMemory,instantiateWasm
+  )
+  case $variant in
+    st) ;;
+    mt) flags+=(-pthread "-sPTHREAD_POOL_SIZE=$MT_THREADS" "-DTE_MAX_THREADS=$MT_THREADS") ;;
+  esac
+  printf '%s\n' "${flags[@]}"
+}
+
+build_ffmpeg() {
+  local variant=$1 build=$work/build-$1 prefix=$work/prefix-$1
+  local stamp=$prefix/.flags
+  local flags
+  flags=$(configure_flags "$variant")
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$flags" ]; then
+    log "ffmpeg $variant: up to date"
+    return
+  fi
+  log "ffmpeg $variant: configure"
+  rm -rf "$build" "$prefix"
+  mkdir -p "$build"
+  local args
+  mapfile -t args <<<"$flags"
+  (cd "$build" && emconfigure "$work/src/ffmpeg-$FFMPEG_VERSION/configure" --prefix="$prefix" "${args[@]}" >configure.log) \
+    || { tail -30 "$build/ffbuild/config.log"; exit 1; }
+  log "ffmpeg $variant: make ($(nproc) jobs)"
+  (cd "$build" && emmake make -j"$(nproc)" >make.log 2>&1 && make install >install.log 2>&1) \
+    || { tail -30 "$build/make.log"; exit 1; }
+  printf '%s' "$flags" >"$stamp"
+}
+
+link_engine() {
+  local variant=$1 prefix=$work/prefix-$1
+  local out=$work/out-$variant
+  local args
+  mapfile -t args < <(link_flags "$variant")
+  log "engine $variant: link"
+  rm -rf "$out" && mkdir -p "$out"
+  emcc "${args[@]}" -I"$prefix/include" \
+    "$engine_dir/engine/engine.c" \
+    "$prefix/lib/libavformat.a" "$prefix/lib/libavcodec.a" "$prefix/lib/libswscale.a" "$prefix/lib/libavutil.a" \
+    -o "$out/thumbnail-engine-$variant.js"
+  mkdir -p "$dist"
+  cp "$out"/thumbnail-engine-"$variant".* "$dist/"
+}
+
+# Everything needed to reproduce the artifacts, and checksums to tell when they are stale.
+write_buildinfo() {
+  local info=$dist/BUILDINFO
+  {
+    echo "# Written by ffmpeg-wasm/recipe/build.sh; checked by the engine tests. Do not edit."
+    echo "ffmpeg-source: Debian source package ffmpeg $FFMPEG_DEB_VERSION (apt-get source ffmpeg=$FFMPEG_DEB_VERSION)"
+    echo "emcc: $(emcc --version | head -1) (Debian package emscripten $(dpkg-query -W -f='${Version}' emscripten))"
+    echo "clang: $(clang --version 2>/dev/null | head -1 || echo unknown)"
+    for v in st mt; do
+      echo "configure-$v: $(configure_flags $v | tr '\n' ' ')"
+      echo "link-$v: $(link_flags $v | tr '\n' ' ')"
+    done
+    echo "recipe-sha256: $(recipe_hash)"
+    (cd "$dist" && for f in thumbnail-engine-*; do echo "artifact-sha256: $(sha256sum "$f")"; done)
+  } >"$info"
+  log "wrote $info"
+}
+
+# The inputs of the build: a change to any of them means dist/ must be rebuilt.
+recipe_inputs() { (cd "$engine_dir" && ls recipe/build.sh engine/*.c engine/*.h); }
+recipe_hash() { (cd "$engine_dir" && recipe_inputs | xargs sha256sum | sha256sum | cut -d' ' -f1); }
+
+main() {
+  if [ "${1:-}" = --print-recipe-hash ]; then
+    recipe_hash
+    return
+  fi
+  local variants=("$@")
+  [ ${#variants[@]} -gt 0 ] || variants=(st mt)
+  ensure_tools
+  fetch_source
+  for v in "${variants[@]}"; do build_ffmpeg "$v"; done
+  for v in "${variants[@]}"; do link_engine "$v"; done
+  cp "$work/src/ffmpeg-$FFMPEG_VERSION/COPYING.LGPLv2.1" "$dist/COPYING.LGPLv2.1"
+  write_buildinfo
+}
+
+# Bash reads a script as it runs it; with everything in main, an edit mid-build cannot derail it.
+main "$@"

@@ -1,0 +1,177 @@
+//! The C engine compiled natively (see build.rs), behind a safe API.
+
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::ptr::NonNull;
+
+use crate::{Error, ErrorKind, Mode, VideoInfo};
+
+#[repr(C)]
+struct TeEngine {
+    _opaque: [u8; 0],
+}
+
+/// `te_info` in engine.h.
+#[repr(C)]
+struct TeInfo {
+    duration: f64,
+    fps: f64,
+    width: i32,
+    height: i32,
+    display_width: i32,
+    display_height: i32,
+    rotation: i32,
+    reserved: i32,
+    codec: [c_char; 24],
+}
+
+/// `te_image` in engine.h.
+#[repr(C)]
+struct TeImage {
+    time: f64,
+    width: i32,
+    height: i32,
+    rgba: *const u8,
+}
+
+const _: () = assert!(std::mem::size_of::<TeInfo>() == 64);
+const _: () = assert!(std::mem::size_of::<TeImage>() == 24);
+
+extern "C" {
+    fn te_new() -> *mut TeEngine;
+    fn te_free(e: *mut TeEngine);
+    fn te_set_max_pixels(e: *mut TeEngine, max_pixels: i32);
+    fn te_open(e: *mut TeEngine, path: *const c_char, threads: i32) -> c_int;
+    fn te_probe(e: *const TeEngine) -> *const TeInfo;
+    fn te_decode(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32, mode: i32) -> c_int;
+    fn te_result(e: *const TeEngine) -> *const TeImage;
+    fn te_message(e: *const TeEngine) -> *const c_char;
+}
+
+/// How to open a video.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// Decoder threads; 0 lets FFmpeg choose. A server running one job per core wants 1.
+    pub threads: u32,
+    /// Refuse frames above this many pixels (default: the engine's 64 MP).
+    pub max_pixels: Option<u32>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { threads: 1, max_pixels: None }
+    }
+}
+
+/// A decoded frame: RGBA, rows top-down, in display orientation.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    /// The frame's time in seconds from the start of the video.
+    pub time: f64,
+    pub rgba: Vec<u8>,
+}
+
+/// One open video. Frames can be asked for in any order.
+pub struct Engine {
+    raw: NonNull<TeEngine>,
+    info: VideoInfo,
+}
+
+// The C engine has no thread affinity: one Engine may move between threads, but is used by one
+// at a time (&mut self for every call that touches its state).
+unsafe impl Send for Engine {}
+
+impl Engine {
+    pub fn open(path: &Path, options: &OpenOptions) -> Result<Engine, Error> {
+        let c_path = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "the path contains a NUL byte"))?;
+        // SAFETY: te_new returns an engine we own, or NULL when out of memory.
+        let raw = NonNull::new(unsafe { te_new() })
+            .ok_or_else(|| Error::new(ErrorKind::NoMemory, "cannot allocate the engine"))?;
+        let mut engine = Engine { raw, info: empty_info() };
+        let threads = i32::try_from(options.threads).unwrap_or(i32::MAX);
+        // SAFETY: raw is a live engine; c_path is a NUL-terminated string that outlives the call.
+        let status = unsafe {
+            if let Some(max) = options.max_pixels {
+                te_set_max_pixels(raw.as_ptr(), i32::try_from(max).unwrap_or(i32::MAX));
+            }
+            te_open(raw.as_ptr(), c_path.as_ptr(), threads)
+        };
+        engine.check(status)?;
+        // SAFETY: after a successful te_open, te_probe points at the engine's filled-in te_info.
+        engine.info = unsafe { read_info(&*te_probe(raw.as_ptr())) };
+        Ok(engine)
+    }
+
+    pub fn info(&self) -> &VideoInfo {
+        &self.info
+    }
+
+    /// The frame at `t` seconds (past the end: the last frame), fitted in
+    /// `max_width` x `max_height` (0 = no limit; never enlarged).
+    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Mode) -> Result<Image, Error> {
+        let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        // SAFETY: raw is a live engine with a video open.
+        let status = unsafe { te_decode(self.raw.as_ptr(), t, clamp(max_width), clamp(max_height), mode.code()) };
+        self.check(status)?;
+        // SAFETY: after a successful te_decode, te_result describes width*height*4 bytes of RGBA
+        // owned by the engine, valid until the next call; we copy them out now.
+        unsafe {
+            let image = &*te_result(self.raw.as_ptr());
+            let len = image.width as usize * image.height as usize * 4;
+            Ok(Image {
+                width: image.width as u32,
+                height: image.height as u32,
+                time: image.time,
+                rgba: std::slice::from_raw_parts(image.rgba, len).to_vec(),
+            })
+        }
+    }
+
+    fn check(&self, status: c_int) -> Result<(), Error> {
+        if status == 0 {
+            return Ok(());
+        }
+        // SAFETY: te_message returns the engine's NUL-terminated message buffer.
+        let message = unsafe { CStr::from_ptr(te_message(self.raw.as_ptr())) };
+        Err(Error::new(ErrorKind::from_status(status), message.to_string_lossy()))
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // SAFETY: we own the engine; te_free closes whatever is open.
+        unsafe { te_free(self.raw.as_ptr()) }
+    }
+}
+
+fn empty_info() -> VideoInfo {
+    VideoInfo {
+        duration: None,
+        fps: None,
+        width: 0,
+        height: 0,
+        display_width: 0,
+        display_height: 0,
+        rotation: 0,
+        codec: String::new(),
+    }
+}
+
+fn read_info(raw: &TeInfo) -> VideoInfo {
+    // SAFETY: the engine NUL-terminates codec within its 24 bytes.
+    let codec = unsafe { CStr::from_ptr(raw.codec.as_ptr()) };
+    VideoInfo {
+        duration: (raw.duration >= 0.0).then_some(raw.duration),
+        fps: (raw.fps > 0.0).then_some(raw.fps),
+        width: raw.width as u32,
+        height: raw.height as u32,
+        display_width: raw.display_width as u32,
+        display_height: raw.display_height as u32,
+        rotation: raw.rotation as u32,
+        codec: codec.to_string_lossy().into_owned(),
+    }
+}
