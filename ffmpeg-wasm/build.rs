@@ -8,7 +8,12 @@ fn main() {
     }
     let mut build = cc::Build::new();
     // FFmpeg 5.1's library versions (Debian 12).
-    for (lib, version) in [("libavformat", "59"), ("libavcodec", "59"), ("libswscale", "6"), ("libavutil", "57")] {
+    for (lib, version) in [
+        ("libavformat", "59"),
+        ("libavcodec", "59"),
+        ("libswscale", "6"),
+        ("libavutil", "57"),
+    ] {
         let found = pkg_config::Config::new()
             .atleast_version(version)
             .probe(lib)

@@ -177,9 +177,10 @@ TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
   e->io = io;
   if (avio_size(io) == 0) return fail(e, TE_ERR_NOT_MEDIA, "the file is empty");
 
-  /* Probe first, so that "not a container we read" and "a broken one" are told apart. */
+  /* Probe first, so that "not a container we read" and "a broken one" are told apart. By content
+   * only: a text file named .mp4 is not a broken MP4. */
   const AVInputFormat *ifmt = NULL;
-  ret = av_probe_input_buffer2(io, &ifmt, path, NULL, 0, 0);
+  ret = av_probe_input_buffer2(io, &ifmt, "", NULL, 0, 0);
   if (ret == AVERROR(ENOMEM)) return fail_av(e, TE_ERR_NO_MEMORY, ret, "probing");
   if (ret < 0 || !ifmt) return fail(e, TE_ERR_NOT_MEDIA, "not a video file (no known container format)");
   if (!av_match_list(ifmt->name, TE_DEMUXERS, ','))

@@ -144,8 +144,9 @@ write_buildinfo() {
   {
     echo "# Written by ffmpeg-wasm/recipe/build.sh; checked by the engine tests. Do not edit."
     echo "ffmpeg-source: Debian source package ffmpeg $FFMPEG_DEB_VERSION (apt-get source ffmpeg=$FFMPEG_DEB_VERSION)"
+    (cd "$work/src" && for f in ffmpeg_*.dsc ffmpeg_*.tar.xz; do echo "source-sha256: $(sha256sum "$f")"; done)
     echo "emcc: $(emcc --version | head -1) (Debian package emscripten $(dpkg-query -W -f='${Version}' emscripten))"
-    echo "clang: $(clang --version 2>/dev/null | head -1 || echo unknown)"
+    echo "clang: $(emcc -v 2>&1 | grep -m1 "clang version")"
     for v in st mt; do
       echo "configure-$v: $(configure_flags $v | tr '\n' ' ')"
       echo "link-$v: $(link_flags $v | tr '\n' ' ')"

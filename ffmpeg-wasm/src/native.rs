@@ -60,7 +60,10 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { threads: 1, max_pixels: None }
+        OpenOptions {
+            threads: 1,
+            max_pixels: None,
+        }
     }
 }
 
@@ -91,7 +94,10 @@ impl Engine {
         // SAFETY: te_new returns an engine we own, or NULL when out of memory.
         let raw = NonNull::new(unsafe { te_new() })
             .ok_or_else(|| Error::new(ErrorKind::NoMemory, "cannot allocate the engine"))?;
-        let mut engine = Engine { raw, info: empty_info() };
+        let mut engine = Engine {
+            raw,
+            info: empty_info(),
+        };
         let threads = i32::try_from(options.threads).unwrap_or(i32::MAX);
         // SAFETY: raw is a live engine; c_path is a NUL-terminated string that outlives the call.
         let status = unsafe {
@@ -112,10 +118,24 @@ impl Engine {
 
     /// The frame at `t` seconds (past the end: the last frame), fitted in
     /// `max_width` x `max_height` (0 = no limit; never enlarged).
-    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Mode) -> Result<Image, Error> {
+    pub fn frame(
+        &mut self,
+        t: f64,
+        max_width: u32,
+        max_height: u32,
+        mode: Mode,
+    ) -> Result<Image, Error> {
         let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         // SAFETY: raw is a live engine with a video open.
-        let status = unsafe { te_decode(self.raw.as_ptr(), t, clamp(max_width), clamp(max_height), mode.code()) };
+        let status = unsafe {
+            te_decode(
+                self.raw.as_ptr(),
+                t,
+                clamp(max_width),
+                clamp(max_height),
+                mode.code(),
+            )
+        };
         self.check(status)?;
         // SAFETY: after a successful te_decode, te_result describes width*height*4 bytes of RGBA
         // owned by the engine, valid until the next call; we copy them out now.
@@ -137,7 +157,10 @@ impl Engine {
         }
         // SAFETY: te_message returns the engine's NUL-terminated message buffer.
         let message = unsafe { CStr::from_ptr(te_message(self.raw.as_ptr())) };
-        Err(Error::new(ErrorKind::from_status(status), message.to_string_lossy()))
+        Err(Error::new(
+            ErrorKind::from_status(status),
+            message.to_string_lossy(),
+        ))
     }
 }
 

@@ -1,0 +1,217 @@
+//! The native engine against the ffmpeg CLI on the generated fixtures.
+
+mod common;
+
+use common::{cli_frame, fixture, psnr, rotation_of, BAD_INPUTS, VIDEOS};
+use thumbnail_engine::{Engine, ErrorKind, Image, Mode, OpenOptions};
+
+/// Our frame and the CLI's are the same picture when at least this close (dB). Neighbouring
+/// frames of testsrc2 are about 20 dB apart, so a wrong frame cannot pass.
+const SAME_FRAME_DB: f64 = 35.0;
+
+fn open(name: &str) -> Engine {
+    Engine::open(&fixture(name), &OpenOptions::default())
+        .unwrap_or_else(|e| panic!("open {name}: {e}"))
+}
+
+fn assert_like_cli(name: &str, image: &Image, t: f64) {
+    let reference = cli_frame(
+        &fixture(name),
+        t,
+        image.width,
+        image.height,
+        rotation_of(name),
+    );
+    let db = psnr(&image.rgba, &reference);
+    assert!(
+        db >= SAME_FRAME_DB,
+        "{name} at {t}s: {db:.1} dB from the CLI's frame"
+    );
+}
+
+#[test]
+fn every_fixture_matches_the_cli_frame() {
+    for v in VIDEOS {
+        let mut engine = open(v.file);
+        let info = engine.info().clone();
+        assert_eq!(info.codec, v.codec, "{}", v.file);
+        assert_eq!(
+            (info.display_width, info.display_height),
+            v.display,
+            "{} display size",
+            v.file
+        );
+        assert_eq!(info.rotation, v.rotation, "{} rotation", v.file);
+        assert!(
+            (info.duration.unwrap() - if v.file == "long-gop.mp4" { 10.0 } else { 3.0 }).abs()
+                < 0.1,
+            "{} duration",
+            v.file
+        );
+        assert_eq!(info.fps, Some(25.0), "{} fps", v.file);
+
+        let full = engine.frame(1.0, 0, 0, Mode::Exact).unwrap();
+        assert_eq!(
+            (full.width, full.height),
+            v.display,
+            "{} frame size",
+            v.file
+        );
+        assert!(
+            (1.0..1.04).contains(&full.time),
+            "{}: frame time {}",
+            v.file,
+            full.time
+        );
+        assert_like_cli(v.file, &full, 1.0);
+
+        let small = engine.frame(1.0, 160, 160, Mode::Exact).unwrap();
+        assert!(
+            small.width == 160 || small.height == 160,
+            "{}: {}x{} does not fill the box",
+            v.file,
+            small.width,
+            small.height
+        );
+        assert!(
+            small.width <= 160 && small.height <= 160,
+            "{}: {}x{} overflows the box",
+            v.file,
+            small.width,
+            small.height
+        );
+        let aspect = |w: u32, h: u32| w as f64 / h as f64;
+        assert!(
+            (aspect(small.width, small.height) - aspect(v.display.0, v.display.1)).abs() < 0.02,
+            "{} aspect kept",
+            v.file
+        );
+        assert_like_cli(v.file, &small, 1.0);
+    }
+}
+
+#[test]
+fn av1_decodes_natively() {
+    // The slim wasm core has no AV1; the server's native engine does (Debian's libdav1d).
+    let mut engine = open("av1.mp4");
+    assert_eq!(engine.info().codec, "av1");
+    let image = engine.frame(1.0, 0, 0, Mode::Exact).unwrap();
+    assert_like_cli("av1.mp4", &image, 1.0);
+}
+
+#[test]
+fn past_the_end_gives_the_last_frame() {
+    let mut short = open("short.mp4");
+    let image = short.frame(1.0, 0, 0, Mode::Exact).unwrap();
+    assert!(
+        (image.time - 0.48).abs() < 1e-6,
+        "last frame of a 0.5 s clip is at 0.48 s, got {}",
+        image.time
+    );
+    assert_like_cli("short.mp4", &image, 0.48);
+
+    let mut long = open("h264.mp4");
+    let image = long.frame(1e12, 0, 0, Mode::Exact).unwrap();
+    assert!((image.time - 2.96).abs() < 1e-6, "got {}", image.time);
+    assert_like_cli("h264.mp4", &image, 2.96);
+}
+
+#[test]
+fn exact_and_keyframe_modes_on_a_long_gop() {
+    let mut engine = open("long-gop.mp4");
+    let exact = engine.frame(7.0, 0, 0, Mode::Exact).unwrap();
+    assert!(
+        (exact.time - 7.0).abs() < 1e-6,
+        "exact frame at {}",
+        exact.time
+    );
+    assert_like_cli("long-gop.mp4", &exact, 7.0);
+
+    // One keyframe, at 0: keyframe mode returns it, a different picture.
+    let key = engine.frame(7.0, 0, 0, Mode::Keyframe).unwrap();
+    assert_eq!(key.time, 0.0);
+    assert_like_cli("long-gop.mp4", &key, 0.0);
+    assert!(
+        psnr(&key.rgba, &exact.rgba) < 25.0,
+        "keyframe and exact frame should differ"
+    );
+}
+
+#[test]
+fn frames_in_any_order_from_one_engine() {
+    let mut engine = open("h264.mp4");
+    for t in [2.0, 0.4, 2.8, 0.0, 1.52] {
+        let image = engine.frame(t, 0, 0, Mode::Exact).unwrap();
+        assert!(
+            (image.time - t).abs() < 1e-6,
+            "asked {t}, got {}",
+            image.time
+        );
+        assert_like_cli("h264.mp4", &image, t);
+    }
+}
+
+#[test]
+fn never_enlarges() {
+    let image = open("h264.mp4")
+        .frame(1.0, 1000, 1000, Mode::Exact)
+        .unwrap();
+    assert_eq!((image.width, image.height), (320, 240));
+}
+
+#[test]
+fn bad_inputs_are_typed_errors() {
+    for &(name, kind) in BAD_INPUTS {
+        let err = Engine::open(&fixture(name), &OpenOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{name} opened"));
+        assert_eq!(err.kind.name(), kind, "{name}: {err}");
+        assert!(!err.message.is_empty(), "{name}: no message");
+    }
+    let err = Engine::open(&fixture("no-such-file.mp4"), &OpenOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, ErrorKind::Io, "{err}");
+}
+
+#[test]
+fn pixel_limit_refuses_large_frames() {
+    let limit = |max| {
+        Engine::open(
+            &fixture("h264.mp4"),
+            &OpenOptions {
+                threads: 1,
+                max_pixels: Some(max),
+            },
+        )
+    };
+    let err = limit(320 * 240 - 1).err().unwrap();
+    assert_eq!(err.kind, ErrorKind::TooLarge, "{err}");
+    assert!(limit(320 * 240).is_ok());
+}
+
+#[test]
+fn invalid_times_are_refused_and_the_engine_goes_on() {
+    let mut engine = open("h264.mp4");
+    for t in [-1.0, f64::NAN, f64::INFINITY] {
+        let err = engine.frame(t, 0, 0, Mode::Exact).err().unwrap();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument, "t = {t}");
+    }
+    assert!(engine.frame(1.0, 0, 0, Mode::Exact).is_ok());
+}
+
+#[test]
+fn threads_give_the_same_frame() {
+    let one = open("hevc.mp4").frame(2.0, 0, 0, Mode::Exact).unwrap();
+    let mut engine = Engine::open(
+        &fixture("hevc.mp4"),
+        &OpenOptions {
+            threads: 4,
+            max_pixels: None,
+        },
+    )
+    .unwrap();
+    let four = engine.frame(2.0, 0, 0, Mode::Exact).unwrap();
+    assert_eq!(one.time, four.time);
+    assert_eq!(psnr(&one.rgba, &four.rgba), f64::INFINITY);
+}

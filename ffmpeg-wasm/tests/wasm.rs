@@ -1,0 +1,223 @@
+//! The committed wasm engine (dist/, st and mt) under Node, against the native engine: the same
+//! answers and, within a small tolerance, the same pixels, for every fixture.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{fixture, psnr, root, BAD_INPUTS, VIDEOS};
+use serde::{Deserialize, Serialize};
+use thumbnail_engine::{Engine, Mode, OpenOptions};
+
+/// wasm and native run the same C code over the same FFmpeg; only swscale's SIMD paths (native)
+/// differ from its C paths (wasm) in rounding. Measured: >= 45 dB; a wrong frame is ~20 dB.
+const SAME_PIXELS_DB: f64 = 40.0;
+
+#[derive(Serialize)]
+struct Job {
+    file: PathBuf,
+    threads: u32,
+    frames: Vec<FrameJob>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct FrameJob {
+    t: f64,
+    width: u32,
+    height: u32,
+    mode: i32,
+}
+
+#[derive(Deserialize, Debug)]
+struct JobResult {
+    status: String,
+    message: Option<String>,
+    info: Option<WasmInfo>,
+    frames: Vec<FrameResult>,
+}
+
+#[derive(Deserialize, Debug)]
+struct WasmInfo {
+    duration: f64,
+    width: u32,
+    height: u32,
+    display_width: u32,
+    display_height: u32,
+    rotation: u32,
+    codec: String,
+}
+
+#[derive(Deserialize, Debug)]
+struct FrameResult {
+    status: String,
+    message: Option<String>,
+    time: Option<f64>,
+    width: Option<u32>,
+    height: Option<u32>,
+    rgba: Option<PathBuf>,
+}
+
+/// Runs the jobs through dist/thumbnail-engine-<variant>.js in one Node process.
+fn run_wasm(variant: &str, jobs: &[Job]) -> Vec<JobResult> {
+    let out = root().join("target/wasm-tests").join(variant);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let jobs_file = out.join("jobs.json");
+    std::fs::write(&jobs_file, serde_json::to_vec(jobs).unwrap()).unwrap();
+    let output = Command::new("node")
+        .arg("--no-experimental-fetch") // emscripten 3.1.6's glue loads the wasm with fs in Node
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wasm-runner.cjs"))
+        .args([variant.as_ref(), jobs_file.as_os_str(), out.as_os_str()])
+        .output()
+        .expect("run node (apt-get install nodejs)");
+    assert!(
+        output.status.success(),
+        "wasm runner ({variant}) failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
+}
+
+fn frame_job(t: f64, width: u32, height: u32, mode: Mode) -> FrameJob {
+    FrameJob {
+        t,
+        width,
+        height,
+        mode: mode.code(),
+    }
+}
+
+/// Every fixture, a few frames each, through one wasm variant, compared with the native engine.
+fn matches_native(variant: &str, threads: u32) {
+    let frames_for = |name: &str| -> Vec<FrameJob> {
+        match name {
+            "long-gop.mp4" => vec![
+                frame_job(7.0, 0, 0, Mode::Exact),
+                frame_job(7.0, 0, 0, Mode::Keyframe),
+            ],
+            _ => vec![
+                frame_job(1.0, 0, 0, Mode::Exact),
+                frame_job(1.0, 160, 160, Mode::Exact),
+                frame_job(99.0, 0, 0, Mode::Exact),
+            ],
+        }
+    };
+    let mut names: Vec<&str> = VIDEOS.iter().map(|v| v.file).collect();
+    names.push("short.mp4");
+    let jobs: Vec<Job> = names
+        .iter()
+        .map(|name| Job {
+            file: fixture(name),
+            threads,
+            frames: frames_for(name),
+        })
+        .chain(
+            BAD_INPUTS
+                .iter()
+                .chain([("av1.mp4", "unsupported_codec")].iter())
+                .map(|(name, _)| Job {
+                    file: fixture(name),
+                    threads,
+                    frames: vec![],
+                }),
+        )
+        .collect();
+    let results = run_wasm(variant, &jobs);
+    assert_eq!(results.len(), jobs.len());
+
+    let mut worst = f64::INFINITY;
+    for (job, result) in jobs.iter().zip(&results).take(names.len()) {
+        let name = job.file.file_name().unwrap().to_string_lossy();
+        assert_eq!(
+            result.status, "ok",
+            "{variant} {name}: {:?}",
+            result.message
+        );
+        let mut native = Engine::open(&job.file, &OpenOptions::default()).unwrap();
+        let (n, w) = (native.info().clone(), result.info.as_ref().unwrap());
+        assert_eq!(
+            (
+                w.width,
+                w.height,
+                w.display_width,
+                w.display_height,
+                w.rotation,
+                w.codec.as_str()
+            ),
+            (
+                n.width,
+                n.height,
+                n.display_width,
+                n.display_height,
+                n.rotation,
+                n.codec.as_str()
+            ),
+            "{variant} {name}: info"
+        );
+        assert_eq!(Some(w.duration), n.duration, "{variant} {name}: duration");
+
+        for (f, got) in job.frames.iter().zip(&result.frames) {
+            assert_eq!(
+                got.status, "ok",
+                "{variant} {name} at {}: {:?}",
+                f.t, got.message
+            );
+            let mode = if f.mode == 0 {
+                Mode::Exact
+            } else {
+                Mode::Keyframe
+            };
+            let want = native.frame(f.t, f.width, f.height, mode).unwrap();
+            assert_eq!(
+                (got.width, got.height, got.time),
+                (Some(want.width), Some(want.height), Some(want.time)),
+                "{variant} {name} at {}",
+                f.t
+            );
+            let pixels = std::fs::read(got.rgba.as_ref().unwrap()).unwrap();
+            let db = psnr(&pixels, &want.rgba);
+            worst = worst.min(db);
+            assert!(
+                db >= SAME_PIXELS_DB,
+                "{variant} {name} at {}: {db:.1} dB from the native frame",
+                f.t
+            );
+        }
+    }
+    eprintln!("{variant} (threads {threads}): worst PSNR against native {worst:.1} dB");
+
+    for (job, result) in jobs.iter().zip(&results).skip(names.len()) {
+        let name = job.file.file_name().unwrap().to_string_lossy().into_owned();
+        let want = BAD_INPUTS
+            .iter()
+            .chain([("av1.mp4", "unsupported_codec")].iter())
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
+        assert_eq!(
+            result.status, want,
+            "{variant} {name}: {:?}",
+            result.message
+        );
+        assert!(
+            result.message.as_deref().is_some_and(|m| !m.is_empty()),
+            "{variant} {name}: no message"
+        );
+    }
+}
+
+#[test]
+fn st_matches_native() {
+    matches_native("st", 1);
+}
+
+#[test]
+fn mt_matches_native_with_two_threads() {
+    matches_native("mt", 2);
+}
+
+#[test]
+fn mt_matches_native_with_four_threads() {
+    matches_native("mt", 4);
+}
