@@ -215,3 +215,75 @@ fn threads_give_the_same_frame() {
     assert_eq!(one.time, four.time);
     assert_eq!(psnr(&one.rgba, &four.rgba), f64::INFINITY);
 }
+
+/// Damaged copies of real files (cut short at many points, bytes overwritten) either give a frame
+/// or a typed error: the server runs this engine in-process, so it must never crash.
+#[test]
+fn damaged_files_never_crash() {
+    let dir = common::root().join("target/damaged");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut frames, mut errors) = (0, 0);
+    for name in [
+        "h264-faststart.mp4",
+        "hevc.mp4",
+        "vp9.webm",
+        "mpeg2.ts",
+        "mpeg4.avi",
+        "wmv2.wmv",
+        "theora.ogv",
+    ] {
+        let original = std::fs::read(fixture(name)).unwrap();
+        for i in 1..=12 {
+            let mut bytes = original.clone();
+            if i % 2 == 0 {
+                bytes.truncate(original.len() * i / 13);
+            } else {
+                for _ in 0..(i * 8) {
+                    let at = random() as usize % bytes.len();
+                    bytes[at] = random() as u8;
+                }
+            }
+            let path = dir.join(format!("{i}-{name}"));
+            std::fs::write(&path, &bytes).unwrap();
+            match Engine::open(&path, &OpenOptions::default()) {
+                Ok(mut engine) => {
+                    for t in [0.0, 1.0, 2.5, 100.0] {
+                        match engine.frame(t, 64, 64, Mode::Exact) {
+                            Ok(image) => {
+                                assert_eq!(
+                                    image.rgba.len(),
+                                    (image.width * image.height * 4) as usize
+                                );
+                                frames += 1;
+                            }
+                            Err(e) => {
+                                assert!(!e.message.is_empty());
+                                errors += 1;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Damage may hit a header anywhere: any kind of the file's fault, never a bad call.
+                    assert!(
+                        !matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::Io),
+                        "{name} #{i}: {e:?}"
+                    );
+                    errors += 1;
+                }
+            }
+        }
+    }
+    eprintln!("damaged files: {frames} frames, {errors} typed errors");
+    assert!(
+        frames > 0 && errors > 0,
+        "the damage should sometimes be survivable and sometimes not"
+    );
+}
