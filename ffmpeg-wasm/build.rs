@@ -18,7 +18,9 @@ fn main() {
             .atleast_version(version)
             .probe(lib)
             .unwrap_or_else(|e| {
-                panic!("{lib} not found ({e}); on Debian: apt-get install libavformat-dev libavcodec-dev libswscale-dev")
+                panic!(
+                    "{lib} not found ({e}); on Debian: apt-get install libavformat-dev libavcodec-dev libswscale-dev"
+                )
             });
         build.includes(found.include_paths);
     }

@@ -59,6 +59,7 @@ struct te_engine {
   int64_t frame_dur; /* one frame, in stream time base (estimate) */
   int fresh;         /* nothing read since open: no need to seek to the start */
   int32_t max_pixels;
+  const volatile int32_t *interrupt;
   te_info info;
   te_image image;
   uint8_t *pixels, *scratch;
@@ -66,7 +67,17 @@ struct te_engine {
   char message[256];
 };
 
+static int interrupted(void *opaque) {
+  const te_engine *e = opaque;
+  return e->interrupt && __atomic_load_n(e->interrupt, __ATOMIC_RELAXED) != 0;
+}
+
+/* Records why a call failed. Any failure after an interrupt is the interrupt's doing. */
 static int fail(te_engine *e, int status, const char *fmt, ...) {
+  if (interrupted(e)) {
+    snprintf(e->message, sizeof e->message, "interrupted");
+    return TE_ERR_INTERRUPTED;
+  }
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(e->message, sizeof e->message, fmt, ap);
@@ -99,6 +110,8 @@ TE_EXPORT te_engine *te_new(void) {
 TE_EXPORT void te_set_max_pixels(te_engine *e, int32_t max_pixels) {
   e->max_pixels = max_pixels > 0 ? max_pixels : TE_DEFAULT_MAX_PIXELS;
 }
+
+TE_EXPORT void te_set_interrupt(te_engine *e, const volatile int32_t *flag) { e->interrupt = flag; }
 
 TE_EXPORT void te_close(te_engine *e) {
   avcodec_free_context(&e->dec);
@@ -172,7 +185,8 @@ TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
   char url[4096];
   snprintf(url, sizeof url, "file:%s", path);
   AVIOContext *io = NULL;
-  int ret = avio_open(&io, url, AVIO_FLAG_READ);
+  const AVIOInterruptCB interrupt = {interrupted, e};
+  int ret = avio_open2(&io, url, AVIO_FLAG_READ, &interrupt, NULL);
   if (ret < 0) return fail_av(e, TE_ERR_IO, ret, "cannot open the file");
   e->io = io;
   if (avio_size(io) == 0) return fail(e, TE_ERR_NOT_MEDIA, "the file is empty");
@@ -190,6 +204,7 @@ TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
   if (!e->fmt) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
   e->fmt->pb = io;
   e->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  e->fmt->interrupt_callback = interrupt;
   AVDictionary *opts = NULL;
   av_dict_set(&opts, "protocol_whitelist", "file", 0);
   ret = avformat_open_input(&e->fmt, url, ifmt, &opts);
@@ -251,6 +266,7 @@ static int decode_until(te_engine *e, int64_t target, int mode) {
   av_frame_unref(e->kept);
   e->dec->skip_frame = mode == TE_MODE_KEYFRAME ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
   for (;;) {
+    if (interrupted(e)) return fail(e, TE_ERR_INTERRUPTED, "interrupted");
     int ret = avcodec_receive_frame(e->dec, e->frame);
     if (ret >= 0) {
       av_frame_unref(e->kept);
@@ -419,6 +435,7 @@ TE_EXPORT const char *te_error_name(int32_t status) {
     case TE_ERR_NO_MEMORY: return "no_memory";
     case TE_ERR_IO: return "io";
     case TE_ERR_INVALID_ARGUMENT: return "invalid_argument";
+    case TE_ERR_INTERRUPTED: return "interrupted";
     default: return "unknown";
   }
 }

@@ -28,6 +28,7 @@ typedef enum te_status {
   TE_ERR_NO_MEMORY = 6,
   TE_ERR_IO = 7,                /* the file cannot be opened or read */
   TE_ERR_INVALID_ARGUMENT = 8,  /* a bad call: negative time, nothing open, ... */
+  TE_ERR_INTERRUPTED = 9,       /* the caller's interrupt flag was set (a timeout, a cancel) */
 } te_status;
 
 typedef enum te_mode {
@@ -63,6 +64,10 @@ te_engine *te_new(void);
 void te_free(te_engine *e);
 /* Source frames above this many pixels are refused with TE_ERR_TOO_LARGE. */
 void te_set_max_pixels(te_engine *e, int32_t max_pixels);
+
+/* While *flag is non-zero, every call gives up with TE_ERR_INTERRUPTED as soon as it can (checked
+ * on each read and each frame). Another thread may set it. NULL: no interrupt (the default). */
+void te_set_interrupt(te_engine *e, const volatile int32_t *flag);
 
 /* Opens a file and finds its video stream. threads: decoder threads, 0 = the build's default. */
 int te_open(te_engine *e, const char *path, int32_t threads);

@@ -20,12 +20,14 @@ pub enum ErrorKind {
     NoMemory,
     /// The file could not be opened or read.
     Io,
-    /// A bad call: negative time, nothing open, a path that is not UTF-8 ...
+    /// A bad call or option: negative time, an unknown format, a path with a NUL byte ...
     InvalidArgument,
+    /// The caller's interrupt was set (a timeout, a cancelled job).
+    Interrupted,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::NotMedia,
         ErrorKind::NoVideo,
         ErrorKind::UnsupportedCodec,
@@ -34,6 +36,7 @@ impl ErrorKind {
         ErrorKind::NoMemory,
         ErrorKind::Io,
         ErrorKind::InvalidArgument,
+        ErrorKind::Interrupted,
     ];
 
     /// The kind for a non-zero `te_status`; an unknown code is a bug in the engine, reported as
@@ -47,6 +50,7 @@ impl ErrorKind {
             5 => ErrorKind::TooLarge,
             6 => ErrorKind::NoMemory,
             7 => ErrorKind::Io,
+            9 => ErrorKind::Interrupted,
             _ => ErrorKind::InvalidArgument,
         }
     }
@@ -62,6 +66,7 @@ impl ErrorKind {
             ErrorKind::NoMemory => 6,
             ErrorKind::Io => 7,
             ErrorKind::InvalidArgument => 8,
+            ErrorKind::Interrupted => 9,
         }
     }
 
@@ -76,6 +81,7 @@ impl ErrorKind {
             ErrorKind::NoMemory => "no_memory",
             ErrorKind::Io => "io",
             ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 

@@ -2,17 +2,19 @@
 //!
 //! Two parts:
 //! - the vocabulary shared by the server and the browser worker: [`ErrorKind`], [`Mode`],
-//!   [`VideoInfo`] (this part has no native code and builds for wasm32);
+//!   [`VideoInfo`], [`ThumbnailOptions`] (this part has no native code and builds for wasm32);
 //! - with the `native` feature (default), [`Engine`]: the C engine of `engine/engine.c` compiled
 //!   against the system's FFmpeg, the same source the wasm build runs in the browser.
 
 mod error;
 #[cfg(feature = "native")]
 mod native;
+mod options;
 
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "native")]
-pub use native::{Engine, Image, OpenOptions};
+pub use native::{Engine, Image, Interrupt, OpenOptions};
+pub use options::{parse_quality, parse_side, At, Format, ThumbnailOptions, DEFAULT_QUALITY, MAX_SIDE};
 
 /// Which frame [`Engine::frame`] picks for a time t.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

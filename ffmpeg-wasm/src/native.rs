@@ -4,6 +4,8 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 
 use crate::{Error, ErrorKind, Mode, VideoInfo};
 
@@ -42,6 +44,7 @@ extern "C" {
     fn te_new() -> *mut TeEngine;
     fn te_free(e: *mut TeEngine);
     fn te_set_max_pixels(e: *mut TeEngine, max_pixels: i32);
+    fn te_set_interrupt(e: *mut TeEngine, flag: *const AtomicI32);
     fn te_open(e: *mut TeEngine, path: *const c_char, threads: i32) -> c_int;
     fn te_probe(e: *const TeEngine) -> *const TeInfo;
     fn te_decode(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32, mode: i32) -> c_int;
@@ -49,13 +52,33 @@ extern "C" {
     fn te_message(e: *const TeEngine) -> *const c_char;
 }
 
+/// A flag another thread can raise to make an engine give up (with [`ErrorKind::Interrupted`]) at
+/// its next read or frame: how a job timeout stops work already running.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<AtomicI32>);
+
+impl Interrupt {
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    pub fn interrupt(&self) {
+        self.0.store(1, Ordering::Relaxed);
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != 0
+    }
+}
+
 /// How to open a video.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OpenOptions {
     /// Decoder threads; 0 lets FFmpeg choose. A server running one job per core wants 1.
     pub threads: u32,
     /// Refuse frames above this many pixels (default: the engine's 64 MP).
     pub max_pixels: Option<u32>,
+    pub interrupt: Option<Interrupt>,
 }
 
 impl Default for OpenOptions {
@@ -63,6 +86,7 @@ impl Default for OpenOptions {
         OpenOptions {
             threads: 1,
             max_pixels: None,
+            interrupt: None,
         }
     }
 }
@@ -81,6 +105,8 @@ pub struct Image {
 pub struct Engine {
     raw: NonNull<TeEngine>,
     info: VideoInfo,
+    /// Kept alive as long as the C engine holds a pointer to its flag.
+    _interrupt: Option<Interrupt>,
 }
 
 // The C engine has no thread affinity: one Engine may move between threads, but is used by one
@@ -97,12 +123,17 @@ impl Engine {
         let mut engine = Engine {
             raw,
             info: empty_info(),
+            _interrupt: options.interrupt.clone(),
         };
         let threads = i32::try_from(options.threads).unwrap_or(i32::MAX);
-        // SAFETY: raw is a live engine; c_path is a NUL-terminated string that outlives the call.
+        // SAFETY: raw is a live engine; c_path is a NUL-terminated string that outlives the call;
+        // the interrupt flag lives in an Arc the engine keeps until it is freed.
         let status = unsafe {
             if let Some(max) = options.max_pixels {
                 te_set_max_pixels(raw.as_ptr(), i32::try_from(max).unwrap_or(i32::MAX));
+            }
+            if let Some(interrupt) = &options.interrupt {
+                te_set_interrupt(raw.as_ptr(), Arc::as_ptr(&interrupt.0));
             }
             te_open(raw.as_ptr(), c_path.as_ptr(), threads)
         };
@@ -118,24 +149,10 @@ impl Engine {
 
     /// The frame at `t` seconds (past the end: the last frame), fitted in
     /// `max_width` x `max_height` (0 = no limit; never enlarged).
-    pub fn frame(
-        &mut self,
-        t: f64,
-        max_width: u32,
-        max_height: u32,
-        mode: Mode,
-    ) -> Result<Image, Error> {
+    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Mode) -> Result<Image, Error> {
         let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         // SAFETY: raw is a live engine with a video open.
-        let status = unsafe {
-            te_decode(
-                self.raw.as_ptr(),
-                t,
-                clamp(max_width),
-                clamp(max_height),
-                mode.code(),
-            )
-        };
+        let status = unsafe { te_decode(self.raw.as_ptr(), t, clamp(max_width), clamp(max_height), mode.code()) };
         self.check(status)?;
         // SAFETY: after a successful te_decode, te_result describes width*height*4 bytes of RGBA
         // owned by the engine, valid until the next call; we copy them out now.
@@ -157,10 +174,7 @@ impl Engine {
         }
         // SAFETY: te_message returns the engine's NUL-terminated message buffer.
         let message = unsafe { CStr::from_ptr(te_message(self.raw.as_ptr())) };
-        Err(Error::new(
-            ErrorKind::from_status(status),
-            message.to_string_lossy(),
-        ))
+        Err(Error::new(ErrorKind::from_status(status), message.to_string_lossy()))
     }
 }
 

@@ -23,8 +23,7 @@ fn stdout(cmd: &mut Command) -> String {
 
 #[test]
 fn artifacts_are_built_from_the_current_recipe() {
-    let hash =
-        stdout(Command::new(engine_dir().join("recipe/build.sh")).arg("--print-recipe-hash"));
+    let hash = stdout(Command::new(engine_dir().join("recipe/build.sh")).arg("--print-recipe-hash"));
     let recorded = buildinfo()
         .lines()
         .find_map(|l| l.strip_prefix("recipe-sha256: ").map(str::to_owned));
@@ -71,10 +70,7 @@ fn each_variant_is_at_most_1_2_mb_brotli() {
             "{variant}: {} bytes raw, {size} bytes brotli",
             std::fs::metadata(&wasm).unwrap().len()
         );
-        assert!(
-            size <= 1_200_000,
-            "{variant}: {size} bytes after brotli -q 11"
-        );
+        assert!(size <= 1_200_000, "{variant}: {size} bytes after brotli -q 11");
     }
 }
 
@@ -85,22 +81,9 @@ fn licence_and_source_ship_with_the_engine() {
     assert!(lgpl.contains("GNU LESSER GENERAL PUBLIC LICENSE"));
     let info = buildinfo();
     assert!(info.contains("ffmpeg-source: Debian source package ffmpeg 7:5.1.9"));
-    for key in [
-        "configure-st: ",
-        "configure-mt: ",
-        "link-st: ",
-        "link-mt: ",
-        "emcc: ",
-    ] {
-        assert!(
-            info.lines().any(|l| l.starts_with(key)),
-            "BUILDINFO lacks {key}"
-        );
+    for key in ["configure-st: ", "configure-mt: ", "link-st: ", "link-mt: ", "emcc: "] {
+        assert!(info.lines().any(|l| l.starts_with(key)), "BUILDINFO lacks {key}");
     }
     // LGPL only: the recipe never enables GPL or non-free parts.
-    assert!(
-        info.contains("--disable-gpl")
-            && !info.contains("--enable-gpl")
-            && !info.contains("--enable-nonfree")
-    );
+    assert!(info.contains("--disable-gpl") && !info.contains("--enable-gpl") && !info.contains("--enable-nonfree"));
 }

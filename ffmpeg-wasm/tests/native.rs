@@ -3,30 +3,20 @@
 mod common;
 
 use common::{cli_frame, fixture, psnr, rotation_of, BAD_INPUTS, VIDEOS};
-use thumbnail_engine::{Engine, ErrorKind, Image, Mode, OpenOptions};
+use thumbnail_engine::{Engine, ErrorKind, Image, Interrupt, Mode, OpenOptions};
 
 /// Our frame and the CLI's are the same picture when at least this close (dB). Neighbouring
 /// frames of testsrc2 are about 20 dB apart, so a wrong frame cannot pass.
 const SAME_FRAME_DB: f64 = 35.0;
 
 fn open(name: &str) -> Engine {
-    Engine::open(&fixture(name), &OpenOptions::default())
-        .unwrap_or_else(|e| panic!("open {name}: {e}"))
+    Engine::open(&fixture(name), &OpenOptions::default()).unwrap_or_else(|e| panic!("open {name}: {e}"))
 }
 
 fn assert_like_cli(name: &str, image: &Image, t: f64) {
-    let reference = cli_frame(
-        &fixture(name),
-        t,
-        image.width,
-        image.height,
-        rotation_of(name),
-    );
+    let reference = cli_frame(&fixture(name), t, image.width, image.height, rotation_of(name));
     let db = psnr(&image.rgba, &reference);
-    assert!(
-        db >= SAME_FRAME_DB,
-        "{name} at {t}s: {db:.1} dB from the CLI's frame"
-    );
+    assert!(db >= SAME_FRAME_DB, "{name} at {t}s: {db:.1} dB from the CLI's frame");
 }
 
 #[test]
@@ -43,26 +33,15 @@ fn every_fixture_matches_the_cli_frame() {
         );
         assert_eq!(info.rotation, v.rotation, "{} rotation", v.file);
         assert!(
-            (info.duration.unwrap() - if v.file == "long-gop.mp4" { 10.0 } else { 3.0 }).abs()
-                < 0.1,
+            (info.duration.unwrap() - if v.file == "long-gop.mp4" { 10.0 } else { 3.0 }).abs() < 0.1,
             "{} duration",
             v.file
         );
         assert_eq!(info.fps, Some(25.0), "{} fps", v.file);
 
         let full = engine.frame(1.0, 0, 0, Mode::Exact).unwrap();
-        assert_eq!(
-            (full.width, full.height),
-            v.display,
-            "{} frame size",
-            v.file
-        );
-        assert!(
-            (1.0..1.04).contains(&full.time),
-            "{}: frame time {}",
-            v.file,
-            full.time
-        );
+        assert_eq!((full.width, full.height), v.display, "{} frame size", v.file);
+        assert!((1.0..1.04).contains(&full.time), "{}: frame time {}", v.file, full.time);
         assert_like_cli(v.file, &full, 1.0);
 
         let small = engine.frame(1.0, 160, 160, Mode::Exact).unwrap();
@@ -120,11 +99,7 @@ fn past_the_end_gives_the_last_frame() {
 fn exact_and_keyframe_modes_on_a_long_gop() {
     let mut engine = open("long-gop.mp4");
     let exact = engine.frame(7.0, 0, 0, Mode::Exact).unwrap();
-    assert!(
-        (exact.time - 7.0).abs() < 1e-6,
-        "exact frame at {}",
-        exact.time
-    );
+    assert!((exact.time - 7.0).abs() < 1e-6, "exact frame at {}", exact.time);
     assert_like_cli("long-gop.mp4", &exact, 7.0);
 
     // One keyframe, at 0: keyframe mode returns it, a different picture.
@@ -142,20 +117,14 @@ fn frames_in_any_order_from_one_engine() {
     let mut engine = open("h264.mp4");
     for t in [2.0, 0.4, 2.8, 0.0, 1.52] {
         let image = engine.frame(t, 0, 0, Mode::Exact).unwrap();
-        assert!(
-            (image.time - t).abs() < 1e-6,
-            "asked {t}, got {}",
-            image.time
-        );
+        assert!((image.time - t).abs() < 1e-6, "asked {t}, got {}", image.time);
         assert_like_cli("h264.mp4", &image, t);
     }
 }
 
 #[test]
 fn never_enlarges() {
-    let image = open("h264.mp4")
-        .frame(1.0, 1000, 1000, Mode::Exact)
-        .unwrap();
+    let image = open("h264.mp4").frame(1.0, 1000, 1000, Mode::Exact).unwrap();
     assert_eq!((image.width, image.height), (320, 240));
 }
 
@@ -180,8 +149,8 @@ fn pixel_limit_refuses_large_frames() {
         Engine::open(
             &fixture("h264.mp4"),
             &OpenOptions {
-                threads: 1,
                 max_pixels: Some(max),
+                ..OpenOptions::default()
             },
         )
     };
@@ -207,7 +176,7 @@ fn threads_give_the_same_frame() {
         &fixture("hevc.mp4"),
         &OpenOptions {
             threads: 4,
-            max_pixels: None,
+            ..OpenOptions::default()
         },
     )
     .unwrap();
@@ -257,10 +226,7 @@ fn damaged_files_never_crash() {
                     for t in [0.0, 1.0, 2.5, 100.0] {
                         match engine.frame(t, 64, 64, Mode::Exact) {
                             Ok(image) => {
-                                assert_eq!(
-                                    image.rgba.len(),
-                                    (image.width * image.height * 4) as usize
-                                );
+                                assert_eq!(image.rgba.len(), (image.width * image.height * 4) as usize);
                                 frames += 1;
                             }
                             Err(e) => {
@@ -286,4 +252,20 @@ fn damaged_files_never_crash() {
         frames > 0 && errors > 0,
         "the damage should sometimes be survivable and sometimes not"
     );
+}
+
+#[test]
+fn an_interrupt_stops_the_engine() {
+    let interrupt = Interrupt::new();
+    let options = OpenOptions {
+        interrupt: Some(interrupt.clone()),
+        ..OpenOptions::default()
+    };
+    let mut engine = Engine::open(&fixture("long-gop.mp4"), &options).unwrap();
+    assert!(engine.frame(1.0, 0, 0, Mode::Exact).is_ok());
+    interrupt.interrupt();
+    let err = engine.frame(7.0, 0, 0, Mode::Exact).err().unwrap();
+    assert_eq!(err.kind, ErrorKind::Interrupted, "{err}");
+    let err = Engine::open(&fixture("h264.mp4"), &options).err().unwrap();
+    assert_eq!(err.kind, ErrorKind::Interrupted, "{err}");
 }

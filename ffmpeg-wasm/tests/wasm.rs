@@ -92,10 +92,7 @@ fn frame_job(t: f64, width: u32, height: u32, mode: Mode) -> FrameJob {
 fn matches_native(variant: &str, threads: u32) {
     let frames_for = |name: &str| -> Vec<FrameJob> {
         match name {
-            "long-gop.mp4" => vec![
-                frame_job(7.0, 0, 0, Mode::Exact),
-                frame_job(7.0, 0, 0, Mode::Keyframe),
-            ],
+            "long-gop.mp4" => vec![frame_job(7.0, 0, 0, Mode::Exact), frame_job(7.0, 0, 0, Mode::Keyframe)],
             _ => vec![
                 frame_job(1.0, 0, 0, Mode::Exact),
                 frame_job(1.0, 160, 160, Mode::Exact),
@@ -129,11 +126,7 @@ fn matches_native(variant: &str, threads: u32) {
     let mut worst = f64::INFINITY;
     for (job, result) in jobs.iter().zip(&results).take(names.len()) {
         let name = job.file.file_name().unwrap().to_string_lossy();
-        assert_eq!(
-            result.status, "ok",
-            "{variant} {name}: {:?}",
-            result.message
-        );
+        assert_eq!(result.status, "ok", "{variant} {name}: {:?}", result.message);
         let mut native = Engine::open(&job.file, &OpenOptions::default()).unwrap();
         let (n, w) = (native.info().clone(), result.info.as_ref().unwrap());
         assert_eq!(
@@ -158,16 +151,8 @@ fn matches_native(variant: &str, threads: u32) {
         assert_eq!(Some(w.duration), n.duration, "{variant} {name}: duration");
 
         for (f, got) in job.frames.iter().zip(&result.frames) {
-            assert_eq!(
-                got.status, "ok",
-                "{variant} {name} at {}: {:?}",
-                f.t, got.message
-            );
-            let mode = if f.mode == 0 {
-                Mode::Exact
-            } else {
-                Mode::Keyframe
-            };
+            assert_eq!(got.status, "ok", "{variant} {name} at {}: {:?}", f.t, got.message);
+            let mode = if f.mode == 0 { Mode::Exact } else { Mode::Keyframe };
             let want = native.frame(f.t, f.width, f.height, mode).unwrap();
             assert_eq!(
                 (got.width, got.height, got.time),
@@ -195,11 +180,7 @@ fn matches_native(variant: &str, threads: u32) {
             .find(|(n, _)| *n == name)
             .unwrap()
             .1;
-        assert_eq!(
-            result.status, want,
-            "{variant} {name}: {:?}",
-            result.message
-        );
+        assert_eq!(result.status, want, "{variant} {name}: {:?}", result.message);
         assert!(
             result.message.as_deref().is_some_and(|m| !m.is_empty()),
             "{variant} {name}: no message"

@@ -46,10 +46,7 @@ pub const VIDEOS: &[Video] = &[
 
 /// The rotation a fixture declares (0 for those not in VIDEOS).
 pub fn rotation_of(file: &str) -> u32 {
-    VIDEOS
-        .iter()
-        .find(|v| v.file == file)
-        .map_or(0, |v| v.rotation)
+    VIDEOS.iter().find(|v| v.file == file).map_or(0, |v| v.rotation)
 }
 
 /// Inputs every build must refuse, with the error kind's name.
@@ -64,10 +61,7 @@ pub const BAD_INPUTS: &[(&str, &str)] = &[
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// The fixtures folder, generated on first use (the script is idempotent and quick).
