@@ -49,6 +49,8 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
   make_fixture $(video 0.5) "${x264[@]}" -g 25 short.mp4
   make_fixture $(video 10) "${x264[@]}" -g 250 -bf 3 long-gop.mp4
   make_fixture $(audio 3) -c:a aac -b:a 64k audio-only.m4a
+  # Load and benchmark input: 1080p, 10 s, a keyframe every 2 s.
+  make_fixture $(video 10 1920x1080) "${x264[@]}" -g 50 -crf 28 h264-1080p.mp4
   make_fixture $(video 0.04) -frames:v 1 image.png
 
   # Rotation lives in the display matrix; exiftool writes it (ffmpeg 5.1's rotate tag does not).

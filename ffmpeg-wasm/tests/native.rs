@@ -1,8 +1,6 @@
 //! The native engine against the ffmpeg CLI on the generated fixtures.
 
-mod common;
-
-use common::{cli_frame, fixture, psnr, rotation_of, BAD_INPUTS, VIDEOS};
+use test_support::{cli_frame, fixture, psnr, rotation_of, BAD_INPUTS, VIDEOS};
 use thumbnail_engine::{Engine, ErrorKind, Image, Interrupt, Mode, OpenOptions};
 
 /// Our frame and the CLI's are the same picture when at least this close (dB). Neighbouring
@@ -189,7 +187,7 @@ fn threads_give_the_same_frame() {
 /// or a typed error: the server runs this engine in-process, so it must never crash.
 #[test]
 fn damaged_files_never_crash() {
-    let dir = common::root().join("target/damaged");
+    let dir = test_support::root().join("target/damaged");
     std::fs::create_dir_all(&dir).unwrap();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut random = move || {

@@ -1,13 +1,11 @@
 //! The committed wasm engine (dist/, st and mt) under Node, against the native engine: the same
 //! answers and, within a small tolerance, the same pixels, for every fixture.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{fixture, psnr, root, BAD_INPUTS, VIDEOS};
 use serde::{Deserialize, Serialize};
+use test_support::{fixture, psnr, root, BAD_INPUTS, VIDEOS};
 use thumbnail_engine::{Engine, Mode, OpenOptions};
 
 /// wasm and native run the same C code over the same FFmpeg; only swscale's SIMD paths (native)

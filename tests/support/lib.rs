@@ -1,6 +1,10 @@
-//! What the engine tests share: the fixtures (made by tests/fixtures.sh with the ffmpeg CLI), what
-//! each one is, the CLI's own frame as the reference, and a PSNR to compare pictures.
-#![allow(dead_code)] // each test binary uses its own part
+//! What every test suite shares: the fixtures (made by tests/fixtures.sh with the ffmpeg CLI), what
+//! each one is, the CLI's own frame as the reference, a PSNR to compare pictures, and the real
+//! server started on a free port.
+
+mod server;
+
+pub use server::Server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +66,11 @@ pub const BAD_INPUTS: &[(&str, &str)] = &[
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The ffmpeg-wasm crate's folder (the engine and its dist/).
+pub fn engine_dir() -> PathBuf {
+    root().join("ffmpeg-wasm")
 }
 
 /// The fixtures folder, generated on first use (the script is idempotent and quick).

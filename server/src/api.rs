@@ -1,0 +1,151 @@
+//! POST /thumbnail and POST /probe: the fallback for clients that cannot run the wasm engine.
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use thumbnail_engine::{Engine, OpenOptions, ThumbnailOptions, VideoInfo};
+
+use crate::encode::encode;
+use crate::error::ApiError;
+use crate::upload::{receive, Upload};
+use crate::AppState;
+
+pub const FRAME_TIME: HeaderName = HeaderName::from_static("x-frame-time");
+pub const VIDEO_DURATION: HeaderName = HeaderName::from_static("x-video-duration");
+
+/// The query string as name/value pairs, parsed by the shared vocabulary.
+type Params = Query<Vec<(String, String)>>;
+
+fn options(params: &Params) -> Result<ThumbnailOptions, ApiError> {
+    Ok(ThumbnailOptions::from_pairs(
+        params.0.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )?)
+}
+
+fn open(state: &AppState, upload: &Upload, interrupt: thumbnail_engine::Interrupt) -> Result<Engine, ApiError> {
+    let options = OpenOptions {
+        threads: 1,
+        max_pixels: Some(state.config.max_pixels),
+        interrupt: Some(interrupt),
+    };
+    Ok(Engine::open(upload.file.path(), &options)?)
+}
+
+pub async fn thumbnail(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
+    let options = options(&params)?; // refuse bad parameters before reading the body
+    let upload = receive(&state, request).await?;
+    let filename = download_name(upload.filename.as_deref(), options.format.extension());
+    let job_state = state.clone();
+    let (bytes, time, duration) = state
+        .pool
+        .run(move |interrupt| -> Result<_, ApiError> {
+            let mut engine = open(&job_state, &upload, interrupt)?;
+            let duration = engine.info().duration;
+            let t = options.at.seconds(duration);
+            let image = engine.frame(t, options.max_width, options.max_height, options.mode)?;
+            drop(engine);
+            drop(upload); // the temporary file goes as soon as the frame is out
+            Ok((encode(&image, options.format, options.quality)?, image.time, duration))
+        })
+        .await??;
+
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(options.format.mime()));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let disposition = format!("inline; filename=\"{filename}\"");
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::try_from(disposition).expect("a sanitised name"),
+    );
+    headers.insert(
+        FRAME_TIME,
+        HeaderValue::try_from(format!("{time:.3}")).expect("a number"),
+    );
+    if let Some(d) = duration {
+        headers.insert(
+            VIDEO_DURATION,
+            HeaderValue::try_from(format!("{d:.3}")).expect("a number"),
+        );
+    }
+    Ok(response)
+}
+
+/// What POST /probe answers.
+#[derive(Serialize)]
+pub struct Probe {
+    duration: Option<f64>,
+    width: u32,
+    height: u32,
+    display_width: u32,
+    display_height: u32,
+    rotation: u32,
+    codec: String,
+    fps: Option<f64>,
+}
+
+impl From<VideoInfo> for Probe {
+    fn from(i: VideoInfo) -> Probe {
+        Probe {
+            duration: i.duration,
+            width: i.width,
+            height: i.height,
+            display_width: i.display_width,
+            display_height: i.display_height,
+            rotation: i.rotation,
+            codec: i.codec,
+            fps: i.fps,
+        }
+    }
+}
+
+pub async fn probe(State(state): State<AppState>, request: Request) -> Result<Json<Probe>, ApiError> {
+    let upload = receive(&state, request).await?;
+    let job_state = state.clone();
+    let info = state
+        .pool
+        .run(move |interrupt| -> Result<_, ApiError> { Ok(open(&job_state, &upload, interrupt)?.info().clone()) })
+        .await??;
+    Ok(Json(info.into()))
+}
+
+/// `<stem>-thumbnail.<ext>` with only safe characters in the stem: nothing that could break out of
+/// the header's quotes or name a path.
+fn download_name(uploaded: Option<&str>, extension: &str) -> String {
+    let base = uploaded
+        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n))
+        .unwrap_or("video");
+    let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
+    let mut safe: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if safe.trim_matches('_').is_empty() {
+        safe = "video".into();
+    }
+    format!("{safe}-thumbnail.{extension}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::download_name;
+
+    #[test]
+    fn download_names_are_safe() {
+        assert_eq!(download_name(Some("clip.mp4"), "png"), "clip-thumbnail.png");
+        assert_eq!(download_name(None, "jpg"), "video-thumbnail.jpg");
+        assert_eq!(download_name(Some("../../etc/passwd"), "png"), "passwd-thumbnail.png");
+        assert_eq!(download_name(Some("a\"b\r\nc.mov"), "png"), "a_b__c-thumbnail.png");
+        assert_eq!(download_name(Some("ünï cödé.mkv"), "webp"), "_n__c_d_-thumbnail.webp");
+        assert_eq!(download_name(Some("...."), "png"), "video-thumbnail.png");
+    }
+}

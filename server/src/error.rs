@@ -1,0 +1,110 @@
+//! Every error the HTTP API answers with, as RFC 9457 problem details
+//! (`application/problem+json`). `code` uses the engine's vocabulary where the engine decided.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use thumbnail_engine::{Error as EngineError, ErrorKind};
+
+/// Seconds a client is told to wait when the queue is full.
+const RETRY_AFTER_SECS: u32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A missing or malformed field, parameter or body (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The upload is over the configured limit (413).
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The request body is not something that can hold a video (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The engine refused the video; the kind decides the status.
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+    /// All workers busy and the queue full (503 + Retry-After).
+    #[error("the server is busy; retry in a moment")]
+    Busy,
+    /// The job ran past the time limit and was stopped (503).
+    #[error("the video took longer than {0} s to process")]
+    Timeout(f64),
+    /// A bug (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Set on every error response, so the metrics can count problems by code.
+#[derive(Clone, Copy)]
+pub struct ProblemCode(pub &'static str);
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    /// The stable name a client can switch on ("not_media", "busy", ...).
+    code: &'a str,
+}
+
+impl ApiError {
+    /// The status, the stable code and a short title.
+    fn describe(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "Bad request"),
+            ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large", "Upload too large"),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Server busy"),
+            ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Processing took too long"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::Engine(e) => match e.kind {
+                ErrorKind::NotMedia => (StatusCode::UNSUPPORTED_MEDIA_TYPE, e.kind.name(), "Not a video"),
+                ErrorKind::NoVideo => (StatusCode::UNSUPPORTED_MEDIA_TYPE, e.kind.name(), "No video stream"),
+                ErrorKind::UnsupportedCodec => (StatusCode::UNSUPPORTED_MEDIA_TYPE, e.kind.name(), "Unsupported codec"),
+                ErrorKind::Corrupt => (StatusCode::UNPROCESSABLE_ENTITY, e.kind.name(), "Corrupt video"),
+                ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, e.kind.name(), "Video frames too large"),
+                ErrorKind::InvalidArgument => (StatusCode::BAD_REQUEST, e.kind.name(), "Bad request"),
+                ErrorKind::NoMemory => (StatusCode::SERVICE_UNAVAILABLE, e.kind.name(), "Out of memory"),
+                ErrorKind::Interrupted => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Processing took too long"),
+                ErrorKind::Io => (StatusCode::INTERNAL_SERVER_ERROR, e.kind.name(), "Internal error"),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.describe();
+        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::info!(error = %self, code, "request refused");
+        }
+        let problem = Problem {
+            kind: format!("/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code,
+        };
+        let body = serde_json::to_vec(&problem).expect("a problem serialises");
+        let mut response = (status, body).into_response();
+        response.extensions_mut().insert(ProblemCode(code));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if matches!(self, ApiError::Busy) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}

@@ -1,0 +1,45 @@
+//! The server: the app's static files with the headers that enable wasm threads, and
+//! `POST /thumbnail` + `POST /probe` on the native engine for clients that cannot run it.
+
+use clap::Parser;
+use server::{app, Config};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let config = Config::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        www = %config.www.display(),
+        workers = config.workers(),
+        queue = config.queue,
+        max_upload = config.max_upload,
+        "listening"
+    );
+    // The first line on stdout says where we listen (tests start us on port 0 and read it).
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app(config))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,507 @@
+//! HTTP tests against the real server binary on 127.0.0.1: every fixture, every parameter, every
+//! bad input, the static headers, and that the server keeps serving after each failure.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use test_support::{cli_frame, fixture, psnr, Server, VIDEOS};
+
+const SAME_FRAME_DB: f64 = 35.0;
+
+fn start(args: &[&str]) -> Server {
+    Server::start(Path::new(env!("CARGO_BIN_EXE_server")), args)
+}
+
+fn client() -> Client {
+    Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+fn form_with(field: &str, name: &str) -> Form {
+    let bytes = std::fs::read(fixture(name)).unwrap();
+    Form::new().part(field.to_owned(), Part::bytes(bytes).file_name(name.to_owned()))
+}
+
+/// POST /thumbnail with the tutorial's form: field `video`.
+async fn thumbnail(server: &Server, name: &str, query: &str) -> Response {
+    client()
+        .post(server.url(&format!("/thumbnail{query}")))
+        .multipart(form_with("video", name))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+}
+
+async fn image_of(response: Response) -> image::RgbaImage {
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.bytes().await.unwrap();
+    image::load_from_memory(&bytes).unwrap().to_rgba8()
+}
+
+/// The response is a problem+json with this status and code; returns its detail.
+async fn assert_problem(response: Response, status: StatusCode, code: &str) -> String {
+    assert_eq!(response.status(), status, "status");
+    assert_eq!(header(&response, "content-type"), "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["type"], format!("/problems/{code}"), "{body}");
+    let detail = body["detail"].as_str().unwrap().to_owned();
+    assert!(!detail.is_empty());
+    detail
+}
+
+/// The server still makes a correct thumbnail.
+async fn assert_still_serving(server: &Server) {
+    let response = thumbnail(server, "h264.mp4", "?width=64").await;
+    let img = image_of(response).await;
+    assert_eq!(img.dimensions(), (64, 48));
+}
+
+#[tokio::test]
+async fn tutorial_client_gets_a_png_of_the_frame_at_1s() {
+    let server = start(&[]);
+    let response = thumbnail(&server, "h264.mp4", "").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "content-type"), "image/png");
+    assert_eq!(header(&response, "x-frame-time"), "1.000");
+    assert_eq!(header(&response, "x-video-duration"), "3.000");
+    assert_eq!(
+        header(&response, "content-disposition"),
+        "inline; filename=\"h264-thumbnail.png\""
+    );
+    let length: usize = header(&response, "content-length").parse().unwrap();
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(bytes.len(), length);
+    let img = image::load_from_memory(&bytes).unwrap().to_rgba8();
+    assert_eq!(img.dimensions(), (320, 240));
+    let db = psnr(img.as_raw(), &cli_frame(&fixture("h264.mp4"), 1.0, 320, 240, 0));
+    assert!(db >= SAME_FRAME_DB, "{db:.1} dB from the CLI's frame");
+}
+
+#[tokio::test]
+async fn every_fixture_gives_the_cli_frame() {
+    let server = start(&[]);
+    let cases = VIDEOS
+        .iter()
+        .map(|v| (v.file, v.display, v.rotation))
+        .chain([("av1.mp4", (320, 240), 0)]);
+    for (name, (w, h), rotation) in cases {
+        let response = thumbnail(&server, name, "?at=1").await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let img = image_of(response).await;
+        assert_eq!(img.dimensions(), (w, h), "{name}");
+        let db = psnr(img.as_raw(), &cli_frame(&fixture(name), 1.0, w, h, rotation));
+        assert!(db >= SAME_FRAME_DB, "{name}: {db:.1} dB from the CLI's frame");
+    }
+}
+
+#[tokio::test]
+async fn a_raw_video_body_works_too() {
+    let server = start(&[]);
+    for content_type in ["video/mp4", "application/octet-stream"] {
+        let response = client()
+            .post(server.url("/thumbnail?width=160"))
+            .header("content-type", content_type)
+            .body(std::fs::read(fixture("vp9.webm")).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&response, "content-disposition"),
+            "inline; filename=\"video-thumbnail.png\""
+        );
+        assert_eq!(image_of(response).await.dimensions(), (160, 120));
+    }
+}
+
+#[tokio::test]
+async fn every_parameter() {
+    let server = start(&[]);
+    // at: percent, clock time, past the end
+    let r = thumbnail(&server, "h264.mp4", "?at=50%25").await; // 1.5 s: the next frame is at 1.52
+    assert_eq!(header(&r, "x-frame-time"), "1.520");
+    let r = thumbnail(&server, "h264.mp4", "?at=00:00:02.4").await;
+    assert_eq!(header(&r, "x-frame-time"), "2.400");
+    let r = thumbnail(&server, "short.mp4", "?at=10").await;
+    assert_eq!(header(&r, "x-frame-time"), "0.480");
+    // width / height: fit in the box, aspect kept, never enlarged
+    assert_eq!(
+        image_of(thumbnail(&server, "h264.mp4", "?width=100").await)
+            .await
+            .dimensions(),
+        (100, 75)
+    );
+    assert_eq!(
+        image_of(thumbnail(&server, "h264.mp4", "?height=60").await)
+            .await
+            .dimensions(),
+        (80, 60)
+    );
+    assert_eq!(
+        image_of(thumbnail(&server, "rotated.mp4", "?width=120&height=120").await)
+            .await
+            .dimensions(),
+        (90, 120)
+    );
+    assert_eq!(
+        image_of(thumbnail(&server, "h264.mp4", "?width=4000").await)
+            .await
+            .dimensions(),
+        (320, 240)
+    );
+    // format and quality
+    let reference = cli_frame(&fixture("h264.mp4"), 1.0, 320, 240, 0);
+    let mut sizes = Vec::new();
+    for (format, mime, ext) in [
+        ("jpeg", "image/jpeg", "jpg"),
+        ("webp", "image/webp", "webp"),
+        ("png", "image/png", "png"),
+    ] {
+        for quality in [20, 95] {
+            let r = thumbnail(&server, "h264.mp4", &format!("?format={format}&quality={quality}")).await;
+            assert_eq!(header(&r, "content-type"), mime);
+            assert_eq!(
+                header(&r, "content-disposition"),
+                format!("inline; filename=\"h264-thumbnail.{ext}\"")
+            );
+            let bytes = r.bytes().await.unwrap();
+            sizes.push((format, quality, bytes.len()));
+            let img = image::load_from_memory(&bytes).unwrap().to_rgba8();
+            let db = psnr(img.as_raw(), &reference);
+            let floor = if quality == 95 { 30.0 } else { 20.0 };
+            assert!(db >= floor, "{format} q{quality}: {db:.1} dB");
+        }
+    }
+    assert!(
+        sizes[0].2 < sizes[1].2 && sizes[2].2 < sizes[3].2,
+        "lower quality, smaller file: {sizes:?}"
+    );
+    // mode: the long-GOP clip's only keyframe is at 0
+    let r = thumbnail(&server, "long-gop.mp4", "?at=7&mode=keyframe").await;
+    assert_eq!(header(&r, "x-frame-time"), "0.000");
+    let r = thumbnail(&server, "long-gop.mp4", "?at=7&mode=exact").await;
+    assert_eq!(header(&r, "x-frame-time"), "7.000");
+}
+
+#[tokio::test]
+async fn probe_describes_the_video() {
+    let server = start(&[]);
+    let r = client()
+        .post(server.url("/probe"))
+        .multipart(form_with("video", "rotated.mp4"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let info: Value = r.json().await.unwrap();
+    assert_eq!(info["codec"], "h264");
+    assert_eq!(
+        (info["width"].as_u64(), info["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert_eq!(
+        (info["display_width"].as_u64(), info["display_height"].as_u64()),
+        (Some(240), Some(320))
+    );
+    assert_eq!(info["rotation"], 90);
+    assert_eq!(info["duration"], 3.0);
+    assert_eq!(info["fps"], 25.0);
+    let r = client()
+        .post(server.url("/probe"))
+        .multipart(form_with("video", "audio-only.m4a"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "no_video").await;
+}
+
+#[tokio::test]
+async fn bad_inputs_get_their_problem_and_the_server_goes_on() {
+    let server = start(&["--max-upload", "300000"]);
+    let post_form = |form: Form, query: &str| {
+        client()
+            .post(server.url(&format!("/thumbnail{query}")))
+            .multipart(form)
+            .send()
+    };
+
+    let cases: Vec<(Form, &str, StatusCode, &str)> = vec![
+        (
+            form_with("file", "h264.mp4"),
+            "",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Form::new().text("title", "no file here"),
+            "",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            form_with("video", "empty.mp4"),
+            "",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            form_with("video", "truncated.mp4"),
+            "",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "corrupt",
+        ),
+        (
+            form_with("video", "text.txt"),
+            "",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_media",
+        ),
+        (
+            form_with("video", "text-named.mp4"),
+            "",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_media",
+        ),
+        (
+            form_with("video", "image.png"),
+            "",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_media",
+        ),
+        (
+            form_with("video", "audio-only.m4a"),
+            "",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "no_video",
+        ),
+        (
+            form_with("video", "mjpeg.avi"),
+            "",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload_too_large",
+        ),
+        (
+            form_with("video", "h264.mp4"),
+            "?at=abc",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            form_with("video", "h264.mp4"),
+            "?at=-1",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            form_with("video", "h264.mp4"),
+            "?width=0",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            form_with("video", "h264.mp4"),
+            "?width=wide",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            form_with("video", "h264.mp4"),
+            "?format=gif",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            form_with("video", "h264.mp4"),
+            "?quality=1000",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            form_with("video", "h264.mp4"),
+            "?mode=fast",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            form_with("video", "h264.mp4"),
+            "?colour=red",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+    ];
+    for (form, query, status, code) in cases {
+        let detail = assert_problem(post_form(form, query).await.unwrap(), status, code).await;
+        eprintln!("{status} {code}: {detail}");
+        assert_still_serving(&server).await;
+    }
+
+    // Not multipart, not a video type.
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    // Malformed multipart.
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .header("content-type", "multipart/form-data; boundary=xyz")
+        .body("--xyz\r\nContent-Disposition: form-data; name=\"video\"\r\n\r\nabc")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    // Too large by its declared length; and without one (chunked), found while streaming.
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .header("content-type", "video/mp4")
+        .body(vec![0u8; 400_000])
+        .send();
+    assert_problem(r.await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large").await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..40).map(|_| Ok(vec![0u8; 10_000])).collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .header("content-type", "video/mp4")
+        .body(body)
+        .send();
+    assert_problem(r.await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large").await;
+    // Far too large: refused without reading it all (the client may see the answer or a closed
+    // connection, depending on how much it had sent).
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .header("content-type", "video/mp4")
+        .body(vec![0u8; 20_000_000])
+        .send();
+    if let Ok(r) = r.await {
+        assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large").await;
+    }
+    assert_still_serving(&server).await;
+    let r = client().get(server.url("/thumbnail")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn static_files_have_the_isolation_headers() {
+    let server = start(&[]);
+    for (path, mime) in [
+        ("/", "text/html"),
+        ("/engine/thumbnail-engine-st.wasm", "application/wasm"),
+        ("/engine/thumbnail-engine-mt.wasm", "application/wasm"),
+        ("/engine/thumbnail-engine-mt.js", "text/javascript"),
+    ] {
+        let r = client().get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(
+            header(&r, "content-type").starts_with(mime),
+            "{path}: {}",
+            header(&r, "content-type")
+        );
+        assert_eq!(header(&r, "cross-origin-opener-policy"), "same-origin", "{path}");
+        assert_eq!(header(&r, "cross-origin-embedder-policy"), "require-corp", "{path}");
+        assert_eq!(header(&r, "cross-origin-resource-policy"), "cross-origin", "{path}");
+        assert_eq!(header(&r, "cache-control"), "no-cache", "{path}");
+        assert!(r.headers().contains_key("last-modified"), "{path}");
+    }
+    // No way out of the served folders.
+    for path in [
+        "/../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/engine/../../Cargo.toml",
+        "/engine/%2e%2e/engine/engine.c",
+        "/..%2fCargo.toml",
+    ] {
+        let r = client().get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi() {
+    let server = start(&["--workers", "2"]);
+    let health: Value = client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["workers"], 2);
+
+    thumbnail(&server, "h264.mp4", "").await;
+    thumbnail(&server, "text.txt", "").await;
+    let r = client().get(server.url("/metrics")).send().await.unwrap();
+    assert!(header(&r, "content-type").starts_with("application/openmetrics-text"));
+    let text = r.text().await.unwrap();
+    for line in [
+        "thumbnail_http_requests_total{route=\"/thumbnail\",method=\"POST\",status=\"200\"} 1",
+        "thumbnail_http_requests_total{route=\"/thumbnail\",method=\"POST\",status=\"415\"} 1",
+        "thumbnail_errors_total{code=\"not_media\"} 1",
+        "thumbnail_http_request_duration_seconds_count{route=\"/thumbnail\"} 2",
+        "thumbnail_jobs_queued 0",
+        "thumbnail_jobs_running 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "metrics lack {line:?}:\n{text}");
+    }
+
+    let spec: Value = client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    for path in ["/thumbnail", "/probe", "/healthz", "/metrics"] {
+        assert!(spec["paths"][path].is_object(), "openapi lacks {path}");
+    }
+}
+
+#[tokio::test]
+async fn cors_lets_other_origins_post() {
+    let server = start(&[]);
+    let r = client()
+        .request(reqwest::Method::OPTIONS, server.url("/thumbnail"))
+        .header("origin", "http://127.0.0.1:9999")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(header(&r, "access-control-allow-origin"), "*");
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .header("origin", "http://127.0.0.1:9999")
+        .multipart(form_with("video", "h264.mp4"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "access-control-allow-origin"), "*");
+    assert!(header(&r, "access-control-expose-headers").contains("x-frame-time"));
+}
