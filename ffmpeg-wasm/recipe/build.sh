@@ -135,6 +135,7 @@ link_engine() {
     "$prefix/lib/libavformat.a" "$prefix/lib/libavcodec.a" "$prefix/lib/libswscale.a" "$prefix/lib/libavutil.a" \
     -o "$out/thumbnail-engine-$variant.js"
   mkdir -p "$dist"
+  rm -f "$dist"/thumbnail-engine-"$variant".*
   cp "$out"/thumbnail-engine-"$variant".* "$dist/"
 }
 
@@ -152,7 +153,7 @@ write_buildinfo() {
       echo "link-$v: $(link_flags $v | tr '\n' ' ')"
     done
     echo "recipe-sha256: $(recipe_hash)"
-    (cd "$dist" && for f in thumbnail-engine-*; do echo "artifact-sha256: $(sha256sum "$f")"; done)
+    (cd "$dist" && for f in thumbnail-engine-*.js thumbnail-engine-*.wasm; do echo "artifact-sha256: $(sha256sum "$f")"; done)
   } >"$info"
   log "wrote $info"
 }

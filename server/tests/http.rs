@@ -511,3 +511,34 @@ async fn cors_lets_other_origins_post() {
     assert_eq!(header(&r, "access-control-allow-origin"), "*");
     assert!(header(&r, "access-control-expose-headers").contains("x-frame-time"));
 }
+
+#[tokio::test]
+async fn precompressed_siblings_are_sent_to_clients_that_accept_them() {
+    let www = test_support::root().join(format!("target/test-www-{}", std::process::id()));
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "<!doctype html><title>t</title>".repeat(50)).unwrap();
+    let status = std::process::Command::new("brotli")
+        .args(["-q", "11", "-f", "-k"])
+        .arg(www.join("index.html"))
+        .status();
+    assert!(status.expect("brotli CLI").success());
+    let server = start(&["--www", www.to_str().unwrap()]);
+
+    let r = client()
+        .get(server.url("/"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "content-encoding"), "br");
+    assert_eq!(header(&r, "content-type"), "text/html");
+    assert_eq!(header(&r, "cross-origin-embedder-policy"), "require-corp");
+    assert_eq!(
+        r.bytes().await.unwrap(),
+        std::fs::read(www.join("index.html.br")).unwrap()
+    );
+    let r = client().get(server.url("/")).send().await.unwrap();
+    assert!(r.headers().get("content-encoding").is_none());
+    assert_eq!(r.bytes().await.unwrap(), std::fs::read(www.join("index.html")).unwrap());
+    std::fs::remove_dir_all(&www).unwrap();
+}

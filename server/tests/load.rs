@@ -1,0 +1,264 @@
+//! The worker pool under pressure against the real server: a full queue answers 503 with
+//! Retry-After, a slow job is interrupted, temporary files go on every path (client gone too), memory
+//! stays flat with 100 MB uploads, and a bounded load run gives no 5xx but 503.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use test_support::{fixture, Server};
+use tokio::io::AsyncWriteExt;
+
+fn start(args: &[&str]) -> Server {
+    Server::start(Path::new(env!("CARGO_BIN_EXE_server")), args)
+}
+
+fn client() -> Client {
+    Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+}
+
+/// POST /thumbnail with the video as a raw body.
+async fn post(client: &Client, server: &Server, bytes: &[u8], query: &str) -> reqwest::Response {
+    client
+        .post(server.url(&format!("/thumbnail{query}")))
+        .header("content-type", "video/mp4")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn metric(server: &Server, name: &str) -> f64 {
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in metrics"))
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_with_retry_after() {
+    let server = start(&["--workers", "1", "--queue", "0"]);
+    let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
+    let client = client();
+    let responses: Vec<_> =
+        futures_util::future::join_all((0..12).map(|_| post(&client, &server, &video, "?at=9.9&width=320"))).await;
+    let (mut ok, mut busy) = (0, 0);
+    for r in responses {
+        match r.status() {
+            StatusCode::OK => ok += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(r.headers()["retry-after"], "2");
+                let body: Value = r.json().await.unwrap();
+                assert_eq!(body["code"], "busy");
+                busy += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    eprintln!("12 at once on 1 worker, no queue: {ok} made, {busy} busy");
+    assert!(ok >= 1 && busy >= 1, "{ok} ok, {busy} busy");
+    assert_eq!(
+        post(&client, &server, &video, "?width=64").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_slow_job_is_interrupted_at_the_timeout() {
+    let server = start(&["--job-timeout", "0.02", "--workers", "1"]);
+    let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
+    let r = post(&client(), &server, &video, "?at=9.9").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "timeout", "{body}");
+    // The engine was told to stop: the worker comes free.
+    eventually("the interrupted job to end", async || {
+        metric(&server, "thumbnail_jobs_running").await == 0.0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn temporary_files_go_on_every_path() {
+    let spool = test_support::root().join(format!("target/test-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    std::fs::create_dir_all(&spool).unwrap();
+    let server = start(&["--temp-dir", spool.to_str().unwrap(), "--max-upload", "4000000"]);
+    let client = client();
+    let small = std::fs::read(fixture("h264.mp4")).unwrap();
+    let big = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
+
+    assert_eq!(post(&client, &server, &small, "").await.status(), StatusCode::OK);
+    assert_eq!(
+        post(&client, &server, b"not a video", "").await.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        post(&client, &server, &small, "?format=nope").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let form = Form::new().part("video", Part::bytes(small.clone()).file_name("a.mp4"));
+    assert_eq!(
+        client
+            .post(server.url("/probe"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    // too large, found while streaming (chunked)
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..30).map(|_| Ok(vec![0u8; 200_000])).collect();
+    let r = client
+        .post(server.url("/thumbnail"))
+        .header("content-type", "video/mp4")
+        .body(reqwest::Body::wrap_stream(stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // The client goes away in the middle of its upload ...
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /thumbnail HTTP/1.1\r\nHost: {address}\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&big[..100_000]).await.unwrap();
+    eventually("the partial upload to be spooled", async || {
+        std::fs::read_dir(&spool).unwrap().count() > 0
+    })
+    .await;
+    drop(socket);
+    // ... and while its job runs (1080p at 9.9 s: 48 frames to decode).
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /thumbnail?at=9.9 HTTP/1.1\r\nHost: {address}\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&big).await.unwrap();
+    eventually("the job to start", async || {
+        metric(&server, "thumbnail_jobs_running").await > 0.0
+    })
+    .await;
+    drop(socket);
+
+    eventually("the spool folder to be empty", async || {
+        std::fs::read_dir(&spool).unwrap().count() == 0
+    })
+    .await;
+    std::fs::remove_dir_all(&spool).unwrap();
+}
+
+/// A stream of `size` zero bytes, never all in memory.
+fn zeros(size: usize) -> reqwest::Body {
+    const CHUNK: usize = 256 * 1024;
+    let chunks =
+        (0..size.div_ceil(CHUNK)).map(move |i| Ok::<_, std::io::Error>(vec![0u8; CHUNK.min(size - i * CHUNK)]));
+    reqwest::Body::wrap_stream(stream::iter(chunks))
+}
+
+#[tokio::test]
+async fn memory_stays_flat_with_100_mb_uploads() {
+    let server = start(&["--max-upload", "110000000"]);
+    let before = server.rss_kib();
+    let client = client();
+    let uploads = (0..4).map(|i| {
+        let request = client.post(server.url("/thumbnail"));
+        let request = if i % 2 == 0 {
+            request.header("content-type", "video/mp4").body(zeros(100_000_000))
+        } else {
+            let part = Part::stream_with_length(zeros(100_000_000), 100_000_000).file_name("big.mp4");
+            request.multipart(Form::new().part("video", part))
+        };
+        request.send()
+    });
+    for r in futures_util::future::join_all(uploads).await {
+        // 100 MB of zeros is no video: received in full, then refused by the engine.
+        assert_eq!(r.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    let peak = server.peak_rss_kib();
+    eprintln!("server RSS: {before} KiB at start, peak {peak} KiB after 4 concurrent 100 MB uploads");
+    assert!(
+        peak < before + 64 * 1024,
+        "peak RSS {peak} KiB grew with the uploads (start {before} KiB)"
+    );
+}
+
+/// `clients` clients post the 1080p clip back to back for `seconds`: returns (made, busy, req/s).
+async fn load(server: &Server, clients: usize, seconds: f64) -> (usize, usize, f64) {
+    let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
+    let client = client();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let results = stream::iter(0..clients)
+        .map(|_| {
+            let (client, video) = (client.clone(), video.clone());
+            async move {
+                let (mut ok, mut busy) = (0, 0);
+                while Instant::now() < deadline {
+                    let r = post(&client, server, &video, "?width=640").await;
+                    match r.status() {
+                        StatusCode::OK => ok += 1,
+                        StatusCode::SERVICE_UNAVAILABLE if r.headers().contains_key("retry-after") => {
+                            busy += 1;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        other => panic!("under load: {other}: {}", r.text().await.unwrap()),
+                    }
+                    let _ = r.bytes().await;
+                }
+                (ok, busy)
+            }
+        })
+        .buffer_unordered(clients)
+        .collect::<Vec<_>>()
+        .await;
+    let ok: usize = results.iter().map(|r| r.0).sum();
+    let busy: usize = results.iter().map(|r| r.1).sum();
+    (ok, busy, ok as f64 / started.elapsed().as_secs_f64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounded_load_gives_no_5xx_but_503() {
+    let server = start(&["--queue", "8"]);
+    for clients in [8, 32] {
+        let (ok, busy, rate) = load(&server, clients, 5.0).await;
+        eprintln!(
+            "{clients} clients for 5 s: {ok} thumbnails ({rate:.1}/s), {busy} busy; RSS {} KiB",
+            server.rss_kib()
+        );
+        assert!(ok > 0);
+        if clients == 32 {
+            assert!(busy > 0, "32 clients on a queue of 8 should meet 503");
+        }
+    }
+    assert!(
+        server.peak_rss_kib() < 512 * 1024,
+        "peak RSS {} KiB",
+        server.peak_rss_kib()
+    );
+}
