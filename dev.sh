@@ -3,6 +3,7 @@
 # what it needs (idempotent: quick when everything is there).
 #   ./dev.sh run      the app: server + page on http://127.0.0.1:8080 (flags go to the server)
 #   ./dev.sh test     every test
+#   ./dev.sh bench    the benchmark table (release build; written to target/bench/latest.md)
 #   ./dev.sh engine   rebuild the wasm engine in ffmpeg-wasm/dist/ (needs no network but Debian's)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -57,11 +58,16 @@ case ${1:-} in
     setup
     cargo test --workspace --locked
     ;;
+  bench)
+    setup
+    cargo build --release --locked -p server -p bench
+    target/release/bench "${@:2}"
+    ;;
   engine)
     ffmpeg-wasm/recipe/build.sh "${@:2}"
     ;;
   *)
-    sed -n '2,6p' "$0" >&2
+    sed -n '2,8p' "$0" >&2
     exit 2
     ;;
 esac

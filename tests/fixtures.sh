@@ -5,6 +5,22 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" = --bench ]; then
+  # Larger inputs for the benchmark only (slower to make): 720p VP9 and 4K HEVC, 10 s, 2 s GOP.
+  out=$root/target/fixtures/bench
+  mkdir -p "$out"
+  if [ ! -s "$out/vp9-720p.webm" ]; then
+    ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=1280x720:rate=25:duration=10 \
+      -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 2M -g 50 -row-mt 1 "$out/tmp.webm"
+    mv "$out/tmp.webm" "$out/vp9-720p.webm"
+  fi
+  if [ ! -s "$out/hevc-4k.mp4" ]; then
+    ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=3840x2160:rate=25:duration=10 \
+      -c:v libx265 -preset ultrafast -x265-params log-level=error -pix_fmt yuv420p -g 50 -tag:v hvc1 "$out/tmp.mp4"
+    mv "$out/tmp.mp4" "$out/hevc-4k.mp4"
+  fi
+  exit 0
+fi
 out=${1:-$root/target/fixtures}
 stamp=$out/.generated-by
 script_hash=$(sha256sum "$0" | cut -d' ' -f1)

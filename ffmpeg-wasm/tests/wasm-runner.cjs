@@ -3,9 +3,10 @@
 //
 //   node --no-experimental-fetch wasm-runner.cjs <st|mt> <jobs.json> <out-dir>
 //
-// jobs.json: [{ "file": "/abs/path.mp4", "threads": 0, "frames": [{ "t": 1, "width": 0, "height": 0,
-// "mode": 0 }] }]. Writes <out-dir>/results.json (same order) and each frame's RGBA as
-// <out-dir>/<job>-<frame>.rgba. Node has no File, so the video is copied into MEMFS here; the
+// jobs.json: [{ "file": "/abs/path.mp4", "threads": 0, "save": true, "frames": [{ "t": 1, "width": 0,
+// "height": 0, "mode": 0 }] }]. Writes <out-dir>/results.json (same order) and each frame's RGBA as
+// <out-dir>/<job>-<frame>.rgba, with the time te_open and each te_decode took (open_ms, ms; the
+// benchmark reads them). Node has no File, so the video is copied into MEMFS here; the
 // browser mounts it with WORKERFS instead.
 'use strict';
 const fs = require('fs');
@@ -50,14 +51,16 @@ async function main() {
     m.FS.writeFile(name, fs.readFileSync(job.file));
     const cPath = m._malloc(m.lengthBytesUTF8(name) + 1);
     m.stringToUTF8(name, cPath, m.lengthBytesUTF8(name) + 1);
+    const opening = process.hrtime.bigint();
     const status = m._te_open(e, cPath, job.threads || 0);
+    const openMs = Number(process.hrtime.bigint() - opening) / 1e6;
     m._free(cPath);
     if (status !== 0) {
       results.push({ file: job.file, ...failure(m, e, status), frames: [] });
       m.FS.unlink(name);
       return;
     }
-    const result = { file: job.file, status: 'ok', info: readInfo(m, m._te_probe(e)), frames: [] };
+    const result = { file: job.file, status: 'ok', info: readInfo(m, m._te_probe(e)), open_ms: openMs, frames: [] };
     job.frames.forEach((f, i) => {
       const started = process.hrtime.bigint();
       const s = m._te_decode(e, f.t, f.width || 0, f.height || 0, f.mode || 0);
@@ -67,8 +70,11 @@ async function main() {
         return;
       }
       const image = readImage(m, m._te_result(e));
-      const out = path.join(outDir, `${j}-${i}.rgba`);
-      fs.writeFileSync(out, image.pixels);
+      let out = null;
+      if (job.save !== false) {
+        out = path.join(outDir, `${j}-${i}.rgba`);
+        fs.writeFileSync(out, image.pixels);
+      }
       result.frames.push({ status: 'ok', time: image.time, width: image.width, height: image.height, rgba: out, ms });
     });
     m._te_close(e);

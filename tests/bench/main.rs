@@ -1,0 +1,370 @@
+//! The benchmark (`./dev.sh bench`): prints one markdown report of how small and how fast the
+//! engine and the server are, each figure beside its reference measured in the same run on the
+//! same files, and writes it to target/bench/.
+//!
+//! Speed lives here, never in tests: tests check behaviour, this measures.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures_util::stream::{self, StreamExt};
+use test_support::{engine_dir, fixture, root, Server};
+use thumbnail_engine::{Engine, Mode, OpenOptions};
+
+#[derive(Parser)]
+#[command(about = "Measures engine size, native and wasm engine speed, and the server, against the ffmpeg CLI")]
+struct Args {
+    /// Timed runs per figure (the median is reported).
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Seconds of load per concurrency level.
+    #[arg(long, default_value_t = 10.0)]
+    load_seconds: f64,
+}
+
+/// The benchmark inputs: 10 s, a keyframe every 2 s, the frame at 1 s.
+fn inputs() -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("1080p H.264", fixture("h264-1080p.mp4")),
+        ("720p VP9", fixture("bench/vp9-720p.webm")),
+        ("4K HEVC", fixture("bench/hevc-4k.mp4")),
+    ]
+}
+
+const AT: f64 = 1.0;
+
+fn main() {
+    let args = Args::parse();
+    test_support::fixtures();
+    run(root().join("tests/fixtures.sh").as_os_str(), &["--bench"]);
+
+    let mut report = String::new();
+    machine(&mut report);
+    sizes(&mut report);
+    let native = native_vs_cli(&mut report, args.runs);
+    wasm_vs_native(&mut report, args.runs, &native);
+    server(&mut report, args.load_seconds, args.runs);
+
+    print!("{report}");
+    let dir = root().join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("latest.md"), &report).unwrap();
+    eprintln!("\nwritten to {}", dir.join("latest.md").display());
+}
+
+fn run(program: &std::ffi::OsStr, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program:?} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sh(script: &str) -> String {
+    run("sh".as_ref(), &["-c", script]).trim().to_owned()
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn machine(report: &mut String) {
+    let cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
+    let _ = writeln!(report, "# Benchmark\n");
+    let _ = writeln!(report, "- date: {}", sh("date -u '+%Y-%m-%d %H:%M UTC'"));
+    let _ = writeln!(
+        report,
+        "- machine: {} cores, {} , {}",
+        sh("nproc"),
+        cpu,
+        sh("free -g | awk '/Mem:/ {print $2\" GB\"}'")
+    );
+    let _ = writeln!(
+        report,
+        "- ffmpeg CLI: {}",
+        sh("ffmpeg -version | head -1 | cut -d' ' -f1-3")
+    );
+    let _ = writeln!(report, "- node: {}", sh("node --version"));
+    let _ = writeln!(
+        report,
+        "- inputs: testsrc2, 10 s, 25 fps, a keyframe every 2 s; the frame at {AT} s, exact\n"
+    );
+}
+
+fn sizes(report: &mut String) {
+    let _ = writeln!(
+        report,
+        "## Engine size (ffmpeg.wasm's core: 7.2 MB compressed; target ≤ 1.2 MB brotli)\n"
+    );
+    let _ = writeln!(
+        report,
+        "| artifact | raw | gzip -9 | brotli -q 11 |\n| --- | ---: | ---: | ---: |"
+    );
+    for name in ["st.wasm", "st.js", "mt.wasm", "mt.js", "mt.worker.js"] {
+        let file = engine_dir().join(format!("dist/thumbnail-engine-{name}"));
+        let path = file.to_str().unwrap();
+        let kb = |bytes: &str| format!("{:.0} KB", bytes.parse::<f64>().unwrap() / 1000.0);
+        let raw = kb(&std::fs::metadata(&file).unwrap().len().to_string());
+        let gz = kb(&sh(&format!("gzip -9 -c '{path}' | wc -c")));
+        let br = kb(&sh(&format!("brotli -q 11 -c '{path}' | wc -c")));
+        let _ = writeln!(report, "| thumbnail-engine-{name} | {raw} | {gz} | {br} |");
+    }
+    let _ = writeln!(report);
+}
+
+/// The native engine, one file opened and one frame made per run.
+fn native_once(file: &Path, threads: u32, max: u32) -> Duration {
+    let started = Instant::now();
+    let options = OpenOptions {
+        threads,
+        ..OpenOptions::default()
+    };
+    let mut engine = Engine::open(file, &options).unwrap();
+    engine.frame(AT, max, max, Mode::Exact).unwrap();
+    started.elapsed()
+}
+
+fn cli_once(file: &Path, max: u32, png: bool) -> Duration {
+    let scale = if max > 0 {
+        format!("scale={max}:{max}:force_original_aspect_ratio=decrease")
+    } else {
+        "null".into()
+    };
+    let output: &[&str] = if png {
+        &["-f", "image2", "-c:v", "png", "-y"]
+    } else {
+        &["-f", "rawvideo", "-pix_fmt", "rgba", "-y"]
+    };
+    let target = root().join(if png {
+        "target/bench/cli.png"
+    } else {
+        "target/bench/cli.rgba"
+    });
+    let started = Instant::now();
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-ss", &AT.to_string(), "-i"])
+        .arg(file)
+        .args(["-frames:v", "1", "-vf", &scale])
+        .args(output)
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    started.elapsed()
+}
+
+/// Native per-thumbnail medians by input, at full size (for the wasm ratios).
+struct NativeTimes(Vec<Duration>);
+
+fn native_vs_cli(report: &mut String, runs: usize) -> NativeTimes {
+    std::fs::create_dir_all(root().join("target/bench")).unwrap();
+    let _ = writeln!(
+        report,
+        "## Native engine vs the ffmpeg CLI, per thumbnail (median of {runs})\n"
+    );
+    let _ = writeln!(
+        report,
+        "Engine: open + seek + decode + scale to RGBA, in process. CLI: `ffmpeg -ss {AT} -i f -frames:v 1` to raw RGBA, as a process.\n"
+    );
+    let _ = writeln!(
+        report,
+        "| input | size | native, 1 thread | native, auto threads | ffmpeg CLI | CLI / native (1 thread) |\n| --- | --- | ---: | ---: | ---: | ---: |"
+    );
+    let mut full = Vec::new();
+    for (label, file) in inputs() {
+        for (size, max) in [("full", 0), ("640 px", 640)] {
+            native_once(&file, 1, max); // warm the page cache
+            let one = median((0..runs).map(|_| native_once(&file, 1, max)).collect());
+            let auto = median((0..runs).map(|_| native_once(&file, 0, max)).collect());
+            let cli = median((0..runs).map(|_| cli_once(&file, max, false)).collect());
+            if max == 0 {
+                full.push(one);
+            }
+            let ratio = cli.as_secs_f64() / one.as_secs_f64();
+            let _ = writeln!(
+                report,
+                "| {label} | {size} | {} | {} | {} | {ratio:.2}× |",
+                ms(one),
+                ms(auto),
+                ms(cli)
+            );
+        }
+    }
+    let _ = writeln!(report);
+    NativeTimes(full)
+}
+
+/// Runs the wasm engine under Node: `runs` opens + frames of each input; per-thumbnail medians.
+fn wasm_times(variant: &str, threads: u32, runs: usize) -> Vec<Duration> {
+    let out = root().join(format!("target/bench/wasm-{variant}-{threads}"));
+    std::fs::create_dir_all(&out).unwrap();
+    let jobs: Vec<serde_json::Value> = inputs()
+        .iter()
+        .flat_map(|(_, file)| {
+            (0..=runs).map(move |_| {
+                serde_json::json!({ "file": file, "threads": threads, "save": false, "frames": [{ "t": AT }] })
+            })
+        })
+        .collect();
+    std::fs::write(out.join("jobs.json"), serde_json::to_vec(&jobs).unwrap()).unwrap();
+    let runner = engine_dir().join("tests/wasm-runner.cjs");
+    let status = Command::new("node")
+        .arg("--no-experimental-fetch")
+        .arg(&runner)
+        .args([variant.as_ref(), out.join("jobs.json").as_os_str(), out.as_os_str()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "wasm runner {variant}");
+    let results: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    results
+        .chunks(runs + 1)
+        .map(|per_input| {
+            // the first run of each input warms up (compiles, grows memory) and is left out
+            let samples = per_input[1..]
+                .iter()
+                .map(|r| {
+                    assert_eq!(r["status"], "ok", "{r}");
+                    let total = r["open_ms"].as_f64().unwrap() + r["frames"][0]["ms"].as_f64().unwrap();
+                    Duration::from_secs_f64(total / 1000.0)
+                })
+                .collect();
+            median(samples)
+        })
+        .collect()
+}
+
+fn wasm_vs_native(report: &mut String, runs: usize, native: &NativeTimes) {
+    let _ = writeln!(
+        report,
+        "## wasm engine under Node vs the native engine, per thumbnail, full size (median of {runs}; target ≤ 2.5×)\n"
+    );
+    let _ = writeln!(
+        report,
+        "The same C engine; te_open + te_decode timed inside Node (the file in MEMFS).\n"
+    );
+    let variants = [("st", 1), ("mt", 1), ("mt", 2), ("mt", 4)];
+    let times: Vec<Vec<Duration>> = variants.iter().map(|&(v, t)| wasm_times(v, t, runs)).collect();
+    let _ = writeln!(report, "| input | native, 1 thread | wasm st | wasm mt ×1 | wasm mt ×2 | wasm mt ×4 |\n| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (i, (label, _)) in inputs().iter().enumerate() {
+        let n = native.0[i];
+        let cells: Vec<String> = times
+            .iter()
+            .map(|t| format!("{} ({:.2}×)", ms(t[i]), t[i].as_secs_f64() / n.as_secs_f64()))
+            .collect();
+        let _ = writeln!(report, "| {label} | {} | {} |", ms(n), cells.join(" | "));
+    }
+    let _ = writeln!(report);
+}
+
+fn server(report: &mut String, seconds: f64, runs: usize) {
+    let binary = std::env::current_exe().unwrap().with_file_name("server");
+    assert!(binary.exists(), "build the server first (./dev.sh bench does)");
+    let server = Server::start(&binary, &[]);
+    let (label, file) = inputs().remove(0);
+    let video = std::fs::read(&file).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let _ = writeln!(
+        report,
+        "## Server: POST /thumbnail ({label}, {:.1} MB, frame at {AT} s, full-size PNG)\n",
+        video.len() as f64 / 1e6
+    );
+    let _ = writeln!(
+        report,
+        "Workers: one per core. Each level runs {seconds} s; latency of the 200s; 503s are the queue refusing.\n"
+    );
+    let _ = writeln!(
+        report,
+        "| clients | thumbnails/s | p50 | p99 | 503s | server peak RSS |\n| ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let mut single = Duration::ZERO;
+    for clients in [1, 8, 32] {
+        let (mut latencies, busy, elapsed) = runtime.block_on(load(&server, &video, clients, seconds));
+        latencies.sort();
+        if clients == 1 {
+            single = percentile(&latencies, 0.5);
+        }
+        let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+        let _ = writeln!(
+            report,
+            "| {clients} | {rate:.1} | {} | {} | {busy} | {:.0} MB |",
+            ms(percentile(&latencies, 0.5)),
+            ms(percentile(&latencies, 0.99)),
+            server.peak_rss_kib() as f64 / 1024.0
+        );
+    }
+    let cli = median((0..runs).map(|_| cli_once(&file, 0, true)).collect());
+    let _ = writeln!(
+        report,
+        "\nPer thumbnail: server {} (upload over loopback + decode + PNG, 1 client, p50) vs `ffmpeg -ss {AT} -i f -frames:v 1 out.png` as a process {} ({:.2}× the server).\n",
+        ms(single),
+        ms(cli),
+        cli.as_secs_f64() / single.as_secs_f64()
+    );
+}
+
+/// `clients` clients post the video back to back for `seconds`.
+async fn load(server: &Server, video: &[u8], clients: usize, seconds: f64) -> (Vec<Duration>, usize, Duration) {
+    let client = reqwest::Client::new();
+    let url = server.url("/thumbnail");
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let per_client = stream::iter(0..clients)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let (mut latencies, mut busy) = (Vec::new(), 0);
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let r = client
+                        .post(&url)
+                        .header("content-type", "video/mp4")
+                        .body(video.to_vec())
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status();
+                    let _ = r.bytes().await.unwrap();
+                    match status.as_u16() {
+                        200 => latencies.push(sent.elapsed()),
+                        503 => {
+                            busy += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        other => panic!("server answered {other} under load"),
+                    }
+                }
+                (latencies, busy)
+            }
+        })
+        .buffer_unordered(clients)
+        .collect::<Vec<_>>()
+        .await;
+    let elapsed = started.elapsed();
+    let busy = per_client.iter().map(|c| c.1).sum();
+    (per_client.into_iter().flat_map(|c| c.0).collect(), busy, elapsed)
+}
