@@ -9,7 +9,7 @@ use thumbnail_engine::{Engine, OpenOptions, ThumbnailOptions, VideoInfo};
 
 use crate::encode::encode;
 use crate::error::ApiError;
-use crate::upload::{receive, Upload};
+use crate::upload::{receive, refuse, Upload};
 use crate::AppState;
 
 pub const FRAME_TIME: HeaderName = HeaderName::from_static("x-frame-time");
@@ -34,7 +34,11 @@ fn open(state: &AppState, upload: &Upload, interrupt: thumbnail_engine::Interrup
 }
 
 pub async fn thumbnail(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
-    let options = options(&params)?; // refuse bad parameters before reading the body
+    // Bad parameters are refused before the video is spooled.
+    let options = match options(&params) {
+        Ok(options) => options,
+        Err(error) => return Err(refuse(&state, request, error).await),
+    };
     let upload = receive(&state, request).await?;
     let filename = download_name(upload.filename.as_deref(), options.format.extension());
     let job_state = state.clone();

@@ -71,6 +71,7 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
             .map(|chunk| chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}"))));
         spool(state, stream, None).await?
     } else {
+        discard(request.into_body().into_data_stream(), limit).await;
         let shown = if content_type.is_empty() {
             "none".to_string()
         } else {
@@ -115,9 +116,15 @@ where
     Ok(Upload { file, size, filename })
 }
 
+/// Refuses a request without spooling its body: reads and drops it first (see `discard`).
+pub async fn refuse(state: &AppState, request: Request, error: ApiError) -> ApiError {
+    discard(request.into_body().into_data_stream(), state.config.max_upload).await;
+    error
+}
+
 /// Reads and drops the rest of a refused body, up to `cap` bytes or a few seconds, so that the client
-/// (which sends the whole body before it reads the answer) gets to see the 413 instead of a broken
-/// connection. Beyond that, the connection is closed.
+/// (which sends the whole body before it reads the answer) gets to see the answer instead of a broken
+/// connection, and the connection can serve its next request. Beyond that, it is closed.
 async fn discard<S, B, E>(mut stream: S, cap: u64)
 where
     S: Stream<Item = Result<B, E>> + Unpin,
