@@ -14,6 +14,8 @@ use crate::AppState;
 
 pub const FRAME_TIME: HeaderName = HeaderName::from_static("x-frame-time");
 pub const VIDEO_DURATION: HeaderName = HeaderName::from_static("x-video-duration");
+pub const IMAGE_WIDTH: HeaderName = HeaderName::from_static("x-image-width");
+pub const IMAGE_HEIGHT: HeaderName = HeaderName::from_static("x-image-height");
 
 /// The query string as name/value pairs, parsed by the shared vocabulary.
 type Params = Query<Vec<(String, String)>>;
@@ -37,12 +39,12 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
     // Bad parameters are refused before the video is spooled.
     let options = match options(&params) {
         Ok(options) => options,
-        Err(error) => return Err(refuse(&state, request, error).await),
+        Err(error) => return Err(refuse(request, error).await),
     };
     let upload = receive(&state, request).await?;
     let filename = download_name(upload.filename.as_deref(), options.format.extension());
     let job_state = state.clone();
-    let (bytes, time, duration) = state
+    let (bytes, time, duration, width, height) = state
         .pool
         .run(move |interrupt| -> Result<_, ApiError> {
             let mut engine = open(&job_state, &upload, interrupt)?;
@@ -51,7 +53,8 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
             let image = engine.frame(t, options.max_width, options.max_height, options.mode)?;
             drop(engine);
             drop(upload); // the temporary file goes as soon as the frame is out
-            Ok((encode(&image, options.format, options.quality)?, image.time, duration))
+            let bytes = encode(&image, options.format, options.quality)?;
+            Ok((bytes, image.time, duration, image.width, image.height))
         })
         .await??;
 
@@ -68,6 +71,8 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
         FRAME_TIME,
         HeaderValue::try_from(format!("{time:.3}")).expect("a number"),
     );
+    headers.insert(IMAGE_WIDTH, HeaderValue::from(width));
+    headers.insert(IMAGE_HEIGHT, HeaderValue::from(height));
     if let Some(d) = duration {
         headers.insert(
             VIDEO_DURATION,

@@ -83,7 +83,13 @@ pub fn app(config: Config) -> Router {
                 .allow_origin(Any)
                 .allow_methods([Method::GET, Method::POST])
                 .allow_headers(Any)
-                .expose_headers([api::FRAME_TIME, api::VIDEO_DURATION, header::CONTENT_DISPOSITION]),
+                .expose_headers([
+                    api::FRAME_TIME,
+                    api::VIDEO_DURATION,
+                    api::IMAGE_WIDTH,
+                    api::IMAGE_HEIGHT,
+                    header::CONTENT_DISPOSITION,
+                ]),
         )
         .layer(TraceLayer::new_for_http())
         .with_state(state)

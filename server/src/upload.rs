@@ -16,8 +16,10 @@ use crate::AppState;
 pub const FIELD: &str = "video";
 /// Room for the multipart framing around the video when checking Content-Length up front.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
-/// Longest we keep reading a refused body (see `discard`).
+/// Most we keep reading of a refused body, in time and bytes (see `discard`). Independent of the
+/// upload limit, so that a small limit does not turn every slightly-too-large upload into a reset.
 const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+const DISCARD_BYTES: u64 = 64 * 1024 * 1024;
 
 pub struct Upload {
     pub file: NamedTempFile,
@@ -34,7 +36,7 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
     let declared = header_str(request.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     let multipart = content_type.starts_with("multipart/form-data");
     if declared.is_some_and(|len| len > limit + if multipart { MULTIPART_OVERHEAD } else { 0 }) {
-        discard(request.into_body().into_data_stream(), limit).await;
+        discard(request.into_body().into_data_stream()).await;
         return Err(ApiError::TooLarge { limit });
     }
 
@@ -71,7 +73,7 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
             .map(|chunk| chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}"))));
         spool(state, stream, None).await?
     } else {
-        discard(request.into_body().into_data_stream(), limit).await;
+        discard(request.into_body().into_data_stream()).await;
         let shown = if content_type.is_empty() {
             "none".to_string()
         } else {
@@ -107,7 +109,7 @@ where
         let bytes = chunk.as_ref();
         size += bytes.len() as u64;
         if size > limit {
-            discard(stream, limit).await;
+            discard(stream).await;
             return Err(ApiError::TooLarge { limit });
         }
         out.write_all(bytes).await.map_err(internal)?;
@@ -117,15 +119,15 @@ where
 }
 
 /// Refuses a request without spooling its body: reads and drops it first (see `discard`).
-pub async fn refuse(state: &AppState, request: Request, error: ApiError) -> ApiError {
-    discard(request.into_body().into_data_stream(), state.config.max_upload).await;
+pub async fn refuse(request: Request, error: ApiError) -> ApiError {
+    discard(request.into_body().into_data_stream()).await;
     error
 }
 
-/// Reads and drops the rest of a refused body, up to `cap` bytes or a few seconds, so that the client
+/// Reads and drops the rest of a refused body, up to `DISCARD_BYTES` or `DISCARD_TIME`, so that the client
 /// (which sends the whole body before it reads the answer) gets to see the answer instead of a broken
 /// connection, and the connection can serve its next request. Beyond that, it is closed.
-async fn discard<S, B, E>(mut stream: S, cap: u64)
+async fn discard<S, B, E>(mut stream: S)
 where
     S: Stream<Item = Result<B, E>> + Unpin,
     B: AsRef<[u8]>,
@@ -134,7 +136,7 @@ where
         let mut dropped = 0u64;
         while let Some(Ok(chunk)) = stream.next().await {
             dropped += chunk.as_ref().len() as u64;
-            if dropped > cap {
+            if dropped > DISCARD_BYTES {
                 break;
             }
         }

@@ -78,6 +78,10 @@ async fn tutorial_client_gets_a_png_of_the_frame_at_1s() {
     assert_eq!(header(&response, "x-frame-time"), "1.000");
     assert_eq!(header(&response, "x-video-duration"), "3.000");
     assert_eq!(
+        (header(&response, "x-image-width"), header(&response, "x-image-height")),
+        ("320", "240")
+    );
+    assert_eq!(
         header(&response, "content-disposition"),
         "inline; filename=\"h264-thumbnail.png\""
     );
