@@ -11,11 +11,13 @@ cd "$(dirname "$0")"
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: the native engine's libraries, the ffmpeg CLI (fixtures, references), exiftool
-# (rotated fixture), brotli (size check), Node (runs the wasm engine in tests).
+# (rotated fixture), brotli (size check), Node (runs the wasm engine in tests), chromium and its
+# WebDriver (browser tests).
 APT_PACKAGES=(
   build-essential pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   ffmpeg libimage-exiftool-perl brotli
+  chromium chromium-driver
 )
 
 apt_install() {
@@ -37,6 +39,23 @@ setup() {
   command -v cargo >/dev/null || { log "install Rust first: https://rustup.rs"; exit 1; }
 }
 
+# The browser side: web/ compiled to wasm32 and bound with wasm-bindgen into www/pkg/ (git-ignored).
+# wasm-bindgen-cli must be the exact version of the wasm-bindgen crate in Cargo.lock; it is built
+# once (about 2.5 minutes) into ~/.cache/thumbnails-tools/. (Not --locked: its own lock file names a
+# webpki-roots release the crates.io mirror here lacks.)
+build_web() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  local version bindgen tools=${XDG_CACHE_HOME:-$HOME/.cache}/thumbnails-tools
+  version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+  bindgen=$tools/wasm-bindgen-$version/bin/wasm-bindgen
+  if [ ! -x "$bindgen" ]; then
+    log "building wasm-bindgen-cli $version (once)"
+    cargo install wasm-bindgen-cli --version "=$version" --root "$tools/wasm-bindgen-$version"
+  fi
+  cargo build --release --locked -p web --target wasm32-unknown-unknown
+  "$bindgen" --target no-modules --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/web.wasm
+}
+
 # Brotli and gzip siblings of the static files, which the server sends to clients that accept
 # them (the engine's wasm: 4.2 MB raw, under 1 MB brotli). Git-ignored; redone when a file changes.
 precompress() {
@@ -50,12 +69,15 @@ precompress() {
 case ${1:-} in
   run)
     setup
+    build_web
     precompress
     cargo build --release --locked -p server
     exec target/release/server "${@:2}"
     ;;
   test)
     setup
+    build_web
+    precompress # the tests serve what `run` serves
     cargo test --workspace --locked
     ;;
   bench)

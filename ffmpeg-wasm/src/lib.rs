@@ -7,6 +7,7 @@
 //!   against the system's FFmpeg, the same source the wasm build runs in the browser.
 
 mod error;
+pub mod layout;
 #[cfg(feature = "native")]
 mod native;
 mod options;

@@ -1,9 +1,11 @@
 //! What every test suite shares: the fixtures (made by tests/fixtures.sh with the ffmpeg CLI), what
 //! each one is, the CLI's own frame as the reference, a PSNR to compare pictures, and the real
-//! server started on a free port.
+//! server started on a free port, and headless chromium.
 
-mod server;
+pub mod browser;
+pub mod server;
 
+pub use browser::Browser;
 pub use server::Server;
 
 use std::path::{Path, PathBuf};
@@ -158,4 +160,11 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
         return f64::INFINITY;
     }
     10.0 * (255.0f64 * 255.0 / (sum / n as f64)).log10()
+}
+
+/// A number no other call in this process got (for log and file names).
+pub(crate) fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

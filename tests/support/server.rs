@@ -17,7 +17,7 @@ impl Server {
     pub fn start(binary: &Path, args: &[&str]) -> Server {
         let logs = crate::root().join("target/test-logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let log = logs.join(format!("server-{}-{}.log", std::process::id(), unique()));
+        let log = logs.join(format!("server-{}-{}.log", std::process::id(), crate::unique()));
         let mut child = Command::new(binary)
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
@@ -58,12 +58,7 @@ impl Server {
     }
 
     fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
+        proc_status_kib(self.pid(), field).unwrap_or_else(|| panic!("{field} in /proc/{}/status", self.pid()))
     }
 
     /// Is the process still running?
@@ -79,8 +74,11 @@ impl Drop for Server {
     }
 }
 
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+/// A `kB` field of /proc/<pid>/status ("VmRSS:", "VmHWM:"), if the process is there.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

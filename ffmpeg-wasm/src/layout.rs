@@ -1,0 +1,108 @@
+//! The engine's structs as bytes (engine.h), for a host that reads them out of the wasm heap: the
+//! browser worker. The native host reads the same structs through `#[repr(C)]` mirrors.
+
+use crate::VideoInfo;
+
+/// `sizeof(te_info)`.
+pub const INFO_SIZE: usize = 64;
+/// `sizeof(te_image)` in a wasm32 build (4-byte pointer, padded to 8).
+pub const IMAGE_SIZE_WASM32: usize = 24;
+
+fn f64_at(b: &[u8], at: usize) -> f64 {
+    f64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// Decodes a `te_info` (INFO_SIZE bytes, little-endian).
+pub fn info_from_bytes(b: &[u8]) -> VideoInfo {
+    let codec = &b[40..64];
+    let end = codec.iter().position(|&c| c == 0).unwrap_or(codec.len());
+    let duration = f64_at(b, 0);
+    let fps = f64_at(b, 8);
+    VideoInfo {
+        duration: (duration >= 0.0).then_some(duration),
+        fps: (fps > 0.0).then_some(fps),
+        width: i32_at(b, 16).max(0) as u32,
+        height: i32_at(b, 20).max(0) as u32,
+        display_width: i32_at(b, 24).max(0) as u32,
+        display_height: i32_at(b, 28).max(0) as u32,
+        rotation: i32_at(b, 32).max(0) as u32,
+        codec: String::from_utf8_lossy(&codec[..end]).into_owned(),
+    }
+}
+
+/// A `te_image` of a wasm32 build: where the RGBA lies in the heap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageRef {
+    pub time: f64,
+    pub width: u32,
+    pub height: u32,
+    /// Heap offset of width * height * 4 bytes of RGBA.
+    pub rgba: u32,
+}
+
+impl ImageRef {
+    pub fn len(&self) -> usize {
+        self.width as usize * self.height as usize * 4
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Decodes a wasm32 `te_image` (IMAGE_SIZE_WASM32 bytes, little-endian).
+pub fn image_from_wasm32_bytes(b: &[u8]) -> ImageRef {
+    ImageRef {
+        time: f64_at(b, 0),
+        width: i32_at(b, 8).max(0) as u32,
+        height: i32_at(b, 12).max(0) as u32,
+        rgba: u32::from_le_bytes(b[16..20].try_into().unwrap()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_c_layout() {
+        let mut b = [0u8; INFO_SIZE];
+        b[0..8].copy_from_slice(&3.5f64.to_le_bytes());
+        b[8..16].copy_from_slice(&25.0f64.to_le_bytes());
+        for (at, v) in [(16, 320), (20, 240), (24, 240), (28, 320), (32, 90)] {
+            b[at..at + 4].copy_from_slice(&(v as i32).to_le_bytes());
+        }
+        b[40..44].copy_from_slice(b"h264");
+        let info = info_from_bytes(&b);
+        assert_eq!(info.duration, Some(3.5));
+        assert_eq!(info.fps, Some(25.0));
+        assert_eq!(
+            (info.width, info.height, info.display_width, info.display_height),
+            (320, 240, 240, 320)
+        );
+        assert_eq!((info.rotation, info.codec.as_str()), (90, "h264"));
+        b[0..8].copy_from_slice(&(-1.0f64).to_le_bytes());
+        assert_eq!(info_from_bytes(&b).duration, None);
+
+        let mut i = [0u8; IMAGE_SIZE_WASM32];
+        i[0..8].copy_from_slice(&1.04f64.to_le_bytes());
+        i[8..12].copy_from_slice(&160i32.to_le_bytes());
+        i[12..16].copy_from_slice(&120i32.to_le_bytes());
+        i[16..20].copy_from_slice(&4096u32.to_le_bytes());
+        let image = image_from_wasm32_bytes(&i);
+        assert_eq!(
+            image,
+            ImageRef {
+                time: 1.04,
+                width: 160,
+                height: 120,
+                rgba: 4096
+            }
+        );
+        assert_eq!(image.len(), 160 * 120 * 4);
+    }
+}

@@ -1,0 +1,193 @@
+//! The wasm engine (ffmpeg-wasm/dist/thumbnail-engine-{st,mt}.js) as seen from Rust: its
+//! emscripten module's exported C functions and filesystem, behind a small safe wrapper.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use thumbnail_engine::layout::{self, ImageRef, IMAGE_SIZE_WASM32, INFO_SIZE};
+use thumbnail_engine::{ErrorKind, Mode, VideoInfo};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The object `createThumbnailEngine()` resolves to.
+    pub type EngineModule;
+
+    #[wasm_bindgen(method, js_name = _te_new)]
+    fn te_new(this: &EngineModule) -> u32;
+    #[wasm_bindgen(method, catch, js_name = _te_open)]
+    fn te_open(this: &EngineModule, e: u32, path: u32, threads: i32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(method, js_name = _te_close)]
+    fn te_close(this: &EngineModule, e: u32);
+    #[wasm_bindgen(method, js_name = _te_probe)]
+    fn te_probe(this: &EngineModule, e: u32) -> u32;
+    #[wasm_bindgen(method, catch, js_name = _te_decode)]
+    fn te_decode(this: &EngineModule, e: u32, t: f64, w: i32, h: i32, mode: i32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(method, js_name = _te_result)]
+    fn te_result(this: &EngineModule, e: u32) -> u32;
+    #[wasm_bindgen(method, js_name = _te_message)]
+    fn te_message(this: &EngineModule, e: u32) -> u32;
+    #[wasm_bindgen(method, js_name = _malloc)]
+    fn malloc(this: &EngineModule, size: u32) -> u32;
+    #[wasm_bindgen(method, js_name = _free)]
+    fn free(this: &EngineModule, ptr: u32);
+    #[wasm_bindgen(method, js_name = UTF8ToString)]
+    fn utf8_to_string(this: &EngineModule, ptr: u32) -> String;
+    #[wasm_bindgen(method, js_name = stringToUTF8)]
+    fn string_to_utf8(this: &EngineModule, s: &str, ptr: u32, max: u32);
+    #[wasm_bindgen(method, getter, js_name = HEAPU8)]
+    fn heap_u8(this: &EngineModule) -> Uint8Array;
+    #[wasm_bindgen(method, getter, js_name = FS)]
+    fn fs(this: &EngineModule) -> Fs;
+
+    /// Emscripten's FS.
+    pub type Fs;
+    #[wasm_bindgen(method, catch)]
+    fn mount(this: &Fs, kind: &JsValue, options: &JsValue, mountpoint: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn unmount(this: &Fs, mountpoint: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn mkdir(this: &Fs, path: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn filesystems(this: &Fs) -> Object;
+}
+
+/// Where the user's file is mounted, and its name there.
+const MOUNT: &str = "/in";
+const VIDEO: &str = "/in/video";
+
+/// An engine failure: a typed one from the engine, or `fatal` when the engine itself broke (a trap
+/// or an abort); then the worker must be replaced.
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+    pub fatal: bool,
+}
+
+impl Failure {
+    fn typed(kind: ErrorKind, message: String) -> Failure {
+        Failure {
+            code: kind.name().into(),
+            message,
+            fatal: false,
+        }
+    }
+
+    fn crashed(error: JsValue) -> Failure {
+        let message = error
+            .as_string()
+            .or_else(|| js_sys::Error::from(error).message().as_string())
+            .unwrap_or_default();
+        Failure {
+            code: "engine_crashed".into(),
+            message: format!("the engine stopped: {message}"),
+            fatal: true,
+        }
+    }
+}
+
+impl From<thumbnail_engine::Error> for Failure {
+    fn from(e: thumbnail_engine::Error) -> Failure {
+        Failure::typed(e.kind, e.message)
+    }
+}
+
+/// A decoded frame, copied out of the engine's heap.
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    pub time: f64,
+    /// RGBA in an ordinary (not shared) buffer, ready for ImageData.
+    pub rgba: js_sys::Uint8ClampedArray,
+}
+
+pub struct Engine {
+    module: EngineModule,
+    raw: u32,
+    threads: i32,
+}
+
+impl Engine {
+    pub fn new(module: EngineModule, threads: u32) -> Result<Engine, Failure> {
+        let raw = module.te_new();
+        if raw == 0 {
+            return Err(Failure::typed(ErrorKind::NoMemory, "cannot allocate the engine".into()));
+        }
+        let _ = module.fs().mkdir(MOUNT); // exists after a restart of the engine only
+        Ok(Engine {
+            module,
+            raw,
+            threads: threads as i32,
+        })
+    }
+
+    /// The heap as it is now: with threads, another thread may have grown the memory since the
+    /// module last refreshed its views.
+    fn heap(&self) -> Uint8Array {
+        match Reflect::get(&self.module, &"wasmMemory".into()) {
+            Ok(memory) if !memory.is_undefined() => {
+                Uint8Array::new(&memory.unchecked_into::<js_sys::WebAssembly::Memory>().buffer())
+            }
+            _ => self.module.heap_u8(),
+        }
+    }
+
+    fn bytes(&self, ptr: u32, len: usize) -> Vec<u8> {
+        self.heap().subarray(ptr, ptr + len as u32).to_vec()
+    }
+
+    fn check(&self, status: Result<i32, JsValue>) -> Result<(), Failure> {
+        match status {
+            Ok(0) => Ok(()),
+            Ok(code) => {
+                let message = self.module.utf8_to_string(self.module.te_message(self.raw));
+                Err(Failure::typed(ErrorKind::from_status(code), message))
+            }
+            Err(trap) => Err(Failure::crashed(trap)),
+        }
+    }
+
+    /// Mounts `file` (a File or Blob, read in place by WORKERFS: nothing is copied) and opens it.
+    pub fn open(&mut self, file: &web_sys::Blob) -> Result<VideoInfo, Failure> {
+        self.close();
+        let fs = self.module.fs();
+        let workerfs = Reflect::get(&fs.filesystems(), &"WORKERFS".into()).map_err(Failure::crashed)?;
+        let blob = Object::new();
+        Reflect::set(&blob, &"name".into(), &"video".into()).map_err(Failure::crashed)?;
+        Reflect::set(&blob, &"data".into(), file).map_err(Failure::crashed)?;
+        let options = Object::new();
+        Reflect::set(&options, &"blobs".into(), &Array::of1(&blob)).map_err(Failure::crashed)?;
+        fs.mount(&workerfs, &options, MOUNT).map_err(Failure::crashed)?;
+
+        let path = self.module.malloc(VIDEO.len() as u32 + 1);
+        self.module.string_to_utf8(VIDEO, path, VIDEO.len() as u32 + 1);
+        let status = self.module.te_open(self.raw, path, self.threads);
+        self.module.free(path);
+        self.check(status)?;
+        Ok(layout::info_from_bytes(
+            &self.bytes(self.module.te_probe(self.raw), INFO_SIZE),
+        ))
+    }
+
+    /// The frame at `t` seconds of the open video, fitted in the box.
+    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Mode) -> Result<Frame, Failure> {
+        let status = self
+            .module
+            .te_decode(self.raw, t, max_width as i32, max_height as i32, mode.code());
+        self.check(status)?;
+        let image: ImageRef =
+            layout::image_from_wasm32_bytes(&self.bytes(self.module.te_result(self.raw), IMAGE_SIZE_WASM32));
+        let rgba = js_sys::Uint8ClampedArray::new_with_length(image.len() as u32);
+        rgba.set(&self.heap().subarray(image.rgba, image.rgba + image.len() as u32), 0);
+        Ok(Frame {
+            width: image.width,
+            height: image.height,
+            time: image.time,
+            rgba,
+        })
+    }
+
+    /// Closes the video and lets go of the file.
+    pub fn close(&mut self) {
+        self.module.te_close(self.raw);
+        let _ = self.module.fs().unmount(MOUNT);
+    }
+}

@@ -1,0 +1,163 @@
+// The page at / : glue between its form and the Thumbnailer API (thumbnailer.js). No logic of its
+// own beyond showing things: options are parsed and frames made by the API.
+import { Thumbnailer } from './thumbnailer.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  drop: $('drop'), file: $('file'), info: $('info'),
+  form: $('options'), at: $('at'), atValue: $('at-value'),
+  width: $('width'), format: $('format'), quality: $('quality'), mode: $('mode'),
+  make: $('make'), cancel: $('cancel'), progress: $('progress'),
+  status: $('status'), error: $('error'),
+  result: $('result'), preview: $('preview'), caption: $('caption'), download: $('download'),
+};
+
+/** What each error code means to a person; the API's own message follows it. */
+const IN_WORDS = {
+  not_media: 'This file is not a video, or not in a container this tool reads.',
+  no_video: 'This file has no video stream (audio only?).',
+  unsupported_codec: 'The video’s codec is not supported.',
+  corrupt: 'The video is damaged or incomplete.',
+  too_large: 'The video’s frames are too large to decode here.',
+  no_memory: 'There is not enough memory to decode this video.',
+  invalid_argument: 'An option is not valid.',
+  bad_request: 'The server could not read the request.',
+  upload_too_large: 'The video is too large to send to the server.',
+  unsupported_media_type: 'The server does not take this kind of file.',
+  busy: 'The server is busy; try again in a moment.',
+  timeout: 'Making the thumbnail took too long.',
+  aborted: 'Cancelled.',
+  network: 'The server could not be reached.',
+  engine_crashed: 'The in-browser engine stopped.',
+  engine_unavailable: 'The in-browser engine could not start.',
+};
+
+const thumbnailers = new Map(); // one per mode, made on first use
+function thumbnailer() {
+  const mode = ui.mode.value;
+  if (!thumbnailers.has(mode)) thumbnailers.set(mode, Thumbnailer.create({ mode }));
+  return thumbnailers.get(mode);
+}
+
+let file = null;
+let job = null; // the AbortController of the job in progress
+let objectUrl = null;
+
+function showError(e) {
+  const code = e?.code || 'error';
+  ui.error.dataset.code = code;
+  ui.error.textContent = `${IN_WORDS[code] || 'Something went wrong.'} ${e?.message || ''}`.trim();
+}
+
+function clearMessages() {
+  ui.error.textContent = '';
+  delete ui.error.dataset.code;
+  ui.status.textContent = '';
+}
+
+function busy(on) {
+  ui.progress.hidden = !on;
+  ui.cancel.hidden = !on;
+  ui.make.disabled = on || !file;
+  ui.file.disabled = on;
+}
+
+function seconds(t) {
+  return `${t.toFixed(2)} s`;
+}
+
+function showTime() {
+  ui.atValue.textContent = seconds(Number(ui.at.value));
+}
+
+async function choose(chosen) {
+  if (!chosen || job) return;
+  file = chosen;
+  clearMessages();
+  ui.result.hidden = true;
+  ui.make.disabled = false;
+  ui.info.textContent = `${file.name} — reading…`;
+  try {
+    const info = await (await thumbnailer()).probe(file);
+    if (file !== chosen) return;
+    const length = info.duration ? `, ${seconds(info.duration)}` : '';
+    ui.info.textContent = `${file.name} — ${info.width}×${info.height} ${info.codec}${length}`;
+    if (info.duration) {
+      ui.at.max = String(info.duration);
+      ui.at.value = String(Math.min(1, info.duration / 2));
+      ui.at.disabled = false;
+    } else {
+      ui.at.disabled = true;
+    }
+    showTime();
+  } catch (e) {
+    if (file !== chosen) return;
+    ui.info.textContent = file.name;
+    ui.at.disabled = true;
+    showError(e);
+  }
+}
+
+async function make(event) {
+  event.preventDefault();
+  if (!file || job) return;
+  clearMessages();
+  job = new AbortController();
+  busy(true);
+  ui.status.textContent = 'Making the thumbnail…';
+  const format = ui.format.value;
+  const options = { at: ui.at.disabled ? 1 : Number(ui.at.value), format, signal: job.signal };
+  if (ui.width.value) options.width = options.height = Number(ui.width.value);
+  if (format !== 'png') options.quality = Number(ui.quality.value);
+  const started = performance.now();
+  try {
+    const t = await thumbnailer();
+    const thumb = await t.thumbnail(file, options);
+    const ms = Math.round(performance.now() - started);
+    if (objectUrl) URL.revokeObjectURL(objectUrl);
+    objectUrl = URL.createObjectURL(thumb.blob);
+    ui.preview.src = objectUrl;
+    ui.preview.alt = `Frame at ${seconds(thumb.time)} of ${file.name}`;
+    ui.preview.width = thumb.width;
+    ui.preview.height = thumb.height;
+    const base = file.name.replace(/\.[^.]*$/, '') || 'video';
+    ui.download.href = objectUrl;
+    ui.download.download = `${base}-${thumb.time.toFixed(2)}s.${format === 'jpeg' ? 'jpg' : format}`;
+    ui.caption.textContent = `${thumb.width}×${thumb.height} ${format.toUpperCase()}, frame at ${seconds(thumb.time)}, made by ${thumb.engine} in ${ms} ms`;
+    Object.assign(ui.result.dataset, { engine: thumb.engine, width: thumb.width, height: thumb.height, time: thumb.time });
+    ui.result.hidden = false;
+    ui.status.textContent = 'Done.';
+  } catch (e) {
+    ui.status.textContent = '';
+    showError(e);
+  } finally {
+    job = null;
+    busy(false);
+  }
+}
+
+ui.file.addEventListener('change', () => choose(ui.file.files[0]));
+ui.at.addEventListener('input', showTime);
+ui.format.addEventListener('change', () => {
+  ui.quality.disabled = ui.format.value === 'png';
+});
+ui.mode.addEventListener('change', () => file && choose(file));
+ui.form.addEventListener('submit', make);
+ui.cancel.addEventListener('click', () => job?.abort());
+
+for (const type of ['dragenter', 'dragover']) {
+  ui.drop.addEventListener(type, (e) => {
+    e.preventDefault();
+    ui.drop.classList.add('over');
+  });
+}
+for (const type of ['dragleave', 'drop']) {
+  ui.drop.addEventListener(type, () => ui.drop.classList.remove('over'));
+}
+ui.drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  choose(e.dataTransfer.files[0]);
+});
+
+// Start the engine while the user picks a file.
+thumbnailer().catch(showError);
