@@ -125,16 +125,17 @@ export class Thumbnailer {
   }
 
   /** `{ duration, width, height, codec, rotation, fps }` of a video File or Blob. */
-  probe(file, { signal } = {}) {
-    return this.#dispatch('probe', file, {}, signal);
+  probe(file, { signal, timeout } = {}) {
+    return this.#dispatch('probe', file, {}, signal, timeout);
   }
 
   /**
    * The frame at `at` (seconds, '10%' or '00:01:02.5'; default 1 s) of a video File or Blob,
-   * fitted in width x height, as `{ blob, width, height, time, engine }`.
+   * fitted in width x height, as `{ blob, width, height, time, engine }`. `timeout` (ms) overrides
+   * the Thumbnailer's for this job.
    */
-  thumbnail(file, { signal, ...options } = {}) {
-    return this.#dispatch('thumbnail', file, options, signal);
+  thumbnail(file, { signal, timeout, ...options } = {}) {
+    return this.#dispatch('thumbnail', file, options, signal, timeout);
   }
 
   /** Stops the worker. The Thumbnailer can still be used: the next job starts a new one. */
@@ -142,27 +143,27 @@ export class Thumbnailer {
     this.#engine.stop({ code: 'aborted', message: 'the thumbnailer was terminated', fatal: false });
   }
 
-  async #dispatch(kind, file, options, signal) {
+  async #dispatch(kind, file, options, signal, timeout = this.#timeout) {
     if (!(file instanceof Blob)) throw new ThumbnailError('invalid_argument', 'pass a File or a Blob');
     if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
     if (this.#mode === 'server' || (this.#mode === 'auto' && !browserCapable())) {
-      return this.#viaServer(kind, file, options, signal);
+      return this.#viaServer(kind, file, options, signal, timeout);
     }
     try {
-      return await this.#inBrowser(kind, file, options, signal);
+      return await this.#inBrowser(kind, file, options, signal, timeout);
     } catch (e) {
-      if (this.#mode === 'auto' && FALL_BACK_ON.has(e.code)) return this.#viaServer(kind, file, options, signal);
+      if (this.#mode === 'auto' && FALL_BACK_ON.has(e.code)) return this.#viaServer(kind, file, options, signal, timeout);
       throw e;
     }
   }
 
-  #inBrowser(kind, file, options, signal) {
-    const job = this.#queue.then(() => this.#runOnWorker(kind, file, options, signal));
+  #inBrowser(kind, file, options, signal, timeout) {
+    const job = this.#queue.then(() => this.#runOnWorker(kind, file, options, signal, timeout));
     this.#queue = job.catch(() => {});
     return job;
   }
 
-  async #runOnWorker(kind, file, options, signal) {
+  async #runOnWorker(kind, file, options, signal, timeout) {
     if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
     let engine;
     try {
@@ -180,7 +181,7 @@ export class Thumbnailer {
     });
     const onAbort = () => stop('aborted', 'the job was cancelled');
     signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => stop('timeout', `the job took longer than ${this.#timeout} ms`), this.#timeout);
+    const timer = setTimeout(() => stop('timeout', `the job took longer than ${timeout} ms`), timeout);
     try {
       const result = await Promise.race([this.#engine.run(kind, file, options), stopped]);
       return kind === 'probe' ? result : { ...result, engine };
@@ -194,17 +195,19 @@ export class Thumbnailer {
     }
   }
 
-  async #viaServer(kind, file, options, signal) {
+  async #viaServer(kind, file, options, signal, timeout) {
     const url = kind === 'probe' ? new URL('probe', this.#server) : new URL(this.#server.href);
     for (const [name, value] of Object.entries(options)) {
       if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
     }
     const body = new FormData();
     body.append('video', file, file.name || 'video');
+    const deadline = AbortSignal.timeout(timeout);
     let response;
     try {
-      response = await fetch(url, { method: 'POST', body, signal });
+      response = await fetch(url, { method: 'POST', body, signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
     } catch (e) {
+      if (deadline.aborted) throw new ThumbnailError('timeout', `the server took longer than ${timeout} ms`);
       if (e.name === 'AbortError') throw new ThumbnailError('aborted', 'the job was cancelled');
       throw new ThumbnailError('network', `the server could not be reached: ${e.message}`);
     }

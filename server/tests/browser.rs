@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::json;
+use serde_json::{json, Value};
 use test_support::{fixture, psnr, Browser, Server, BAD_INPUTS, VIDEOS};
 use thumbnail_engine::{Engine, Mode, OpenOptions};
 
@@ -205,5 +205,231 @@ async fn bad_files_show_a_typed_error_in_words() {
     }
     // And the page still works.
     assert_made_like_native(&browser, &fixture("h264.mp4"), "browser-mt").await;
+    browser.close().await;
+}
+
+/// JS for `run`: `thumbnailOf(result)` turns the API's result into JSON, the image as base64.
+const THUMBNAIL_OF: &str = "
+    const thumbnailOf = async (r) => {
+      const bytes = new Uint8Array(await r.blob.arrayBuffer());
+      let text = '';
+      for (const b of bytes) text += String.fromCharCode(b);
+      return { engine: r.engine, width: r.width, height: r.height, time: r.time, image: btoa(text) };
+    };
+    const file = document.getElementById('file').files[0];";
+
+/// Asserts that the API's result (from `thumbnailOf`) is `file`'s frame at `at` in the box, made by `engine`.
+fn assert_result_like_native(result: &Value, file: &Path, at: f64, box_side: u32, engine: &str) {
+    assert_eq!(result["engine"], engine, "{result}");
+    let native = native_frame(file, at, box_side);
+    let size = (
+        result["width"].as_u64().unwrap() as u32,
+        result["height"].as_u64().unwrap() as u32,
+    );
+    assert_eq!(size, (native.width, native.height));
+    let time = result["time"].as_f64().unwrap();
+    assert!(
+        (time - native.time).abs() < 1e-3,
+        "frame time {time} vs {}",
+        native.time
+    );
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(result["image"].as_str().unwrap())
+        .unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_rgba8();
+    let db = psnr(image.as_raw(), &native.rgba);
+    eprintln!("{engine}: {}x{} at {time:.3} s, {db:.1} dB vs native", size.0, size.1);
+    assert!(db >= SAME_FRAME_DB, "{db:.1} dB");
+}
+
+/// A page on a second origin (another port) that sends no COOP/COEP, as a site embedding the
+/// thumbnailer would: it imports `{base}/thumbnailer.js` across origins.
+async fn serve_other_origin(base: &str) -> String {
+    let page = format!(
+        r#"<!doctype html><meta charset="utf-8"><title>Another site</title>
+<input id="file" type="file">
+<script type="module">
+  import {{ Thumbnailer }} from '{base}/thumbnailer.js';
+  window.Thumbnailer = Thumbnailer;
+</script>"#
+    );
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(page) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
+    let server = start_server();
+    let page = serve_other_origin(&server.base).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&page).await.unwrap();
+    browser.wait_for("window.Thumbnailer", JOB_TIME).await;
+    assert_eq!(
+        browser.run("return self.crossOriginIsolated;", vec![]).await,
+        json!(false)
+    );
+    let h264 = fixture("h264.mp4");
+    browser.choose_file("#file", &h264).await;
+
+    let made = browser
+        .run(
+            &format!(
+                "{THUMBNAIL_OF}
+                 const t = await Thumbnailer.create({{ mode: 'browser' }});
+                 const info = await t.probe(file);
+                 return {{ info, ...await thumbnailOf(await t.thumbnail(file, {{ at: 1.5, width: 200, height: 200 }})) }};"
+            ),
+            vec![],
+        )
+        .await;
+    assert!(made["thrown"].is_null(), "{made}");
+    assert_eq!(made["info"]["codec"], "h264");
+    assert_eq!(
+        (made["info"]["width"].clone(), made["info"]["height"].clone()),
+        (json!(320), json!(240))
+    );
+    assert_result_like_native(&made, &h264, 1.5, 200, "browser-st");
+
+    // mode: 'server' posts across origins (CORS) and reads the frame's headers.
+    let made = browser
+        .run(
+            &format!(
+                "{THUMBNAIL_OF}
+                 const t = await Thumbnailer.create({{ mode: 'server', server: arguments[0] }});
+                 return thumbnailOf(await t.thumbnail(file, {{ at: 1.5, width: 200, height: 200 }}));"
+            ),
+            vec![json!(server.url("/thumbnail"))],
+        )
+        .await;
+    assert!(made["thrown"].is_null(), "{made}");
+    assert_result_like_native(&made, &h264, 1.5, 200, "server");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    let big = fixture("h264-1080p.mp4");
+
+    // The page's Cancel button, during a long exact seek (1080p, 2 s GOP: ~50 frames to decode).
+    browser.choose_file("#file", &big).await;
+    browser
+        .wait_for("document.getElementById('at').max === '10'", JOB_TIME)
+        .await;
+    browser
+        .run(
+            "const at = document.getElementById('at'); at.value = '9.9'; at.dispatchEvent(new Event('input'));",
+            vec![],
+        )
+        .await;
+    browser.run("document.getElementById('make').click();", vec![]).await;
+    browser
+        .wait_for("!document.getElementById('cancel').hidden", JOB_TIME)
+        .await;
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#cancel"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("document.getElementById('progress').hidden", JOB_TIME)
+        .await;
+    let Outcome::Failed { code, words } = outcome(&browser).await else {
+        panic!("the job was not cancelled");
+    };
+    assert_eq!(
+        (code.as_str(), words.as_str()),
+        ("aborted", "Cancelled. the job was cancelled")
+    );
+    let Outcome::Made { engine, time, .. } = press_make(&browser).await else {
+        panic!("the job after a cancel failed");
+    };
+    assert_eq!(engine, "browser-mt");
+    assert!((time - 9.9).abs() < 0.05, "{time}");
+
+    // The API: an AbortSignal, a timeout, terminate(); after each, the next job works.
+    let outcomes = browser
+        .run(
+            "const file = document.getElementById('file').files[0];
+             const { Thumbnailer } = await import('/thumbnailer.js');
+             const t = await Thumbnailer.create({ mode: 'browser' });
+             const settle = (p) => p.then((r) => ({ engine: r.engine, width: r.width }), (e) => ({ name: e.name, code: e.code }));
+             const out = { warm: await settle(t.thumbnail(file, { at: 0 })) };
+             const c = new AbortController();
+             const aborted = t.thumbnail(file, { at: 9.9, signal: c.signal });
+             setTimeout(() => c.abort(), 30);
+             out.aborted = await settle(aborted);
+             out.afterAbort = await settle(t.thumbnail(file, { at: 1, width: 320 }));
+             out.timedOut = await settle(t.thumbnail(file, { at: 9.9, timeout: 30 }));
+             out.afterTimeout = await settle(t.thumbnail(file, { at: 1, width: 320 }));
+             const terminated = t.thumbnail(file, { at: 9.9 });
+             setTimeout(() => t.terminate(), 30);
+             out.terminated = await settle(terminated);
+             out.afterTerminate = await settle(t.thumbnail(file, { at: 1, width: 320 }));
+             out.alreadyAborted = await settle(t.thumbnail(file, { signal: AbortSignal.abort() }));
+             return out;",
+            vec![],
+        )
+        .await;
+    eprintln!("{outcomes:#}");
+    let made = json!({ "engine": "browser-mt", "width": 320 });
+    assert_eq!(outcomes["warm"]["engine"], "browser-mt", "{outcomes}");
+    assert_eq!(outcomes["aborted"], json!({ "name": "AbortError", "code": "aborted" }));
+    assert_eq!(outcomes["afterAbort"], made);
+    assert_eq!(
+        outcomes["timedOut"],
+        json!({ "name": "ThumbnailError", "code": "timeout" })
+    );
+    assert_eq!(outcomes["afterTimeout"], made);
+    assert_eq!(
+        outcomes["terminated"],
+        json!({ "name": "AbortError", "code": "aborted" })
+    );
+    assert_eq!(outcomes["afterTerminate"], made);
+    assert_eq!(
+        outcomes["alreadyAborted"],
+        json!({ "name": "AbortError", "code": "aborted" })
+    );
+    browser.close().await;
+}
+
+/// A file over 4 GiB (its frames after a sparse hole, see test_support::large): read in place by
+/// WORKERFS, so the browser's memory does not grow with it.
+#[tokio::test]
+async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing() {
+    let large = test_support::large_mp4();
+    let size = std::fs::metadata(&large).unwrap().len();
+    assert!(size > 4 << 30, "{size}");
+    // The native engine reads it as h264.mp4 itself: the same frames, at offsets beyond 4 GiB.
+    let small = native_frame(&fixture("h264.mp4"), 1.0, 640);
+    assert_eq!(psnr(&native_frame(&large, 1.0, 640).rgba, &small.rgba), f64::INFINITY);
+
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    assert_made_like_native(&browser, &fixture("h264.mp4"), "browser-mt").await;
+    let before = browser.peak_rss_kib();
+    assert_made_like_native(&browser, &large, "browser-mt").await;
+    let after = browser.peak_rss_kib();
+    let grown_mib = after.saturating_sub(before) / 1024;
+    eprintln!(
+        "{} MiB file: peak RSS of the browser {} -> {} MiB",
+        size >> 20,
+        before / 1024,
+        after / 1024
+    );
+    // A copy of the file would be 4.5 GiB (and could not fit in a wasm32 heap at all).
+    assert!(grown_mib < 256, "the browser grew by {grown_mib} MiB");
     browser.close().await;
 }

@@ -3,9 +3,11 @@
 //! server started on a free port, and headless chromium.
 
 pub mod browser;
+pub mod large;
 pub mod server;
 
 pub use browser::Browser;
+pub use large::large_mp4;
 pub use server::Server;
 
 use std::path::{Path, PathBuf};
