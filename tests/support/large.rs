@@ -10,10 +10,11 @@ pub const HOLE: u64 = 4_608 * 1024 * 1024; // 4.5 GiB
 
 /// The file (made once, under target/fixtures/large/): h264.mp4's frames, over 4.5 GiB in all.
 pub fn large_mp4() -> PathBuf {
+    // First the fixtures: making them starts from an empty target/fixtures/.
+    let source = std::fs::read(crate::fixture("h264.mp4")).unwrap();
     let dir = crate::root().join("target/fixtures/large");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("h264-4.5gib.mp4");
-    let source = std::fs::read(crate::fixture("h264.mp4")).unwrap();
     let boxes = top_level(&source);
     let find = |kind: &[u8; 4]| {
         boxes

@@ -1,0 +1,106 @@
+// Types of /thumbnailer.js, the thumbnailer's JS API.
+
+/** Which engine made a frame. */
+export type EngineName = 'browser-mt' | 'browser-st' | 'server';
+
+/**
+ * What a `ThumbnailError` says went wrong. The engine's and the server's codes are the same words.
+ * - not_media, no_video, unsupported_codec, corrupt, too_large, no_memory, io: the video
+ * - invalid_argument: an option (`at`, `width`, `format`, ...)
+ * - aborted (name 'AbortError'), timeout: the job was stopped
+ * - engine_crashed, engine_unavailable: the browser engine broke or did not load
+ * - network, upload_too_large, busy, bad_request, unsupported_media_type, server: the server path
+ */
+export type ThumbnailErrorCode =
+  | 'not_media'
+  | 'no_video'
+  | 'unsupported_codec'
+  | 'corrupt'
+  | 'too_large'
+  | 'no_memory'
+  | 'io'
+  | 'invalid_argument'
+  | 'aborted'
+  | 'timeout'
+  | 'engine_crashed'
+  | 'engine_unavailable'
+  | 'network'
+  | 'upload_too_large'
+  | 'busy'
+  | 'bad_request'
+  | 'unsupported_media_type'
+  | 'server'
+  | (string & {});
+
+export class ThumbnailError extends Error {
+  /** 'AbortError' for `aborted`, else 'ThumbnailError'. */
+  readonly name: 'ThumbnailError' | 'AbortError';
+  readonly code: ThumbnailErrorCode;
+  /** The HTTP status, when the server answered the error. */
+  readonly status?: number;
+}
+
+export interface CreateOptions {
+  /** URL of the server's POST /thumbnail (POST /probe is beside it). Default '/thumbnail'. */
+  server?: string;
+  /**
+   * 'auto' (default): in the browser, falling back to the server when the browser cannot (no
+   * Worker/WebAssembly, or a codec the browser engine lacks, such as AV1); 'browser'; 'server'.
+   */
+  mode?: 'auto' | 'browser' | 'server';
+  /** Milliseconds a job may take. Default 60000. */
+  timeout?: number;
+}
+
+export interface JobOptions {
+  signal?: AbortSignal;
+  /** Milliseconds this job may take (default: the Thumbnailer's). */
+  timeout?: number;
+}
+
+export interface ThumbnailOptions extends JobOptions {
+  /** Seconds (1.5), a share of the duration ('10%') or a timestamp ('00:01:02.5'). Default 1 s; past the end, the last frame. */
+  at?: number | string;
+  /** The frame is scaled down to fit width x height (aspect kept); either may be left out. */
+  width?: number;
+  height?: number;
+  /** Default 'png'. */
+  format?: 'png' | 'jpeg' | 'webp';
+  /** 1-100, for jpeg and webp. */
+  quality?: number;
+  /** 'exact' (default): the frame at `at`; 'keyframe': the keyframe before it, faster. */
+  mode?: 'exact' | 'keyframe';
+}
+
+export interface VideoInfo {
+  /** Seconds, or null when the container does not say. */
+  duration: number | null;
+  /** Display size: rotation and pixel aspect ratio applied. */
+  width: number;
+  height: number;
+  /** Size of the coded pictures. */
+  codedWidth: number;
+  codedHeight: number;
+  codec: string;
+  /** Clockwise degrees: 0, 90, 180 or 270. */
+  rotation: number;
+  fps: number | null;
+}
+
+export interface Thumbnail {
+  blob: Blob;
+  width: number;
+  height: number;
+  /** Seconds: the time of the frame that was made. */
+  time: number;
+  duration: number | null;
+  engine: EngineName;
+}
+
+export class Thumbnailer {
+  static create(options?: CreateOptions): Promise<Thumbnailer>;
+  probe(file: Blob, options?: JobOptions): Promise<VideoInfo>;
+  thumbnail(file: Blob, options?: ThumbnailOptions): Promise<Thumbnail>;
+  /** Stops the browser engine and any job on it; the next job starts a new one. */
+  terminate(): void;
+}
