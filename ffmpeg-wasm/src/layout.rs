@@ -74,7 +74,7 @@ mod tests {
         b[0..8].copy_from_slice(&3.5f64.to_le_bytes());
         b[8..16].copy_from_slice(&25.0f64.to_le_bytes());
         for (at, v) in [(16, 320), (20, 240), (24, 240), (28, 320), (32, 90)] {
-            b[at..at + 4].copy_from_slice(&(v as i32).to_le_bytes());
+            b[at..at + 4].copy_from_slice(&i32::to_le_bytes(v));
         }
         b[40..44].copy_from_slice(b"h264");
         let info = info_from_bytes(&b);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use test_support::browser::serve_page_on_another_origin;
 use test_support::{fixture, psnr, Browser, Server, BAD_INPUTS, VIDEOS};
 use thumbnail_engine::{Engine, Mode, OpenOptions};
 
@@ -242,31 +243,22 @@ fn assert_result_like_native(result: &Value, file: &Path, at: f64, box_side: u32
     assert!(db >= SAME_FRAME_DB, "{db:.1} dB");
 }
 
-/// A page on a second origin (another port) that sends no COOP/COEP, as a site embedding the
-/// thumbnailer would: it imports `{base}/thumbnailer.js` across origins.
-async fn serve_other_origin(base: &str) -> String {
-    let page = format!(
+/// A page of another origin that imports `{base}/thumbnailer.js`, with a file input.
+fn embedding_page(base: &str) -> String {
+    format!(
         r#"<!doctype html><meta charset="utf-8"><title>Another site</title>
 <input id="file" type="file">
 <script type="module">
   import {{ Thumbnailer }} from '{base}/thumbnailer.js';
   window.Thumbnailer = Thumbnailer;
 </script>"#
-    );
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::get(move || async move { axum::response::Html(page) }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}/")
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
     let server = start_server();
-    let page = serve_other_origin(&server.base).await;
+    let page = serve_page_on_another_origin(embedding_page(&server.base)).await;
     let browser = Browser::start().await;
     browser.client.goto(&page).await.unwrap();
     browser.wait_for("window.Thumbnailer", JOB_TIME).await;

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures_util::stream::{self, StreamExt};
-use test_support::{engine_dir, fixture, root, Server};
+use serde_json::json;
+use test_support::browser::serve_page_on_another_origin;
+use test_support::{engine_dir, fixture, root, Browser, Server};
 use thumbnail_engine::{Engine, Mode, OpenOptions};
 
 #[derive(Parser)]
@@ -20,9 +22,24 @@ struct Args {
     /// Timed runs per figure (the median is reported).
     #[arg(long, default_value_t = 10)]
     runs: usize,
+    /// Fresh browser profiles per cold figure.
+    #[arg(long, default_value_t = 5)]
+    cold_runs: usize,
     /// Seconds of load per concurrency level.
     #[arg(long, default_value_t = 10.0)]
     load_seconds: f64,
+    /// Measure only this part (the native engine is measured too when a ratio needs it).
+    #[arg(long, value_enum)]
+    only: Option<Section>,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Section {
+    Sizes,
+    Native,
+    Wasm,
+    Browser,
+    Server,
 }
 
 /// The benchmark inputs: 10 s, a keyframe every 2 s, the frame at 1 s.
@@ -41,18 +58,31 @@ fn main() {
     test_support::fixtures();
     run(root().join("tests/fixtures.sh").as_os_str(), &["--bench"]);
 
+    let want = |section| args.only.map_or(true, |only| only == section);
     let mut report = String::new();
     machine(&mut report);
-    sizes(&mut report);
-    let native = native_vs_cli(&mut report, args.runs);
-    wasm_vs_native(&mut report, args.runs, &native);
-    server(&mut report, args.load_seconds, args.runs);
+    if want(Section::Sizes) {
+        sizes(&mut report);
+    }
+    if want(Section::Native) || want(Section::Wasm) || want(Section::Browser) {
+        let native = native_vs_cli(&mut report, args.runs);
+        if want(Section::Wasm) {
+            wasm_vs_native(&mut report, args.runs, &native);
+        }
+        if want(Section::Browser) {
+            browser(&mut report, args.runs, args.cold_runs, &native);
+        }
+    }
+    if want(Section::Server) {
+        server(&mut report, args.load_seconds, args.runs);
+    }
 
     print!("{report}");
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("latest.md"), &report).unwrap();
-    eprintln!("\nwritten to {}", dir.join("latest.md").display());
+    let file = dir.join(if args.only.is_none() { "latest.md" } else { "partial.md" });
+    std::fs::write(&file, &report).unwrap();
+    eprintln!("\nwritten to {}", file.display());
 }
 
 fn run(program: &std::ffi::OsStr, args: &[&str]) -> String {
@@ -277,10 +307,134 @@ fn wasm_vs_native(report: &mut String, runs: usize, native: &NativeTimes) {
     let _ = writeln!(report);
 }
 
-fn server(report: &mut String, seconds: f64, runs: usize) {
+fn server_binary() -> PathBuf {
     let binary = std::env::current_exe().unwrap().with_file_name("server");
     assert!(binary.exists(), "build the server first (./dev.sh bench does)");
-    let server = Server::start(&binary, &[]);
+    binary
+}
+
+/// JS run in a page with a `#file` input: loads the API from `arguments[0]` (the server's base URL)
+/// and times `arguments[1]` thumbnails of the file after `arguments[2]` untimed ones, full size PNG
+/// at 1 s. The first timed one of a fresh page includes fetching and compiling everything.
+const TIME_THUMBNAILS: &str = "
+    const [base, runs, warmups] = arguments;
+    const file = document.getElementById('file').files[0];
+    const started = performance.now();
+    const { Thumbnailer } = await import(base + '/thumbnailer.js');
+    const t = window.thumbnailer ??= await Thumbnailer.create({ mode: 'browser' });
+    let engine;
+    for (let i = 0; i < warmups; i++) await t.thumbnail(file, { at: 1 });
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const start = warmups === 0 && i === 0 ? started : performance.now();
+      engine = (await t.thumbnail(file, { at: 1 })).engine;
+      times.push(performance.now() - start);
+    }
+    return { times, engine };";
+
+async fn time_thumbnails(
+    browser: &Browser,
+    base: &str,
+    file: &Path,
+    runs: usize,
+    warmups: usize,
+) -> (Vec<Duration>, String) {
+    browser.choose_file("#file", file).await;
+    let out = browser
+        .run(TIME_THUMBNAILS, vec![json!(base), json!(runs), json!(warmups)])
+        .await;
+    assert!(out["thrown"].is_null(), "{}: {out}", file.display());
+    let times = out["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
+        .collect();
+    (times, out["engine"].as_str().unwrap().to_owned())
+}
+
+/// In headless chromium against the real server: the JS API's first thumbnail on a fresh profile
+/// (cold: nothing cached, from importing the API to the image) and then per thumbnail (warm), for
+/// the mt engine (a cross-origin-isolated page of the server) and the st engine (a page of another
+/// origin without COOP/COEP, as a site embedding the thumbnailer).
+fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTimes) {
+    // The server's www/ plus an empty page, so that nothing loads before the timer starts.
+    let www = root().join("target/bench/www");
+    let _ = std::fs::remove_dir_all(&www);
+    std::fs::create_dir_all(&www).unwrap();
+    for entry in std::fs::read_dir(root().join("www")).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(entry.path(), www.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(
+        www.join("blank.html"),
+        "<!doctype html><meta charset=utf-8><title>bench</title><input id=file type=file>",
+    )
+    .unwrap();
+    let server = Server::start(&server_binary(), &["--www", www.to_str().unwrap()]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let _ = writeln!(
+        report,
+        "## In the browser: headless chromium, the JS API against the real server
+"
+    );
+    let _ = writeln!(
+        report,
+        "Full-size PNG of the frame at {AT} s (decode in the worker + `OffscreenCanvas` PNG encoding + transfer). \
+         Cold: a fresh profile, from `import('/thumbnailer.js')` to the first image (fetching and compiling \
+         the API, the web wasm and the engine over loopback; median of {cold_runs}). Warm: per thumbnail after that \
+         (median of {runs}), beside the native engine (decode only).\n"
+    );
+    let _ = writeln!(
+        report,
+        "| engine | page | input | cold | warm | native, 1 thread | warm / native |\n| --- | --- | --- | ---: | ---: | ---: | ---: |"
+    );
+    runtime.block_on(async {
+        let other = serve_page_on_another_origin(
+            "<!doctype html><meta charset=utf-8><title>another site</title><input id=file type=file>".into(),
+        )
+        .await;
+        let pages = [
+            ("browser-mt", "same origin, isolated", server.url("/blank.html")),
+            ("browser-st", "another origin", other),
+        ];
+        for (engine, page_kind, page) in pages {
+            let mut cold = Vec::new();
+            for _ in 0..cold_runs {
+                let browser = Browser::start().await;
+                browser.client.goto(&page).await.unwrap();
+                let (times, made_by) = time_thumbnails(&browser, &server.base, &inputs()[0].1, 1, 0).await;
+                assert_eq!(made_by, engine);
+                cold.push(times[0]);
+                browser.close().await;
+            }
+            let browser = Browser::start().await;
+            browser.client.goto(&page).await.unwrap();
+            for (i, (label, file)) in inputs().iter().enumerate() {
+                let (times, made_by) = time_thumbnails(&browser, &server.base, file, runs, 1).await;
+                assert_eq!(made_by, engine);
+                let warm = median(times);
+                let cold = if i == 0 { ms(median(cold.clone())) } else { "".into() };
+                let _ = writeln!(
+                    report,
+                    "| {engine} | {page_kind} | {label} | {cold} | {} | {} | {:.2}× |",
+                    ms(warm),
+                    ms(native.0[i]),
+                    warm.as_secs_f64() / native.0[i].as_secs_f64()
+                );
+            }
+            browser.close().await;
+        }
+    });
+    let _ = writeln!(report);
+}
+
+fn server(report: &mut String, seconds: f64, runs: usize) {
+    let server = Server::start(&server_binary(), &[]);
     let (label, file) = inputs().remove(0);
     let video = std::fs::read(&file).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()

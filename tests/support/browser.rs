@@ -62,6 +62,15 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .unwrap_or_else(|e| panic!("a chromium session: {e}; see {}", log.display()));
+        // Long enough for a benchmark's loop of thumbnails in one script.
+        client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(Duration::from_secs(600)),
+                None,
+                None,
+            ))
+            .await
+            .unwrap();
         Browser {
             client,
             driver,
@@ -149,4 +158,17 @@ fn descendants(root: u32) -> Vec<u32> {
     }
     found.remove(0);
     found
+}
+
+/// Serves `html` at `/` of a new origin (127.0.0.1, another port) that sends no COOP/COEP, as a
+/// site embedding the thumbnailer would; returns its URL. Runs until the tokio runtime ends.
+pub async fn serve_page_on_another_origin(html: String) -> String {
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(html) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/")
 }
