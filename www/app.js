@@ -161,3 +161,8 @@ ui.drop.addEventListener('drop', (e) => {
 
 // Start the engine while the user picks a file.
 thumbnailer().catch(showError);
+
+// Offline after one visit (sw.js). Registration failing (e.g. a private window) only loses that.
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('sw.js').catch((e) => console.warn('no offline mode:', e));
+}

@@ -41,7 +41,7 @@ export class ThumbnailError extends Error {
 }
 
 export interface CreateOptions {
-  /** URL of the server's POST /thumbnail (POST /probe is beside it). Default '/thumbnail'. */
+  /** URL of the server's POST /thumbnail (POST /probe is beside it). Default: `thumbnail` beside thumbnailer.js. */
   server?: string;
   /**
    * 'auto' (default): in the browser, falling back to the server when the browser cannot (no
@@ -103,4 +103,22 @@ export class Thumbnailer {
   thumbnail(file: Blob, options?: ThumbnailOptions): Promise<Thumbnail>;
   /** Stops the browser engine and any job on it; the next job starts a new one. */
   terminate(): void;
+}
+
+/** The element `<video-thumbnailer>`, defined by importing this module. */
+export interface VideoThumbnailerElement extends HTMLElement {
+  /** Takes a video (as its button and drop zone do) and makes its thumbnail. */
+  load(file: Blob): Promise<void>;
+}
+
+/** Its events: `el.addEventListener('thumbnail', (e) => e.detail.blob)`. */
+export interface VideoThumbnailerEventMap extends Omit<HTMLElementEventMap, 'error'> {
+  thumbnail: CustomEvent<Thumbnail>;
+  error: CustomEvent<ThumbnailError>;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'video-thumbnailer': VideoThumbnailerElement;
+  }
 }

@@ -1,9 +1,12 @@
 // The thumbnailer's JS API (types: thumbnailer.d.ts). Glue between the page, the Web Worker that
 // runs the engine in the browser (thumbnailer-worker.js + the Rust worker), and the server's
-// POST /thumbnail fallback. Options are parsed by the Rust vocabulary on either side.
+// POST /thumbnail fallback. Options are parsed by the Rust vocabulary on either side. Importing
+// it also defines the <video-thumbnailer> element (video-thumbnailer.js).
 //
 //   const t = await Thumbnailer.create({ server: '/thumbnail', mode: 'auto' });
 //   const { blob, width, height, time, engine } = await t.thumbnail(file, { at: '10%', width: 640 });
+
+import { defineVideoThumbnailer } from './video-thumbnailer.js';
 
 /** A failure with a `code` to switch on (see thumbnailer.d.ts for the list). */
 export class ThumbnailError extends Error {
@@ -102,9 +105,10 @@ export class Thumbnailer {
 
   /**
    * @param {{ server?: string, mode?: 'auto'|'browser'|'server', timeout?: number }} [options]
-   * `server`: URL of POST /thumbnail (POST /probe beside it); `timeout`: ms per job.
+   * `server`: URL of POST /thumbnail (POST /probe beside it), by default the one of the server this
+   * module comes from; `timeout`: ms per job.
    */
-  static async create({ server = '/thumbnail', mode = 'auto', timeout = 60000 } = {}) {
+  static async create({ server = new URL('thumbnail', here).href, mode = 'auto', timeout = 60000 } = {}) {
     if (!MODES.has(mode)) throw new ThumbnailError('invalid_argument', `mode must be auto, browser or server, not ${mode}`);
     const t = new Thumbnailer(server, mode, timeout);
     if (mode !== 'server' && browserCapable()) {
@@ -230,3 +234,5 @@ export class Thumbnailer {
     };
   }
 }
+
+defineVideoThumbnailer(Thumbnailer);

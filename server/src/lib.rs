@@ -6,6 +6,7 @@ mod encode;
 mod error;
 mod jobs;
 mod metrics;
+mod service_worker;
 mod upload;
 
 use std::sync::Arc;
@@ -66,6 +67,7 @@ pub fn app(config: Config) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .route("/openapi.json", get(openapi))
+        .route("/sw.js", get(service_worker::script))
         // Uploads are limited while they stream (upload.rs), not buffered by axum.
         .layer(DefaultBodyLimit::disable())
         .nest_service("/engine", static_files(&state.config.engine_dir))

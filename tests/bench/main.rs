@@ -137,6 +137,11 @@ fn machine(report: &mut String) {
     let _ = writeln!(report, "- node: {}", sh("node --version"));
     let _ = writeln!(
         report,
+        "- browser: {}",
+        sh("chromium --version 2>/dev/null | cut -d' ' -f1-2")
+    );
+    let _ = writeln!(
+        report,
         "- inputs: testsrc2, 10 s, 25 fps, a keyframe every 2 s; the frame at {AT} s, exact\n"
     );
 }
@@ -150,14 +155,28 @@ fn sizes(report: &mut String) {
         report,
         "| artifact | raw | gzip -9 | brotli -q 11 |\n| --- | ---: | ---: | ---: |"
     );
-    for name in ["st.wasm", "st.js", "mt.wasm", "mt.js", "mt.worker.js"] {
-        let file = engine_dir().join(format!("dist/thumbnail-engine-{name}"));
+    // The engine, then what a page loads with it: the Rust worker and the JS glue.
+    let engine = ["st.wasm", "st.js", "mt.wasm", "mt.js", "mt.worker.js"].map(|name| {
+        (
+            format!("thumbnail-engine-{name}"),
+            engine_dir().join(format!("dist/thumbnail-engine-{name}")),
+        )
+    });
+    let web = [
+        "pkg/web_bg.wasm",
+        "pkg/web.js",
+        "thumbnailer.js",
+        "thumbnailer-worker.js",
+        "video-thumbnailer.js",
+    ]
+    .map(|name| (format!("www/{name}"), root().join("www").join(name)));
+    for (name, file) in engine.into_iter().chain(web) {
         let path = file.to_str().unwrap();
         let kb = |bytes: &str| format!("{:.0} KB", bytes.parse::<f64>().unwrap() / 1000.0);
         let raw = kb(&std::fs::metadata(&file).unwrap().len().to_string());
         let gz = kb(&sh(&format!("gzip -9 -c '{path}' | wc -c")));
         let br = kb(&sh(&format!("brotli -q 11 -c '{path}' | wc -c")));
-        let _ = writeln!(report, "| thumbnail-engine-{name} | {raw} | {gz} | {br} |");
+        let _ = writeln!(report, "| {name} | {raw} | {gz} | {br} |");
     }
     let _ = writeln!(report);
 }

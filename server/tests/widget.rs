@@ -1,0 +1,144 @@
+//! `<video-thumbnailer>` embedded on a page of another origin (another port, no COOP/COEP), as the
+//! README's snippet does: one module script from the server. Headless chromium, real server.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use test_support::browser::serve_page_on_another_origin;
+use test_support::{fixture, Browser, Server};
+
+const JOB_TIME: Duration = Duration::from_secs(60);
+
+/// The README's embed snippet, twice (in the browser, and on the server), themed by a custom
+/// property, with listeners that record the events.
+fn demo_page(base: &str) -> String {
+    format!(
+        r#"<!doctype html><meta charset="utf-8"><title>A site embedding the thumbnailer</title>
+<style>video-thumbnailer {{ --vt-accent: rebeccapurple; }}</style>
+<input id="file" type="file">
+<video-thumbnailer id="in-browser" width="200" height="200" format="webp"></video-thumbnailer>
+<video-thumbnailer id="on-server" mode="server" server="{base}/thumbnail" width="160"></video-thumbnailer>
+<script type="module" src="{base}/thumbnailer.js"></script>
+<script>
+  window.events = [];
+  for (const el of document.querySelectorAll('video-thumbnailer')) {{
+    el.addEventListener('thumbnail', ({{ detail: d }}) => events.push({{ on: el.id, type: 'thumbnail', engine: d.engine, width: d.width, height: d.height, time: d.time, mime: d.blob.type }}));
+    el.addEventListener('error', ({{ detail: e }}) => events.push({{ on: el.id, type: 'error', code: e.code, name: e.name }}));
+  }}
+</script>"#
+    )
+}
+
+/// Waits for the next event the page recorded, and returns it.
+async fn next_event(browser: &Browser, seen: &mut usize) -> Value {
+    *seen += 1;
+    browser
+        .wait_for(&format!("window.events.length >= {seen}"), JOB_TIME)
+        .await;
+    browser
+        .run(&format!("return window.events[{}];", *seen - 1), vec![])
+        .await
+}
+
+#[tokio::test]
+async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() {
+    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_server")), &[]);
+    let page = serve_page_on_another_origin(demo_page(&server.base)).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&page).await.unwrap();
+    browser
+        .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
+        .await;
+    assert_eq!(
+        browser.run("return self.crossOriginIsolated;", vec![]).await,
+        json!(false)
+    );
+    browser.choose_file("#file", &fixture("h264.mp4")).await;
+    let mut seen = 0;
+
+    // A user picks the file with the widget's own button.
+    browser
+        .run(
+            "const input = document.getElementById('in-browser').shadowRoot.querySelector('input[type=file]');
+             const files = new DataTransfer();
+             files.items.add(document.getElementById('file').files[0]);
+             input.files = files.files;
+             input.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(
+        event,
+        json!({ "on": "in-browser", "type": "thumbnail", "engine": "browser-st", "width": 200, "height": 150, "time": 1, "mime": "image/webp" })
+    );
+    let shown = browser
+        .run(
+            "const root = document.getElementById('in-browser').shadowRoot;
+             const img = root.querySelector('[part=preview]');
+             await img.decode();
+             return {
+               src: img.src.slice(0, 5), width: img.naturalWidth, height: img.naturalHeight,
+               download: root.querySelector('[part=download]').download,
+               slider: root.querySelector('[part=slider]').max,
+               accent: getComputedStyle(root.querySelector('[part=button]')).backgroundColor,
+             };",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!({ "src": "blob:", "width": 200, "height": 150, "download": "h264-1.00s.webp", "slider": "3", "accent": "rgb(102, 51, 153)" })
+    );
+
+    // The slider asks for another frame.
+    browser
+        .run(
+            "const slider = document.getElementById('in-browser').shadowRoot.querySelector('[part=slider]');
+             slider.value = '2.48';
+             slider.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(
+        (event["engine"].clone(), event["time"].clone()),
+        (json!("browser-st"), json!(2.48))
+    );
+
+    // mode="server": the widget posts across origins to the server attribute.
+    browser
+        .run(
+            "await document.getElementById('on-server').load(document.getElementById('file').files[0]);",
+            vec![],
+        )
+        .await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(
+        event,
+        json!({ "on": "on-server", "type": "thumbnail", "engine": "server", "width": 160, "height": 120, "time": 1, "mime": "image/png" })
+    );
+
+    // Not a video: an `error` event with its code, and words in the widget.
+    browser.choose_file("#file", &fixture("text.txt")).await;
+    browser
+        .run(
+            "await document.getElementById('in-browser').load(document.getElementById('file').files[0]);",
+            vec![],
+        )
+        .await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(
+        event,
+        json!({ "on": "in-browser", "type": "error", "code": "not_media", "name": "ThumbnailError" })
+    );
+    let words = browser
+        .run(
+            "return document.getElementById('in-browser').shadowRoot.querySelector('[part=error]').textContent;",
+            vec![],
+        )
+        .await;
+    assert!(words.as_str().unwrap().contains("not a video"), "{words}");
+    browser.close().await;
+}

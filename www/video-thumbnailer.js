@@ -1,0 +1,191 @@
+// <video-thumbnailer>: the thumbnailer as one element for any page, defined when thumbnailer.js is
+// imported. Glue only: the frames come from the Thumbnailer API.
+//
+//   <script type="module" src="https://host/thumbnailer.js"></script>
+//   <video-thumbnailer width="640" format="webp"></video-thumbnailer>
+//
+// Attributes: server, mode, at, width, height, format, quality. Events: `thumbnail` (detail:
+// { blob, width, height, time, engine }) and `error` (detail: a ThumbnailError). Themeable with
+// the custom properties below and the parts drop, button, slider, time, status, error, result,
+// preview, caption, download.
+
+const TEMPLATE = `
+<style>
+  :host {
+    display: block;
+    font: var(--vt-font, inherit);
+    color: var(--vt-color, inherit);
+    --accent: var(--vt-accent, #2457c5);
+    --radius: var(--vt-radius, 0.5rem);
+  }
+  :host([hidden]) { display: none; }
+  .drop {
+    border: 2px dashed var(--vt-border, #9996);
+    border-radius: var(--radius);
+    background: var(--vt-background, transparent);
+    padding: 1rem;
+    text-align: center;
+  }
+  .drop.over { border-color: var(--accent); }
+  .button {
+    display: inline-block;
+    padding: 0.4rem 0.9rem;
+    border-radius: var(--radius);
+    background: var(--accent);
+    color: var(--vt-button-color, #fff);
+    cursor: pointer;
+  }
+  .button:focus-within { outline: 3px solid var(--accent); outline-offset: 2px; }
+  input[type=file] { position: absolute; width: 1px; height: 1px; opacity: 0; }
+  .controls { display: flex; gap: 0.5rem; align-items: center; margin-top: 0.75rem; }
+  .controls input { flex: 1; accent-color: var(--accent); }
+  [part=error] { color: var(--vt-error, #b3261e); }
+  p:empty { display: none; }
+  figure { margin: 0.75rem 0 0; }
+  img { display: block; max-width: 100%; height: auto; border-radius: var(--radius); }
+  figcaption { display: flex; justify-content: space-between; gap: 1rem; margin-top: 0.25rem; }
+  a { color: var(--accent); }
+</style>
+<div part="drop" class="drop">
+  <label part="button" class="button">Choose a video<input type="file" accept="video/*,.mkv,.ts,.flv,.wmv,.avi,.mov,.ogv"></label>
+  <span>or drop one here</span>
+</div>
+<div class="controls" hidden>
+  <label for="at">Time</label>
+  <input part="slider" id="at" type="range" min="0" step="0.04" value="0">
+  <output part="time" for="at"></output>
+</div>
+<p part="status" role="status" aria-live="polite"></p>
+<p part="error" role="alert"></p>
+<figure part="result" hidden>
+  <img part="preview" alt="">
+  <figcaption><span part="caption"></span><a part="download" download>Download</a></figcaption>
+</figure>`;
+
+/** Defines <video-thumbnailer> over the given Thumbnailer class (once per page). */
+export function defineVideoThumbnailer(Thumbnailer) {
+  if (typeof customElements === 'undefined' || customElements.get('video-thumbnailer')) return;
+
+  class VideoThumbnailer extends HTMLElement {
+    static observedAttributes = ['server', 'mode'];
+    #thumbnailer = null; // a Promise<Thumbnailer>, made on first use
+    #file = null;
+    #job = null; // the AbortController of the job in progress
+    #url = null;
+    #el;
+
+    constructor() {
+      super();
+      const root = this.attachShadow({ mode: 'open' });
+      root.innerHTML = TEMPLATE;
+      const part = (name) => root.querySelector(`[part=${name}]`);
+      this.#el = {
+        drop: part('drop'), input: root.querySelector('input[type=file]'), controls: root.querySelector('.controls'),
+        slider: part('slider'), time: part('time'), status: part('status'), error: part('error'),
+        result: part('result'), preview: part('preview'), caption: part('caption'), download: part('download'),
+      };
+      const { drop, input, slider } = this.#el;
+      input.addEventListener('change', () => input.files[0] && this.load(input.files[0]));
+      slider.addEventListener('input', () => this.#showTime(Number(slider.value)));
+      slider.addEventListener('change', () => this.#make(Number(slider.value)));
+      drop.addEventListener('dragover', (e) => {
+        e.preventDefault();
+        drop.classList.add('over');
+      });
+      drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+      drop.addEventListener('drop', (e) => {
+        e.preventDefault();
+        drop.classList.remove('over');
+        if (e.dataTransfer.files[0]) this.load(e.dataTransfer.files[0]);
+      });
+    }
+
+    attributeChangedCallback() {
+      this.#release(); // `server` or `mode` changed: a new Thumbnailer for the next job
+    }
+
+    disconnectedCallback() {
+      this.#job?.abort();
+      this.#release();
+    }
+
+    /** Takes a video File or Blob (as the button and the drop zone do) and makes its thumbnail. */
+    async load(file) {
+      this.#file = file;
+      this.#el.controls.hidden = true;
+      try {
+        const t = await this.#api();
+        const info = await t.probe(file);
+        if (this.#file !== file) return;
+        if (info.duration) {
+          this.#el.slider.max = String(info.duration);
+          this.#el.controls.hidden = false;
+        }
+      } catch (e) {
+        if (this.#file === file) this.#fail(e);
+        return;
+      }
+      await this.#make(this.getAttribute('at') ?? undefined);
+    }
+
+    #api() {
+      this.#thumbnailer ??= Thumbnailer.create({
+        server: this.getAttribute('server') || undefined,
+        mode: this.getAttribute('mode') || 'auto',
+      });
+      return this.#thumbnailer;
+    }
+
+    #release() {
+      this.#thumbnailer?.then((t) => t.terminate(), () => {});
+      this.#thumbnailer = null;
+    }
+
+    #showTime(t) {
+      this.#el.time.textContent = `${t.toFixed(2)} s`;
+    }
+
+    async #make(at) {
+      const file = this.#file;
+      if (!file) return;
+      this.#job?.abort();
+      const job = (this.#job = new AbortController());
+      const options = { at, signal: job.signal };
+      for (const name of ['width', 'height', 'format', 'quality']) {
+        if (this.hasAttribute(name)) options[name] = this.getAttribute(name);
+      }
+      this.#el.error.textContent = '';
+      this.#el.status.textContent = 'Making the thumbnail…';
+      try {
+        const thumb = await (await this.#api()).thumbnail(file, options);
+        if (this.#job !== job) return;
+        if (this.#url) URL.revokeObjectURL(this.#url);
+        this.#url = URL.createObjectURL(thumb.blob);
+        const { preview, download, caption, slider, result, status } = this.#el;
+        preview.src = this.#url;
+        preview.alt = `Frame at ${thumb.time.toFixed(2)} s of ${file.name || 'the video'}`;
+        download.href = this.#url;
+        const format = thumb.blob.type.split('/')[1] || 'png';
+        download.download = `${(file.name || 'video').replace(/\.[^.]*$/, '')}-${thumb.time.toFixed(2)}s.${format === 'jpeg' ? 'jpg' : format}`;
+        caption.textContent = `${thumb.width}×${thumb.height}, ${thumb.time.toFixed(2)} s, ${thumb.engine}`;
+        slider.value = String(thumb.time);
+        this.#showTime(thumb.time);
+        result.hidden = false;
+        status.textContent = '';
+        this.dispatchEvent(new CustomEvent('thumbnail', { detail: thumb, bubbles: true, composed: true }));
+      } catch (e) {
+        if (this.#job === job && e.code !== 'aborted') this.#fail(e);
+      } finally {
+        if (this.#job === job) this.#job = null;
+      }
+    }
+
+    #fail(error) {
+      this.#el.status.textContent = '';
+      this.#el.error.textContent = error.message;
+      this.dispatchEvent(new CustomEvent('error', { detail: error, bubbles: true, composed: true }));
+    }
+  }
+
+  customElements.define('video-thumbnailer', VideoThumbnailer);
+}
