@@ -1,0 +1,197 @@
+//! The page offline after one visit (www/sw.js, versioned by the server at /sw.js): it reloads from
+//! the service worker with the server stopped, stays cross-origin isolated and makes thumbnails with
+//! the mt engine; a new version of an asset replaces the old cache. Headless chromium.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use test_support::{fixture, root, Browser, Server};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn start(args: &[&str]) -> Server {
+    Server::start(Path::new(env!("CARGO_BIN_EXE_server")), args)
+}
+
+/// Waits until the service worker controls the page and its cache holds everything it lists.
+async fn wait_until_offline_ready(browser: &Browser) -> Value {
+    browser.wait_for("navigator.serviceWorker.controller", WAIT).await;
+    browser
+        .run(
+            "await navigator.serviceWorker.ready;
+             const names = await caches.keys();
+             const cached = names.length === 1 ? (await (await caches.open(names[0])).keys()).length : 0;
+             return { names, cached };",
+            vec![],
+        )
+        .await
+}
+
+/// Makes the h264 fixture's thumbnail on the page; returns (engine, width, height).
+async fn make_h264(browser: &Browser) -> Value {
+    browser.choose_file("#file", &fixture("h264.mp4")).await;
+    browser
+        .wait_for("!document.getElementById('make').disabled", WAIT)
+        .await;
+    browser.run("document.getElementById('make').click();", vec![]).await;
+    browser
+        .wait_for(
+            "!document.getElementById('result').hidden || document.getElementById('error').dataset.code",
+            WAIT,
+        )
+        .await;
+    browser
+        .run(
+            "const r = document.getElementById('result');
+             return { engine: r.dataset.engine ?? null, width: Number(r.dataset.width), error: document.getElementById('error').textContent };",
+            vec![],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn after_one_visit_the_page_works_with_the_server_stopped() {
+    let server = start(&[]);
+    let url = server.url("/");
+    let browser = Browser::start().await;
+    browser.client.goto(&url).await.unwrap();
+    let ready = wait_until_offline_ready(&browser).await;
+    assert_eq!(ready["names"].as_array().unwrap().len(), 1, "{ready}");
+    assert_eq!(ready["cached"], 17, "{ready}");
+
+    drop(server);
+    let offline = browser
+        .run(
+            "return fetch('/healthz').then(() => 'answered', () => 'unreachable');",
+            vec![],
+        )
+        .await;
+    assert_eq!(offline, "unreachable");
+
+    browser.client.refresh().await.unwrap();
+    browser.wait_for("document.getElementById('make')", WAIT).await;
+    assert_eq!(
+        browser.run("return self.crossOriginIsolated;", vec![]).await,
+        json!(true),
+        "the cached page keeps COOP/COEP"
+    );
+    assert_eq!(
+        make_h264(&browser).await,
+        json!({ "engine": "browser-mt", "width": 320, "error": "" })
+    );
+    browser.close().await;
+}
+
+/// www/ copied without its precompressed siblings (a changed file must not be shadowed by a stale .br).
+fn copy_of_www() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(root().join("www"))
+        .arg(&www)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new("find")
+        .arg(&www)
+        .args(["(", "-name", "*.br", "-o", "-name", "*.gz", ")", "-delete"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (dir, www)
+}
+
+#[tokio::test]
+async fn a_new_version_of_the_assets_replaces_the_old_cache() {
+    let (_dir, www) = copy_of_www();
+    let server = start(&["--www", www.to_str().unwrap()]);
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    let first = wait_until_offline_ready(&browser).await;
+    let old_cache = first["names"][0].as_str().unwrap().to_owned();
+
+    let css = www.join("app.css");
+    let mut text = std::fs::read_to_string(&css).unwrap();
+    text.push_str("\n/* version 2 */\n");
+    std::fs::write(&css, text).unwrap();
+
+    // The browser looks for a new worker on navigation; ask now rather than wait for one.
+    browser
+        .run(
+            "await (await navigator.serviceWorker.getRegistration()).update();",
+            vec![],
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let names = loop {
+        let names = browser.run("return caches.keys();", vec![]).await;
+        if names.as_array().unwrap().len() == 1 && names[0] != old_cache.as_str() {
+            break names; // a new cache, and the old one gone
+        }
+        assert!(started.elapsed() < WAIT, "caches now: {names}, before: {old_cache}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("cache {old_cache} replaced by {}", names[0]);
+    let cached_css = browser
+        .run(
+            "const cache = await caches.open((await caches.keys())[0]);
+             return (await cache.match('/app.css')).text();",
+            vec![],
+        )
+        .await;
+    assert!(
+        cached_css.as_str().unwrap().contains("version 2"),
+        "the new cache holds the new app.css"
+    );
+
+    browser.client.refresh().await.unwrap();
+    assert_eq!(
+        make_h264(&browser).await,
+        json!({ "engine": "browser-mt", "width": 320, "error": "" })
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_manifest_makes_the_page_installable() {
+    let server = start(&[]);
+    let get = |path: &str| reqwest::get(server.url(path));
+    let response = get("/manifest.webmanifest").await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/manifest+json");
+    let manifest: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&manifest["start_url"], &manifest["display"], &manifest["scope"]),
+        (&json!("/"), &json!("standalone"), &json!("/"))
+    );
+    assert!(manifest["name"].as_str().is_some_and(|n| !n.is_empty()));
+    // Chromium's installability wants a 192 px and a 512 px icon; each must exist and be that size.
+    for icon in manifest["icons"].as_array().unwrap() {
+        let response = get(&format!("/{}", icon["src"].as_str().unwrap())).await.unwrap();
+        assert_eq!(response.status(), 200, "{icon}");
+        assert_eq!(
+            response.headers()["content-type"],
+            icon["type"].as_str().unwrap(),
+            "{icon}"
+        );
+        if let Some((w, h)) = icon["sizes"].as_str().unwrap().split_once('x') {
+            let image = image::load_from_memory(&response.bytes().await.unwrap()).unwrap();
+            assert_eq!(
+                (image.width().to_string(), image.height().to_string()),
+                (w.into(), h.into())
+            );
+        }
+    }
+    let page = get("/").await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"<link rel="manifest" href="manifest.webmanifest">"#));
+    // The service worker comes with its version filled in.
+    let sw = get("/sw.js").await.unwrap();
+    assert_eq!(sw.headers()["content-type"], "text/javascript; charset=utf-8");
+    let sw = sw.text().await.unwrap();
+    assert!(
+        !sw.contains("ASSETS_VERSION") && sw.contains("const VERSION = '"),
+        "{sw}"
+    );
+}
