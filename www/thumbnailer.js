@@ -207,31 +207,32 @@ export class Thumbnailer {
     const body = new FormData();
     body.append('video', file, file.name || 'video');
     const deadline = AbortSignal.timeout(timeout);
-    let response;
     try {
-      response = await fetch(url, { method: 'POST', body, signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
+      const response = await fetch(url, { method: 'POST', body, signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}));
+        throw new ThumbnailError(problem.code || 'server', problem.detail || `the server answered ${response.status}`, { status: response.status });
+      }
+      if (kind === 'probe') {
+        const p = await response.json();
+        return { duration: p.duration, width: p.display_width, height: p.display_height, codedWidth: p.width, codedHeight: p.height, codec: p.codec, rotation: p.rotation, fps: p.fps };
+      }
+      const number = (name) => Number(response.headers.get(name));
+      return {
+        blob: await response.blob(),
+        width: number('x-image-width'),
+        height: number('x-image-height'),
+        time: number('x-frame-time'),
+        duration: response.headers.has('x-video-duration') ? number('x-video-duration') : null,
+        engine: 'server',
+      };
     } catch (e) {
+      if (e instanceof ThumbnailError) throw e;
+      // Stopped while sending or while reading the answer.
       if (deadline.aborted) throw new ThumbnailError('timeout', `the server took longer than ${timeout} ms`);
       if (e.name === 'AbortError') throw new ThumbnailError('aborted', 'the job was cancelled');
       throw new ThumbnailError('network', `the server could not be reached: ${e.message}`);
     }
-    if (!response.ok) {
-      const problem = await response.json().catch(() => ({}));
-      throw new ThumbnailError(problem.code || 'server', problem.detail || `the server answered ${response.status}`, { status: response.status });
-    }
-    if (kind === 'probe') {
-      const p = await response.json();
-      return { duration: p.duration, width: p.display_width, height: p.display_height, codedWidth: p.width, codedHeight: p.height, codec: p.codec, rotation: p.rotation, fps: p.fps };
-    }
-    const number = (name) => Number(response.headers.get(name));
-    return {
-      blob: await response.blob(),
-      width: number('x-image-width'),
-      height: number('x-image-height'),
-      time: number('x-frame-time'),
-      duration: response.headers.has('x-video-duration') ? number('x-video-duration') : null,
-      engine: 'server',
-    };
   }
 }
 
