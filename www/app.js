@@ -35,7 +35,11 @@ const IN_WORDS = {
 const thumbnailers = new Map(); // one per mode, made on first use
 function thumbnailer() {
   const mode = ui.mode.value;
-  if (!thumbnailers.has(mode)) thumbnailers.set(mode, Thumbnailer.create({ mode }));
+  if (!thumbnailers.has(mode)) {
+    const created = Thumbnailer.create({ mode });
+    created.catch(() => thumbnailers.delete(mode)); // try again next time
+    thumbnailers.set(mode, created);
+  }
   return thumbnailers.get(mode);
 }
 
