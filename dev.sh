@@ -58,11 +58,12 @@ build_web() {
 
 # Brotli and gzip siblings of the static files, which the server sends to clients that accept
 # them (the engine's wasm: 4.2 MB raw, under 1 MB brotli). Git-ignored; redone when a file changes.
+# A sibling carries its file's exact mtime: the server offers it only while the file is no newer.
 precompress() {
   local f
-  for f in ffmpeg-wasm/dist/*.js ffmpeg-wasm/dist/*.wasm $(find www -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.json' -o -name '*.svg' \)); do
-    [ -f "$f.br" ] && [ "$f.br" -nt "$f" ] || brotli -q 11 -f -k "$f"
-    [ -f "$f.gz" ] && [ "$f.gz" -nt "$f" ] || gzip -9 -f -k "$f"
+  for f in ffmpeg-wasm/dist/*.js ffmpeg-wasm/dist/*.wasm $(find www -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.json' -o -name '*.svg' -o -name '*.webmanifest' \)); do
+    if [ ! -f "$f.br" ] || [ "$f" -nt "$f.br" ]; then brotli -q 11 -f -k "$f" && touch -r "$f" "$f.br"; fi
+    if [ ! -f "$f.gz" ] || [ "$f" -nt "$f.gz" ]; then gzip -9 -f -k "$f" && touch -r "$f" "$f.gz"; fi
   done
 }
 

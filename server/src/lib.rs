@@ -7,6 +7,7 @@ mod error;
 mod jobs;
 mod metrics;
 mod service_worker;
+mod static_files;
 mod upload;
 
 use std::sync::Arc;
@@ -19,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -52,13 +52,7 @@ pub fn app(config: Config) -> Router {
         metrics,
     };
 
-    // Static files: revalidated on each use (Last-Modified), br/gzip siblings when present.
-    let static_files = |dir: &std::path::Path| {
-        ServeDir::new(dir)
-            .precompressed_br()
-            .precompressed_gzip()
-            .append_index_html_on_directories(true)
-    };
+    // Static files are revalidated on each use (Last-Modified).
     let no_cache = SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 
     Router::new()
@@ -70,8 +64,12 @@ pub fn app(config: Config) -> Router {
         .route("/sw.js", get(service_worker::script))
         // Uploads are limited while they stream (upload.rs), not buffered by axum.
         .layer(DefaultBodyLimit::disable())
-        .nest_service("/engine", static_files(&state.config.engine_dir))
-        .fallback_service(static_files(&state.config.www))
+        .nest_service("/engine", static_files::serve(&state.config.engine_dir))
+        .fallback_service(static_files::serve(&state.config.www))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            static_files::skip_stale_siblings,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(no_cache)
         // Cross-origin isolation, so that the page may use SharedArrayBuffer (the mt engine), and

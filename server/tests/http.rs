@@ -526,6 +526,13 @@ async fn precompressed_siblings_are_sent_to_clients_that_accept_them() {
         .arg(www.join("index.html"))
         .status();
     assert!(status.expect("brotli CLI").success());
+    // As ./dev.sh does: the sibling gets its file's exact time (brotli keeps whole seconds only).
+    let status = std::process::Command::new("touch")
+        .arg("-r")
+        .arg(www.join("index.html"))
+        .arg(www.join("index.html.br"))
+        .status();
+    assert!(status.unwrap().success());
     let server = start(&["--www", www.to_str().unwrap()]);
 
     let r = client()
@@ -544,5 +551,16 @@ async fn precompressed_siblings_are_sent_to_clients_that_accept_them() {
     let r = client().get(server.url("/")).send().await.unwrap();
     assert!(r.headers().get("content-encoding").is_none());
     assert_eq!(r.bytes().await.unwrap(), std::fs::read(www.join("index.html")).unwrap());
+
+    // The file changes and its sibling is now stale: the new file is sent, uncompressed.
+    std::fs::write(www.join("index.html"), "<!doctype html><title>new</title>").unwrap();
+    let r = client()
+        .get(server.url("/index.html"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("content-encoding").is_none());
+    assert_eq!(r.text().await.unwrap(), "<!doctype html><title>new</title>");
     std::fs::remove_dir_all(&www).unwrap();
 }

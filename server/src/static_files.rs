@@ -1,0 +1,81 @@
+//! Static files: www/ at `/` and the wasm engine at `/engine/`, each with its br/gzip siblings
+//! (made by `./dev.sh run`). A sibling is only offered while it is at least as new as the file it
+//! compresses: an edited file with an old `.br` beside it must not be served as it was.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use tower_http::services::ServeDir;
+
+use crate::AppState;
+
+pub fn serve(dir: &Path) -> ServeDir {
+    ServeDir::new(dir)
+        .precompressed_br()
+        .precompressed_gzip()
+        .append_index_html_on_directories(true)
+}
+
+/// Removes from Accept-Encoding the codings whose sibling of the requested file is stale.
+pub async fn skip_stale_siblings(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    let accepted = request.headers().get(header::ACCEPT_ENCODING).cloned();
+    if let (true, Some(accepted), Some(file)) = (reads, accepted, file_for(&state, request.uri().path())) {
+        let mut stale = Vec::new();
+        for (coding, extension) in [("br", "br"), ("gzip", "gz")] {
+            if is_stale(&file, extension).await {
+                stale.push(coding);
+            }
+        }
+        if !stale.is_empty() {
+            let kept: Vec<&str> = accepted
+                .to_str()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|c| !stale.contains(&c.split(';').next().unwrap_or_default().trim()))
+                .collect();
+            if let Ok(value) = HeaderValue::from_str(&kept.join(",")) {
+                request.headers_mut().insert(header::ACCEPT_ENCODING, value);
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// The file a static URL path names, if it is a plain one (no `..`, no escapes).
+fn file_for(state: &AppState, path: &str) -> Option<PathBuf> {
+    if path.contains('%') {
+        return None;
+    }
+    let (root, rest) = match path.strip_prefix("/engine/") {
+        Some(rest) => (&state.config.engine_dir, rest),
+        None => (&state.config.www, path.trim_start_matches('/')),
+    };
+    let relative = Path::new(rest);
+    if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    let file = root.join(relative);
+    Some(if rest.is_empty() || rest.ends_with('/') {
+        file.join("index.html")
+    } else {
+        file
+    })
+}
+
+/// Is `file.<extension>` there and older than `file`?
+async fn is_stale(file: &Path, extension: &str) -> bool {
+    let mut sibling = file.as_os_str().to_owned();
+    sibling.push(format!(".{extension}"));
+    let modified = |path: PathBuf| async move { tokio::fs::metadata(path).await.and_then(|m| m.modified()).ok() };
+    match (
+        modified(file.to_path_buf()).await,
+        modified(PathBuf::from(sibling)).await,
+    ) {
+        (Some(original), Some(compressed)) => compressed < original,
+        _ => false,
+    }
+}
