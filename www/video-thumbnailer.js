@@ -18,7 +18,7 @@ const TEMPLATE = `
     --accent: var(--vt-accent, #2457c5);
     --radius: var(--vt-radius, 0.5rem);
   }
-  :host([hidden]) { display: none; }
+  :host([hidden]), [hidden] { display: none !important; }
   .drop {
     border: 2px dashed var(--vt-border, #9996);
     border-radius: var(--radius);

@@ -148,6 +148,17 @@ async fn the_page_makes_every_fixture_with_the_mt_engine() {
         json!(true),
         "the page is cross-origin isolated"
     );
+    let idle = browser
+        .run(
+            "return ['cancel', 'progress', 'result'].map((id) => getComputedStyle(document.getElementById(id)).display);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        idle,
+        json!(["none", "none", "none"]),
+        "nothing of a job shows before one"
+    );
     for video in VIDEOS {
         assert_made_like_native(&browser, &fixture(video.file), "browser-mt").await;
     }

@@ -54,6 +54,14 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() 
         browser.run("return self.crossOriginIsolated;", vec![]).await,
         json!(false)
     );
+    let idle = browser
+        .run(
+            "const root = document.getElementById('in-browser').shadowRoot;
+             return ['.controls', '[part=result]'].map((s) => getComputedStyle(root.querySelector(s)).display);",
+            vec![],
+        )
+        .await;
+    assert_eq!(idle, json!(["none", "none"]), "no slider nor preview before a video");
     browser.choose_file("#file", &fixture("h264.mp4")).await;
     let mut seen = 0;
 
