@@ -37,8 +37,8 @@ impl Mode {
     }
 }
 
-/// What the engine says about a video (`te_info` in engine.h).
-#[derive(Debug, Clone, PartialEq)]
+/// What the engine says about a video (`te_info` in engine.h); also the JSON of POST /probe.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct VideoInfo {
     /// Seconds, when the container says.
     pub duration: Option<f64>,

@@ -4,7 +4,6 @@ use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 use thumbnail_engine::{Engine, OpenOptions, ThumbnailOptions, VideoInfo};
 
 use crate::encode::encode;
@@ -82,42 +81,14 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
     Ok(response)
 }
 
-/// What POST /probe answers.
-#[derive(Serialize)]
-pub struct Probe {
-    duration: Option<f64>,
-    width: u32,
-    height: u32,
-    display_width: u32,
-    display_height: u32,
-    rotation: u32,
-    codec: String,
-    fps: Option<f64>,
-}
-
-impl From<VideoInfo> for Probe {
-    fn from(i: VideoInfo) -> Probe {
-        Probe {
-            duration: i.duration,
-            width: i.width,
-            height: i.height,
-            display_width: i.display_width,
-            display_height: i.display_height,
-            rotation: i.rotation,
-            codec: i.codec,
-            fps: i.fps,
-        }
-    }
-}
-
-pub async fn probe(State(state): State<AppState>, request: Request) -> Result<Json<Probe>, ApiError> {
+pub async fn probe(State(state): State<AppState>, request: Request) -> Result<Json<VideoInfo>, ApiError> {
     let upload = receive(&state, request).await?;
     let job_state = state.clone();
     let info = state
         .pool
         .run(move |interrupt| -> Result<_, ApiError> { Ok(open(&job_state, &upload, interrupt)?.info().clone()) })
         .await??;
-    Ok(Json(info.into()))
+    Ok(Json(info))
 }
 
 /// `<stem>-thumbnail.<ext>` with only safe characters in the stem: nothing that could break out of

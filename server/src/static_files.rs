@@ -24,12 +24,7 @@ pub async fn skip_stale_siblings(State(state): State<AppState>, mut request: Req
     let reads = matches!(*request.method(), Method::GET | Method::HEAD);
     let accepted = request.headers().get(header::ACCEPT_ENCODING).cloned();
     if let (true, Some(accepted), Some(file)) = (reads, accepted, file_for(&state, request.uri().path())) {
-        let mut stale = Vec::new();
-        for (coding, extension) in [("br", "br"), ("gzip", "gz")] {
-            if is_stale(&file, extension).await {
-                stale.push(coding);
-            }
-        }
+        let stale = stale_codings(&file).await;
         if !stale.is_empty() {
             let kept: Vec<&str> = accepted
                 .to_str()
@@ -43,6 +38,26 @@ pub async fn skip_stale_siblings(State(state): State<AppState>, mut request: Req
         }
     }
     next.run(request).await
+}
+
+/// The codings whose sibling of `file` (`file.br`, `file.gz`) is there but older than `file`.
+async fn stale_codings(file: &Path) -> Vec<&'static str> {
+    let modified = |path: PathBuf| async move { tokio::fs::metadata(path).await.and_then(|m| m.modified()).ok() };
+    let Some(original) = modified(file.to_path_buf()).await else {
+        return Vec::new();
+    };
+    let mut stale = Vec::new();
+    for (coding, extension) in [("br", "br"), ("gzip", "gz")] {
+        let mut sibling = file.as_os_str().to_owned();
+        sibling.push(format!(".{extension}"));
+        if modified(sibling.into())
+            .await
+            .is_some_and(|compressed| compressed < original)
+        {
+            stale.push(coding);
+        }
+    }
+    stale
 }
 
 /// The file a static URL path names, if it is a plain one (no `..`, no escapes).
@@ -64,18 +79,4 @@ fn file_for(state: &AppState, path: &str) -> Option<PathBuf> {
     } else {
         file
     })
-}
-
-/// Is `file.<extension>` there and older than `file`?
-async fn is_stale(file: &Path, extension: &str) -> bool {
-    let mut sibling = file.as_os_str().to_owned();
-    sibling.push(format!(".{extension}"));
-    let modified = |path: PathBuf| async move { tokio::fs::metadata(path).await.and_then(|m| m.modified()).ok() };
-    match (
-        modified(file.to_path_buf()).await,
-        modified(PathBuf::from(sibling)).await,
-    ) {
-        (Some(original), Some(compressed)) => compressed < original,
-        _ => false,
-    }
 }
