@@ -1,8 +1,7 @@
 //! The committed wasm engine (dist/, st and mt) under Node, against the native engine: the same
 //! answers and, within a small tolerance, the same pixels, for every fixture.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use test_support::{fixture, psnr, root, BAD_INPUTS, VIDEOS};
@@ -57,24 +56,11 @@ struct FrameResult {
 }
 
 /// Runs the jobs through dist/thumbnail-engine-<variant>.js in one Node process.
-fn run_wasm(variant: &str, jobs: &[Job]) -> Vec<JobResult> {
-    let out = root().join("target/wasm-tests").join(variant);
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
-    let jobs_file = out.join("jobs.json");
-    std::fs::write(&jobs_file, serde_json::to_vec(jobs).unwrap()).unwrap();
-    let output = Command::new("node")
-        .arg("--no-experimental-fetch") // emscripten 3.1.6's glue loads the wasm with fs in Node
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wasm-runner.cjs"))
-        .args([variant.as_ref(), jobs_file.as_os_str(), out.as_os_str()])
-        .output()
-        .expect("run node (apt-get install nodejs)");
-    assert!(
-        output.status.success(),
-        "wasm runner ({variant}) failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
+fn run_wasm(variant: &str, threads: u32, jobs: &[Job]) -> Vec<JobResult> {
+    // A folder per variant and thread count: the tests run at the same time.
+    let out = root().join("target/wasm-tests").join(format!("{variant}-{threads}"));
+    let results = test_support::run_wasm_engine(variant, &serde_json::to_value(jobs).unwrap(), &out);
+    serde_json::from_value(results).unwrap()
 }
 
 fn frame_job(t: f64, width: u32, height: u32, mode: Mode) -> FrameJob {
@@ -118,7 +104,7 @@ fn matches_native(variant: &str, threads: u32) {
                 }),
         )
         .collect();
-    let results = run_wasm(variant, &jobs);
+    let results = run_wasm(variant, threads, &jobs);
     assert_eq!(results.len(), jobs.len());
 
     let mut worst = f64::INFINITY;

@@ -21,21 +21,53 @@ fn start_server() -> Server {
     Server::start(Path::new(env!("CARGO_BIN_EXE_server")), &[])
 }
 
+/// A thumbnail as the page or the API gave it.
+#[derive(Debug)]
+struct Made {
+    engine: String,
+    width: u32,
+    height: u32,
+    time: f64,
+    png: Vec<u8>,
+}
+
+impl Made {
+    /// From `{ engine, width, height, time, image }` (image: base64; numbers, or strings as in a
+    /// dataset).
+    fn from_json(v: &Value) -> Made {
+        let number = |name: &str| {
+            v[name]
+                .as_f64()
+                .or_else(|| v[name].as_str()?.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {v}"))
+        };
+        Made {
+            engine: v["engine"].as_str().unwrap().to_owned(),
+            width: number("width") as u32,
+            height: number("height") as u32,
+            time: number("time"),
+            png: base64::engine::general_purpose::STANDARD
+                .decode(v["image"].as_str().unwrap())
+                .unwrap(),
+        }
+    }
+}
+
 /// What the page shows once a job is over.
 #[derive(Debug)]
 enum Outcome {
-    Made {
-        engine: String,
-        width: u32,
-        height: u32,
-        time: f64,
-        png: Vec<u8>,
-    },
-    Failed {
-        code: String,
-        words: String,
-    },
+    Made(Made),
+    Failed { code: String, words: String },
 }
+
+/// JS for `run`: `base64Of(blob)`, to bring an image back as JSON.
+const BASE64_OF: &str = "
+    const base64Of = async (blob) => {
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let text = '';
+      for (const b of bytes) text += String.fromCharCode(b);
+      return btoa(text);
+    };";
 
 /// Picks `file` on the page, waits for its probe, and presses "Make thumbnail".
 async fn make_on_page(browser: &Browser, file: &Path) -> Outcome {
@@ -68,31 +100,22 @@ async fn press_make(browser: &Browser) -> Outcome {
 async fn outcome(browser: &Browser) -> Outcome {
     let shown = browser
         .run(
-            "const error = document.getElementById('error');
-             if (error.dataset.code) return { code: error.dataset.code, words: error.textContent };
-             const result = document.getElementById('result');
-             const bytes = new Uint8Array(await (await fetch(document.getElementById('preview').src)).arrayBuffer());
-             let text = '';
-             for (const b of bytes) text += String.fromCharCode(b);
-             return { ...result.dataset, image: btoa(text) };",
+            &format!(
+                "{BASE64_OF}
+                 const error = document.getElementById('error');
+                 if (error.dataset.code) return {{ code: error.dataset.code, words: error.textContent }};
+                 const image = await (await fetch(document.getElementById('preview').src)).blob();
+                 return {{ ...document.getElementById('result').dataset, image: await base64Of(image) }};"
+            ),
             vec![],
         )
         .await;
-    if let Some(code) = shown["code"].as_str() {
-        return Outcome::Failed {
+    match shown["code"].as_str() {
+        Some(code) => Outcome::Failed {
             code: code.to_owned(),
             words: shown["words"].as_str().unwrap().to_owned(),
-        };
-    }
-    let number = |name: &str| shown[name].as_str().unwrap().parse::<f64>().unwrap();
-    Outcome::Made {
-        engine: shown["engine"].as_str().unwrap().to_owned(),
-        width: number("width") as u32,
-        height: number("height") as u32,
-        time: number("time"),
-        png: base64::engine::general_purpose::STANDARD
-            .decode(shown["image"].as_str().unwrap())
-            .unwrap(),
+        },
+        None => Outcome::Made(Made::from_json(&shown)),
     }
 }
 
@@ -102,40 +125,43 @@ fn native_frame(file: &Path, at: f64, box_side: u32) -> thumbnail_engine::Image 
     engine.frame(at, box_side, box_side, Mode::Exact).unwrap()
 }
 
-/// Asserts that the page made `file`'s frame with `engine`: its size and pixels are the native
-/// engine's for the time the slider asked for.
-async fn assert_made_like_native(browser: &Browser, file: &Path, engine: &str) {
-    let outcome = make_on_page(browser, file).await;
-    let at = browser
-        .run("return Number(document.getElementById('at').value);", vec![])
-        .await;
-    let box_side = browser
-        .run("return Number(document.getElementById('width').value);", vec![])
-        .await;
-    let Outcome::Made {
-        engine: made_by,
-        width,
-        height,
-        time,
-        png,
-    } = outcome
-    else {
-        panic!("{}: {outcome:?}", file.display());
-    };
+/// Asserts that `made` is `file`'s frame at `at` in the box, made by `engine`: its size, time and
+/// pixels are the native engine's.
+fn assert_like_native(made: &Made, file: &Path, at: f64, box_side: u32, engine: &str) {
     let name = file.file_name().unwrap().to_string_lossy();
-    assert_eq!(made_by, engine, "{name}");
-    let native = native_frame(file, at.as_f64().unwrap(), box_side.as_u64().unwrap() as u32);
+    let Made {
+        width, height, time, ..
+    } = *made;
+    assert_eq!(made.engine, engine, "{name}");
+    let native = native_frame(file, at, box_side);
     assert_eq!((width, height), (native.width, native.height), "{name}: size");
     assert!(
         (time - native.time).abs() < 1e-3,
         "{name}: frame time {time} vs {}",
         native.time
     );
-    let image = image::load_from_memory(&png).unwrap().to_rgba8();
+    let image = image::load_from_memory(&made.png).unwrap().to_rgba8();
     assert_eq!(image.dimensions(), (width, height), "{name}: the PNG's own size");
     let db = psnr(image.as_raw(), &native.rgba);
     eprintln!("{name}: {engine} {width}x{height} at {time:.3} s, {db:.1} dB vs native");
     assert!(db >= SAME_FRAME_DB, "{name}: {db:.1} dB");
+}
+
+/// Asserts that the page makes `file`'s frame with `engine`, like the native engine at the time
+/// and in the box the page asked for.
+async fn assert_made_like_native(browser: &Browser, file: &Path, engine: &str) {
+    let outcome = make_on_page(browser, file).await;
+    let Outcome::Made(made) = outcome else {
+        panic!("{}: {outcome:?}", file.display());
+    };
+    let asked = browser
+        .run(
+            "return [Number(document.getElementById('at').value), Number(document.getElementById('width').value)];",
+            vec![],
+        )
+        .await;
+    let (at, box_side) = (asked[0].as_f64().unwrap(), asked[1].as_u64().unwrap() as u32);
+    assert_like_native(&made, file, at, box_side, engine);
 }
 
 #[tokio::test]
@@ -175,14 +201,11 @@ async fn auto_mode_asks_the_server_for_av1() {
     let server = start_server();
     let browser = Browser::start().await;
     browser.client.goto(&server.url("/")).await.unwrap();
-    let Outcome::Made {
-        engine, width, height, ..
-    } = make_on_page(&browser, &fixture("av1.mp4")).await
-    else {
+    let Outcome::Made(made) = make_on_page(&browser, &fixture("av1.mp4")).await else {
         panic!("av1.mp4 was not made");
     };
-    assert_eq!(engine, "server");
-    assert_eq!((width, height), (320, 240));
+    assert_eq!(made.engine, "server");
+    assert_eq!((made.width, made.height), (320, 240));
     // In browser-only mode the same file is a typed error, said in words.
     browser
         .run(
@@ -220,39 +243,11 @@ async fn bad_files_show_a_typed_error_in_words() {
     browser.close().await;
 }
 
-/// JS for `run`: `thumbnailOf(result)` turns the API's result into JSON, the image as base64.
+/// JS for `run`: `thumbnailOf(result)` turns the API's result into JSON for `Made::from_json`.
 const THUMBNAIL_OF: &str = "
-    const thumbnailOf = async (r) => {
-      const bytes = new Uint8Array(await r.blob.arrayBuffer());
-      let text = '';
-      for (const b of bytes) text += String.fromCharCode(b);
-      return { engine: r.engine, width: r.width, height: r.height, time: r.time, image: btoa(text) };
-    };
+    const thumbnailOf = async (r) =>
+      ({ engine: r.engine, width: r.width, height: r.height, time: r.time, image: await base64Of(r.blob) });
     const file = document.getElementById('file').files[0];";
-
-/// Asserts that the API's result (from `thumbnailOf`) is `file`'s frame at `at` in the box, made by `engine`.
-fn assert_result_like_native(result: &Value, file: &Path, at: f64, box_side: u32, engine: &str) {
-    assert_eq!(result["engine"], engine, "{result}");
-    let native = native_frame(file, at, box_side);
-    let size = (
-        result["width"].as_u64().unwrap() as u32,
-        result["height"].as_u64().unwrap() as u32,
-    );
-    assert_eq!(size, (native.width, native.height));
-    let time = result["time"].as_f64().unwrap();
-    assert!(
-        (time - native.time).abs() < 1e-3,
-        "frame time {time} vs {}",
-        native.time
-    );
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(result["image"].as_str().unwrap())
-        .unwrap();
-    let image = image::load_from_memory(&png).unwrap().to_rgba8();
-    let db = psnr(image.as_raw(), &native.rgba);
-    eprintln!("{engine}: {}x{} at {time:.3} s, {db:.1} dB vs native", size.0, size.1);
-    assert!(db >= SAME_FRAME_DB, "{db:.1} dB");
-}
 
 /// A page of another origin that imports `{base}/thumbnailer.js`, with a file input.
 fn embedding_page(base: &str) -> String {
@@ -283,7 +278,7 @@ async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
     let made = browser
         .run(
             &format!(
-                "{THUMBNAIL_OF}
+                "{BASE64_OF}{THUMBNAIL_OF}
                  const t = await Thumbnailer.create({{ mode: 'browser' }});
                  const info = await t.probe(file);
                  return {{ info, ...await thumbnailOf(await t.thumbnail(file, {{ at: 1.5, width: 200, height: 200 }})) }};"
@@ -297,13 +292,13 @@ async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
         (made["info"]["width"].clone(), made["info"]["height"].clone()),
         (json!(320), json!(240))
     );
-    assert_result_like_native(&made, &h264, 1.5, 200, "browser-st");
+    assert_like_native(&Made::from_json(&made), &h264, 1.5, 200, "browser-st");
 
     // mode: 'server' posts across origins (CORS) and reads the frame's headers.
     let made = browser
         .run(
             &format!(
-                "{THUMBNAIL_OF}
+                "{BASE64_OF}{THUMBNAIL_OF}
                  const t = await Thumbnailer.create({{ mode: 'server', server: arguments[0] }});
                  return thumbnailOf(await t.thumbnail(file, {{ at: 1.5, width: 200, height: 200 }}));"
             ),
@@ -311,7 +306,7 @@ async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
         )
         .await;
     assert!(made["thrown"].is_null(), "{made}");
-    assert_result_like_native(&made, &h264, 1.5, 200, "server");
+    assert_like_native(&Made::from_json(&made), &h264, 1.5, 200, "server");
     browser.close().await;
 }
 
@@ -355,11 +350,11 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
         (code.as_str(), words.as_str()),
         ("aborted", "Cancelled. the job was cancelled")
     );
-    let Outcome::Made { engine, time, .. } = press_make(&browser).await else {
+    let Outcome::Made(made) = press_make(&browser).await else {
         panic!("the job after a cancel failed");
     };
-    assert_eq!(engine, "browser-mt");
-    assert!((time - 9.9).abs() < 0.05, "{time}");
+    assert_eq!(made.engine, "browser-mt");
+    assert!((made.time - 9.9).abs() < 0.05, "{}", made.time);
 
     // The API: an AbortSignal, a timeout, terminate(); after each, the next job works.
     let outcomes = browser

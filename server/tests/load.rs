@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -208,45 +208,13 @@ async fn memory_stays_flat_with_100_mb_uploads() {
     );
 }
 
-/// `clients` clients post the 1080p clip back to back for `seconds`: returns (made, busy, req/s).
-async fn load(server: &Server, clients: usize, seconds: f64) -> (usize, usize, f64) {
-    let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
-    let client = client();
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(seconds);
-    let results = stream::iter(0..clients)
-        .map(|_| {
-            let (client, video) = (client.clone(), video.clone());
-            async move {
-                let (mut ok, mut busy) = (0, 0);
-                while Instant::now() < deadline {
-                    let r = post(&client, server, &video, "?width=640").await;
-                    match r.status() {
-                        StatusCode::OK => ok += 1,
-                        StatusCode::SERVICE_UNAVAILABLE if r.headers().contains_key("retry-after") => {
-                            busy += 1;
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                        other => panic!("under load: {other}: {}", r.text().await.unwrap()),
-                    }
-                    let _ = r.bytes().await;
-                }
-                (ok, busy)
-            }
-        })
-        .buffer_unordered(clients)
-        .collect::<Vec<_>>()
-        .await;
-    let ok: usize = results.iter().map(|r| r.0).sum();
-    let busy: usize = results.iter().map(|r| r.1).sum();
-    (ok, busy, ok as f64 / started.elapsed().as_secs_f64())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounded_load_gives_no_5xx_but_503() {
     let server = start(&["--queue", "8"]);
+    let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
     for clients in [8, 32] {
-        let (ok, busy, rate) = load(&server, clients, 5.0).await;
+        let load = test_support::load::run(&server.url("/thumbnail?width=640"), &video, clients, 5.0).await;
+        let (ok, busy, rate) = (load.latencies.len(), load.busy, load.rate());
         eprintln!(
             "{clients} clients for 5 s: {ok} thumbnails ({rate:.1}/s), {busy} busy; RSS {} KiB",
             server.rss_kib()

@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 use test_support::browser::serve_page_on_another_origin;
 use test_support::{engine_dir, fixture, root, Browser, Server};
@@ -266,7 +265,6 @@ fn native_vs_cli(report: &mut String, runs: usize) -> NativeTimes {
 /// Runs the wasm engine under Node: `runs` opens + frames of each input; per-thumbnail medians.
 fn wasm_times(variant: &str, threads: u32, runs: usize) -> Vec<Duration> {
     let out = root().join(format!("target/bench/wasm-{variant}-{threads}"));
-    std::fs::create_dir_all(&out).unwrap();
     let jobs: Vec<serde_json::Value> = inputs()
         .iter()
         .flat_map(|(_, file)| {
@@ -275,18 +273,10 @@ fn wasm_times(variant: &str, threads: u32, runs: usize) -> Vec<Duration> {
             })
         })
         .collect();
-    std::fs::write(out.join("jobs.json"), serde_json::to_vec(&jobs).unwrap()).unwrap();
-    let runner = engine_dir().join("tests/wasm-runner.cjs");
-    let status = Command::new("node")
-        .arg("--no-experimental-fetch")
-        .arg(&runner)
-        .args([variant.as_ref(), out.join("jobs.json").as_os_str(), out.as_os_str()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "wasm runner {variant}");
-    let results: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let results = test_support::run_wasm_engine(variant, &jobs.into(), &out);
     results
+        .as_array()
+        .unwrap()
         .chunks(runs + 1)
         .map(|per_input| {
             // the first run of each input warms up (compiles, grows memory) and is left out
@@ -476,12 +466,17 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
     );
     let mut single = Duration::ZERO;
     for clients in [1, 8, 32] {
-        let (mut latencies, busy, elapsed) = runtime.block_on(load(&server, &video, clients, seconds));
+        let load = runtime.block_on(test_support::load::run(
+            &server.url("/thumbnail"),
+            &video,
+            clients,
+            seconds,
+        ));
+        let (rate, busy, mut latencies) = (load.rate(), load.busy, load.latencies);
         latencies.sort();
         if clients == 1 {
             single = percentile(&latencies, 0.5);
         }
-        let rate = latencies.len() as f64 / elapsed.as_secs_f64();
         let _ = writeln!(
             report,
             "| {clients} | {rate:.1} | {} | {} | {busy} | {:.0} MB |",
@@ -498,46 +493,4 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
         ms(cli),
         cli.as_secs_f64() / single.as_secs_f64()
     );
-}
-
-/// `clients` clients post the video back to back for `seconds`.
-async fn load(server: &Server, video: &[u8], clients: usize, seconds: f64) -> (Vec<Duration>, usize, Duration) {
-    let client = reqwest::Client::new();
-    let url = server.url("/thumbnail");
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(seconds);
-    let per_client = stream::iter(0..clients)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.clone());
-            async move {
-                let (mut latencies, mut busy) = (Vec::new(), 0);
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    let r = client
-                        .post(&url)
-                        .header("content-type", "video/mp4")
-                        .body(video.to_vec())
-                        .send()
-                        .await
-                        .unwrap();
-                    let status = r.status();
-                    let _ = r.bytes().await.unwrap();
-                    match status.as_u16() {
-                        200 => latencies.push(sent.elapsed()),
-                        503 => {
-                            busy += 1;
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        other => panic!("server answered {other} under load"),
-                    }
-                }
-                (latencies, busy)
-            }
-        })
-        .buffer_unordered(clients)
-        .collect::<Vec<_>>()
-        .await;
-    let elapsed = started.elapsed();
-    let busy = per_client.iter().map(|c| c.1).sum();
-    (per_client.into_iter().flat_map(|c| c.0).collect(), busy, elapsed)
 }

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod large;
+pub mod load;
 pub mod server;
 
 pub use browser::Browser;
@@ -169,4 +170,26 @@ pub(crate) fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Runs `jobs` (the format is in ffmpeg-wasm/tests/wasm-runner.cjs) through the committed
+/// dist/thumbnail-engine-<variant>.js in one Node process, in `out` (emptied first), and returns
+/// its results.json.
+pub fn run_wasm_engine(variant: &str, jobs: &serde_json::Value, out: &Path) -> serde_json::Value {
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out).unwrap();
+    let jobs_file = out.join("jobs.json");
+    std::fs::write(&jobs_file, serde_json::to_vec(jobs).unwrap()).unwrap();
+    let output = Command::new("node")
+        .arg("--no-experimental-fetch") // emscripten 3.1.6's glue loads the wasm with fs in Node
+        .arg(engine_dir().join("tests/wasm-runner.cjs"))
+        .args([variant.as_ref(), jobs_file.as_os_str(), out.as_os_str()])
+        .output()
+        .expect("run node (apt-get install nodejs)");
+    assert!(
+        output.status.success(),
+        "wasm runner ({variant}) failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
 }
