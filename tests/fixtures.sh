@@ -75,6 +75,87 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
   mv "$out/tmp-rotated.mp4" "$out/rotated.mp4"
 }
 
+# Real-world traits (see REAL_WORLD in tests/support/lib.rs for what each must give).
+# shellcheck disable=SC2046
+{
+  # Odd and tiny frame sizes: swscale's SIMD writes past the end of exactly sized rows at some.
+  for size in 176x144 200x150 360x240; do
+    make_fixture $(video 3 "$size") "${x264[@]}" -g 25 "size-$size.mp4"
+  done
+  # testsrc2 rounds odd sizes down: scale to them. 4:4:4 H.264 allows odd sizes.
+  make_fixture $(video 3 500x480) -vf scale=499:479 -c:v libx264 -preset veryfast -pix_fmt yuv444p -threads 1 -g 25 size-499x479-444.mp4
+  make_fixture $(video 1 2x2) "${x264[@]}" size-2x2.mp4
+  # Extreme aspect ratios and sample aspect ratios.
+  make_fixture $(video 3 640x16) "${x264[@]}" -g 25 wide-40to1.mp4
+  make_fixture $(video 3 16x640) "${x264[@]}" -g 25 tall-1to40.mp4
+  make_fixture $(video 3) -vf setsar=10/1 "${x264[@]}" -g 25 sar-10to1.mp4
+  make_fixture $(video 3) -vf setsar=1/8 "${x264[@]}" -g 25 sar-1to8.mp4
+  # MPEG program streams (camcorders, DVDs), with MPEG audio.
+  make_fixture $(video 3) $(audio 3) -c:v mpeg2video -q:v 3 -g 12 -c:a mp2 -f mpeg ps.mpg
+  make_fixture $(video 3) $(audio 3) -c:v mpeg2video -q:v 3 -g 12 -c:a ac3 -f vob ps.vob
+  # Raw elementary streams (DVRs, security cameras): no container, no timestamps.
+  make_fixture $(video 3) "${x264[@]}" -g 25 -f h264 raw.h264
+  make_fixture $(video 3) -c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1 -g 25 -f hevc raw.hevc
+  make_fixture $(video 3) -c:v mpeg2video -q:v 3 -g 12 -f mpeg2video raw.m2v
+  make_fixture $(video 3) -c:v mpeg4 -q:v 3 -g 25 -f m4v raw.m4v
+  # Broadcast TS: two programs; interlaced MPEG-2; a capture that starts mid-stream (below).
+  make_fixture $(video 3) $(video 3 176x144) -map 0 -map 1 -c:v mpeg2video -q:v 3 -g 12 \
+    -program title=one:st=0 -program title=two:st=1 -f mpegts two-programs.ts
+  make_fixture $(video 3) -c:v mpeg2video -q:v 3 -g 12 -flags +ildct+ilme -top 1 -f mpegts interlaced.ts
+  make_fixture $(video 3) "${x264[@]}" -g 25 -x264-params interlaced=1 interlaced-h264.mkv
+  # Two frames, asked for at 1 s: the last one.
+  make_fixture $(video 0.08) -c:v mpeg2video -q:v 3 -f mpegts two-frames.ts
+  make_fixture $(video 0.08) "${x264[@]}" -bf 1 -f mpegts two-frames-h264.ts
+  # Fragmented MP4 (browser recordings, DASH); 3GP from a phone (H.263); captions (mov_text).
+  make_fixture $(video 3) "${x264[@]}" -g 25 -movflags frag_keyframe+empty_moov fragmented.mp4
+  make_fixture $(video 3 176x144 15) -c:v h263 -q:v 3 -g 15 phone.3gp
+  printf '1\n00:00:00,000 --> 00:00:02,000\nHello\n\n2\n00:00:02,000 --> 00:00:03,000\nWorld\n' >"$out/captions.srt"
+  make_fixture $(video 3) -i "$out/captions.srt" -map 0 -map 1 "${x264[@]}" -g 25 -c:s mov_text captions.mp4
+  rm "$out/captions.srt"
+  # 10-bit (HEVC Main 10, H.264 High 10).
+  make_fixture $(video 3) -c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1 -pix_fmt yuv420p10le -g 25 hevc-10bit.mkv
+  make_fixture $(video 3) -c:v libx264 -preset veryfast -threads 1 -pix_fmt yuv420p10le -g 25 h264-10bit.mp4
+  # Old codecs: palette (8-bit raw in AVI), Cinepak, MS Video 1, QuickTime Animation with alpha,
+  # RealVideo in RealMedia, DV from a camcorder (NTSC, 4:1:1, SAR 10:11), MPEG-2 in MXF.
+  make_fixture $(video 3) -pix_fmt pal8 -c:v rawvideo palette.avi
+  make_fixture $(video 3) -c:v cinepak -g 25 cinepak.avi
+  make_fixture $(video 3) -c:v msvideo1 msvideo1.avi
+  make_fixture $(video 3) -vf format=argb -c:v qtrle alpha-qtrle.mov
+  make_fixture $(video 3) -c:v rv20 -q:v 3 -g 25 realvideo.rm
+  make_fixture $(video 2 720x480 30000/1001) -c:v dvvideo -pix_fmt yuv411p camcorder.dv
+  make_fixture $(video 3) -c:v mpeg2video -q:v 3 -g 12 -f mxf broadcast.mxf
+  # ASF with three video streams (the longest is the main one).
+  make_fixture $(video 3) $(video 3 176x144) -map 0 -map 1 -map 0 -c:v wmv1 -q:v 3 -g 25 three-streams.wmv
+  # Matroska written to a pipe: no cues, no duration, one keyframe.
+  ffmpeg -hide_banner -loglevel error -nostdin $(video 3) "${x264[@]}" -g 1000 -fflags +bitexact \
+    -flags:v +bitexact -map_metadata -1 -f matroska - >"$out/tmp-no-cues.mkv"
+  mv "$out/tmp-no-cues.mkv" "$out/no-cues.mkv"
+  # Audio with cover art: the picture is the thumbnail, as the CLI makes it.
+  make_fixture $(audio 3) $(video 0.04 200x200) -map 0 -map 1 -c:a libmp3lame -c:v mjpeg -disposition:v attached_pic cover-art.mp3
+  # A resolution change mid-stream: 320x240 then 176x144, timestamps continuing.
+  make_fixture $(video 2) -c:v mpeg2video -q:v 3 -g 12 -f mpegts tmp-part1.ts
+  make_fixture $(video 2 176x144) -c:v mpeg2video -q:v 3 -g 12 -output_ts_offset 2 -f mpegts tmp-part2.ts
+  cat "$out/tmp-part1.ts" "$out/tmp-part2.ts" >"$out/resolution-change.ts"
+  rm "$out/tmp-part1.ts" "$out/tmp-part2.ts"
+  # Rotated 180 and 270 degrees.
+  for r in 180 270; do
+    make_fixture $(video 3) "${x264[@]}" -g 25 "tmp-rotated-$r.mp4"
+    exiftool -q -overwrite_original "-Rotation=$r" "$out/tmp-rotated-$r.mp4"
+    mv "$out/tmp-rotated-$r.mp4" "$out/rotated-$r.mp4"
+  done
+  # Something FFmpeg recognises that is not a video container the engine reads.
+  make_fixture $(audio 1) -c:a pcm_s16be -f au not-a-video.au
+}
+# A DVR capture: a TS cut at a packet boundary 40% in (no tables until they repeat).
+size=$(stat -c %s "$out/interlaced.ts")
+tail -c +$(( (size * 2 / 5) / 188 * 188 + 1 )) "$out/interlaced.ts" >"$out/cut-mid-stream.ts"
+# A header that promises more than the file holds: an AVI cut in half (no index either).
+size=$(stat -c %s "$out/mpeg4.avi")
+head -c $((size / 2)) "$out/mpeg4.avi" >"$out/half.avi"
+# Truncated ASF with several video streams.
+size=$(stat -c %s "$out/three-streams.wmv")
+head -c $((size * 3 / 5)) "$out/three-streams.wmv" >"$out/three-streams-truncated.wmv"
+
 # Broken inputs.
 size=$(stat -c %s "$out/h264.mp4")
 head -c $((size * 2 / 5)) "$out/h264.mp4" >"$out/truncated.mp4" # moov is at the end: cut off

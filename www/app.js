@@ -14,7 +14,8 @@ const ui = {
 
 /** What each error code means to a person; the API's own message follows it. */
 const IN_WORDS = {
-  not_media: 'This file is not a video, or not in a container this tool reads.',
+  not_media: 'This file is not a video.',
+  unsupported_container: 'This kind of video file is not supported.',
   no_video: 'This file has no video stream (audio only?).',
   unsupported_codec: 'The video’s codec is not supported.',
   corrupt: 'The video is damaged or incomplete.',
@@ -28,7 +29,7 @@ const IN_WORDS = {
   timeout: 'Making the thumbnail took too long.',
   aborted: 'Cancelled.',
   network: 'The server could not be reached.',
-  engine_crashed: 'The in-browser engine stopped.',
+  engine_crashed: 'The engine stopped on this video.',
   engine_unavailable: 'The in-browser engine could not start.',
 };
 

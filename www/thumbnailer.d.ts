@@ -5,14 +5,17 @@ export type EngineName = 'browser-mt' | 'browser-st' | 'server';
 
 /**
  * What a `ThumbnailError` says went wrong. The engine's and the server's codes are the same words.
- * - not_media, no_video, unsupported_codec, corrupt, too_large, no_memory, io: the video
+ * - not_media, unsupported_container, no_video, unsupported_codec, corrupt, too_large, no_memory, io:
+ *   the video
  * - invalid_argument: an option (`at`, `width`, `format`, ...)
  * - aborted (name 'AbortError'), timeout: the job was stopped
- * - engine_crashed, engine_unavailable: the browser engine broke or did not load
+ * - engine_crashed: the engine (in the browser, or the server's worker process) died on this video
+ * - engine_unavailable: the browser engine did not load
  * - network, upload_too_large, busy, bad_request, unsupported_media_type, server: the server path
  */
 export type ThumbnailErrorCode =
   | 'not_media'
+  | 'unsupported_container'
   | 'no_video'
   | 'unsupported_codec'
   | 'corrupt'

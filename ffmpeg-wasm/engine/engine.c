@@ -8,6 +8,7 @@
 #include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@ _Static_assert(offsetof(te_image, width) == 8, "te_image layout");
 _Static_assert(offsetof(te_image, height) == 12, "te_image layout");
 _Static_assert(offsetof(te_image, rgba) == 16, "te_image layout");
 
+/* A sample aspect ratio may claim any width; what the engine computes with stays far from INT_MAX. */
+#define TE_MAX_SHOWN (1 << 24)
+
 /* Packets whose time lies this many frame durations before the target are decoded only as far as
  * later frames need them (non-reference frames skipped): same frame, much less work. */
 #define SKIP_MARGIN_FRAMES 2
@@ -49,10 +53,14 @@ _Static_assert(offsetof(te_image, rgba) == 16, "te_image layout");
 struct te_engine {
   AVFormatContext *fmt;
   AVIOContext *io;
+  const AVInputFormat *ifmt; /* the probed container, to open it again from byte 0 */
+  int fd, own_io;            /* te_open_fd: the caller's descriptor, and e->io is a custom one */
+  char url[4096];
   AVCodecContext *dec;
   AVPacket *pkt;
   AVFrame *frame; /* the decoder's output */
   AVFrame *kept;  /* the best frame found so far */
+  AVFrame *scaled; /* swscale's output: aligned rows and padding (its SIMD writes past the row end) */
   struct SwsContext *sws;
   int stream;
   int64_t start;     /* stream timestamp of t = 0 */
@@ -62,8 +70,8 @@ struct te_engine {
   const volatile int32_t *interrupt;
   te_info info;
   te_image image;
-  uint8_t *pixels, *scratch;
-  size_t pixels_size, scratch_size;
+  uint8_t *pixels;
+  size_t pixels_size;
   char message[256];
 };
 
@@ -96,10 +104,12 @@ TE_EXPORT te_engine *te_new(void) {
   if (!e) return NULL;
   e->max_pixels = TE_DEFAULT_MAX_PIXELS;
   e->stream = -1;
+  e->fd = -1;
   e->pkt = av_packet_alloc();
   e->frame = av_frame_alloc();
   e->kept = av_frame_alloc();
-  if (!e->pkt || !e->frame || !e->kept) {
+  e->scaled = av_frame_alloc();
+  if (!e->pkt || !e->frame || !e->kept || !e->scaled) {
     te_free(e);
     return NULL;
   }
@@ -116,9 +126,18 @@ TE_EXPORT void te_set_interrupt(te_engine *e, const volatile int32_t *flag) { e-
 TE_EXPORT void te_close(te_engine *e) {
   avcodec_free_context(&e->dec);
   avformat_close_input(&e->fmt);
-  avio_closep(&e->io); /* ours: the format context was told it does not own it */
+  if (e->own_io) { /* te_open_fd's: the buffer is ours, the descriptor the caller's */
+    if (e->io) av_freep(&e->io->buffer);
+    avio_context_free(&e->io);
+    e->own_io = 0;
+    e->fd = -1;
+  } else {
+    avio_closep(&e->io); /* ours: the format context was told it does not own it */
+  }
   av_frame_unref(e->frame);
   av_frame_unref(e->kept);
+  av_frame_unref(e->scaled);
+  e->ifmt = NULL;
   sws_freeContext(e->sws);
   e->sws = NULL;
   e->stream = -1;
@@ -132,9 +151,19 @@ TE_EXPORT void te_free(te_engine *e) {
   av_packet_free(&e->pkt);
   av_frame_free(&e->frame);
   av_frame_free(&e->kept);
+  av_frame_free(&e->scaled);
   av_free(e->pixels);
-  av_free(e->scratch);
   av_free(e);
+}
+
+/* Saturating arithmetic on timestamps: a hostile file may put them anywhere in int64. */
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+static int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? ((a < 0) != (b < 0) ? INT64_MIN : INT64_MAX) : r;
 }
 
 /* Clockwise degrees (0, 90, 180, 270) from the stream's display matrix, as the ffmpeg CLI reads it. */
@@ -142,9 +171,17 @@ static int stream_rotation(const AVStream *st) {
   const int32_t *matrix = (const int32_t *)av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
   if (!matrix) return 0;
   double theta = -av_display_rotation_get(matrix);
-  if (isnan(theta)) return 0;
-  int quarter = (int)lrint(theta / 90.0) % 4;
+  if (!isfinite(theta)) return 0;
+  int quarter = (int)lrint(fmod(theta, 360.0) / 90.0) % 4;
   return (quarter < 0 ? quarter + 4 : quarter) * 90;
+}
+
+/* The width a w-pixel row is shown at with this sample aspect ratio, as the CLI's scale=iw*sar:ih
+ * makes it, kept within [1, TE_MAX_SHOWN] whatever the file claims. */
+static int shown_width(int w, AVRational sar) {
+  if (sar.num <= 0 || sar.den <= 0 || av_cmp_q(sar, (AVRational){1, 1}) == 0) return w;
+  double shown = w * av_q2d(sar);
+  return (int)FFMAX(1.0, FFMIN(round(shown), (double)TE_MAX_SHOWN));
 }
 
 static void describe(te_engine *e, const AVStream *st) {
@@ -163,9 +200,7 @@ static void describe(te_engine *e, const AVStream *st) {
 
   /* Display size as the CLI makes it: width scaled by the sample aspect ratio, then rotated. */
   AVRational sar = av_guess_sample_aspect_ratio(e->fmt, (AVStream *)st, NULL);
-  int dw = par->width, dh = par->height;
-  if (sar.num > 0 && sar.den > 0 && av_cmp_q(sar, (AVRational){1, 1}) != 0)
-    dw = FFMAX(1, (int)lrint(par->width * av_q2d(sar)));
+  int dw = shown_width(par->width, sar), dh = par->height;
   info->rotation = stream_rotation(st);
   info->display_width = info->rotation % 180 ? dh : dw;
   info->display_height = info->rotation % 180 ? dw : dh;
@@ -174,7 +209,36 @@ static void describe(te_engine *e, const AVStream *st) {
   int64_t start = e->fmt->start_time != AV_NOPTS_VALUE ? e->fmt->start_time : 0;
   e->start = av_rescale_q(start, AV_TIME_BASE_Q, st->time_base);
   e->frame_dur = info->fps > 0 ? av_rescale_q(1, av_inv_q(rate), st->time_base) : 0;
+  if (e->frame_dur < 0) e->frame_dur = 0;
 }
+
+/* Containers FFmpeg recognises that are pictures, not videos (PNG, JPEG, ... and image sequences). */
+static int is_image_format(const char *name) {
+  size_t n = strlen(name);
+  return !strcmp(name, "image2") || (n > 5 && !strcmp(name + n - 5, "_pipe"));
+}
+
+/* Opens the demuxer on e->io from byte 0 and reads the stream parameters. */
+static int open_demuxer(te_engine *e) {
+  int ret = avio_seek(e->io, 0, SEEK_SET);
+  if (ret < 0) return fail_av(e, TE_ERR_IO, ret, "cannot read the file");
+  e->fmt = avformat_alloc_context();
+  if (!e->fmt) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  e->fmt->pb = e->io;
+  e->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  e->fmt->interrupt_callback = (AVIOInterruptCB){interrupted, e};
+  AVDictionary *opts = NULL;
+  av_dict_set(&opts, "protocol_whitelist", "file", 0);
+  ret = avformat_open_input(&e->fmt, e->url, e->ifmt, &opts);
+  av_dict_free(&opts);
+  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot read the container");
+  ret = avformat_find_stream_info(e->fmt, NULL);
+  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot read the streams");
+  return TE_OK;
+}
+
+/* The rest of te_open / te_open_fd, once e->io reads the file. */
+static int open_video(te_engine *e, int32_t threads);
 
 TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
   te_close(e);
@@ -182,13 +246,65 @@ TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
   if (!path || !*path) return fail(e, TE_ERR_INVALID_ARGUMENT, "no path given");
 
   /* Always through the file protocol: a path with a colon must not select another protocol. */
-  char url[4096];
-  snprintf(url, sizeof url, "file:%s", path);
+  if (snprintf(e->url, sizeof e->url, "file:%s", path) >= (int)sizeof e->url)
+    return fail(e, TE_ERR_INVALID_ARGUMENT, "the path is too long");
   AVIOContext *io = NULL;
   const AVIOInterruptCB interrupt = {interrupted, e};
-  int ret = avio_open2(&io, url, AVIO_FLAG_READ, &interrupt, NULL);
+  int ret = avio_open2(&io, e->url, AVIO_FLAG_READ, &interrupt, NULL);
   if (ret < 0) return fail_av(e, TE_ERR_IO, ret, "cannot open the file");
   e->io = io;
+  return open_video(e, threads);
+}
+
+#ifndef __EMSCRIPTEN__
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FD_BUFFER_SIZE (64 * 1024)
+
+static int fd_read(void *opaque, uint8_t *buf, int size) {
+  te_engine *e = opaque;
+  if (interrupted(e)) return AVERROR_EXIT;
+  ssize_t n;
+  do n = read(e->fd, buf, (size_t)size); while (n < 0 && errno == EINTR);
+  if (n < 0) return AVERROR(errno);
+  return n == 0 ? AVERROR_EOF : (int)n;
+}
+
+static int64_t fd_seek(void *opaque, int64_t offset, int whence) {
+  const te_engine *e = opaque;
+  if (whence == AVSEEK_SIZE) {
+    struct stat st;
+    return fstat(e->fd, &st) < 0 ? AVERROR(errno) : (int64_t)st.st_size;
+  }
+  int64_t at = lseek(e->fd, offset, whence & ~AVSEEK_FORCE);
+  return at < 0 ? AVERROR(errno) : (int64_t)at;
+}
+
+/* Like te_open, on a file descriptor the caller keeps (and closes after te_close): the engine then
+ * needs no access to any file system, which is how the server's sandboxed workers run it. */
+TE_EXPORT int te_open_fd(te_engine *e, int fd, int32_t threads) {
+  te_close(e);
+  e->message[0] = 0;
+  if (fd < 0) return fail(e, TE_ERR_INVALID_ARGUMENT, "no file descriptor given");
+  if (lseek(fd, 0, SEEK_SET) < 0) return fail(e, TE_ERR_IO, "the file cannot be read at any position");
+  e->fd = fd;
+  snprintf(e->url, sizeof e->url, "fd:%d", fd);
+  uint8_t *buffer = av_malloc(FD_BUFFER_SIZE);
+  if (!buffer) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  e->io = avio_alloc_context(buffer, FD_BUFFER_SIZE, 0, e, fd_read, NULL, fd_seek);
+  if (!e->io) {
+    av_free(buffer);
+    return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  }
+  e->own_io = 1;
+  return open_video(e, threads);
+}
+#endif
+
+static int open_video(te_engine *e, int32_t threads) {
+  AVIOContext *io = e->io;
+  int ret;
   if (avio_size(io) == 0) return fail(e, TE_ERR_NOT_MEDIA, "the file is empty");
 
   /* Probe first, so that "not a container we read" and "a broken one" are told apart. By content
@@ -197,21 +313,13 @@ TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
   ret = av_probe_input_buffer2(io, &ifmt, "", NULL, 0, 0);
   if (ret == AVERROR(ENOMEM)) return fail_av(e, TE_ERR_NO_MEMORY, ret, "probing");
   if (ret < 0 || !ifmt) return fail(e, TE_ERR_NOT_MEDIA, "not a video file (no known container format)");
-  if (!av_match_list(ifmt->name, TE_DEMUXERS, ','))
-    return fail(e, TE_ERR_NOT_MEDIA, "not a video file (%s is not a supported container)", ifmt->name);
-
-  e->fmt = avformat_alloc_context();
-  if (!e->fmt) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
-  e->fmt->pb = io;
-  e->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-  e->fmt->interrupt_callback = interrupt;
-  AVDictionary *opts = NULL;
-  av_dict_set(&opts, "protocol_whitelist", "file", 0);
-  ret = avformat_open_input(&e->fmt, url, ifmt, &opts);
-  av_dict_free(&opts);
-  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot read the container");
-  ret = avformat_find_stream_info(e->fmt, NULL);
-  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot read the streams");
+  if (is_image_format(ifmt->name)) return fail(e, TE_ERR_NOT_MEDIA, "an image, not a video");
+  if (!av_match_list(ifmt->name, TE_DEMUXER_NAMES, ','))
+    return fail(e, TE_ERR_UNSUPPORTED_CONTAINER, "the %s container is not supported",
+                ifmt->long_name ? ifmt->long_name : ifmt->name);
+  e->ifmt = ifmt;
+  ret = open_demuxer(e);
+  if (ret != TE_OK) return ret;
 
   int index = av_find_best_stream(e->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
   if (index < 0) return fail(e, TE_ERR_NO_VIDEO, "the file has no video stream");
@@ -244,6 +352,20 @@ TE_EXPORT const te_info *te_probe(const te_engine *e) { return &e->info; }
 TE_EXPORT const te_image *te_result(const te_engine *e) { return &e->image; }
 TE_EXPORT const char *te_message(const te_engine *e) { return e->message; }
 
+/* Opens the container again from its first byte: the way back to the start when seeking there
+ * fails (no index, a broken one) or lands where nothing decodes. The decoder is kept. */
+static int restart(te_engine *e) {
+  enum AVCodecID codec = e->fmt->streams[e->stream]->codecpar->codec_id;
+  avformat_close_input(&e->fmt); /* custom I/O: e->io stays open */
+  int ret = open_demuxer(e);
+  if (ret != TE_OK) return ret;
+  if ((unsigned)e->stream >= e->fmt->nb_streams || e->fmt->streams[e->stream]->codecpar->codec_id != codec)
+    return fail(e, TE_ERR_CORRUPT, "the streams differ when the file is read again");
+  avcodec_flush_buffers(e->dec);
+  e->fresh = 1;
+  return TE_OK;
+}
+
 /* Positions the demuxer at the keyframe at or before `target` (stream time base). */
 static int seek_before(te_engine *e, int64_t target) {
   avcodec_flush_buffers(e->dec);
@@ -260,9 +382,17 @@ static int64_t frame_time(const AVFrame *f) {
 }
 
 /* Decodes from the current position until a frame at or after `target` (exact) or the first frame
- * (keyframe mode); at the end of the stream, the last frame decoded. The frame is left in e->kept. */
-static int decode_until(te_engine *e, int64_t target, int mode) {
+ * (keyframe mode); at the end of the stream, the last frame decoded. The frame is left in e->kept.
+ * `at_start`: the demuxer is at the start of the video. */
+static int decode_until(te_engine *e, int64_t target, int mode, int at_start) {
   int have = 0, draining = 0, errors = 0;
+  /* Frames come out in presentation order. One without a timestamp, or whose timestamp goes
+   * backwards (a broken one, often the last of an MPEG-PS), is one frame after the one before; from
+   * the start, the first is at the start. That is how raw streams (.h264, .hevc), which carry no
+   * timestamps at all, are timed by their frame rate, as the CLI times them. */
+  int64_t last = AV_NOPTS_VALUE;
+  at_start = at_start || e->fresh;
+  int64_t early_before = sat_add(target, -sat_mul(e->frame_dur, SKIP_MARGIN_FRAMES));
   av_frame_unref(e->kept);
   e->dec->skip_frame = mode == TE_MODE_KEYFRAME ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
   for (;;) {
@@ -273,6 +403,11 @@ static int decode_until(te_engine *e, int64_t target, int mode) {
       av_frame_move_ref(e->kept, e->frame);
       have = 1;
       int64_t pts = frame_time(e->kept);
+      if (e->frame_dur > 0 && (pts == AV_NOPTS_VALUE || (last != AV_NOPTS_VALUE && pts < last))) {
+        pts = last != AV_NOPTS_VALUE ? sat_add(last, e->frame_dur) : at_start ? e->start : AV_NOPTS_VALUE;
+        e->kept->best_effort_timestamp = pts;
+      }
+      last = pts;
       if (mode == TE_MODE_KEYFRAME || pts == AV_NOPTS_VALUE || pts >= target) return TE_OK;
       continue;
     }
@@ -298,7 +433,7 @@ static int decode_until(te_engine *e, int64_t target, int mode) {
     }
     if (mode == TE_MODE_EXACT) {
       int64_t pts = e->pkt->pts;
-      int early = pts != AV_NOPTS_VALUE && e->frame_dur > 0 && pts < target - SKIP_MARGIN_FRAMES * e->frame_dur;
+      int early = pts != AV_NOPTS_VALUE && e->frame_dur > 0 && pts < early_before;
       e->dec->skip_frame = early ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
     }
     ret = avcodec_send_packet(e->dec, e->pkt);
@@ -310,31 +445,40 @@ static int decode_until(te_engine *e, int64_t target, int mode) {
   return have ? TE_OK : fail(e, TE_ERR_CORRUPT, "no frame of the video could be decoded");
 }
 
+/* Decodes from the start of the video. When the start cannot be reached by seeking, or nothing
+ * decodes from where the seek landed (a 2-frame MPEG-TS, a Matroska file without cues), the file
+ * is read again from its first byte, as the CLI reads it. */
+static int decode_from_start(te_engine *e, int64_t target, int mode) {
+  int at_first_byte = e->fresh;
+  if (seek_before(e, e->start) >= 0) {
+    int status = decode_until(e, target, mode, 1);
+    if (status != TE_ERR_CORRUPT || at_first_byte) return status;
+  }
+  int ret = restart(e);
+  return ret != TE_OK ? ret : decode_until(e, target, mode, 1);
+}
+
 /* Finds the frame for `target`. Where a seek lands after the keyframe the target needs (no index,
  * as in MPEG-TS), the first decoded frame comes after the target: seek further back and retry. */
 static int find_frame(te_engine *e, int64_t target, int mode) {
-  int64_t back = e->frame_dur > 0 ? 25 * e->frame_dur : 0;
+  int64_t back = sat_mul(e->frame_dur, 25);
   int64_t seek_to = target;
   for (int attempt = 0;; attempt++) {
-    int from_start = seek_to <= e->start;
-    int ret = seek_before(e, from_start ? e->start : seek_to);
-    if (ret < 0 && !from_start) { /* cannot seek there: try from the start */
-      seek_to = e->start;
-      continue;
-    }
-    if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot seek in the file");
-    int status = decode_until(e, target, mode);
-    if (from_start) return status;
+    if (seek_to <= e->start || attempt > 4) return decode_from_start(e, target, mode);
+    if (seek_before(e, seek_to) < 0) return decode_from_start(e, target, mode);
+    int status = decode_until(e, target, mode, 0);
     if (status == TE_OK) {
       int64_t pts = frame_time(e->kept);
-      int late = mode == TE_MODE_EXACT && pts != AV_NOPTS_VALUE && pts > target + e->frame_dur;
+      /* no timestamps: where the seek landed is unknown, so count the frames from the start */
+      if (pts == AV_NOPTS_VALUE && mode == TE_MODE_EXACT) return decode_from_start(e, target, mode);
+      int late = mode == TE_MODE_EXACT && pts != AV_NOPTS_VALUE && pts > sat_add(target, e->frame_dur);
       if (!late || attempt >= 3) return TE_OK;
     } else if (status != TE_ERR_CORRUPT) {
       return status;
     }
     /* too late or nothing decodable from here (an index pointing past a truncation): go back */
-    back = back > 0 ? back * 4 : target - e->start;
-    seek_to = target - back;
+    back = back > 0 ? sat_mul(back, 4) : sat_add(target, -e->start);
+    seek_to = sat_add(target, -back);
   }
 }
 
@@ -348,11 +492,17 @@ static int ensure_buffer(uint8_t **buf, size_t *size, size_t need) {
   return 0;
 }
 
-/* Turns a w x h RGBA picture by `rotation` degrees clockwise into dst. */
-static void rotate_rgba(const uint32_t *src, int w, int h, int rotation, uint32_t *dst) {
+/* Copies a w x h RGBA picture (rows `stride` bytes apart) into the packed dst, turned `rotation`
+ * degrees clockwise. */
+static void copy_rgba(const uint8_t *src, int stride, int w, int h, int rotation, uint32_t *dst) {
+  if (rotation == 0) {
+    for (int y = 0; y < h; y++) memcpy(dst + (size_t)y * w, src + (size_t)y * stride, (size_t)w * 4);
+    return;
+  }
   for (int y = 0; y < h; y++) {
+    const uint32_t *row = (const uint32_t *)(src + (size_t)y * stride);
     for (int x = 0; x < w; x++) {
-      uint32_t px = src[(size_t)y * w + x];
+      uint32_t px = row[x];
       switch (rotation) {
         case 90: dst[(size_t)x * h + (h - 1 - y)] = px; break;
         case 180: dst[(size_t)(h - 1 - y) * w + (w - 1 - x)] = px; break;
@@ -362,23 +512,30 @@ static void rotate_rgba(const uint32_t *src, int w, int h, int rotation, uint32_
   }
 }
 
-/* Scales e->kept to fit the box (never enlarging), converts to RGBA and applies the rotation. */
+/* Scales e->kept to fit the box (never enlarging; at most max_pixels, and TE_MAX_SIDE a side),
+ * converts it to RGBA and applies the rotation. The size comes from the frame itself, since a
+ * stream may change its resolution. */
 static int to_rgba(te_engine *e, int max_width, int max_height) {
   const AVFrame *f = e->kept;
-  const te_info *info = &e->info;
+  const int rotation = e->info.rotation, turned = rotation % 180 != 0;
+  if (f->width <= 0 || f->height <= 0) return fail(e, TE_ERR_CORRUPT, "a frame without a size");
+  AVRational sar = av_guess_sample_aspect_ratio(e->fmt, e->fmt->streams[e->stream], (AVFrame *)f);
+  double shown_w = shown_width(f->width, sar), shown_h = f->height;
+  double disp_w = turned ? shown_h : shown_w, disp_h = turned ? shown_w : shown_h;
   double scale = 1.0;
-  if (max_width > 0) scale = FFMIN(scale, (double)max_width / info->display_width);
-  if (max_height > 0) scale = FFMIN(scale, (double)max_height / info->display_height);
-  int out_w = FFMAX(1, (int)lrint(info->display_width * scale));
-  int out_h = FFMAX(1, (int)lrint(info->display_height * scale));
-  int turned = info->rotation % 180 != 0;
+  if (max_width > 0) scale = FFMIN(scale, max_width / disp_w);
+  if (max_height > 0) scale = FFMIN(scale, max_height / disp_h);
+  scale = FFMIN(scale, TE_MAX_SIDE / FFMAX(disp_w, disp_h));
+  if (disp_w * disp_h * scale * scale > e->max_pixels) scale = sqrt(e->max_pixels / (disp_w * disp_h));
+  int out_w = (int)FFMAX(1.0, round(disp_w * scale));
+  int out_h = (int)FFMAX(1.0, round(disp_h * scale));
   int scaled_w = turned ? out_h : out_w, scaled_h = turned ? out_w : out_h;
 
   if (!sws_isSupportedInput(f->format))
     return fail(e, TE_ERR_UNSUPPORTED_CODEC, "the %s pixel format is not supported", av_get_pix_fmt_name(f->format));
   e->sws = sws_getCachedContext(e->sws, f->width, f->height, f->format, scaled_w, scaled_h, AV_PIX_FMT_RGBA,
                                 SWS_BICUBIC, NULL, NULL, NULL);
-  if (!e->sws) return fail(e, TE_ERR_NO_MEMORY, "cannot set up the scaler");
+  if (!e->sws) return fail(e, TE_ERR_NO_MEMORY, "cannot set up the scaler for %dx%d to %dx%d", f->width, f->height, scaled_w, scaled_h);
   /* YUV -> RGB with the matrix and range the stream declares (BT.601 when it says nothing). */
   int *inv_table, src_range, *table, dst_range, brightness, contrast, saturation;
   if (sws_getColorspaceDetails(e->sws, &inv_table, &src_range, &table, &dst_range, &brightness, &contrast, &saturation) >= 0) {
@@ -387,20 +544,25 @@ static int to_rgba(te_engine *e, int max_width, int max_height) {
     sws_setColorspaceDetails(e->sws, sws_getCoefficients(space), src_range, table, 1, brightness, contrast, saturation);
   }
 
+  /* swscale writes whole SIMD blocks: its output needs aligned rows and padding after the last. */
+  AVFrame *scaled = e->scaled;
+  if (scaled->width != scaled_w || scaled->height != scaled_h || !scaled->data[0]) {
+    av_frame_unref(scaled);
+    scaled->format = AV_PIX_FMT_RGBA;
+    scaled->width = scaled_w;
+    scaled->height = scaled_h;
+    if (av_frame_get_buffer(scaled, 64) < 0) return fail(e, TE_ERR_NO_MEMORY, "out of memory for a %dx%d image", out_w, out_h);
+  }
   size_t need = (size_t)out_w * out_h * 4;
-  if (ensure_buffer(&e->pixels, &e->pixels_size, need) < 0 ||
-      (info->rotation && ensure_buffer(&e->scratch, &e->scratch_size, need) < 0))
+  if (ensure_buffer(&e->pixels, &e->pixels_size, need) < 0)
     return fail(e, TE_ERR_NO_MEMORY, "out of memory for a %dx%d image", out_w, out_h);
-  uint8_t *dst[4] = {info->rotation ? e->scratch : e->pixels, NULL, NULL, NULL};
-  int dst_stride[4] = {scaled_w * 4, 0, 0, 0};
-  int ret = sws_scale(e->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_stride);
+  int ret = sws_scale(e->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, scaled->data, scaled->linesize);
   if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot convert the frame");
-  if (info->rotation)
-    rotate_rgba((const uint32_t *)e->scratch, scaled_w, scaled_h, info->rotation, (uint32_t *)e->pixels);
+  copy_rgba(scaled->data[0], scaled->linesize[0], scaled_w, scaled_h, rotation, (uint32_t *)e->pixels);
 
   int64_t pts = frame_time(f);
   AVRational tb = e->fmt->streams[e->stream]->time_base;
-  e->image.time = pts != AV_NOPTS_VALUE ? FFMAX(0.0, (pts - e->start) * av_q2d(tb)) : 0.0;
+  e->image.time = pts != AV_NOPTS_VALUE ? FFMAX(0.0, ((double)pts - (double)e->start) * av_q2d(tb)) : 0.0;
   e->image.width = out_w;
   e->image.height = out_h;
   e->image.rgba = e->pixels;
@@ -418,7 +580,7 @@ TE_EXPORT int te_decode(te_engine *e, double t, int32_t max_width, int32_t max_h
   AVRational tb = e->fmt->streams[e->stream]->time_base;
   /* Clamp far-future times before converting, so the timestamp cannot overflow. */
   double seconds = FFMIN(t, 1e9);
-  int64_t target = e->start + av_rescale_q((int64_t)llrint(seconds * AV_TIME_BASE), AV_TIME_BASE_Q, tb);
+  int64_t target = sat_add(e->start, av_rescale_q((int64_t)llrint(seconds * AV_TIME_BASE), AV_TIME_BASE_Q, tb));
   int status = find_frame(e, target, mode);
   if (status != TE_OK) return status;
   return to_rgba(e, max_width, max_height);
@@ -436,6 +598,7 @@ TE_EXPORT const char *te_error_name(int32_t status) {
     case TE_ERR_IO: return "io";
     case TE_ERR_INVALID_ARGUMENT: return "invalid_argument";
     case TE_ERR_INTERRUPTED: return "interrupted";
+    case TE_ERR_UNSUPPORTED_CONTAINER: return "unsupported_container";
     default: return "unknown";
   }
 }

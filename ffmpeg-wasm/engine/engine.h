@@ -20,7 +20,7 @@ extern "C" {
 
 typedef enum te_status {
   TE_OK = 0,
-  TE_ERR_NOT_MEDIA = 1,         /* empty, text, an image, or a container the engine does not read */
+  TE_ERR_NOT_MEDIA = 1,         /* empty, text, an image: nothing a container of media was found in */
   TE_ERR_NO_VIDEO = 2,          /* a media file without a video stream (audio only) */
   TE_ERR_UNSUPPORTED_CODEC = 3, /* a video stream this build cannot decode */
   TE_ERR_CORRUPT = 4,           /* recognised but broken: bad header, truncated, nothing decodes */
@@ -29,6 +29,7 @@ typedef enum te_status {
   TE_ERR_IO = 7,                /* the file cannot be opened or read */
   TE_ERR_INVALID_ARGUMENT = 8,  /* a bad call: negative time, nothing open, ... */
   TE_ERR_INTERRUPTED = 9,       /* the caller's interrupt flag was set (a timeout, a cancel) */
+  TE_ERR_UNSUPPORTED_CONTAINER = 10, /* a media container the engine recognises but does not read */
 } te_status;
 
 typedef enum te_mode {
@@ -36,8 +37,10 @@ typedef enum te_mode {
   TE_MODE_KEYFRAME = 1, /* the keyframe at or before t: faster, for previews */
 } te_mode;
 
-/* Default limit on the source frame size: 64 megapixels (8K is 33). */
+/* Default limit on the source frame size: 64 megapixels (8K is 33). Output images are held to the
+ * same number of pixels, and to TE_MAX_SIDE a side (whatever the sample aspect ratio claims). */
 #define TE_DEFAULT_MAX_PIXELS (64 * 1024 * 1024)
+#define TE_MAX_SIDE 16384
 
 typedef struct te_info {
   double duration;        /*  0: seconds; negative when unknown */
@@ -71,6 +74,9 @@ void te_set_interrupt(te_engine *e, const volatile int32_t *flag);
 
 /* Opens a file and finds its video stream. threads: decoder threads, 0 = the build's default. */
 int te_open(te_engine *e, const char *path, int32_t threads);
+/* Native builds only: the same on a readable, seekable file descriptor the caller keeps open until
+ * te_close (the engine then touches no file system: the server's sandboxed workers use this). */
+int te_open_fd(te_engine *e, int fd, int32_t threads);
 void te_close(te_engine *e);
 /* The open video's description; valid until te_close. */
 const te_info *te_probe(const te_engine *e);

@@ -6,8 +6,10 @@ use std::fmt;
 /// What went wrong, as the engine classifies it (`te_status` in engine.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
-    /// Empty, text, an image, or a container the engine does not read.
+    /// Empty, text, an image: no media container found.
     NotMedia,
+    /// A media container the engine recognises but does not read (RealMedia natively, ...).
+    UnsupportedContainer,
     /// A media file without a video stream.
     NoVideo,
     /// A video stream whose codec this engine cannot decode.
@@ -27,8 +29,9 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::NotMedia,
+        ErrorKind::UnsupportedContainer,
         ErrorKind::NoVideo,
         ErrorKind::UnsupportedCodec,
         ErrorKind::Corrupt,
@@ -51,6 +54,7 @@ impl ErrorKind {
             6 => ErrorKind::NoMemory,
             7 => ErrorKind::Io,
             9 => ErrorKind::Interrupted,
+            10 => ErrorKind::UnsupportedContainer,
             _ => ErrorKind::InvalidArgument,
         }
     }
@@ -67,6 +71,7 @@ impl ErrorKind {
             ErrorKind::Io => 7,
             ErrorKind::InvalidArgument => 8,
             ErrorKind::Interrupted => 9,
+            ErrorKind::UnsupportedContainer => 10,
         }
     }
 
@@ -82,6 +87,7 @@ impl ErrorKind {
             ErrorKind::Io => "io",
             ErrorKind::InvalidArgument => "invalid_argument",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::UnsupportedContainer => "unsupported_container",
         }
     }
 

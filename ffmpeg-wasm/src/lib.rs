@@ -14,7 +14,7 @@ mod options;
 
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "native")]
-pub use native::{Engine, Image, Interrupt, OpenOptions};
+pub use native::{status_name, Engine, Image, Interrupt, OpenOptions};
 pub use options::{parse_quality, parse_side, At, Format, ThumbnailOptions, DEFAULT_QUALITY, MAX_SIDE};
 
 /// Which frame [`Engine::frame`] picks for a time t.
@@ -38,7 +38,7 @@ impl Mode {
 }
 
 /// What the engine says about a video (`te_info` in engine.h); also the JSON of POST /probe.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VideoInfo {
     /// Seconds, when the container says.
     pub duration: Option<f64>,

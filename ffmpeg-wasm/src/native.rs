@@ -1,6 +1,7 @@
 //! The C engine compiled natively (see build.rs), behind a safe API.
 
 use std::ffi::{c_char, c_int, CStr, CString};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
@@ -46,10 +47,20 @@ extern "C" {
     fn te_set_max_pixels(e: *mut TeEngine, max_pixels: i32);
     fn te_set_interrupt(e: *mut TeEngine, flag: *const AtomicI32);
     fn te_open(e: *mut TeEngine, path: *const c_char, threads: i32) -> c_int;
+    fn te_open_fd(e: *mut TeEngine, fd: c_int, threads: i32) -> c_int;
     fn te_probe(e: *const TeEngine) -> *const TeInfo;
     fn te_decode(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32, mode: i32) -> c_int;
     fn te_result(e: *const TeEngine) -> *const TeImage;
     fn te_message(e: *const TeEngine) -> *const c_char;
+    fn te_error_name(status: i32) -> *const c_char;
+}
+
+/// The C engine's own name for a status (`te_error_name`), to check it against [`ErrorKind::name`].
+pub fn status_name(status: i32) -> String {
+    // SAFETY: te_error_name returns a static NUL-terminated string for any status.
+    unsafe { CStr::from_ptr(te_error_name(status)) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A flag another thread can raise to make an engine give up (with [`ErrorKind::Interrupted`]) at
@@ -107,6 +118,8 @@ pub struct Engine {
     info: VideoInfo,
     /// Kept alive as long as the C engine holds a pointer to its flag.
     _interrupt: Option<Interrupt>,
+    /// The file [`Engine::open_file`] reads, open as long as the engine.
+    _file: Option<std::fs::File>,
 }
 
 // The C engine has no thread affinity: one Engine may move between threads, but is used by one
@@ -117,6 +130,25 @@ impl Engine {
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Engine, Error> {
         let c_path = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::new(ErrorKind::InvalidArgument, "the path contains a NUL byte"))?;
+        // SAFETY: c_path is a NUL-terminated string that outlives the call.
+        Engine::open_with(options, |raw, threads| unsafe {
+            te_open(raw, c_path.as_ptr(), threads)
+        })
+    }
+
+    /// Opens the video a file descriptor reads (seekable), which `file` keeps open as long as the
+    /// engine lives: the engine then needs no file system (the server's sandboxed workers).
+    pub fn open_file(file: std::fs::File, options: &OpenOptions) -> Result<Engine, Error> {
+        let fd = file.as_raw_fd();
+        // SAFETY: fd stays open: the engine keeps `file` until it is freed.
+        let mut engine = Engine::open_with(options, |raw, threads| unsafe { te_open_fd(raw, fd, threads) });
+        if let Ok(engine) = &mut engine {
+            engine._file = Some(file);
+        }
+        engine
+    }
+
+    fn open_with(options: &OpenOptions, open: impl FnOnce(*mut TeEngine, i32) -> c_int) -> Result<Engine, Error> {
         // SAFETY: te_new returns an engine we own, or NULL when out of memory.
         let raw = NonNull::new(unsafe { te_new() })
             .ok_or_else(|| Error::new(ErrorKind::NoMemory, "cannot allocate the engine"))?;
@@ -124,19 +156,20 @@ impl Engine {
             raw,
             info: empty_info(),
             _interrupt: options.interrupt.clone(),
+            _file: None,
         };
         let threads = i32::try_from(options.threads).unwrap_or(i32::MAX);
-        // SAFETY: raw is a live engine; c_path is a NUL-terminated string that outlives the call;
-        // the interrupt flag lives in an Arc the engine keeps until it is freed.
-        let status = unsafe {
+        // SAFETY: raw is a live engine; the interrupt flag lives in an Arc the engine keeps until
+        // it is freed.
+        unsafe {
             if let Some(max) = options.max_pixels {
                 te_set_max_pixels(raw.as_ptr(), i32::try_from(max).unwrap_or(i32::MAX));
             }
             if let Some(interrupt) = &options.interrupt {
                 te_set_interrupt(raw.as_ptr(), Arc::as_ptr(&interrupt.0));
             }
-            te_open(raw.as_ptr(), c_path.as_ptr(), threads)
-        };
+        }
+        let status = open(raw.as_ptr(), threads);
         engine.check(status)?;
         // SAFETY: after a successful te_open, te_probe points at the engine's filled-in te_info.
         engine.info = unsafe { read_info(&*te_probe(raw.as_ptr())) };

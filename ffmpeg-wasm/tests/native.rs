@@ -1,6 +1,6 @@
 //! The native engine against the ffmpeg CLI on the generated fixtures.
 
-use test_support::{cli_frame, fixture, psnr, rotation_of, BAD_INPUTS, VIDEOS};
+use test_support::{cli_frame, cli_frame_by, fixture, psnr, rotation_of, Expect, BAD_INPUTS, REAL_WORLD, VIDEOS};
 use thumbnail_engine::{Engine, ErrorKind, Image, Interrupt, Mode, OpenOptions};
 
 /// Our frame and the CLI's are the same picture when at least this close (dB). Neighbouring
@@ -266,4 +266,72 @@ fn an_interrupt_stops_the_engine() {
     assert_eq!(err.kind, ErrorKind::Interrupted, "{err}");
     let err = Engine::open(&fixture("h264.mp4"), &options).err().unwrap();
     assert_eq!(err.kind, ErrorKind::Interrupted, "{err}");
+}
+
+/// Files with the traits of real users' files (odd sizes, raw streams, program streams, no index,
+/// 2-frame clips, 10-bit, alpha, palette, old codecs, rotation, extreme aspect ratios ...): the
+/// frame the CLI makes, full size and fitted in a small box, or the expected error.
+#[test]
+fn real_world_fixtures_match_the_cli() {
+    for case in REAL_WORLD {
+        let opened = Engine::open(&fixture(case.file), &OpenOptions::default());
+        let (time, size) = match case.expect {
+            Expect::Error(kind) => {
+                let err = opened.err().unwrap_or_else(|| panic!("{} opened", case.file));
+                assert_eq!(err.kind.name(), kind, "{}: {err}", case.file);
+                continue;
+            }
+            Expect::Frame { time, size } => (time, size),
+        };
+        let mut engine = opened.unwrap_or_else(|e| panic!("{}: {e}", case.file));
+        for box_side in [0, 100] {
+            let image = engine
+                .frame(case.at, box_side, box_side, Mode::Exact)
+                .unwrap_or_else(|e| panic!("{} at {}: {e}", case.file, case.at));
+            assert!(
+                (image.time - time).abs() < 0.002,
+                "{}: frame at {} s, not {time}",
+                case.file,
+                image.time
+            );
+            if box_side == 0 {
+                assert_eq!((image.width, image.height), size, "{} size", case.file);
+            } else {
+                assert!(
+                    image.width <= 100 && image.height <= 100,
+                    "{}: {}x{}",
+                    case.file,
+                    image.width,
+                    image.height
+                );
+                assert!(image.width == 100 || image.height == 100 || (size.0 <= 100 && size.1 <= 100));
+            }
+            assert_eq!(image.rgba.len(), (image.width * image.height * 4) as usize);
+            // The CLI asked for a hair before the frame's own time picks the same frame.
+            let reference = cli_frame_by(
+                case.reference,
+                &fixture(case.file),
+                (image.time - 0.001).max(0.0),
+                image.width,
+                image.height,
+                rotation_of(case.file),
+            );
+            let db = psnr(&image.rgba, &reference);
+            assert!(
+                db >= SAME_FRAME_DB,
+                "{} ({}x{}): {db:.1} dB from the CLI's frame",
+                case.file,
+                image.width,
+                image.height
+            );
+        }
+    }
+}
+
+/// The engine's status names (C) are the vocabulary's (Rust).
+#[test]
+fn status_names_are_the_vocabulary() {
+    for kind in ErrorKind::ALL {
+        assert_eq!(thumbnail_engine::status_name(kind.status()), kind.name());
+    }
 }

@@ -4,9 +4,9 @@ use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use thumbnail_engine::{Engine, OpenOptions, ThumbnailOptions, VideoInfo};
+use thumbnail_engine::{ThumbnailOptions, VideoInfo};
 
-use crate::encode::encode;
+use crate::engine_job::{Job, ThumbnailJob};
 use crate::error::ApiError;
 use crate::upload::{receive, refuse, Upload};
 use crate::AppState;
@@ -25,13 +25,13 @@ fn options(params: &Params) -> Result<ThumbnailOptions, ApiError> {
     )?)
 }
 
-fn open(state: &AppState, upload: &Upload, interrupt: thumbnail_engine::Interrupt) -> Result<Engine, ApiError> {
-    let options = OpenOptions {
-        threads: 1,
-        max_pixels: Some(state.config.max_pixels),
-        interrupt: Some(interrupt),
-    };
-    Ok(Engine::open(upload.file.path(), &options)?)
+/// The spooled video, for the engine (a descriptor: the engine opens no path).
+fn video(upload: &Upload) -> Result<std::fs::File, ApiError> {
+    upload
+        .file
+        .as_file()
+        .try_clone()
+        .map_err(|e| ApiError::Internal(format!("the spooled upload: {e}")))
 }
 
 pub async fn thumbnail(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
@@ -42,20 +42,17 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
     };
     let upload = receive(&state, request).await?;
     let filename = download_name(upload.filename.as_deref(), options.format.extension());
-    let job_state = state.clone();
-    let (bytes, time, duration, width, height) = state
-        .pool
-        .run(move |interrupt| -> Result<_, ApiError> {
-            let mut engine = open(&job_state, &upload, interrupt)?;
-            let duration = engine.info().duration;
-            let t = options.at.seconds(duration);
-            let image = engine.frame(t, options.max_width, options.max_height, options.mode)?;
-            drop(engine);
-            drop(upload); // the temporary file goes as soon as the frame is out
-            let bytes = encode(&image, options.format, options.quality)?;
-            Ok((bytes, image.time, duration, image.width, image.height))
-        })
-        .await??;
+    let job = Job {
+        max_pixels: state.config.max_pixels,
+        thumbnail: Some(ThumbnailJob::new(&options)),
+    };
+    let output = state.pool.run(job, video(&upload)?).await?;
+    drop(upload); // the temporary file goes as soon as the frame is out
+    let duration = output.info.duration;
+    let frame = output
+        .frame
+        .ok_or_else(|| ApiError::Internal("the engine made no frame".into()))?;
+    let (bytes, time, width, height) = (frame.bytes, frame.time, frame.width, frame.height);
 
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
@@ -83,12 +80,12 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
 
 pub async fn probe(State(state): State<AppState>, request: Request) -> Result<Json<VideoInfo>, ApiError> {
     let upload = receive(&state, request).await?;
-    let job_state = state.clone();
-    let info = state
-        .pool
-        .run(move |interrupt| -> Result<_, ApiError> { Ok(open(&job_state, &upload, interrupt)?.info().clone()) })
-        .await??;
-    Ok(Json(info))
+    let job = Job {
+        max_pixels: state.config.max_pixels,
+        thumbnail: None,
+    };
+    let output = state.pool.run(job, video(&upload)?).await?;
+    Ok(Json(output.info))
 }
 
 /// `<stem>-thumbnail.<ext>` with only safe characters in the stem: nothing that could break out of

@@ -4,7 +4,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+/// Where the engine runs a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Isolation {
+    /// In sandboxed worker processes: a crash on one video costs one request.
+    Process,
+    /// On threads of the server process (faster to start; a crash takes the server down).
+    Thread,
+}
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -40,6 +49,14 @@ pub struct Config {
     /// Longest a job may run, in seconds, before it is interrupted (503).
     #[arg(long, env = "JOB_TIMEOUT", default_value_t = 30.0)]
     pub job_timeout: f64,
+
+    /// Where engine jobs run: `process` (sandboxed worker processes) or `thread`.
+    #[arg(long, env = "ISOLATION", value_enum, default_value_t = Isolation::Process)]
+    pub isolation: Isolation,
+
+    /// Address-space limit of each engine worker process, in MiB (0: none).
+    #[arg(long, env = "WORKER_MEMORY_MB", default_value_t = 4096)]
+    pub worker_memory_mb: u64,
 
     /// Source frames above this many pixels are refused (decompression bombs).
     #[arg(long, env = "MAX_PIXELS", default_value_t = 64 * 1024 * 1024)]

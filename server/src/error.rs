@@ -26,6 +26,9 @@ pub enum ApiError {
     /// All workers busy and the queue full (503 + Retry-After).
     #[error("the server is busy; retry in a moment")]
     Busy,
+    /// The engine process died on this video (a crash, an abort, killed): 422. The server goes on.
+    #[error("{0}")]
+    EngineCrashed(String),
     /// The job ran past the time limit and was stopped (503).
     #[error("the video took longer than {0} s to process")]
     Timeout(f64),
@@ -63,8 +66,18 @@ impl ApiError {
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Server busy"),
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Processing took too long"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::EngineCrashed(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "engine_crashed",
+                "The engine failed on this video",
+            ),
             ApiError::Engine(e) => match e.kind {
                 ErrorKind::NotMedia => (StatusCode::UNSUPPORTED_MEDIA_TYPE, e.kind.name(), "Not a video"),
+                ErrorKind::UnsupportedContainer => (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    e.kind.name(),
+                    "Unsupported container",
+                ),
                 ErrorKind::NoVideo => (StatusCode::UNSUPPORTED_MEDIA_TYPE, e.kind.name(), "No video stream"),
                 ErrorKind::UnsupportedCodec => (StatusCode::UNSUPPORTED_MEDIA_TYPE, e.kind.name(), "Unsupported codec"),
                 ErrorKind::Corrupt => (StatusCode::UNPROCESSABLE_ENTITY, e.kind.name(), "Corrupt video"),

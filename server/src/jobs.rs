@@ -1,31 +1,225 @@
-//! The engine's worker pool: `workers` dedicated threads take jobs from one queue; at most `queue`
-//! more jobs wait (beyond that: busy). A job is interrupted when it runs past the job timeout or
-//! when its request is dropped (client gone).
+//! The engine's job pool: at most `workers` jobs run at once, at most `queue` more wait (beyond
+//! that: busy), and each job has a time limit.
+//!
+//! Two ways to run a job (`--isolation`):
+//! - `process` (the default): in a sandboxed worker process (worker.rs). A crash, an abort or
+//!   memory corruption in FFmpeg on a hostile file costs that one request (422 `engine_crashed`);
+//!   the worker is replaced. A timeout or a client that goes away kills the worker.
+//! - `thread`: on one of `workers` dedicated threads of the server (the engine's interrupt flag
+//!   stops a job that times out or whose client went away). Faster to start, but a crash in
+//!   FFmpeg takes the whole server down; kept to measure what isolation costs (`./dev.sh bench`).
 //!
 //! Dedicated threads rather than tokio's blocking pool: jobs then always run on the same few
-//! threads, so the allocator keeps a few arenas. On tokio's growing pool, every new thread got its
-//! own arena: peak RSS at 32 clients on the 1080p clip was 417 MB that way, 145 MB this way.
+//! threads, so the allocator keeps a few arenas (peak RSS at 32 clients 417 -> 145 MB).
 
+use std::fs::File;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use thumbnail_engine::Interrupt;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
+use crate::config::Isolation;
+use crate::engine_job::{self, Failure, Job, Output};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-
-type Job = Box<dyn FnOnce() + Send>;
+use crate::worker::{CallError, Worker};
 
 pub struct Pool {
-    jobs: mpsc::Sender<Job>,
+    runner: Runner,
     /// Jobs admitted and not yet answered (waiting + running).
     admitted: AtomicUsize,
     capacity: usize,
     timeout: Duration,
     metrics: Arc<Metrics>,
+}
+
+enum Runner {
+    Processes(Processes),
+    Threads(Threads),
+}
+
+/// Gives the admission slot back however the request ends.
+struct Admitted<'a>(&'a AtomicUsize);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Counts a job as queued, then as running, whatever ends it.
+struct Tracked<'a> {
+    metrics: &'a Metrics,
+    running: bool,
+}
+
+impl<'a> Tracked<'a> {
+    fn queued(metrics: &'a Metrics) -> Self {
+        metrics.queued.inc();
+        Tracked {
+            metrics,
+            running: false,
+        }
+    }
+    fn start(&mut self) {
+        self.metrics.queued.dec();
+        self.metrics.running.inc();
+        self.running = true;
+    }
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        if self.running {
+            self.metrics.running.dec();
+        } else {
+            self.metrics.queued.dec();
+        }
+    }
+}
+
+pub struct PoolConfig {
+    pub isolation: Isolation,
+    pub workers: usize,
+    pub queue: usize,
+    pub timeout: Duration,
+    /// The binary started as a worker (`process`): the server's own.
+    pub worker_exe: PathBuf,
+    /// Each worker's address-space limit in bytes (0: none).
+    pub worker_memory: u64,
+}
+
+impl Pool {
+    pub fn new(config: PoolConfig, metrics: Arc<Metrics>) -> Pool {
+        let runner = match config.isolation {
+            Isolation::Process => Runner::Processes(Processes::new(&config, metrics.clone())),
+            Isolation::Thread => Runner::Threads(Threads::new(config.workers)),
+        };
+        Pool {
+            runner,
+            admitted: AtomicUsize::new(0),
+            capacity: config.workers + config.queue,
+            timeout: config.timeout,
+            metrics,
+        }
+    }
+
+    /// Runs `job` on the video `file` reads.
+    pub async fn run(&self, job: Job, file: File) -> Result<Output, ApiError> {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::Busy);
+        }
+        let _admitted = Admitted(&self.admitted);
+        let result = match &self.runner {
+            Runner::Processes(p) => p.run(&job, &file, self.timeout, &self.metrics).await,
+            Runner::Threads(t) => t.run(job, file, self.timeout, &self.metrics).await,
+        };
+        result?.map_err(|failure| match failure.engine_error() {
+            Some(e) => ApiError::Engine(e),
+            None => match failure {
+                Failure::Internal(message) => ApiError::Internal(message),
+                Failure::Engine { code, message } => ApiError::Internal(format!("{code}: {message}")),
+            },
+        })
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// Sandboxed worker processes, started as needed and kept while they are healthy.
+struct Processes {
+    slots: Semaphore,
+    idle: Mutex<Vec<Worker>>,
+    exe: PathBuf,
+    memory: u64,
+}
+
+impl Processes {
+    fn new(config: &PoolConfig, metrics: Arc<Metrics>) -> Processes {
+        let processes = Processes {
+            slots: Semaphore::new(config.workers),
+            idle: Mutex::new(Vec::new()),
+            exe: config.worker_exe.clone(),
+            memory: config.worker_memory,
+        };
+        // Started now, so that the first requests do not wait for them.
+        for _ in 0..config.workers {
+            match processes.spawn(&metrics) {
+                Ok(worker) => processes.idle.lock().expect("idle workers").push(worker),
+                Err(e) => tracing::error!(error = %e, "cannot start an engine worker"),
+            }
+        }
+        processes
+    }
+
+    fn spawn(&self, metrics: &Metrics) -> std::io::Result<Worker> {
+        metrics.worker_starts.inc();
+        Worker::spawn(&self.exe, self.memory)
+    }
+
+    /// An idle worker that is still alive, or a new one.
+    fn take(&self, metrics: &Metrics) -> Result<Worker, ApiError> {
+        while let Some(mut worker) = self.idle.lock().expect("idle workers").pop() {
+            if !worker.has_exited() {
+                return Ok(worker);
+            }
+        }
+        self.spawn(metrics)
+            .map_err(|e| ApiError::Internal(format!("cannot start an engine worker: {e}")))
+    }
+
+    async fn run(
+        &self,
+        job: &Job,
+        file: &File,
+        timeout: Duration,
+        metrics: &Metrics,
+    ) -> Result<Result<Output, Failure>, ApiError> {
+        let mut tracked = Tracked::queued(metrics);
+        let _slot = self.slots.acquire().await.expect("the slots are never closed");
+        // If this future is dropped (client gone), `worker` is dropped: the process is killed.
+        let mut worker = self.take(metrics)?;
+        if let Err(CallError::NotDelivered(e) | CallError::Died(e)) = worker.start(job, file).await {
+            // It died while idle and never saw the job: a new one takes it.
+            tracing::warn!(error = %e, "an idle engine worker had died; starting another");
+            drop(worker.end().await);
+            worker = self.take(metrics)?;
+            if let Err(CallError::NotDelivered(e) | CallError::Died(e)) = worker.start(job, file).await {
+                return Err(ApiError::Internal(format!("a new engine worker refused a job: {e}")));
+            }
+        }
+        tracked.start(); // the job is on the worker
+        match tokio::time::timeout(timeout, worker.result()).await {
+            Ok(Ok(result)) => {
+                self.idle.lock().expect("idle workers").push(worker);
+                Ok(result)
+            }
+            Ok(Err(CallError::NotDelivered(e) | CallError::Died(e))) => {
+                let how = worker.end().await;
+                metrics.worker_crashes.inc();
+                tracing::warn!(error = %e, "{how}");
+                Err(ApiError::EngineCrashed(how))
+            }
+            Err(_elapsed) => {
+                drop(worker); // killed
+                Err(ApiError::Timeout(timeout.as_secs_f64()))
+            }
+        }
+    }
+}
+
+type ThreadJob = Box<dyn FnOnce() + Send>;
+
+/// The engine on dedicated threads of the server.
+struct Threads {
+    jobs: mpsc::Sender<ThreadJob>,
 }
 
 /// Interrupts the job if the request is dropped (client gone) or times out before it finished.
@@ -39,18 +233,9 @@ impl Drop for InterruptOnDrop {
     }
 }
 
-/// Gives the admission slot back however the request ends.
-struct Admitted<'a>(&'a AtomicUsize);
-
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Pool {
-    pub fn new(workers: usize, queue: usize, timeout: Duration, metrics: Arc<Metrics>) -> Pool {
-        let (jobs, queue_rx) = mpsc::channel::<Job>();
+impl Threads {
+    fn new(workers: usize) -> Threads {
+        let (jobs, queue_rx) = mpsc::channel::<ThreadJob>();
         let queue_rx = Arc::new(Mutex::new(queue_rx));
         for i in 0..workers {
             let queue_rx = queue_rx.clone();
@@ -66,42 +251,27 @@ impl Pool {
                 })
                 .expect("start an engine thread");
         }
-        Pool {
-            jobs,
-            admitted: AtomicUsize::new(0),
-            capacity: workers + queue,
-            timeout,
-            metrics,
-        }
+        Threads { jobs }
     }
 
-    /// Runs `job` on an engine thread. The job gets an [`Interrupt`] to hand to the engine.
-    pub async fn run<T, F>(&self, job: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(Interrupt) -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.admitted.fetch_sub(1, Ordering::AcqRel);
-            return Err(ApiError::Busy);
-        }
-        let _admitted = Admitted(&self.admitted);
-
+    async fn run(
+        &self,
+        job: Job,
+        file: File,
+        timeout: Duration,
+        metrics: &Metrics,
+    ) -> Result<Result<Output, Failure>, ApiError> {
+        let mut tracked = Tracked::queued(metrics);
         let interrupt = Interrupt::new();
         let _guard = InterruptOnDrop(Some(interrupt.clone()));
         let (started_tx, started) = oneshot::channel();
         let (done_tx, done) = oneshot::channel();
-        let metrics = self.metrics.clone();
-        metrics.queued.inc();
-        let wrapped: Job = Box::new(move || {
-            metrics.queued.dec();
+        let wrapped: ThreadJob = Box::new(move || {
             if interrupt.is_interrupted() {
                 return; // its request is gone already
             }
             let _ = started_tx.send(());
-            metrics.running.inc();
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| job(interrupt)));
-            metrics.running.dec();
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| engine_job::run(&job, file, Some(interrupt))));
             let _ = done_tx.send(result);
         });
         self.jobs
@@ -112,15 +282,12 @@ impl Pool {
         started
             .await
             .map_err(|_| ApiError::Internal("the job was dropped".into()))?;
-        match tokio::time::timeout(self.timeout, done).await {
-            Ok(Ok(Ok(value))) => Ok(value),
+        tracked.start();
+        match tokio::time::timeout(timeout, done).await {
+            Ok(Ok(Ok(result))) => Ok(result),
             Ok(Ok(Err(_panic))) => Err(ApiError::Internal("the engine job panicked".into())),
             Ok(Err(_)) => Err(ApiError::Internal("the job was dropped".into())),
-            Err(_elapsed) => Err(ApiError::Timeout(self.timeout.as_secs_f64())), // _guard interrupts it
+            Err(_elapsed) => Err(ApiError::Timeout(timeout.as_secs_f64())), // _guard interrupts it
         }
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 }

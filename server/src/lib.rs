@@ -3,12 +3,15 @@
 mod api;
 mod config;
 mod encode;
+mod engine_job;
 mod error;
 mod jobs;
 mod metrics;
+mod sandbox;
 mod service_worker;
 mod static_files;
 mod upload;
+pub mod worker;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,9 +26,9 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use config::Config;
+pub use config::{Config, Isolation};
 use error::ProblemCode;
-use jobs::Pool;
+use jobs::{Pool, PoolConfig};
 use metrics::{ErrorLabels, Metrics, RequestLabels, RouteLabels};
 
 /// What every handler shares.
@@ -41,9 +44,14 @@ const OPENAPI: &str = include_str!("../openapi.json");
 pub fn app(config: Config) -> Router {
     let metrics = Arc::new(Metrics::new());
     let pool = Arc::new(Pool::new(
-        config.workers(),
-        config.queue,
-        config.job_timeout(),
+        PoolConfig {
+            isolation: config.isolation,
+            workers: config.workers(),
+            queue: config.queue,
+            timeout: config.job_timeout(),
+            worker_exe: std::env::current_exe().expect("the server's own path"),
+            worker_memory: config.worker_memory_mb.saturating_mul(1024 * 1024),
+        },
         metrics.clone(),
     ));
     let state = AppState {
@@ -135,6 +143,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "status": "ok",
         "workers": state.config.workers(),
         "capacity": state.pool.capacity(),
+        "isolation": format!("{:?}", state.config.isolation).to_lowercase(),
     }))
 }
 

@@ -5,8 +5,17 @@ use clap::Parser;
 use server::{app, Config};
 use tracing_subscriber::EnvFilter;
 
+fn main() -> std::io::Result<()> {
+    // The same binary is the engine's worker process (see worker.rs).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(server::worker::WORKER_FLAG) {
+        server::worker::main(&args[1..]);
+    }
+    serve()
+}
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn serve() -> std::io::Result<()> {
     let config = Config::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
     let logs = tracing_subscriber::fmt()

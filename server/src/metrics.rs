@@ -41,6 +41,9 @@ pub struct Metrics {
     /// Jobs on a worker.
     pub running: Gauge,
     pub uploaded_bytes: Counter<u64, AtomicU64>,
+    /// Engine worker processes started, and those that died on a job.
+    pub worker_starts: Counter,
+    pub worker_crashes: Counter,
 }
 
 impl Metrics {
@@ -52,6 +55,18 @@ impl Metrics {
         let queued = Gauge::default();
         let running = Gauge::default();
         let uploaded_bytes = Counter::<u64, AtomicU64>::default();
+        let worker_starts = Counter::default();
+        let worker_crashes = Counter::default();
+        registry.register(
+            "engine_worker_starts",
+            "Engine worker processes started",
+            worker_starts.clone(),
+        );
+        registry.register(
+            "engine_worker_crashes",
+            "Engine worker processes that died on a job (crash, abort, killed)",
+            worker_crashes.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -74,6 +89,8 @@ impl Metrics {
             queued,
             running,
             uploaded_bytes,
+            worker_starts,
+            worker_crashes,
         }
     }
 

@@ -443,7 +443,6 @@ fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTi
 }
 
 fn server(report: &mut String, seconds: f64, runs: usize) {
-    let server = Server::start(&server_binary(), &[]);
     let (label, file) = inputs().remove(0);
     let video = std::fs::read(&file).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -458,31 +457,54 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
     );
     let _ = writeln!(
         report,
-        "Workers: one per core. Each level runs {seconds} s; latency of the 200s; 503s are the queue refusing.\n"
+        "Workers: one per core. Each level runs {seconds} s; latency of the 200s; 503s are the queue refusing. \
+         `process`: the engine in sandboxed worker processes (the default); `thread`: on threads of the \
+         server process (no crash isolation), measured in the same run for the isolation's cost.\n"
     );
     let _ = writeln!(
         report,
-        "| clients | thumbnails/s | p50 | p99 | 503s | server peak RSS |\n| ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| isolation | clients | thumbnails/s | p50 | p99 | 503s | server peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     let mut single = Duration::ZERO;
-    for clients in [1, 8, 32] {
-        let load = runtime.block_on(test_support::load::run(
-            &server.url("/thumbnail"),
-            &video,
-            clients,
-            seconds,
-        ));
-        let (rate, busy, mut latencies) = (load.rate(), load.busy, load.latencies);
-        latencies.sort();
-        if clients == 1 {
-            single = percentile(&latencies, 0.5);
+    let mut rates: Vec<(&str, usize, f64)> = Vec::new();
+    for isolation in ["process", "thread"] {
+        let server = Server::start(&server_binary(), &["--isolation", isolation]);
+        for clients in [1, 8, 32] {
+            let load = runtime.block_on(test_support::load::run(
+                &server.url("/thumbnail"),
+                &video,
+                clients,
+                seconds,
+            ));
+            let (rate, busy, mut latencies) = (load.rate(), load.busy, load.latencies);
+            latencies.sort();
+            if clients == 1 && isolation == "process" {
+                single = percentile(&latencies, 0.5);
+            }
+            rates.push((isolation, clients, rate));
+            let _ = writeln!(
+                report,
+                "| {isolation} | {clients} | {rate:.1} | {} | {} | {busy} | {:.0} MB |",
+                ms(percentile(&latencies, 0.5)),
+                ms(percentile(&latencies, 0.99)),
+                server.peak_rss_kib() as f64 / 1024.0
+            );
         }
+    }
+    let _ = writeln!(report);
+    for clients in [1, 8, 32] {
+        let rate = |mode: &str| {
+            rates
+                .iter()
+                .find(|r| r.0 == mode && r.1 == clients)
+                .map_or(0.0, |r| r.2)
+        };
         let _ = writeln!(
             report,
-            "| {clients} | {rate:.1} | {} | {} | {busy} | {:.0} MB |",
-            ms(percentile(&latencies, 0.5)),
-            ms(percentile(&latencies, 0.99)),
-            server.peak_rss_kib() as f64 / 1024.0
+            "- {clients} clients: processes {:.1}/s vs threads {:.1}/s ({:+.1} %)",
+            rate("process"),
+            rate("thread"),
+            (rate("process") / rate("thread") - 1.0) * 100.0
         );
     }
     let cli = median((0..runs).map(|_| cli_once(&file, 0, true)).collect());

@@ -53,9 +53,13 @@ pub const VIDEOS: &[Video] = &[
     video("rotated.mp4", "h264", 240, 320, 90),
 ];
 
-/// The rotation a fixture declares (0 for those not in VIDEOS).
+/// The rotation a fixture declares (0 for those not rotated).
 pub fn rotation_of(file: &str) -> u32 {
-    VIDEOS.iter().find(|v| v.file == file).map_or(0, |v| v.rotation)
+    match file {
+        "rotated-180.mp4" => 180,
+        "rotated-270.mp4" => 270,
+        _ => VIDEOS.iter().find(|v| v.file == file).map_or(0, |v| v.rotation),
+    }
 }
 
 /// Inputs every build must refuse, with the error kind's name.
@@ -66,6 +70,106 @@ pub const BAD_INPUTS: &[(&str, &str)] = &[
     ("text.txt", "not_media"),
     ("text-named.mp4", "not_media"),
     ("image.png", "not_media"),
+];
+
+/// How the ffmpeg CLI is asked for the reference frame at t.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// `-ss t -i file`: the CLI seeks (most files).
+    Seek,
+    /// `-i file -vf select=gte(t,T)`: the CLI decodes from the start (raw streams, where its
+    /// seek finds no timestamps and gives nothing).
+    Decode,
+}
+
+/// What every host must make of a real-world fixture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expect {
+    /// A frame of this display size whose time is this (seconds).
+    Frame { time: f64, size: (u32, u32) },
+    /// This error kind.
+    Error(&'static str),
+}
+
+/// A fixture with a trait of the files users have (see tests/fixtures.sh), asked for at `at` s.
+pub struct RealWorld {
+    pub file: &'static str,
+    pub at: f64,
+    pub expect: Expect,
+    pub reference: Reference,
+}
+
+const fn frame(file: &'static str, at: f64, time: f64, w: u32, h: u32) -> RealWorld {
+    RealWorld {
+        file,
+        at,
+        expect: Expect::Frame { time, size: (w, h) },
+        reference: Reference::Seek,
+    }
+}
+
+const fn decoded(file: &'static str, at: f64, time: f64, w: u32, h: u32) -> RealWorld {
+    RealWorld {
+        reference: Reference::Decode,
+        ..frame(file, at, time, w, h)
+    }
+}
+
+const fn refused(file: &'static str, kind: &'static str) -> RealWorld {
+    RealWorld {
+        file,
+        at: 1.0,
+        expect: Expect::Error(kind),
+        reference: Reference::Seek,
+    }
+}
+
+/// Every host (native, wasm st and mt, the server) gives these outcomes; frames match the CLI's.
+pub const REAL_WORLD: &[RealWorld] = &[
+    frame("size-176x144.mp4", 1.0, 1.0, 176, 144),
+    frame("size-200x150.mp4", 1.0, 1.0, 200, 150),
+    frame("size-360x240.mp4", 1.0, 1.0, 360, 240),
+    frame("size-499x479-444.mp4", 1.0, 1.0, 499, 479),
+    frame("size-2x2.mp4", 0.5, 0.52, 2, 2),
+    frame("wide-40to1.mp4", 1.0, 1.0, 640, 16),
+    frame("tall-1to40.mp4", 1.0, 1.0, 16, 640),
+    frame("sar-10to1.mp4", 1.0, 1.0, 3200, 240),
+    frame("sar-1to8.mp4", 1.0, 1.0, 40, 240),
+    frame("ps.mpg", 1.0, 1.011, 320, 240),
+    frame("ps.vob", 1.0, 1.006, 320, 240),
+    decoded("raw.h264", 1.0, 1.0, 320, 240),
+    decoded("raw.hevc", 1.0, 1.0, 320, 240),
+    decoded("raw.m2v", 1.0, 1.0, 320, 240),
+    decoded("raw.m4v", 1.0, 1.0, 320, 240),
+    frame("two-programs.ts", 1.0, 1.0, 320, 240),
+    frame("interlaced.ts", 1.0, 1.0, 320, 240),
+    frame("interlaced-h264.mkv", 1.0, 1.0, 320, 240),
+    // The CLI lands on the keyframe after t here (a seek in a TS without index); decoding is exact.
+    decoded("cut-mid-stream.ts", 1.0, 1.0, 320, 240),
+    frame("two-frames.ts", 1.0, 0.04, 320, 240),
+    frame("two-frames-h264.ts", 1.0, 0.04, 320, 240),
+    frame("fragmented.mp4", 1.0, 1.0, 320, 240),
+    frame("phone.3gp", 1.0, 1.0, 176, 144),
+    frame("captions.mp4", 1.0, 1.0, 320, 240),
+    frame("hevc-10bit.mkv", 1.0, 1.0, 320, 240),
+    frame("h264-10bit.mp4", 1.0, 1.0, 320, 240),
+    frame("palette.avi", 1.0, 1.0, 320, 240),
+    frame("cinepak.avi", 1.0, 1.0, 320, 240),
+    frame("msvideo1.avi", 1.0, 1.0, 320, 240),
+    frame("alpha-qtrle.mov", 1.0, 1.0, 320, 240),
+    frame("realvideo.rm", 1.0, 1.0, 320, 240),
+    frame("camcorder.dv", 1.0, 1.001, 640, 480),
+    frame("broadcast.mxf", 1.0, 1.0, 320, 240),
+    frame("three-streams.wmv", 1.0, 1.0, 320, 240),
+    frame("three-streams-truncated.wmv", 2.5, 1.88, 320, 240),
+    frame("no-cues.mkv", 2.5, 2.52, 320, 240),
+    // The CLI gives nothing when it seeks in a file whose only picture is the cover.
+    decoded("cover-art.mp3", 1.0, 0.0, 200, 200),
+    frame("resolution-change.ts", 3.0, 3.0, 176, 144),
+    frame("rotated-180.mp4", 1.0, 1.0, 320, 240),
+    frame("rotated-270.mp4", 1.0, 1.0, 240, 320),
+    frame("half.avi", 2.5, 1.52, 320, 240),
+    refused("not-a-video.au", "unsupported_container"),
 ];
 
 /// The workspace root.
@@ -102,23 +206,25 @@ pub fn fixture(name: &str) -> PathBuf {
 /// then turn. (Its autorotate turns first, which moves the chroma samples of a scaled 4:2:0
 /// picture by half a pixel: visible on sharp coloured edges, 23 dB on testsrc2's clock.)
 pub fn cli_frame(file: &Path, t: f64, width: u32, height: u32, rotation: u32) -> Vec<u8> {
-    let filter = match rotation {
+    cli_frame_by(Reference::Seek, file, t, width, height, rotation)
+}
+
+/// [`cli_frame`], with the CLI seeking to t or decoding from the start up to t.
+pub fn cli_frame_by(reference: Reference, file: &Path, t: f64, width: u32, height: u32, rotation: u32) -> Vec<u8> {
+    let scale = match rotation {
         90 => format!("scale={height}:{width},transpose=clock"),
         180 => format!("scale={width}:{height},hflip,vflip"),
         270 => format!("scale={height}:{width},transpose=cclock"),
         _ => format!("scale={width}:{height}"),
     };
+    let (seek, filter) = match reference {
+        Reference::Seek => (vec!["-ss".to_owned(), t.to_string()], scale),
+        Reference::Decode => (vec![], format!("select=gte(t\\,{t}),{scale}")),
+    };
     let output = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-noautorotate",
-            "-ss",
-            &t.to_string(),
-            "-i",
-        ])
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-noautorotate"])
+        .args(seek)
+        .arg("-i")
         .arg(file)
         .args([
             "-frames:v",

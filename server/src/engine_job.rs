@@ -1,0 +1,133 @@
+//! One engine job as the server runs it: open the uploaded video, describe it, and for a thumbnail
+//! take the frame and encode it. The same [`run`] runs in a sandboxed worker process (worker.rs)
+//! or, with `--isolation thread`, on an engine thread of the server itself; jobs.rs picks.
+//!
+//! A job travels to a worker as JSON, so its options are plain values here.
+
+use std::fs::File;
+
+use serde::{Deserialize, Serialize};
+use thumbnail_engine::{Engine, Error as EngineError, ErrorKind, Interrupt, OpenOptions, ThumbnailOptions, VideoInfo};
+
+use crate::encode::encode;
+
+/// What to do with the video.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// Source frames above this many pixels are refused.
+    pub max_pixels: u32,
+    /// `None`: only probe.
+    pub thumbnail: Option<ThumbnailJob>,
+}
+
+/// [`ThumbnailOptions`] as plain values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThumbnailJob {
+    /// As the `at` option is written (`1.5`, `10%`).
+    pub at: String,
+    pub max_width: u32,
+    pub max_height: u32,
+    pub keyframe: bool,
+    /// As the `format` option is written (`png`, `jpg`, `webp`).
+    pub format: String,
+    pub quality: u8,
+}
+
+impl ThumbnailJob {
+    pub fn new(options: &ThumbnailOptions) -> ThumbnailJob {
+        ThumbnailJob {
+            at: options.at.to_string(),
+            max_width: options.max_width,
+            max_height: options.max_height,
+            keyframe: options.mode == thumbnail_engine::Mode::Keyframe,
+            format: options.format.extension().to_owned(),
+            quality: options.quality,
+        }
+    }
+}
+
+/// What a job made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Output {
+    pub info: VideoInfo,
+    pub frame: Option<Frame>,
+}
+
+/// An encoded thumbnail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Frame {
+    /// Seconds from the start of the video.
+    pub time: f64,
+    pub width: u32,
+    pub height: u32,
+    /// The encoded image (sent after the JSON between processes, not inside it).
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+/// Why a job failed: the engine's verdict on the video, or a fault of ours (encoding).
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+pub enum Failure {
+    #[error("{message}")]
+    Engine { code: String, message: String },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Failure {
+        Failure::Engine {
+            code: e.kind.name().to_owned(),
+            message: e.message,
+        }
+    }
+}
+
+impl Failure {
+    /// The engine error this stands for, if it is one.
+    pub fn engine_error(&self) -> Option<EngineError> {
+        match self {
+            Failure::Engine { code, message } => Some(EngineError::new(ErrorKind::from_name(code)?, message.clone())),
+            Failure::Internal(_) => None,
+        }
+    }
+}
+
+/// Runs a job on the video `file` reads.
+pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output, Failure> {
+    let options = OpenOptions {
+        threads: 1,
+        max_pixels: Some(job.max_pixels),
+        interrupt,
+    };
+    let mut engine = Engine::open_file(file, &options)?;
+    let info = engine.info().clone();
+    let Some(thumbnail) = &job.thumbnail else {
+        return Ok(Output { info, frame: None });
+    };
+    let bad = |e: EngineError| Failure::from(e);
+    let at: thumbnail_engine::At = thumbnail.at.parse().map_err(bad)?;
+    let format: thumbnail_engine::Format = thumbnail.format.parse().map_err(bad)?;
+    let mode = if thumbnail.keyframe {
+        thumbnail_engine::Mode::Keyframe
+    } else {
+        thumbnail_engine::Mode::Exact
+    };
+    let image = engine.frame(
+        at.seconds(info.duration),
+        thumbnail.max_width,
+        thumbnail.max_height,
+        mode,
+    )?;
+    drop(engine);
+    let bytes = encode(&image, format, thumbnail.quality).map_err(|e| Failure::Internal(e.to_string()))?;
+    Ok(Output {
+        info,
+        frame: Some(Frame {
+            time: image.time,
+            width: image.width,
+            height: image.height,
+            bytes,
+        }),
+    })
+}

@@ -1,0 +1,266 @@
+//! The engine's worker processes: the server binary started again as `server --engine-worker`,
+//! one job at a time, over a Unix socket on its standard input.
+//!
+//! The wire: the server sends `u32 length (LE) + JSON` [`Job`], with the video's open file
+//! descriptor attached (SCM_RIGHTS); the worker answers `u32 length + JSON`
+//! `Result<Output, Failure>`, then the encoded image's bytes (`frame.bytes` is not in the JSON;
+//! its length is `image_len`). The worker reads the video through the descriptor, so inside its
+//! sandbox (sandbox.rs) it opens no file at all. A worker that crashes, aborts or is killed costs
+//! its one job: the server sees the socket close and starts another (jobs.rs).
+
+use std::fs::File;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, Interest};
+use tokio::net::UnixStream;
+use tokio::process::{Child, Command};
+
+use crate::engine_job::{self, Failure, Job, Output};
+
+/// The flag that makes the server binary a worker.
+pub const WORKER_FLAG: &str = "--engine-worker";
+
+/// Larger messages than this are a broken peer.
+const MAX_MESSAGE: u32 = 1 << 20;
+
+#[derive(Serialize, Deserialize)]
+struct Reply {
+    result: Result<Output, Failure>,
+    image_len: u64,
+}
+
+/// The worker process's main: `server --engine-worker <max memory in bytes>`.
+pub fn main(args: &[String]) -> ! {
+    let max_memory = args.first().and_then(|a| a.parse().ok()).unwrap_or(0);
+    // SAFETY: the server started us with one end of a socket pair as standard input.
+    let socket = unsafe { StdUnixStream::from_raw_fd(0) };
+    match crate::sandbox::enter(max_memory) {
+        Ok(status) => tracing::debug!(landlock = status.landlock, "engine worker sandboxed"),
+        Err(e) => {
+            eprintln!("engine worker: cannot enter the sandbox: {e}");
+            std::process::exit(3);
+        }
+    }
+    loop {
+        let (job, file) = match receive_job(&socket) {
+            Ok(Some(received)) => received,
+            Ok(None) => std::process::exit(0), // the server closed the socket
+            Err(e) => {
+                eprintln!("engine worker: bad request: {e}");
+                std::process::exit(2);
+            }
+        };
+        let result = engine_job::run(&job, file, None);
+        if send_reply(&socket, result).is_err() {
+            std::process::exit(0); // the server gave up on this job
+        }
+    }
+}
+
+/// A job and its video, or None when the server closed the socket.
+fn receive_job(socket: &StdUnixStream) -> io::Result<Option<(Job, File)>> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let received = {
+        let mut iov = [IoSliceMut::new(&mut buffer)];
+        let msg = recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(io::Error::from)?;
+        for cmsg in msg.cmsgs().map_err(io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(received) = cmsg {
+                // SAFETY: the kernel just gave us these descriptors; nobody else owns them.
+                fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        msg.bytes
+    };
+    if received == 0 {
+        return Ok(None);
+    }
+    buffer.truncate(received);
+    while buffer.len() < 4 {
+        read_more(socket, &mut buffer)?;
+    }
+    let len = u32::from_le_bytes(buffer[..4].try_into().unwrap());
+    if len > MAX_MESSAGE {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "message too long"));
+    }
+    while buffer.len() < 4 + len as usize {
+        read_more(socket, &mut buffer)?;
+    }
+    let job: Job = serde_json::from_slice(&buffer[4..4 + len as usize])?;
+    let fd = fds
+        .pop()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no file descriptor with the job"))?;
+    Ok(Some((job, File::from(fd))))
+}
+
+fn read_more(mut socket: &StdUnixStream, buffer: &mut Vec<u8>) -> io::Result<()> {
+    let mut chunk = [0u8; 4096];
+    let n = socket.read(&mut chunk)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    buffer.extend_from_slice(&chunk[..n]);
+    Ok(())
+}
+
+fn send_reply(mut socket: &StdUnixStream, result: Result<Output, Failure>) -> io::Result<()> {
+    let image = match &result {
+        Ok(Output { frame: Some(frame), .. }) => frame.bytes.clone(),
+        _ => Vec::new(),
+    };
+    let reply = Reply {
+        result,
+        image_len: image.len() as u64,
+    };
+    let json = serde_json::to_vec(&reply)?;
+    socket.write_all(&(json.len() as u32).to_le_bytes())?;
+    socket.write_all(&json)?;
+    socket.write_all(&image)?;
+    socket.flush()
+}
+
+/// How a call to a worker went wrong.
+#[derive(Debug)]
+pub enum CallError {
+    /// The job never reached the worker (it had died while idle): another worker may take it.
+    NotDelivered(io::Error),
+    /// The worker died or broke the protocol while on the job.
+    Died(io::Error),
+}
+
+/// A worker process, from the server's side. Dropping it kills the process.
+pub struct Worker {
+    child: Child,
+    socket: UnixStream,
+}
+
+impl Worker {
+    /// Starts `exe --engine-worker <max_memory>`.
+    pub fn spawn(exe: &Path, max_memory: u64) -> io::Result<Worker> {
+        let (ours, theirs) = StdUnixStream::pair()?;
+        let child = Command::new(exe)
+            .arg(WORKER_FLAG)
+            .arg(max_memory.to_string())
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .env_clear()
+            .kill_on_drop(true)
+            .spawn()?;
+        ours.set_nonblocking(true)?;
+        Ok(Worker {
+            child,
+            socket: UnixStream::from_std(ours)?,
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Has the process ended (while idle)?
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Hands the worker a job on the video `file` reads; [`Worker::result`] is its answer.
+    pub async fn start(&mut self, job: &Job, file: &File) -> Result<(), CallError> {
+        let json = serde_json::to_vec(job).map_err(|e| CallError::NotDelivered(e.into()))?;
+        let mut message = (json.len() as u32).to_le_bytes().to_vec();
+        message.extend_from_slice(&json);
+        self.send(&message, file.as_raw_fd())
+            .await
+            .map_err(CallError::NotDelivered)
+    }
+
+    /// The answer to the job [`Worker::start`] handed over.
+    pub async fn result(&mut self) -> Result<Result<Output, Failure>, CallError> {
+        self.receive().await.map_err(CallError::Died)
+    }
+
+    async fn send(&self, message: &[u8], fd: RawFd) -> io::Result<()> {
+        let mut sent = 0;
+        while sent < message.len() {
+            self.socket.writable().await?;
+            let result = self.socket.try_io(Interest::WRITABLE, || {
+                let iov = [IoSlice::new(&message[sent..])];
+                // The descriptor goes with the first bytes only.
+                let fds = [fd];
+                let cmsgs: &[ControlMessage] = if sent == 0 {
+                    &[ControlMessage::ScmRights(&fds)]
+                } else {
+                    &[]
+                };
+                sendmsg::<()>(self.socket.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
+                    .map_err(io::Error::from)
+            });
+            match result {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn receive(&mut self) -> io::Result<Result<Output, Failure>> {
+        let len = self.socket.read_u32_le().await?;
+        if len > MAX_MESSAGE {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too long"));
+        }
+        let mut json = vec![0u8; len as usize];
+        self.socket.read_exact(&mut json).await?;
+        let reply: Reply = serde_json::from_slice(&json)?;
+        let mut result = reply.result;
+        let mut image = vec![0u8; usize::try_from(reply.image_len).unwrap_or(usize::MAX).min(1 << 30)];
+        self.socket.read_exact(&mut image).await?;
+        if let Ok(Output { frame: Some(frame), .. }) = &mut result {
+            frame.bytes = image;
+        }
+        Ok(result)
+    }
+
+    /// Kills the process and says how it ended (for the log and the client).
+    pub async fn end(mut self) -> String {
+        let status = match self.child.try_wait() {
+            Ok(Some(status)) => Some(status),
+            _ => {
+                // It may be dying already (the socket closed first): give it a moment, then kill.
+                match tokio::time::timeout(std::time::Duration::from_millis(200), self.child.wait()).await {
+                    Ok(Ok(status)) => Some(status),
+                    _ => {
+                        let _ = self.child.start_kill();
+                        self.child.wait().await.ok()
+                    }
+                }
+            }
+        };
+        status.map_or_else(|| "the engine process ended".to_owned(), describe)
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.signal(), status.code()) {
+        (Some(signal), _) => {
+            let name = nix::sys::signal::Signal::try_from(signal)
+                .map_or_else(|_| format!("signal {signal}"), |s| s.to_string());
+            format!("the engine process stopped on this video ({name})")
+        }
+        (None, Some(code)) => format!("the engine process exited with code {code} on this video"),
+        _ => "the engine process ended".to_owned(),
+    }
+}
