@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use test_support::browser::serve_page_on_another_origin;
-use test_support::{fixture, psnr, Browser, Server, BAD_INPUTS, VIDEOS};
+use test_support::{fixture, psnr, Browser, Expect, Server, BAD_INPUTS, REAL_WORLD, VIDEOS};
 use thumbnail_engine::{Engine, Mode, OpenOptions};
 
 /// The browser's frame against the native engine's: the same C engine and FFmpeg, built for wasm.
@@ -193,6 +193,28 @@ async fn the_page_makes_every_fixture_with_the_mt_engine() {
         .run("document.getElementById('width').value = '320';", vec![])
         .await;
     assert_made_like_native(&browser, &fixture("h264-1080p.mp4"), "browser-mt").await;
+    browser.close().await;
+}
+
+/// The real-world fixtures in the browser give the native engine's frame (the same outcome as the
+/// server's). Those stretched 10x by their sample aspect ratio are compared under Node, with the
+/// tolerance that stretching needs (ffmpeg-wasm/tests/wasm.rs).
+#[tokio::test]
+async fn the_page_makes_the_real_world_fixtures_like_the_server() {
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    for case in REAL_WORLD {
+        let Expect::Frame { size, .. } = case.expect else {
+            continue;
+        };
+        let file = fixture(case.file);
+        let info = Engine::open(&file, &OpenOptions::default()).unwrap().info().clone();
+        if size.0 > 2 * info.width || size.1 > 2 * info.height {
+            continue;
+        }
+        assert_made_like_native(&browser, &file, "browser-mt").await;
+    }
     browser.close().await;
 }
 
