@@ -208,6 +208,7 @@ fn cli_once(file: &Path, max: u32, png: bool) -> Duration {
     } else {
         "target/bench/cli.rgba"
     });
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     let started = Instant::now();
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-nostdin", "-ss", &AT.to_string(), "-i"])
