@@ -120,10 +120,18 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
   make_fixture $(video 3) -pix_fmt pal8 -c:v rawvideo palette.avi
   make_fixture $(video 3) -c:v cinepak -g 25 cinepak.avi
   make_fixture $(video 3) -c:v msvideo1 msvideo1.avi
-  make_fixture $(video 3) -vf format=argb -c:v qtrle alpha-qtrle.mov
+  make_fixture $(video 3) -vf "format=rgba,colorchannelmixer=aa=0.5,format=argb" -c:v qtrle alpha-qtrle.mov
   make_fixture $(video 3) -c:v rv20 -q:v 3 -g 25 realvideo.rm
   make_fixture $(video 2 720x480 30000/1001) -c:v dvvideo -pix_fmt yuv411p camcorder.dv
   make_fixture $(video 3) -c:v mpeg2video -q:v 3 -g 12 -f mxf broadcast.mxf
+  make_fixture $(video 2) -c:v dnxhd -profile:v dnxhr_lb -pix_fmt yuv422p dnxhr.mov
+  make_fixture $(video 3) -c:v svq1 sorenson.mov
+  make_fixture $(video 3 352x288) -c:v h261 -q:v 3 h261.avi
+  # Lossless screen recordings (small frames: these are large).
+  for codec in huffyuv ffvhuff utvideo magicyuv; do
+    make_fixture $(video 2 176x144) -c:v $codec "lossless-$codec.avi"
+  done
+  make_fixture $(video 2 176x144) -c:v ffv1 lossless-ffv1.mkv
   # ASF with three video streams (the longest is the main one).
   make_fixture $(video 3) $(video 3 176x144) -map 0 -map 1 -map 0 -c:v wmv1 -q:v 3 -g 25 three-streams.wmv
   # Matroska written to a pipe: no cues, no duration, one keyframe.

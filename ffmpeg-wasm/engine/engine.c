@@ -556,7 +556,20 @@ static int to_rgba(te_engine *e, int max_width, int max_height) {
   size_t need = (size_t)out_w * out_h * 4;
   if (ensure_buffer(&e->pixels, &e->pixels_size, need) < 0)
     return fail(e, TE_ERR_NO_MEMORY, "out of memory for a %dx%d image", out_w, out_h);
-  int ret = sws_scale(e->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, scaled->data, scaled->linesize);
+  /* A palette whose every entry has alpha 0 is an opaque one that never set alpha (AVI's RGBQUAD
+   * has a reserved byte there): made opaque, as the CLI shows it. */
+  const uint8_t *src[4] = {f->data[0], f->data[1], f->data[2], f->data[3]};
+  uint32_t palette[256];
+  if (f->format == AV_PIX_FMT_PAL8 && f->data[1]) {
+    memcpy(palette, f->data[1], sizeof palette);
+    int any_alpha = 0;
+    for (int i = 0; i < 256; i++) any_alpha |= palette[i] >> 24;
+    if (!any_alpha) {
+      for (int i = 0; i < 256; i++) palette[i] |= 0xFF000000u;
+      src[1] = (const uint8_t *)palette;
+    }
+  }
+  int ret = sws_scale(e->sws, src, f->linesize, 0, f->height, scaled->data, scaled->linesize);
   if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot convert the frame");
   copy_rgba(scaled->data[0], scaled->linesize[0], scaled_w, scaled_h, rotation, (uint32_t *)e->pixels);
 

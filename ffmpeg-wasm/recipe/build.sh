@@ -5,6 +5,7 @@
 #      st (no threads) and mt (pthreads),
 #   3. link engine/engine.c into each as a MODULARIZE'd factory with WORKERFS,
 #   4. write dist/: the artifacts, BUILDINFO (versions, flags, sha256s) and the licence notice.
+# Also: --print-component-flags, --fetch-source (for fuzz/fuzz.sh), --print-recipe-hash.
 # Intermediate files live under target/ffmpeg-wasm/ (git-ignored); a variant whose flags did not
 # change is not rebuilt. Usage: ffmpeg-wasm/recipe/build.sh [st|mt ...]
 set -euo pipefail
@@ -57,11 +58,10 @@ fetch_source() {
 # Reads one of the lists (TE_DEMUXERS, ...) from engine/formats.h.
 component_list() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$engine_dir/engine/formats.h"; }
 
-configure_flags() {
-  local variant=$1
+# What FFmpeg is made of, whatever it is built for: the components of formats.h, C code only
+# (no assembly: wasm has none), LGPL, decode only. The fuzzer (fuzz/fuzz.sh) builds the same.
+component_flags() {
   local flags=(
-    --target-os=none --arch=x86_32 --enable-cross-compile
-    --cc=emcc --cxx=em++ --ar=emar --ranlib=emranlib --nm=emnm
     --disable-asm --disable-x86asm --disable-inline-asm --disable-runtime-cpudetect
     --disable-stripping --disable-programs --disable-doc --disable-debug
     --disable-autodetect --disable-network --disable-everything
@@ -71,6 +71,18 @@ configure_flags() {
     "--enable-demuxer=$(component_list TE_DEMUXERS)"
     "--enable-decoder=$(component_list TE_DECODERS)"
     "--enable-parser=$(component_list TE_PARSERS)"
+  )
+  printf '%s\n' "${flags[@]}"
+}
+
+configure_flags() {
+  local variant=$1
+  local components
+  mapfile -t components < <(component_flags)
+  local flags=(
+    --target-os=none --arch=x86_32 --enable-cross-compile
+    --cc=emcc --cxx=em++ --ar=emar --ranlib=emranlib --nm=emnm
+    "${components[@]}"
     --optflags=-O3
   )
   case $variant in
@@ -163,10 +175,11 @@ recipe_inputs() { (cd "$engine_dir" && ls recipe/build.sh engine/*.c engine/*.h)
 recipe_hash() { (cd "$engine_dir" && recipe_inputs | xargs sha256sum | sha256sum | cut -d' ' -f1); }
 
 main() {
-  if [ "${1:-}" = --print-recipe-hash ]; then
-    recipe_hash
-    return
-  fi
+  case ${1:-} in
+    --print-recipe-hash) recipe_hash; return ;;
+    --print-component-flags) component_flags; return ;;
+    --fetch-source) fetch_source >&2; echo "$work/src/ffmpeg-$FFMPEG_VERSION"; return ;;
+  esac
   local variants=("$@")
   [ ${#variants[@]} -gt 0 ] || variants=(st mt)
   ensure_tools

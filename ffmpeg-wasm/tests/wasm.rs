@@ -4,15 +4,12 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use test_support::{fixture, psnr, root, Expect, BAD_INPUTS, REAL_WORLD, VIDEOS};
+use test_support::{fixture, psnr, root, Expect, BAD_INPUTS, REAL_WORLD, SAME_PIXELS_DB, VIDEOS};
 use thumbnail_engine::{Engine, Mode, OpenOptions};
 
-/// wasm and native run the same C code over the same FFmpeg; only swscale's SIMD paths (native)
-/// differ from its C paths (wasm) in rounding. Measured: >= 45 dB; a wrong frame is ~20 dB.
-const SAME_PIXELS_DB: f64 = 40.0;
-/// For pictures stretched 10x by their sample aspect ratio (measured: 32.0 dB; still far from a
-/// neighbouring frame's ~20 dB).
-const STRETCHED_PIXELS_DB: f64 = 30.0;
+// wasm and native run the same C code over the same FFmpeg; only swscale's SIMD paths (native)
+// differ from its C paths (wasm) in rounding: SAME_PIXELS_DB (measured >= 45 dB on the common
+// fixtures; a wrong frame is ~20 dB), or a real-world case's own `wasm_db`.
 
 #[derive(Serialize)]
 struct Job {
@@ -177,10 +174,10 @@ fn matches_native(variant: &str, threads: u32) {
             );
             let pixels = std::fs::read(got.rgba.as_ref().unwrap()).unwrap();
             let db = psnr(&pixels, &want.rgba);
-            // A picture stretched several times (an extreme sample aspect ratio) magnifies the
-            // rounding differences between swscale's C (wasm) and SIMD (native) paths.
-            let stretched = n.display_width > 2 * n.width || n.display_height > 2 * n.height;
-            let floor = if stretched { STRETCHED_PIXELS_DB } else { SAME_PIXELS_DB };
+            let floor = REAL_WORLD
+                .iter()
+                .find(|c| c.file == name)
+                .map_or(SAME_PIXELS_DB, |c| c.wasm_db);
             worst = worst.min(db);
             if db < floor {
                 failures.push(format!(

@@ -1,5 +1,6 @@
-//! RGBA frames to PNG, JPEG or WebP with the well-kept encoder crates. Frames are opaque, so the
-//! alpha channel is dropped before encoding.
+//! RGBA frames to PNG, JPEG or WebP with the well-kept encoder crates. Most frames are opaque and
+//! are encoded without alpha; a frame with transparency (QuickTime Animation, ProRes 4444 ...)
+//! keeps it in PNG and WebP, as the browser's canvas keeps it (JPEG has none).
 
 use thumbnail_engine::{Format, Image};
 
@@ -13,7 +14,19 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Api
         .collect();
     let failed = |e: &dyn std::fmt::Display| ApiError::Internal(format!("encoding {}: {e}", format.extension()));
     let (width, height) = (image.width, image.height);
+    let transparent = format != Format::Jpeg && image.rgba.chunks_exact(4).any(|px| px[3] != 255);
     match format {
+        Format::Png if transparent => {
+            let mut out = Vec::new();
+            let mut encoder = png::Encoder::new(&mut out, width, height);
+            encoder.set_color(png::ColorType::Rgba);
+            encoder.set_depth(png::BitDepth::Eight);
+            encoder.set_compression(png::Compression::Fast);
+            let mut writer = encoder.write_header().map_err(|e| failed(&e))?;
+            writer.write_image_data(&image.rgba).map_err(|e| failed(&e))?;
+            writer.finish().map_err(|e| failed(&e))?;
+            Ok(out)
+        }
         Format::Png => {
             let mut out = Vec::new();
             let mut encoder = png::Encoder::new(&mut out, width, height);
@@ -39,7 +52,11 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Api
                     "WebP images are at most 16383 pixels on a side".into(),
                 ));
             }
-            let encoded = webp::Encoder::from_rgb(&rgb, width, height).encode(quality as f32);
+            let encoded = if transparent {
+                webp::Encoder::from_rgba(&image.rgba, width, height).encode(quality as f32)
+            } else {
+                webp::Encoder::from_rgb(&rgb, width, height).encode(quality as f32)
+            };
             Ok(encoded.to_vec())
         }
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use thumbnail_engine::{Engine, Error as EngineError, ErrorKind, Interrupt, OpenOptions, ThumbnailOptions, VideoInfo};
 
 use crate::encode::encode;
+use crate::error::ApiError;
 
 /// What to do with the video.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,7 +121,11 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
         mode,
     )?;
     drop(engine);
-    let bytes = encode(&image, format, thumbnail.quality).map_err(|e| Failure::Internal(e.to_string()))?;
+    let bytes = encode(&image, format, thumbnail.quality).map_err(|e| match e {
+        // What the client asked cannot be encoded (a WebP wider than 16383): its fault, a 400.
+        ApiError::BadRequest(message) => Failure::from(EngineError::new(ErrorKind::InvalidArgument, message)),
+        other => Failure::Internal(other.to_string()),
+    })?;
     Ok(Output {
         info,
         frame: Some(Frame {

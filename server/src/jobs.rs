@@ -196,7 +196,9 @@ impl Processes {
             }
         }
         tracked.start(); // the job is on the worker
-        match tokio::time::timeout(timeout, worker.result()).await {
+                         // An encoded image is never larger than its RGBA pixels, plus headers.
+        let max_image = u64::from(job.max_pixels) * 4 + (1 << 20);
+        match tokio::time::timeout(timeout, worker.result(max_image)).await {
             Ok(Ok(result)) => {
                 self.idle.lock().expect("idle workers").push(worker);
                 Ok(result)

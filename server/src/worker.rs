@@ -186,9 +186,10 @@ impl Worker {
             .map_err(CallError::NotDelivered)
     }
 
-    /// The answer to the job [`Worker::start`] handed over.
-    pub async fn result(&mut self) -> Result<Result<Output, Failure>, CallError> {
-        self.receive().await.map_err(CallError::Died)
+    /// The answer to the job [`Worker::start`] handed over. An image above `max_image` bytes is a
+    /// broken (or compromised) worker, not something to allocate.
+    pub async fn result(&mut self, max_image: u64) -> Result<Result<Output, Failure>, CallError> {
+        self.receive(max_image).await.map_err(CallError::Died)
     }
 
     async fn send(&self, message: &[u8], fd: RawFd) -> io::Result<()> {
@@ -216,7 +217,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn receive(&mut self) -> io::Result<Result<Output, Failure>> {
+    async fn receive(&mut self, max_image: u64) -> io::Result<Result<Output, Failure>> {
         let len = self.socket.read_u32_le().await?;
         if len > MAX_MESSAGE {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too long"));
@@ -225,7 +226,10 @@ impl Worker {
         self.socket.read_exact(&mut json).await?;
         let reply: Reply = serde_json::from_slice(&json)?;
         let mut result = reply.result;
-        let mut image = vec![0u8; usize::try_from(reply.image_len).unwrap_or(usize::MAX).min(1 << 30)];
+        if reply.image_len > max_image {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "image too large"));
+        }
+        let mut image = vec![0u8; reply.image_len as usize];
         self.socket.read_exact(&mut image).await?;
         if let Ok(Output { frame: Some(frame), .. }) = &mut result {
             frame.bytes = image;

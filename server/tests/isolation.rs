@@ -84,6 +84,10 @@ async fn real_world_files_give_the_cli_frame() {
                 let bytes = response.bytes().await.unwrap();
                 let img = image::load_from_memory(&bytes).unwrap().to_rgba8();
                 assert_eq!(img.dimensions(), size, "{}", case.file);
+                // Transparency is kept (the fixture is half transparent); other frames are opaque.
+                let alpha = img.pixels().map(|p| p.0[3] as f64).sum::<f64>() / (size.0 * size.1) as f64;
+                let want_alpha = if case.file == "alpha-qtrle.mov" { 128.0 } else { 255.0 };
+                assert!((alpha - want_alpha).abs() < 1.5, "{}: mean alpha {alpha}", case.file);
                 let reference = cli_frame_by(
                     case.reference,
                     &fixture(case.file),
@@ -219,4 +223,18 @@ async fn wait_for_metric(server: &Server, line: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the metric never showed {line:?}");
+}
+
+/// `--isolation thread` (no worker processes; kept to measure isolation's cost) still makes frames
+/// and typed errors, and starts no worker.
+#[tokio::test]
+async fn thread_isolation_still_works() {
+    let server = start(&["--workers", "1", "--isolation", "thread"]);
+    assert_still_serving(&server).await;
+    let (status, code) = problem_code(post(&server, "not-a-video.au", "").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_container")
+    );
+    assert!(workers(&server).is_empty(), "no worker processes");
 }
