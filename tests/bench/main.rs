@@ -464,7 +464,7 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
     );
     let _ = writeln!(
         report,
-        "| isolation | clients | thumbnails/s | p50 | p99 | 503s | server peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| isolation | clients | thumbnails/s | p50 | p99 | 503s | server peak RSS | workers' peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     let mut single = Duration::ZERO;
     let mut rates: Vec<(&str, usize, f64)> = Vec::new();
@@ -485,10 +485,11 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
             rates.push((isolation, clients, rate));
             let _ = writeln!(
                 report,
-                "| {isolation} | {clients} | {rate:.1} | {} | {} | {busy} | {:.0} MB |",
+                "| {isolation} | {clients} | {rate:.1} | {} | {} | {busy} | {:.0} MB | {:.0} MB |",
                 ms(percentile(&latencies, 0.5)),
                 ms(percentile(&latencies, 0.99)),
-                server.peak_rss_kib() as f64 / 1024.0
+                server.peak_rss_kib() as f64 / 1024.0,
+                server.children_peak_rss_kib() as f64 / 1024.0
             );
         }
     }
