@@ -16,25 +16,19 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Api
     let (width, height) = (image.width, image.height);
     let transparent = format != Format::Jpeg && image.rgba.chunks_exact(4).any(|px| px[3] != 255);
     match format {
-        Format::Png if transparent => {
-            let mut out = Vec::new();
-            let mut encoder = png::Encoder::new(&mut out, width, height);
-            encoder.set_color(png::ColorType::Rgba);
-            encoder.set_depth(png::BitDepth::Eight);
-            encoder.set_compression(png::Compression::Fast);
-            let mut writer = encoder.write_header().map_err(|e| failed(&e))?;
-            writer.write_image_data(&image.rgba).map_err(|e| failed(&e))?;
-            writer.finish().map_err(|e| failed(&e))?;
-            Ok(out)
-        }
         Format::Png => {
+            let (color, pixels) = if transparent {
+                (png::ColorType::Rgba, &image.rgba)
+            } else {
+                (png::ColorType::Rgb, &rgb)
+            };
             let mut out = Vec::new();
             let mut encoder = png::Encoder::new(&mut out, width, height);
-            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_color(color);
             encoder.set_depth(png::BitDepth::Eight);
             encoder.set_compression(png::Compression::Fast);
             let mut writer = encoder.write_header().map_err(|e| failed(&e))?;
-            writer.write_image_data(&rgb).map_err(|e| failed(&e))?;
+            writer.write_image_data(pixels).map_err(|e| failed(&e))?;
             writer.finish().map_err(|e| failed(&e))?;
             Ok(out)
         }
