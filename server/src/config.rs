@@ -1,7 +1,9 @@
-//! Configuration: flags, each with an environment variable of the same meaning.
+//! Configuration: flags, each with an environment variable of the same meaning, checked as a whole by
+//! [`Config::validate`] before the server starts (a bad value is a clear message and exit code 2,
+//! never a panic later).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -15,6 +17,10 @@ pub enum Isolation {
     Thread,
 }
 
+/// Where an installed server finds its static files, relative to its binary
+/// (`PREFIX/bin/server` → `PREFIX/share/video-thumbnailer/{www,engine}`).
+pub const INSTALLED_SHARE: &str = "../share/video-thumbnailer";
+
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "server",
@@ -26,29 +32,63 @@ pub struct Config {
     #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// The static app (index.html, the JS API, the web wasm).
-    #[arg(long = "www", env = "WWW_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../www"))]
-    pub www: PathBuf,
+    /// The static app (index.html, the JS API, the web wasm). Default: `share/video-thumbnailer/www`
+    /// beside the binary's folder when installed, else the source tree's `www/`.
+    #[arg(long = "www", env = "WWW_DIR")]
+    pub www: Option<PathBuf>,
 
-    /// The built wasm engine, served under /engine/.
-    #[arg(long, env = "ENGINE_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../ffmpeg-wasm/dist"))]
-    pub engine_dir: PathBuf,
+    /// The built wasm engine, served under /engine/. Default: `share/video-thumbnailer/engine`
+    /// beside the binary's folder when installed, else the source tree's `ffmpeg-wasm/dist/`.
+    #[arg(long, env = "ENGINE_DIR")]
+    pub engine_dir: Option<PathBuf>,
 
-    /// Largest accepted upload, in bytes (100 MiB by default).
+    /// Largest accepted upload, in bytes (100 MiB by default). Every part of a form counts.
     #[arg(long, env = "MAX_UPLOAD", default_value_t = 100 * 1024 * 1024)]
     pub max_upload: u64,
+
+    /// Uploads received at once; beyond that, 503 with Retry-After before the body is read.
+    #[arg(long, env = "MAX_UPLOADS", default_value_t = 8)]
+    pub max_uploads: usize,
+
+    /// Bytes of temporary files (spooled uploads) at once; an upload that would go past it is
+    /// refused with 503 (before its body is read when it declares its length).
+    #[arg(long, env = "TEMP_BUDGET", default_value_t = 1024 * 1024 * 1024)]
+    pub temp_budget: u64,
 
     /// Engine jobs running at once (default: the number of cores).
     #[arg(long = "workers", env = "WORKERS")]
     pub workers_flag: Option<usize>,
 
-    /// Jobs that may wait for a worker; beyond that, 503 with Retry-After.
+    /// Requests that may wait for a worker (receiving their upload or queued); beyond that, 503
+    /// with Retry-After before the body is read.
     #[arg(long, env = "QUEUE", default_value_t = 64)]
     pub queue: usize,
 
     /// Longest a job may run, in seconds, before it is interrupted (503).
-    #[arg(long, env = "JOB_TIMEOUT", default_value_t = 30.0)]
+    #[arg(long, env = "JOB_TIMEOUT", default_value_t = 30.0, value_parser = seconds)]
     pub job_timeout: f64,
+
+    /// Longest a client may take to send a request's headers, in seconds; also how long an idle
+    /// connection is kept.
+    #[arg(long, env = "HEADER_TIMEOUT", default_value_t = 10.0, value_parser = seconds)]
+    pub header_timeout: f64,
+
+    /// Longest an upload may pause between two pieces of its body, in seconds; after that long,
+    /// it must also have kept `--min-upload-rate` on average.
+    #[arg(long, env = "BODY_TIMEOUT", default_value_t = 15.0, value_parser = seconds)]
+    pub body_timeout: f64,
+
+    /// Slowest average upload accepted, in bytes per second (0: no minimum).
+    #[arg(long, env = "MIN_UPLOAD_RATE", default_value_t = 16 * 1024)]
+    pub min_upload_rate: u64,
+
+    /// Longest a whole thumbnail or probe request may take (upload, queue and job), in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value_t = 300.0, value_parser = seconds)]
+    pub request_timeout: f64,
+
+    /// Connections open at once; beyond that, a new connection gets 503 and is closed.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048)]
+    pub max_connections: usize,
 
     /// Where engine jobs run: `process` (sandboxed worker processes) or `thread`.
     #[arg(long, env = "ISOLATION", value_enum, default_value_t = Isolation::Process)]
@@ -58,7 +98,8 @@ pub struct Config {
     #[arg(long, env = "WORKER_MEMORY_MB", default_value_t = 4096)]
     pub worker_memory_mb: u64,
 
-    /// Source frames above this many pixels are refused (decompression bombs).
+    /// Source frames above this many pixels are refused (decompression bombs); output images are
+    /// scaled to fit in it too.
     #[arg(long, env = "MAX_PIXELS", default_value_t = 64 * 1024 * 1024)]
     pub max_pixels: u32,
 
@@ -71,18 +112,161 @@ pub struct Config {
     pub log_json: bool,
 }
 
+/// A number of seconds: finite, above 0, at most a day.
+fn seconds(value: &str) -> Result<f64, String> {
+    let s: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number of seconds"))?;
+    if !(s.is_finite() && s > 0.0 && s <= 86_400.0) {
+        return Err(format!("`{value}`: give a number of seconds above 0 and at most 86400"));
+    }
+    Ok(s)
+}
+
+/// File descriptors the server needs beyond its connections (listener, logs, workers, spooled files).
+const SPARE_FDS: u64 = 64;
+
 impl Config {
+    /// Checks the values together, finds the static folders and raises the open-files limit.
+    /// The message names the flag to change.
+    pub fn validate(mut self) -> Result<Config, String> {
+        if self.workers_flag == Some(0) {
+            return Err("--workers must be at least 1".into());
+        }
+        if self.workers() > 1024 {
+            return Err(format!("--workers {} is more than 1024", self.workers()));
+        }
+        if self.max_upload == 0 {
+            return Err("--max-upload must be at least 1 byte".into());
+        }
+        if self.max_uploads == 0 {
+            return Err("--max-uploads must be at least 1".into());
+        }
+        if self.temp_budget < self.max_upload {
+            return Err(format!(
+                "--temp-budget ({}) is below --max-upload ({}): no upload of the largest size could be received",
+                self.temp_budget, self.max_upload
+            ));
+        }
+        if self.request_timeout < self.job_timeout {
+            return Err(format!(
+                "--request-timeout ({} s) is below --job-timeout ({} s)",
+                self.request_timeout, self.job_timeout
+            ));
+        }
+        if self.max_pixels == 0 {
+            return Err("--max-pixels must be at least 1".into());
+        }
+        if self.worker_memory_mb != 0 && self.worker_memory_mb < 256 {
+            return Err(format!(
+                "--worker-memory-mb {} is too small for the engine (0 for no limit, or at least 256)",
+                self.worker_memory_mb
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        let files = raise_open_files_limit();
+        let needed = self.max_connections as u64 + self.max_uploads as u64 + 4 * self.workers() as u64 + SPARE_FDS;
+        if needed > files {
+            return Err(format!(
+                "--max-connections {} needs about {needed} open files, and this process may open {files} (ulimit -n)",
+                self.max_connections
+            ));
+        }
+        let temp = self.temp_dir();
+        tempfile::tempfile_in(&temp)
+            .map_err(|e| format!("--temp-dir {}: cannot create files there ({e})", temp.display()))?;
+        self.www = Some(find_dir(self.www.take(), "www", "www", "--www", "index.html")?);
+        self.engine_dir = Some(find_dir(
+            self.engine_dir.take(),
+            "engine",
+            "ffmpeg-wasm/dist",
+            "--engine-dir",
+            "thumbnail-engine-st.js",
+        )?);
+        Ok(self)
+    }
+
     pub fn workers(&self) -> usize {
         self.workers_flag
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1)
     }
 
+    /// Requests admitted at once: one per worker, plus the queue.
+    pub fn capacity(&self) -> usize {
+        self.workers() + self.queue
+    }
+
     pub fn job_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.job_timeout.max(0.001))
+        Duration::from_secs_f64(self.job_timeout)
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.header_timeout)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.body_timeout)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.request_timeout)
     }
 
     pub fn temp_dir(&self) -> PathBuf {
         self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+
+    /// The static app's folder (found by `validate`).
+    pub fn www(&self) -> &Path {
+        self.www.as_deref().expect("validated config")
+    }
+
+    /// The wasm engine's folder (found by `validate`).
+    pub fn engine_dir(&self) -> &Path {
+        self.engine_dir.as_deref().expect("validated config")
+    }
+}
+
+/// The folder given by `flag`, else the installed one beside the binary, else the source tree's.
+fn find_dir(given: Option<PathBuf>, installed: &str, source: &str, flag: &str, marker: &str) -> Result<PathBuf, String> {
+    let candidates: Vec<PathBuf> = match given {
+        Some(dir) => vec![dir],
+        None => {
+            let mut found = Vec::new();
+            if let Some(bin) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_owned)) {
+                found.push(bin.join(INSTALLED_SHARE).join(installed));
+            }
+            found.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(source));
+            found
+        }
+    };
+    for dir in &candidates {
+        if dir.join(marker).is_file() {
+            return dir.canonicalize().map_err(|e| format!("{flag} {}: {e}", dir.display()));
+        }
+    }
+    let tried: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
+    Err(format!(
+        "{flag}: no folder with {marker} (looked in {}); pass {flag} DIR",
+        tried.join(", ")
+    ))
+}
+
+/// Raises the soft limit on open files to the hard one; returns the limit in force.
+fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Err(_) => 1024,
     }
 }

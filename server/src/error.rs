@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use thumbnail_engine::{Error as EngineError, ErrorKind};
 
-/// Seconds a client is told to wait when the queue is full.
-const RETRY_AFTER_SECS: u32 = 2;
+/// Seconds a client is told to wait when the server is busy.
+pub const RETRY_AFTER_SECS: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,16 +23,21 @@ pub enum ApiError {
     /// The engine refused the video; the kind decides the status.
     #[error("{0}")]
     Engine(#[from] EngineError),
-    /// All workers busy and the queue full (503 + Retry-After).
-    #[error("the server is busy; retry in a moment")]
-    Busy,
+    /// No room for this request now: workers and queue full, too many uploads at once, the
+    /// temporary-file budget spent, too many connections (503 + Retry-After). Says which.
+    #[error("the server is busy ({0}); retry in a moment")]
+    Busy(&'static str),
+    /// The client was too slow: a stalled or too slow upload, or the whole request past its time (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The engine process died on this video (a crash, an abort, killed): 422. The server goes on.
     #[error("{0}")]
     EngineCrashed(String),
     /// The job ran past the time limit and was stopped (503).
     #[error("the video took longer than {0} s to process")]
     Timeout(f64),
-    /// A bug (500).
+    /// A bug or a fault of the server's machine (500). The text goes to the log only: it may name
+    /// paths; the client is told that something failed on the server's side.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,7 +68,8 @@ impl ApiError {
                 "unsupported_media_type",
                 "Unsupported media type",
             ),
-            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Server busy"),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Server busy"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout", "Request too slow"),
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Processing took too long"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
             ApiError::EngineCrashed(_) => (
@@ -89,24 +95,41 @@ impl ApiError {
             },
         }
     }
+
+    /// What the client is told: the error's own text, except where it may carry the server's
+    /// internals (paths, OS errors), which stay in the log.
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Internal(_) | ApiError::Engine(EngineError { kind: ErrorKind::Io, .. }) => {
+                "the server failed to process the request; the failure is in its log".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The status and the problem+json body.
+    pub fn problem(&self) -> (StatusCode, Vec<u8>) {
+        let (status, code, title) = self.describe();
+        let problem = Problem {
+            kind: format!("/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            detail: self.detail(),
+            code,
+        };
+        (status, serde_json::to_vec(&problem).expect("a problem serialises"))
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, title) = self.describe();
+        let (status, code, _) = self.describe();
         if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(error = %self, "request failed");
         } else {
             tracing::info!(error = %self, code, "request refused");
         }
-        let problem = Problem {
-            kind: format!("/problems/{code}"),
-            title,
-            status: status.as_u16(),
-            detail: self.to_string(),
-            code,
-        };
-        let body = serde_json::to_vec(&problem).expect("a problem serialises");
+        let (status, body) = self.problem();
         let mut response = (status, body).into_response();
         response.extensions_mut().insert(ProblemCode(code));
         let headers = response.headers_mut();
@@ -115,7 +138,7 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if matches!(self, ApiError::Busy) {
+        if matches!(self, ApiError::Busy(_)) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         response

@@ -1,5 +1,5 @@
-//! The engine's job pool: at most `workers` jobs run at once, at most `queue` more wait (beyond
-//! that: busy), and each job has a time limit.
+//! The engine's job pool: at most `workers` jobs run at once, the others wait, and each job has a
+//! time limit. (How many requests may wait is decided before their upload, in lib.rs.)
 //!
 //! Two ways to run a job (`--isolation`):
 //! - `process` (the default): in a sandboxed worker process (worker.rs). A crash, an abort or
@@ -15,7 +15,6 @@
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -30,9 +29,6 @@ use crate::worker::{CallError, Worker};
 
 pub struct Pool {
     runner: Runner,
-    /// Jobs admitted and not yet answered (waiting + running).
-    admitted: AtomicUsize,
-    capacity: usize,
     timeout: Duration,
     metrics: Arc<Metrics>,
 }
@@ -40,15 +36,6 @@ pub struct Pool {
 enum Runner {
     Processes(Processes),
     Threads(Threads),
-}
-
-/// Gives the admission slot back however the request ends.
-struct Admitted<'a>(&'a AtomicUsize);
-
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// Counts a job as queued, then as running, whatever ends it.
@@ -85,7 +72,6 @@ impl Drop for Tracked<'_> {
 pub struct PoolConfig {
     pub isolation: Isolation,
     pub workers: usize,
-    pub queue: usize,
     pub timeout: Duration,
     /// The binary started as a worker (`process`): the server's own.
     pub worker_exe: PathBuf,
@@ -101,8 +87,6 @@ impl Pool {
         };
         Pool {
             runner,
-            admitted: AtomicUsize::new(0),
-            capacity: config.workers + config.queue,
             timeout: config.timeout,
             metrics,
         }
@@ -110,11 +94,6 @@ impl Pool {
 
     /// Runs `job` on the video `file` reads.
     pub async fn run(&self, job: Job, file: File) -> Result<Output, ApiError> {
-        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.admitted.fetch_sub(1, Ordering::AcqRel);
-            return Err(ApiError::Busy);
-        }
-        let _admitted = Admitted(&self.admitted);
         let result = match &self.runner {
             Runner::Processes(p) => p.run(&job, &file, self.timeout, &self.metrics).await,
             Runner::Threads(t) => t.run(job, file, self.timeout, &self.metrics).await,
@@ -126,10 +105,6 @@ impl Pool {
                 Failure::Engine { code, message } => ApiError::Internal(format!("{code}: {message}")),
             },
         })
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 }
 

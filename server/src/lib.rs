@@ -2,6 +2,7 @@
 
 mod api;
 mod config;
+mod connections;
 mod encode;
 mod engine_job;
 mod error;
@@ -13,6 +14,7 @@ mod static_files;
 mod upload;
 pub mod worker;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,65 +29,82 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::{Config, Isolation};
-use error::ProblemCode;
+use error::{ApiError, ProblemCode};
 use jobs::{Pool, PoolConfig};
 use metrics::{ErrorLabels, Metrics, RequestLabels, RouteLabels};
+use upload::Uploads;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pool: Arc<Pool>,
+    /// One permit per request admitted at once (see `admit`).
+    admission: Arc<tokio::sync::Semaphore>,
+    uploads: Arc<Uploads>,
     metrics: Arc<Metrics>,
 }
 
 const OPENAPI: &str = include_str!("../openapi.json");
 
-pub fn app(config: Config) -> Router {
+/// Serves the app on `listener` until `shutdown` completes. `config` must be validated.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let limits = connections::Limits {
+        max_connections: config.max_connections,
+        header_timeout: config.header_timeout(),
+    };
+    let (router, metrics) = app(config);
+    connections::serve(listener, router, limits, metrics, shutdown).await
+}
+
+fn app(config: Config) -> (Router, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
     let pool = Arc::new(Pool::new(
         PoolConfig {
             isolation: config.isolation,
             workers: config.workers(),
-            queue: config.queue,
             timeout: config.job_timeout(),
             worker_exe: std::env::current_exe().expect("the server's own path"),
             worker_memory: config.worker_memory_mb.saturating_mul(1024 * 1024),
         },
         metrics.clone(),
     ));
+    let uploads = Arc::new(Uploads::new(config.max_uploads, config.temp_budget, metrics.clone()));
+    let capacity = config.capacity();
+    metrics.admission_limit.set(capacity as i64);
     let state = AppState {
         config: Arc::new(config),
         pool,
-        metrics,
+        admission: Arc::new(tokio::sync::Semaphore::new(capacity)),
+        uploads,
+        metrics: metrics.clone(),
     };
 
     // Static files are revalidated on each use (Last-Modified).
     let no_cache = SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 
-    Router::new()
+    let operations = Router::new()
         .route("/thumbnail", post(api::thumbnail))
         .route("/probe", post(api::probe))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(render_metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admit))
+        // Uploads are limited while they stream (upload.rs), not buffered by axum.
+        .layer(DefaultBodyLimit::disable());
+
+    // What pages of other origins may use: the operations, the widget, the engine and the API's
+    // description (not the metrics or the health check).
+    let public = operations
         .route("/openapi.json", get(openapi))
         .route("/sw.js", get(service_worker::script))
-        // Uploads are limited while they stream (upload.rs), not buffered by axum.
-        .layer(DefaultBodyLimit::disable())
-        .nest_service("/engine", static_files::serve(&state.config.engine_dir))
-        .fallback_service(static_files::serve(&state.config.www))
+        .nest_service("/engine", static_files::serve(state.config.engine_dir()))
+        .fallback_service(static_files::serve(state.config.www()))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             static_files::skip_stale_siblings,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(no_cache)
-        // Cross-origin isolation, so that the page may use SharedArrayBuffer (the mt engine), and
-        // CORP cross-origin, so that pages of other origins may load the widget and the engine.
-        .layer(header_layer("cross-origin-opener-policy", "same-origin"))
-        .layer(header_layer("cross-origin-embedder-policy", "require-corp"))
-        .layer(header_layer("cross-origin-resource-policy", "cross-origin"))
-        .layer(header_layer("x-content-type-options", "nosniff"))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -98,9 +117,61 @@ pub fn app(config: Config) -> Router {
                     api::IMAGE_HEIGHT,
                     header::CONTENT_DISPOSITION,
                 ]),
-        )
+        );
+
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(render_metrics))
+        .merge(public)
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(no_cache)
+        // Cross-origin isolation, so that the page may use SharedArrayBuffer (the mt engine), and
+        // CORP cross-origin, so that pages of other origins may load the widget and the engine.
+        .layer(header_layer("cross-origin-opener-policy", "same-origin"))
+        .layer(header_layer("cross-origin-embedder-policy", "require-corp"))
+        .layer(header_layer("cross-origin-resource-policy", "cross-origin"))
+        .layer(header_layer("x-content-type-options", "nosniff"))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    (router, metrics)
+}
+
+/// Admission of an operation (POST /thumbnail, /probe), before a byte of its body is read: at
+/// most one per worker plus the queue in flight (receiving, waiting or running). One more is shed
+/// with 503 + Retry-After, its body read and dropped (never stored) for a moment so that the
+/// client sees the answer rather than a reset. (tower's `LoadShed` answers without that drain,
+/// which HTTP/1 clients that send their whole body first see as a broken connection.)
+/// An admitted operation is ended at `--request-timeout` whatever it is doing: dropping it deletes
+/// its file and stops its worker.
+async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    struct InFlight<'a> {
+        metrics: &'a Metrics,
+        _slot: tokio::sync::SemaphorePermit<'a>,
+    }
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.metrics.admitted.dec();
+        }
+    }
+    let Ok(slot) = state.admission.try_acquire() else {
+        return upload::refuse(request, ApiError::Busy("all workers and the queue are taken"))
+            .await
+            .into_response();
+    };
+    state.metrics.admitted.inc();
+    let _in_flight = InFlight {
+        metrics: &state.metrics,
+        _slot: slot,
+    };
+    let limit = state.config.request_timeout();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout(format!(
+            "the request took longer than {} s (upload, queue and processing)",
+            limit.as_secs_f64()
+        ))
+        .into_response(),
+    }
 }
 
 fn header_layer(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -142,7 +213,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     Json(serde_json::json!({
         "status": "ok",
         "workers": state.config.workers(),
-        "capacity": state.pool.capacity(),
+        "capacity": state.config.capacity(),
         "isolation": format!("{:?}", state.config.isolation).to_lowercase(),
     }))
 }

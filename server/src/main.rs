@@ -1,8 +1,8 @@
 //! The server: the app's static files with the headers that enable wasm threads, and
 //! `POST /thumbnail` + `POST /probe` on the native engine for clients that cannot run it.
 
-use clap::Parser;
-use server::{app, Config};
+use clap::{CommandFactory, Parser};
+use server::Config;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::io::Result<()> {
@@ -16,7 +16,9 @@ fn main() -> std::io::Result<()> {
 
 #[tokio::main]
 async fn serve() -> std::io::Result<()> {
-    let config = Config::parse();
+    let config = Config::parse()
+        .validate()
+        .unwrap_or_else(|message| Config::command().error(clap::error::ErrorKind::ValueValidation, message).exit());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -30,17 +32,19 @@ async fn serve() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(
         address = %listener.local_addr()?,
-        www = %config.www.display(),
+        www = %config.www().display(),
+        engine = %config.engine_dir().display(),
         workers = config.workers(),
         queue = config.queue,
         max_upload = config.max_upload,
+        max_uploads = config.max_uploads,
+        temp_budget = config.temp_budget,
+        max_connections = config.max_connections,
         "listening"
     );
     // The first line on stdout says where we listen (tests start us on port 0 and read it).
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(config))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    server::serve(listener, config, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

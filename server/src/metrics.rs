@@ -44,6 +44,19 @@ pub struct Metrics {
     /// Engine worker processes started, and those that died on a job.
     pub worker_starts: Counter,
     pub worker_crashes: Counter,
+    /// Operation requests admitted (receiving their upload, queued or running), and the most at once.
+    pub admitted: Gauge,
+    pub admission_limit: Gauge,
+    /// Uploads being received, and the most at once.
+    pub uploads: Gauge,
+    pub upload_limit: Gauge,
+    /// Bytes of temporary files reserved (spooled uploads), and the budget.
+    pub temp_bytes: Gauge,
+    pub temp_budget: Gauge,
+    /// Open connections, the most at once, and those refused past it.
+    pub connections: Gauge,
+    pub connection_limit: Gauge,
+    pub connections_refused: Counter,
 }
 
 impl Metrics {
@@ -57,6 +70,29 @@ impl Metrics {
         let uploaded_bytes = Counter::<u64, AtomicU64>::default();
         let worker_starts = Counter::default();
         let worker_crashes = Counter::default();
+        let gauges = [
+            ("admitted_requests", "Thumbnail and probe requests admitted (uploading, queued or running)"),
+            ("admitted_requests_limit", "Most thumbnail and probe requests admitted at once (--workers + --queue)"),
+            ("uploads", "Uploads being received"),
+            ("uploads_limit", "Most uploads received at once (--max-uploads)"),
+            ("temp_bytes", "Bytes of temporary files reserved for spooled uploads"),
+            ("temp_budget_bytes", "Most bytes of temporary files at once (--temp-budget)"),
+            ("connections", "Open HTTP connections"),
+            ("connections_limit", "Most HTTP connections open at once (--max-connections)"),
+        ]
+        .map(|(name, help)| {
+            let gauge = Gauge::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        });
+        let [admitted, admission_limit, uploads, upload_limit, temp_bytes, temp_budget, connections, connection_limit] =
+            gauges;
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections refused past --max-connections",
+            connections_refused.clone(),
+        );
         registry.register(
             "engine_worker_starts",
             "Engine worker processes started",
@@ -91,6 +127,15 @@ impl Metrics {
             uploaded_bytes,
             worker_starts,
             worker_crashes,
+            admitted,
+            admission_limit,
+            uploads,
+            upload_limit,
+            temp_bytes,
+            temp_budget,
+            connections,
+            connection_limit,
+            connections_refused,
         }
     }
 

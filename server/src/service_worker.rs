@@ -19,9 +19,9 @@ const PLACEHOLDER: &str = "ASSETS_VERSION";
 pub async fn script(State(state): State<AppState>) -> Result<Response, ApiError> {
     let config = state.config.clone();
     let script = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-        let template = std::fs::read_to_string(config.www.join("sw.js"))?;
+        let template = std::fs::read_to_string(config.www().join("sw.js"))?;
         let mut hash = Sha256::new();
-        for (prefix, dir) in [("", &config.www), ("engine/", &config.engine_dir)] {
+        for (prefix, dir) in [("", config.www()), ("engine/", config.engine_dir())] {
             list(dir, prefix, &mut hash)?;
         }
         let version: String = hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();

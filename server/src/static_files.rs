@@ -66,8 +66,8 @@ fn file_for(state: &AppState, path: &str) -> Option<PathBuf> {
         return None;
     }
     let (root, rest) = match path.strip_prefix("/engine/") {
-        Some(rest) => (&state.config.engine_dir, rest),
-        None => (&state.config.www, path.trim_start_matches('/')),
+        Some(rest) => (state.config.engine_dir(), rest),
+        None => (state.config.www(), path.trim_start_matches('/')),
     };
     let relative = Path::new(rest);
     if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
