@@ -529,6 +529,11 @@ static int to_rgba(te_engine *e, int max_width, int max_height) {
   if (disp_w * disp_h * scale * scale > e->max_pixels) scale = sqrt(e->max_pixels / (disp_w * disp_h));
   int out_w = (int)FFMAX(1.0, round(disp_w * scale));
   int out_h = (int)FFMAX(1.0, round(disp_h * scale));
+  /* Rounding up may cross the pixel limit: the longer side gives way. */
+  if ((int64_t)out_w * out_h > e->max_pixels) {
+    if (out_w >= out_h) out_w = FFMAX(1, e->max_pixels / out_h);
+    else out_h = FFMAX(1, e->max_pixels / out_w);
+  }
   int scaled_w = turned ? out_h : out_w, scaled_h = turned ? out_w : out_h;
 
   if (!sws_isSupportedInput(f->format))

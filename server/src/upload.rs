@@ -15,7 +15,7 @@
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::future::Future;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -163,11 +163,9 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
 
     // Room to receive it, or 503 before reading a byte of it.
     let uploads = &state.uploads;
-    let slot = uploads
-        .slots
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Busy("too many uploads at once"))?;
+    let Ok(slot) = uploads.slots.clone().try_acquire_owned() else {
+        return Err(refuse(request, ApiError::Busy("too many uploads at once")).await);
+    };
     state.metrics.uploads.inc();
     let receiving = Receiving {
         _slot: slot,
@@ -177,10 +175,13 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
         budget: uploads.budget.clone(),
         bytes: 0,
     };
-    reservation.cover(declared.unwrap_or(0).min(limit))?;
+    if let Err(e) = reservation.cover(declared.unwrap_or(0).min(limit)) {
+        return Err(refuse(request, e).await);
+    }
 
+    let inner = Arc::new(Mutex::new(Some(request.into_body().into_data_stream())));
     let body = Guarded {
-        inner: request.into_body().into_data_stream(),
+        inner: inner.clone(),
         received: 0,
         cap,
         limit,
@@ -190,11 +191,25 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
         min_rate: config.min_upload_rate,
         framing: boundary.as_deref().map(Framing::new),
     };
-    let upload = match boundary {
-        Some(boundary) => from_form(state, body, &boundary, reservation).await?,
-        None => spool(state, body, None, reservation).await?,
+    let received = match boundary {
+        Some(boundary) => from_form(state, body, &boundary, reservation).await,
+        None => spool(state, body, None, reservation).await,
     };
     drop(receiving);
+    let upload = match received {
+        Ok(upload) => upload,
+        // Too slow: not worth waiting for the rest.
+        Err(e @ ApiError::RequestTimeout(_)) => return Err(e),
+        Err(e) => {
+            // Refused part way (too large, a bad form, the budget): the rest is read and dropped
+            // for a moment, so that the client sees the answer (see `discard`).
+            let rest = inner.lock().expect("the body").take();
+            if let Some(rest) = rest {
+                discard(rest).await;
+            }
+            return Err(e);
+        }
+    };
     if upload.size == 0 {
         return Err(ApiError::BadRequest("the video is empty (0 bytes)".into()));
     }
@@ -272,7 +287,8 @@ where
 
 /// The request body with the limits on its size and pace, and on a form's framing.
 struct Guarded {
-    inner: axum::body::BodyDataStream,
+    /// Shared with `receive`, which drains what is left of a refused body.
+    inner: Arc<Mutex<Option<axum::body::BodyDataStream>>>,
     received: u64,
     /// Most bytes of body; `limit` is what the client is told.
     cap: u64,
@@ -290,7 +306,11 @@ impl Stream for Guarded {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        match this.inner.poll_next_unpin(cx) {
+        let mut inner = this.inner.lock().expect("the body");
+        let Some(inner) = inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match inner.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.received += chunk.len() as u64;
                 if this.received > this.cap {
@@ -404,9 +424,14 @@ impl Framing {
     }
 }
 
-/// Refuses a request without spooling its body: reads and drops it first (see `discard`).
+/// Refuses a request without storing its body. A client that waits to be told before sending
+/// it (`Expect: 100-continue`) is answered at once and never sends it; any other is drained for a
+/// moment first (see `discard`).
 pub async fn refuse(request: Request, error: ApiError) -> ApiError {
-    discard(request.into_body().into_data_stream()).await;
+    let waits = header_str(request.headers(), header::EXPECT).is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if !waits {
+        discard(request.into_body().into_data_stream()).await;
+    }
     error
 }
 
