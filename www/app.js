@@ -9,6 +9,8 @@ const ui = {
   width: $('width'), format: $('format'), quality: $('quality'), mode: $('mode'),
   make: $('make'), cancel: $('cancel'), progress: $('progress'),
   status: $('status'), error: $('error'),
+  ask: $('ask-upload'), askText: $('ask-upload-text'), uploadYes: $('upload-yes'), uploadNo: $('upload-no'),
+  update: $('update'), reload: $('reload'),
   result: $('result'), preview: $('preview'), caption: $('caption'), download: $('download'),
 };
 
@@ -31,13 +33,39 @@ const IN_WORDS = {
   network: 'The server could not be reached.',
   engine_crashed: 'The engine stopped on this video.',
   engine_unavailable: 'The in-browser engine could not start.',
+  upload_declined: 'The video was not sent to the server.',
 };
+
+// The page promises that the video is not uploaded: when the browser cannot make a frame,
+// `auto` asks first (once per file), and the answer No keeps the video here.
+let uploadAllowedFor = null;
+function askToUpload({ code, message, file: asked }) {
+  if (uploadAllowedFor === asked) return true;
+  ui.askText.textContent = `${IN_WORDS[code] || 'Your browser cannot make this frame.'} (${message}) ` +
+    `Send ${asked.name || 'the video'} to the server to make the frame there? The video leaves your computer.`;
+  ui.ask.hidden = false;
+  ui.uploadYes.focus();
+  return new Promise((resolve) => {
+    const answer = (yes) => {
+      ui.ask.hidden = true;
+      ui.uploadYes.onclick = ui.uploadNo.onclick = null;
+      if (yes) uploadAllowedFor = asked;
+      resolve(yes);
+    };
+    ui.uploadYes.onclick = (e) => {
+      e.preventDefault();
+      answer(true);
+    };
+    ui.uploadNo.onclick = () => answer(false);
+    job?.signal.addEventListener('abort', () => answer(false), { once: true });
+  });
+}
 
 const thumbnailers = new Map(); // one per mode, made on first use
 function thumbnailer() {
   const mode = ui.mode.value;
   if (!thumbnailers.has(mode)) {
-    const created = Thumbnailer.create({ mode });
+    const created = Thumbnailer.create({ mode, confirmUpload: askToUpload });
     created.catch(() => thumbnailers.delete(mode)); // try again next time
     thumbnailers.set(mode, created);
   }
@@ -168,6 +196,24 @@ ui.drop.addEventListener('drop', (e) => {
 thumbnailer().catch(showError);
 
 // Offline after one visit (sw.js). Registration failing (e.g. a private window) only loses that.
+// A new version waits until this page is reloaded (never mixing two versions' assets): say so.
 if ('serviceWorker' in navigator) {
-  navigator.serviceWorker.register('sw.js').catch((e) => console.warn('no offline mode:', e));
+  navigator.serviceWorker
+    .register('sw.js')
+    .then((registration) => {
+      const offerReload = () => {
+        if (registration.waiting && navigator.serviceWorker.controller) ui.update.hidden = false;
+      };
+      offerReload();
+      registration.addEventListener('updatefound', () => {
+        registration.installing?.addEventListener('statechange', offerReload);
+      });
+    })
+    .catch((e) => console.warn('no offline mode:', e));
+  ui.reload.addEventListener('click', async () => {
+    const registration = await navigator.serviceWorker.getRegistration();
+    if (!registration?.waiting) return location.reload();
+    navigator.serviceWorker.addEventListener('controllerchange', () => location.reload(), { once: true });
+    registration.waiting.postMessage('activate');
+  });
 }

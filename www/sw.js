@@ -1,7 +1,10 @@
 // The service worker of the page at / : after one visit the page, the browser worker and both
 // engine variants come from a cache, so the page makes thumbnails with the server stopped.
 // The server serves this file at /sw.js with ASSETS_VERSION replaced by a hash of the assets, so a
-// new version of any of them installs a new worker, which fills a new cache and drops the old.
+// new version of any of them installs a new worker, which fills a new cache. It waits while a page
+// of the old version is open (that page keeps the old worker and the old cache: never two versions'
+// assets in one page) and takes over, dropping the old cache, once none is, or when the page asks
+// (its Reload button posts 'activate').
 'use strict';
 
 const VERSION = 'ASSETS_VERSION';
@@ -32,9 +35,12 @@ self.addEventListener('install', (event) => {
       const cache = await caches.open(CACHE);
       // Fresh from the server, not from the HTTP cache: these are the bytes of this version.
       await cache.addAll(PRECACHE.map((path) => new Request(path, { cache: 'reload' })));
-      await self.skipWaiting();
     })(),
   );
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data === 'activate') self.skipWaiting();
 });
 
 self.addEventListener('activate', (event) => {
@@ -43,7 +49,6 @@ self.addEventListener('activate', (event) => {
       for (const name of await caches.keys()) {
         if (name.startsWith('thumbnailer-') && name !== CACHE) await caches.delete(name);
       }
-      await self.clients.claim();
     })(),
   );
 });

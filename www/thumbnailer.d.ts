@@ -11,7 +11,9 @@ export type EngineName = 'browser-mt' | 'browser-st' | 'server';
  * - aborted (name 'AbortError'), timeout: the job was stopped
  * - engine_crashed: the engine (in the browser, or the server's worker process) died on this video
  * - engine_unavailable: the browser engine did not load
- * - network, upload_too_large, busy, bad_request, unsupported_media_type, server: the server path
+ * - upload_declined: `auto` would have sent the video to the server, and `confirmUpload` said no
+ * - network, upload_too_large, busy, request_timeout, bad_request, unsupported_media_type, internal,
+ *   server: the server path
  */
 export type ThumbnailErrorCode =
   | 'not_media'
@@ -27,9 +29,12 @@ export type ThumbnailErrorCode =
   | 'timeout'
   | 'engine_crashed'
   | 'engine_unavailable'
+  | 'upload_declined'
   | 'network'
   | 'upload_too_large'
   | 'busy'
+  | 'request_timeout'
+  | 'internal'
   | 'bad_request'
   | 'unsupported_media_type'
   | 'server'
@@ -51,8 +56,14 @@ export interface CreateOptions {
    * Worker/WebAssembly, or a codec the browser engine lacks, such as AV1); 'browser'; 'server'.
    */
   mode?: 'auto' | 'browser' | 'server';
-  /** Milliseconds a job may take. Default 60000. */
+  /** Milliseconds a job may take, the engine's start included. Default 60000. */
   timeout?: number;
+  /**
+   * Asked before `auto` sends a video to the server because the browser could not make the frame
+   * (`why` is that failure). Anything but `true` keeps the video in the browser: the job fails with
+   * `upload_declined`. Without it, `auto` sends the video.
+   */
+  confirmUpload?: (why: { code: ThumbnailErrorCode; message: string; file: Blob }) => boolean | Promise<boolean>;
 }
 
 export interface JobOptions {
@@ -104,7 +115,10 @@ export class Thumbnailer {
   static create(options?: CreateOptions): Promise<Thumbnailer>;
   probe(file: Blob, options?: JobOptions): Promise<VideoInfo>;
   thumbnail(file: Blob, options?: ThumbnailOptions): Promise<Thumbnail>;
-  /** Stops the browser engine and any job on it; the next job starts a new one. */
+  /**
+   * Stops the browser engine and ends every job not yet settled (queued, waiting for the engine to
+   * start, running, or on the server) with `aborted`; the next job starts a new engine.
+   */
   terminate(): void;
 }
 
@@ -118,6 +132,8 @@ export interface VideoThumbnailerElement extends HTMLElement {
 export interface VideoThumbnailerEventMap extends Omit<HTMLElementEventMap, 'error'> {
   thumbnail: CustomEvent<Thumbnail>;
   error: CustomEvent<ThumbnailError>;
+  /** Cancelable: `preventDefault()` keeps the video from being sent to the server. */
+  upload: CustomEvent<{ code: ThumbnailErrorCode; message: string; file: Blob }>;
 }
 
 declare global {

@@ -31,6 +31,8 @@ function browserCapable() {
 class EngineWorker {
   #worker = null;
   #ready = null;
+  #failStart = null; // rejects #ready while the engine is starting
+  #bootUrl = null; // the blob URL a cross-origin worker starts from, revoked once it has
   #pending = new Map();
   #nextId = 1;
 
@@ -38,18 +40,27 @@ class EngineWorker {
     if (this.#ready) return this.#ready;
     const url = new URL('thumbnailer-worker.js', here);
     let worker;
-    if (url.origin === location.origin) {
-      worker = new Worker(url);
-    } else {
-      // A page cannot start a worker from another origin's URL: start one from a blob that
-      // imports ours (served with CORS and CORP).
-      const boot = `self.THUMBNAILER_BASE=${JSON.stringify(here.href)};importScripts(${JSON.stringify(url.href)});`;
-      worker = new Worker(URL.createObjectURL(new Blob([boot], { type: 'text/javascript' })));
+    try {
+      if (url.origin === location.origin) {
+        worker = new Worker(url);
+      } else {
+        // A page cannot start a worker from another origin's URL: start one from a blob that
+        // imports ours (served with CORS and CORP).
+        const boot = `self.THUMBNAILER_BASE=${JSON.stringify(here.href)};importScripts(${JSON.stringify(url.href)});`;
+        this.#bootUrl = URL.createObjectURL(new Blob([boot], { type: 'text/javascript' }));
+        worker = new Worker(this.#bootUrl);
+      }
+    } catch (e) {
+      this.#revokeBoot();
+      return Promise.reject(new ThumbnailError('engine_unavailable', `cannot start a Web Worker: ${e.message}`));
     }
     this.#worker = worker;
-    this.#ready = new Promise((resolve, reject) => {
+    const ready = new Promise((resolve, reject) => {
+      this.#failStart = reject;
       worker.onmessage = ({ data }) => {
         if (data.type === 'ready') {
+          this.#revokeBoot();
+          this.#failStart = null;
           if (data.error) reject(new ThumbnailError(data.error.code, data.error.message));
           else resolve(data.engine);
           return;
@@ -67,8 +78,10 @@ class EngineWorker {
         this.#failAll(error);
       };
     });
-    this.#ready.catch(() => this.stop());
-    return this.#ready;
+    // A failed start ends this worker (not a newer one started since).
+    ready.catch(() => this.#ready === ready && this.stop());
+    this.#ready = ready;
+    return ready;
   }
 
   /** Runs one job; rejects with a plain `{ code, message, fatal }`. */
@@ -87,30 +100,65 @@ class EngineWorker {
     this.stop();
   }
 
-  /** Ends the worker (and whatever it is doing); the next job starts a new one. */
-  stop(reason) {
-    if (reason) this.#failAll(reason);
+  #revokeBoot() {
+    if (this.#bootUrl) URL.revokeObjectURL(this.#bootUrl);
+    this.#bootUrl = null;
+  }
+
+  /**
+   * Ends the worker (and whatever it is doing); the next job starts a new one. Jobs on it, and a
+   * start in progress, are rejected with `reason` (by default `aborted`).
+   */
+  stop(reason = { code: 'aborted', message: 'the engine was stopped', fatal: false }) {
+    const failStart = this.#failStart;
+    this.#failStart = null;
+    failStart?.(new ThumbnailError(reason.code, reason.message));
+    if (this.#pending.size) this.#failAll(reason);
     this.#worker?.terminate();
+    this.#revokeBoot();
     this.#worker = null;
     this.#ready = null;
   }
+}
+
+/** Rejects when `signal` aborts or `timeout` ms pass, whichever first; `stop()` clears both. */
+function watch(signal, timeout, what) {
+  let stop;
+  const stopped = new Promise((_, reject) => {
+    const timer = setTimeout(() => reject(new ThumbnailError('timeout', `${what} took longer than ${timeout} ms`)), timeout);
+    const onAbort = () => reject(new ThumbnailError('aborted', 'the job was cancelled'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    stop = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+  });
+  stopped.catch(() => {});
+  return { stopped, stop };
 }
 
 export class Thumbnailer {
   #mode;
   #server;
   #timeout;
+  #confirmUpload;
   #engine = new EngineWorker();
   #queue = Promise.resolve(); // jobs on the worker run one at a time
+  #generation = 0; // terminate() ends the jobs of earlier generations, queued or running
+  #requests = new Set(); // AbortControllers of the requests to the server in flight
 
   /**
-   * @param {{ server?: string, mode?: 'auto'|'browser'|'server', timeout?: number }} [options]
+   * @param {{ server?: string, mode?: 'auto'|'browser'|'server', timeout?: number,
+   *           confirmUpload?: (why: { code: string, message: string, file: Blob }) => boolean|Promise<boolean> }} [options]
    * `server`: URL of POST /thumbnail (POST /probe beside it), by default the one of the server this
-   * module comes from; `timeout`: ms per job.
+   * module comes from; `timeout`: ms per job; `confirmUpload`: asked before `auto` sends a video to
+   * the server because the browser could not make the frame (false: the job fails with `upload_declined`).
    */
-  static async create({ server = new URL('thumbnail', here).href, mode = 'auto', timeout = 60000 } = {}) {
+  static async create({ server = new URL('thumbnail', here).href, mode = 'auto', timeout = 60000, confirmUpload } = {}) {
     if (!MODES.has(mode)) throw new ThumbnailError('invalid_argument', `mode must be auto, browser or server, not ${mode}`);
-    const t = new Thumbnailer(server, mode, timeout);
+    if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
+    if (confirmUpload !== undefined && typeof confirmUpload !== 'function') throw new ThumbnailError('invalid_argument', 'confirmUpload must be a function');
+    const t = new Thumbnailer(server, mode, timeout, confirmUpload);
     if (mode !== 'server' && browserCapable()) {
       // Start loading the engine now; `browser` mode reports a failure here, `auto` falls back later.
       const started = t.#engine.start();
@@ -122,10 +170,11 @@ export class Thumbnailer {
     return t;
   }
 
-  constructor(server, mode, timeout) {
+  constructor(server, mode, timeout, confirmUpload) {
     this.#server = new URL(server, location.href);
     this.#mode = mode;
     this.#timeout = timeout;
+    this.#confirmUpload = confirmUpload;
   }
 
   /** `{ duration, width, height, codec, rotation, fps }` of a video File or Blob. */
@@ -142,73 +191,108 @@ export class Thumbnailer {
     return this.#dispatch('thumbnail', file, options, signal, timeout);
   }
 
-  /** Stops the worker. The Thumbnailer can still be used: the next job starts a new one. */
+  /**
+   * Stops the worker and ends every job not yet settled (queued, starting the engine, running, or
+   * on the server) with `aborted`. The Thumbnailer can still be used: the next job starts a new worker.
+   */
   terminate() {
+    this.#generation++;
     this.#engine.stop({ code: 'aborted', message: 'the thumbnailer was terminated', fatal: false });
+    for (const request of this.#requests) request.abort();
   }
 
   async #dispatch(kind, file, options, signal, timeout = this.#timeout) {
     if (!(file instanceof Blob)) throw new ThumbnailError('invalid_argument', 'pass a File or a Blob');
+    if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
     if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
-    if (this.#mode === 'server' || (this.#mode === 'auto' && !browserCapable())) {
-      return this.#viaServer(kind, file, options, signal, timeout);
+    const generation = this.#generation;
+    if (this.#mode === 'server') return this.#viaServer(kind, file, options, signal, timeout, generation);
+    if (!browserCapable()) {
+      const why = new ThumbnailError('engine_unavailable', 'this browser has no Web Workers, WebAssembly or OffscreenCanvas');
+      await this.#mayUpload(file, why, signal);
+      return this.#viaServer(kind, file, options, signal, timeout, generation);
     }
     try {
-      return await this.#inBrowser(kind, file, options, signal, timeout);
+      return await this.#inBrowser(kind, file, options, signal, timeout, generation);
     } catch (e) {
-      if (this.#mode === 'auto' && FALL_BACK_ON.has(e.code)) return this.#viaServer(kind, file, options, signal, timeout);
-      throw e;
+      if (this.#mode !== 'auto' || !FALL_BACK_ON.has(e.code)) throw e;
+      await this.#mayUpload(file, e, signal);
+      return this.#viaServer(kind, file, options, signal, timeout, generation);
     }
   }
 
-  #inBrowser(kind, file, options, signal, timeout) {
-    const job = this.#queue.then(() => this.#runOnWorker(kind, file, options, signal, timeout));
+  /** `auto` is about to send the video to the server because of `why`: the page may say no. */
+  async #mayUpload(file, why, signal) {
+    if (!this.#confirmUpload) return;
+    let yes = false;
+    try {
+      yes = await this.#confirmUpload({ code: why.code, message: why.message, file });
+    } catch {
+      yes = false;
+    }
+    if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
+    if (yes !== true) {
+      throw new ThumbnailError('upload_declined', `the browser could not make this frame (${why.code}: ${why.message}); the video was not sent to the server`);
+    }
+  }
+
+  #inBrowser(kind, file, options, signal, timeout, generation) {
+    const job = this.#queue.then(() => this.#runOnWorker(kind, file, options, signal, timeout, generation));
     this.#queue = job.catch(() => {});
     return job;
   }
 
-  async #runOnWorker(kind, file, options, signal, timeout) {
+  async #runOnWorker(kind, file, options, signal, timeout, generation) {
+    if (generation !== this.#generation) throw new ThumbnailError('aborted', 'the thumbnailer was terminated');
     if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
+    // The job's time and its signal count from here, the engine's start included.
+    const { stopped, stop } = watch(signal, timeout, 'the job');
     let engine;
     try {
-      engine = await this.#engine.start();
-    } catch (e) {
-      throw e instanceof ThumbnailError ? e : new ThumbnailError('engine_unavailable', String(e));
-    }
-    if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
-    let stop;
-    const stopped = new Promise((_, reject) => {
-      stop = (code, message) => {
-        this.#engine.stop(); // the only way to halt a decode in progress
-        reject(new ThumbnailError(code, message));
-      };
-    });
-    const onAbort = () => stop('aborted', 'the job was cancelled');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => stop('timeout', `the job took longer than ${timeout} ms`), timeout);
-    try {
-      const result = await Promise.race([this.#engine.run(kind, file, options), stopped]);
-      return kind === 'probe' ? result : { ...result, engine };
-    } catch (e) {
-      if (e instanceof ThumbnailError) throw e;
-      if (e.fatal) this.#engine.stop();
-      throw new ThumbnailError(e.code, e.message);
+      try {
+        engine = await Promise.race([this.#engine.start(), stopped]);
+      } catch (e) {
+        // Stopped while the engine starts: the engine goes on starting for the next job.
+        throw e instanceof ThumbnailError ? e : new ThumbnailError('engine_unavailable', String(e));
+      }
+      try {
+        const result = await Promise.race([this.#engine.run(kind, file, options), stopped]);
+        return kind === 'probe' ? result : { ...result, engine };
+      } catch (e) {
+        if (e instanceof ThumbnailError) {
+          // The only way to halt a decode in progress (aborted, timeout) is to end the worker.
+          if (e.code === 'aborted' || e.code === 'timeout') this.#engine.stop();
+          throw e;
+        }
+        if (e.fatal) this.#engine.stop();
+        throw new ThumbnailError(e.code, e.message);
+      }
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      stop();
     }
   }
 
-  async #viaServer(kind, file, options, signal, timeout) {
+  async #viaServer(kind, file, options, signal, timeout, generation) {
+    if (generation !== this.#generation) throw new ThumbnailError('aborted', 'the thumbnailer was terminated');
     const url = kind === 'probe' ? new URL('probe', this.#server) : new URL(this.#server.href);
     for (const [name, value] of Object.entries(options)) {
       if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
     }
     const body = new FormData();
     body.append('video', file, file.name || 'video');
-    const deadline = AbortSignal.timeout(timeout);
+    // One controller for the caller's signal, the timeout and terminate() (no AbortSignal.any or
+    // AbortSignal.timeout: older browsers, the ones that need the server, lack them).
+    const request = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.abort();
+    }, timeout);
+    const onAbort = () => request.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#requests.add(request);
     try {
-      const response = await fetch(url, { method: 'POST', body, signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
+      const response = await fetch(url, { method: 'POST', body, signal: request.signal });
       if (!response.ok) {
         const problem = await response.json().catch(() => ({}));
         throw new ThumbnailError(problem.code || 'server', problem.detail || `the server answered ${response.status}`, { status: response.status });
@@ -229,9 +313,13 @@ export class Thumbnailer {
     } catch (e) {
       if (e instanceof ThumbnailError) throw e;
       // Stopped while sending or while reading the answer.
-      if (deadline.aborted) throw new ThumbnailError('timeout', `the server took longer than ${timeout} ms`);
-      if (e.name === 'AbortError') throw new ThumbnailError('aborted', 'the job was cancelled');
+      if (timedOut) throw new ThumbnailError('timeout', `the server took longer than ${timeout} ms`);
+      if (request.signal.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
       throw new ThumbnailError('network', `the server could not be reached: ${e.message}`);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      this.#requests.delete(request);
     }
   }
 }

@@ -4,10 +4,13 @@
 //   <script type="module" src="https://host/thumbnailer.js"></script>
 //   <video-thumbnailer width="640" format="webp"></video-thumbnailer>
 //
-// Attributes: server, mode, at, width, height, format, quality. Events: `thumbnail` (detail:
-// { blob, width, height, time, engine }) and `error` (detail: a ThumbnailError). Themeable with
-// the custom properties below and the parts drop, button, slider, time, status, error, result,
-// preview, caption, download.
+// Attributes: server, mode, at, width, height, format, quality, upload. Events: `thumbnail`
+// (detail: { blob, width, height, time, engine }), `error` (detail: a ThumbnailError) and `upload`
+// (cancelable; detail: { code, message, file }): in `auto` mode, before a video the browser could
+// not handle is sent to the server; `preventDefault()`, or the attribute upload="never", keeps it
+// (the job fails with `upload_declined`); otherwise the status line says it is being sent.
+// Themeable with the custom properties below and the parts drop, button, slider, time, status,
+// error, result, preview, caption, download.
 
 const TEMPLATE = `
 <style>
@@ -72,6 +75,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
     #file = null;
     #job = null; // the AbortController of the job in progress
     #url = null;
+    #uploadAllowedFor = null; // the video whose upload the page allowed
     #el;
 
     constructor() {
@@ -100,13 +104,20 @@ export function defineVideoThumbnailer(Thumbnailer) {
       });
     }
 
-    attributeChangedCallback() {
-      this.#release(); // `server` or `mode` changed: a new Thumbnailer for the next job
+    attributeChangedCallback(name, before, after) {
+      if (before === after) return;
+      // `server` or `mode` changed: a new Thumbnailer; a job in progress is made again with it.
+      const redo = this.#job !== null;
+      this.#release();
+      if (redo) this.#make(this.#el.slider.value);
     }
 
     disconnectedCallback() {
       this.#job?.abort();
+      this.#job = null;
       this.#release();
+      if (this.#url) URL.revokeObjectURL(this.#url);
+      this.#url = null;
     }
 
     /** Takes a video File or Blob (as the button and the drop zone do) and makes its thumbnail. */
@@ -122,18 +133,41 @@ export function defineVideoThumbnailer(Thumbnailer) {
           this.#el.controls.hidden = false;
         }
       } catch (e) {
-        if (this.#file === file) this.#fail(e);
+        if (this.#file !== file) return;
+        // The Thumbnailer was replaced (an attribute changed) while probing: again with the new one.
+        if (e.code === 'aborted') return this.load(file);
+        this.#fail(e);
         return;
       }
       await this.#make(this.getAttribute('at') ?? undefined);
     }
 
+    /** The Thumbnailer, made on first use; one that failed to be made is made again next time. */
     #api() {
-      this.#thumbnailer ??= Thumbnailer.create({
-        server: this.getAttribute('server') || undefined,
-        mode: this.getAttribute('mode') || 'auto',
-      });
+      if (!this.#thumbnailer) {
+        const created = Thumbnailer.create({
+          server: this.getAttribute('server') || undefined,
+          mode: this.getAttribute('mode') || 'auto',
+          confirmUpload: (why) => this.#confirmUpload(why),
+        });
+        created.catch(() => {
+          if (this.#thumbnailer === created) this.#thumbnailer = null;
+        });
+        this.#thumbnailer = created;
+      }
       return this.#thumbnailer;
+    }
+
+    /** `auto` is about to send the video to the server: never silently. */
+    #confirmUpload(why) {
+      if (this.getAttribute('upload') === 'never') return false;
+      if (this.#uploadAllowedFor !== why.file) {
+        const event = new CustomEvent('upload', { detail: why, cancelable: true, bubbles: true, composed: true });
+        if (!this.dispatchEvent(event)) return false;
+        this.#uploadAllowedFor = why.file; // once per video
+      }
+      this.#el.status.textContent = `This browser cannot make the frame (${why.message}): sending the video to the server…`;
+      return true;
     }
 
     #release() {

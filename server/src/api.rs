@@ -38,7 +38,7 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
     // Bad parameters are refused before the video is spooled.
     let options = match options(&params) {
         Ok(options) => options,
-        Err(error) => return Err(refuse(request, error).await),
+        Err(error) => return Err(refuse(request, error)),
     };
     let upload = receive(&state, request).await?;
     let filename = download_name(upload.filename.as_deref(), options.format.extension());

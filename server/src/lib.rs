@@ -138,9 +138,9 @@ fn app(config: Config) -> (Router, Arc<Metrics>) {
 
 /// Admission of an operation (POST /thumbnail, /probe), before a byte of its body is read: at
 /// most one per worker plus the queue in flight (receiving, waiting or running). One more is shed
-/// with 503 + Retry-After, its body read and dropped (never stored) for a moment so that the
-/// client sees the answer rather than a reset. (tower's `LoadShed` answers without that drain,
-/// which HTTP/1 clients that send their whole body first see as a broken connection.)
+/// with 503 + Retry-After at once, its body read and dropped (never stored) for a moment after, so
+/// that the client sees the answer rather than a reset. (tower's `LoadShed` answers without that
+/// drain, which HTTP/1 clients that send their whole body first see as a broken connection.)
 /// An admitted operation is ended at `--request-timeout` whatever it is doing: dropping it deletes
 /// its file and stops its worker.
 async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -154,9 +154,7 @@ async fn admit(State(state): State<AppState>, request: Request, next: Next) -> R
         }
     }
     let Ok(slot) = state.admission.try_acquire() else {
-        return upload::refuse(request, ApiError::Busy("all workers and the queue are taken"))
-            .await
-            .into_response();
+        return upload::refuse(request, ApiError::Busy("all workers and the queue are taken")).into_response();
     };
     state.metrics.admitted.inc();
     let _in_flight = InFlight {

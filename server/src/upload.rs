@@ -152,19 +152,19 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
     let lower = content_type.to_ascii_lowercase();
     let raw = lower.starts_with("video/") || lower.starts_with("application/octet-stream");
     if boundary.is_none() && !raw {
-        return Err(refuse(request, unsupported_type(&lower)).await);
+        return Err(refuse(request, unsupported_type(&lower)));
     }
     // A form's framing counts; the whole body is held to this, declared or not.
     let cap = if boundary.is_some() { limit + MULTIPART_OVERHEAD } else { limit };
     let declared = header_str(request.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > cap) {
-        return Err(refuse(request, ApiError::TooLarge { limit }).await);
+        return Err(refuse(request, ApiError::TooLarge { limit }));
     }
 
     // Room to receive it, or 503 before reading a byte of it.
     let uploads = &state.uploads;
     let Ok(slot) = uploads.slots.clone().try_acquire_owned() else {
-        return Err(refuse(request, ApiError::Busy("too many uploads at once")).await);
+        return Err(refuse(request, ApiError::Busy("too many uploads at once")));
     };
     state.metrics.uploads.inc();
     let receiving = Receiving {
@@ -176,7 +176,7 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
         bytes: 0,
     };
     if let Err(e) = reservation.cover(declared.unwrap_or(0).min(limit)) {
-        return Err(refuse(request, e).await);
+        return Err(refuse(request, e));
     }
 
     let inner = Arc::new(Mutex::new(Some(request.into_body().into_data_stream())));
@@ -205,7 +205,7 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
             // for a moment, so that the client sees the answer (see `discard`).
             let rest = inner.lock().expect("the body").take();
             if let Some(rest) = rest {
-                discard(rest).await;
+                tokio::spawn(discard(rest));
             }
             return Err(e);
         }
@@ -424,20 +424,20 @@ impl Framing {
     }
 }
 
-/// Refuses a request without storing its body. A client that waits to be told before sending
-/// it (`Expect: 100-continue`) is answered at once and never sends it; any other is drained for a
-/// moment first (see `discard`).
-pub async fn refuse(request: Request, error: ApiError) -> ApiError {
+/// Refuses a request without storing its body, answering at once. A client that waits to be told
+/// before sending it (`Expect: 100-continue`) never sends it; any other body is read and dropped
+/// for a moment after the answer (see `discard`), on its own task.
+pub fn refuse(request: Request, error: ApiError) -> ApiError {
     let waits = header_str(request.headers(), header::EXPECT).is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     if !waits {
-        discard(request.into_body().into_data_stream()).await;
+        tokio::spawn(discard(request.into_body().into_data_stream()));
     }
     error
 }
 
-/// Reads and drops the rest of a refused body, up to `DISCARD_BYTES` or `DISCARD_TIME`, so that the client
-/// (which sends the whole body before it reads the answer) gets to see the answer instead of a broken
-/// connection, and the connection can serve its next request. Beyond that, it is closed.
+/// Reads and drops the rest of a refused body, up to `DISCARD_BYTES` or `DISCARD_TIME`, while the
+/// answer goes out: a client that reads the answer only after sending its whole body then sees it
+/// instead of a reset connection, and the connection can serve its next request. Beyond that, it is closed.
 async fn discard<S, B, E>(mut stream: S)
 where
     S: Stream<Item = Result<B, E>> + Unpin,

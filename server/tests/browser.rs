@@ -211,14 +211,59 @@ async fn the_page_makes_the_real_world_fixtures_like_the_server() {
     browser.close().await;
 }
 
+/// POSTs the server has answered on `route`, from its metrics.
+async fn posts_to(server: &Server, route: &str) -> f64 {
+    let text = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+    let prefix = format!("thumbnail_http_requests_total{{route=\"{route}\",method=\"POST\"");
+    text.lines()
+        .filter(|l| l.starts_with(&prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 #[tokio::test]
-async fn auto_mode_asks_the_server_for_av1() {
+async fn auto_mode_asks_before_sending_av1_to_the_server() {
     let server = start_server();
     let browser = Browser::start().await;
     browser.client.goto(&server.url("/")).await.unwrap();
-    let Outcome::Made(made) = make_on_page(&browser, &fixture("av1.mp4")).await else {
+    // The page promises the video is not uploaded: the browser cannot decode AV1, so it asks.
+    browser.choose_file("#file", &fixture("av1.mp4")).await;
+    browser
+        .wait_for("!document.getElementById('ask-upload').hidden", JOB_TIME)
+        .await;
+    let question = browser
+        .run("return document.getElementById('ask-upload-text').textContent;", vec![])
+        .await;
+    assert!(question.as_str().unwrap().contains("server"), "{question}");
+    browser.run("document.getElementById('upload-no').click();", vec![]).await;
+    browser
+        .wait_for("document.getElementById('error').dataset.code", JOB_TIME)
+        .await;
+    let Outcome::Failed { code, words } = outcome(&browser).await else {
+        panic!("declined, yet made");
+    };
+    assert_eq!(code, "upload_declined");
+    assert!(words.contains("not sent"), "{words}");
+    assert_eq!(posts_to(&server, "/probe").await + posts_to(&server, "/thumbnail").await, 0.0);
+
+    // Asked again for the frame; yes this time (and not asked twice for the same file).
+    browser
+        .run("document.getElementById('result').hidden = true; document.getElementById('make').click();", vec![])
+        .await;
+    browser
+        .wait_for("!document.getElementById('ask-upload').hidden", JOB_TIME)
+        .await;
+    browser.run("document.getElementById('upload-yes').click();", vec![]).await;
+    browser
+        .wait_for(
+            "(!document.getElementById('result').hidden || document.getElementById('error').dataset.code) && document.getElementById('progress').hidden",
+            JOB_TIME,
+        )
+        .await;
+    let Outcome::Made(made) = outcome(&browser).await else {
         panic!("av1.mp4 was not made");
     };
+    assert_eq!(posts_to(&server, "/thumbnail").await, 1.0);
     assert_eq!(made.engine, "server");
     assert_eq!((made.width, made.height), (320, 240));
     // In browser-only mode the same file is a typed error, said in words.
@@ -325,6 +370,25 @@ async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
     browser.close().await;
 }
 
+/// JS for `run`: `whenPosted(then)` calls `then` right after the next job is handed to the engine's
+/// worker, so that a cancel lands on a running job at a known moment (not after a guessed delay).
+/// `settle(p)` gives a job's outcome as JSON, or `{ pending: true }` if it has not settled in 20 s.
+const JOB_HOOKS: &str = "
+    const whenPosted = (then) => {
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (message) {
+        post.call(this, message);
+        if (message && message.kind) {
+          Worker.prototype.postMessage = post;
+          then();
+        }
+      };
+    };
+    const settle = (p) => Promise.race([
+      p.then((r) => ({ engine: r.engine, width: r.width }), (e) => ({ name: e.name, code: e.code })),
+      new Promise((resolve) => setTimeout(() => resolve({ pending: true }), 20000)),
+    ]);";
+
 #[tokio::test]
 async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
     let server = start_server();
@@ -332,31 +396,27 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
     browser.client.goto(&server.url("/")).await.unwrap();
     let big = fixture("h264-1080p.mp4");
 
-    // The page's Cancel button, during a long exact seek (1080p, 2 s GOP: ~50 frames to decode).
+    // The page's Cancel button, pressed once the job is on the engine (a 1080p exact seek).
     browser.choose_file("#file", &big).await;
     browser
         .wait_for("document.getElementById('at').max === '10'", JOB_TIME)
         .await;
     browser
         .run(
-            "const at = document.getElementById('at'); at.value = '9.9'; at.dispatchEvent(new Event('input'));",
+            &format!(
+                "{JOB_HOOKS}
+                 const at = document.getElementById('at'); at.value = '9.9'; at.dispatchEvent(new Event('input'));
+                 whenPosted(() => document.getElementById('cancel').click());
+                 document.getElementById('make').click();"
+            ),
             vec![],
         )
         .await;
-    browser.run("document.getElementById('make').click();", vec![]).await;
     browser
-        .wait_for("!document.getElementById('cancel').hidden", JOB_TIME)
-        .await;
-    browser
-        .client
-        .find(fantoccini::Locator::Css("#cancel"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for("document.getElementById('progress').hidden", JOB_TIME)
+        .wait_for(
+            "document.getElementById('progress').hidden && document.getElementById('error').dataset.code",
+            JOB_TIME,
+        )
         .await;
     let Outcome::Failed { code, words } = outcome(&browser).await else {
         panic!("the job was not cancelled");
@@ -371,49 +431,76 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
     assert_eq!(made.engine, "browser-mt");
     assert!((made.time - 9.9).abs() < 0.05, "{}", made.time);
 
-    // The API: an AbortSignal, a timeout, terminate(); after each, the next job works.
+    // The API: an AbortSignal, a timeout, terminate(), on a running job, while the engine starts
+    // and on a queued job; after each, the next job works.
     let outcomes = browser
         .run(
-            "const file = document.getElementById('file').files[0];
-             const { Thumbnailer } = await import('/thumbnailer.js');
-             const t = await Thumbnailer.create({ mode: 'browser' });
-             const settle = (p) => p.then((r) => ({ engine: r.engine, width: r.width }), (e) => ({ name: e.name, code: e.code }));
-             const out = { warm: await settle(t.thumbnail(file, { at: 0 })) };
-             const c = new AbortController();
-             const aborted = t.thumbnail(file, { at: 9.9, signal: c.signal });
-             setTimeout(() => c.abort(), 30);
-             out.aborted = await settle(aborted);
-             out.afterAbort = await settle(t.thumbnail(file, { at: 1, width: 320 }));
-             out.timedOut = await settle(t.thumbnail(file, { at: 9.9, timeout: 30 }));
-             out.afterTimeout = await settle(t.thumbnail(file, { at: 1, width: 320 }));
-             const terminated = t.thumbnail(file, { at: 9.9 });
-             setTimeout(() => t.terminate(), 30);
-             out.terminated = await settle(terminated);
-             out.afterTerminate = await settle(t.thumbnail(file, { at: 1, width: 320 }));
-             out.alreadyAborted = await settle(t.thumbnail(file, { signal: AbortSignal.abort() }));
-             return out;",
+            &format!(
+                "{JOB_HOOKS}
+                 const file = document.getElementById('file').files[0];
+                 const {{ Thumbnailer }} = await import('/thumbnailer.js');
+                 const t = await Thumbnailer.create({{ mode: 'browser' }});
+                 const small = {{ at: 1, width: 320 }};
+                 const out = {{ warm: await settle(t.thumbnail(file, {{ at: 0 }})) }};
+
+                 const c = new AbortController();
+                 whenPosted(() => c.abort());
+                 out.aborted = await settle(t.thumbnail(file, {{ at: 9.9, signal: c.signal }}));
+                 out.afterAbort = await settle(t.thumbnail(file, small));
+                 // 1 ms: far less than the ~50 1080p frames this seek decodes.
+                 out.timedOut = await settle(t.thumbnail(file, {{ at: 9.9, timeout: 1 }}));
+                 out.afterTimeout = await settle(t.thumbnail(file, small));
+                 whenPosted(() => t.terminate());
+                 const running = t.thumbnail(file, {{ at: 9.9 }});
+                 const queued = t.thumbnail(file, {{ at: 9.9 }});
+                 out.terminated = await settle(running);
+                 out.terminatedQueued = await settle(queued);
+                 out.afterTerminate = await settle(t.thumbnail(file, small));
+                 out.alreadyAborted = await settle(t.thumbnail(file, {{ signal: AbortSignal.abort() }}));
+
+                 // While the engine starts (auto mode starts it in create() and does not wait).
+                 const starting = await Thumbnailer.create({{ mode: 'auto' }});
+                 const duringStart = starting.thumbnail(file, small);
+                 setTimeout(() => starting.terminate(), 0);
+                 out.terminatedWhileStarting = await settle(duringStart);
+                 out.afterStartTerminate = await settle(starting.thumbnail(file, small));
+                 const starting2 = await Thumbnailer.create({{ mode: 'auto' }});
+                 const c2 = new AbortController();
+                 const abortedDuringStart = starting2.thumbnail(file, {{ ...small, signal: c2.signal }});
+                 setTimeout(() => c2.abort(), 0);
+                 out.abortedWhileStarting = await settle(abortedDuringStart);
+                 out.afterStartAbort = await settle(starting2.thumbnail(file, small));
+                 const starting3 = await Thumbnailer.create({{ mode: 'auto' }});
+                 out.timedOutWhileStarting = await settle(starting3.thumbnail(file, {{ ...small, timeout: 1 }}));
+                 out.afterStartTimeout = await settle(starting3.thumbnail(file, small));
+                 return out;"
+            ),
             vec![],
         )
         .await;
     eprintln!("{outcomes:#}");
     let made = json!({ "engine": "browser-mt", "width": 320 });
+    let aborted = json!({ "name": "AbortError", "code": "aborted" });
+    let timed_out = json!({ "name": "ThumbnailError", "code": "timeout" });
     assert_eq!(outcomes["warm"]["engine"], "browser-mt", "{outcomes}");
-    assert_eq!(outcomes["aborted"], json!({ "name": "AbortError", "code": "aborted" }));
-    assert_eq!(outcomes["afterAbort"], made);
-    assert_eq!(
-        outcomes["timedOut"],
-        json!({ "name": "ThumbnailError", "code": "timeout" })
-    );
-    assert_eq!(outcomes["afterTimeout"], made);
-    assert_eq!(
-        outcomes["terminated"],
-        json!({ "name": "AbortError", "code": "aborted" })
-    );
-    assert_eq!(outcomes["afterTerminate"], made);
-    assert_eq!(
-        outcomes["alreadyAborted"],
-        json!({ "name": "AbortError", "code": "aborted" })
-    );
+    for (name, expected) in [
+        ("aborted", &aborted),
+        ("afterAbort", &made),
+        ("timedOut", &timed_out),
+        ("afterTimeout", &made),
+        ("terminated", &aborted),
+        ("terminatedQueued", &aborted),
+        ("afterTerminate", &made),
+        ("alreadyAborted", &aborted),
+        ("terminatedWhileStarting", &aborted),
+        ("afterStartTerminate", &made),
+        ("abortedWhileStarting", &aborted),
+        ("afterStartAbort", &made),
+        ("timedOutWhileStarting", &timed_out),
+        ("afterStartTimeout", &made),
+    ] {
+        assert_eq!(&outcomes[name], expected, "{name}: {outcomes}");
+    }
     browser.close().await;
 }
 

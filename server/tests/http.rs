@@ -435,17 +435,8 @@ async fn static_files_have_the_isolation_headers() {
         assert_eq!(header(&r, "cache-control"), "no-cache", "{path}");
         assert!(r.headers().contains_key("last-modified"), "{path}");
     }
-    // No way out of the served folders.
-    for path in [
-        "/../Cargo.toml",
-        "/%2e%2e/Cargo.toml",
-        "/engine/../../Cargo.toml",
-        "/engine/%2e%2e/engine/engine.c",
-        "/..%2fCargo.toml",
-    ] {
-        let r = client().get(server.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
-    }
+    // Paths that try to leave the served folders: hardening.rs, on raw TCP (an HTTP client
+    // would resolve the `..` before sending).
 }
 
 #[tokio::test]

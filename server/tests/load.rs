@@ -1,6 +1,7 @@
-//! The worker pool under pressure against the real server: a full queue answers 503 with
-//! Retry-After, a slow job is interrupted, temporary files go on every path (client gone too), memory
-//! stays flat with 100 MB uploads, and a bounded load run gives no 5xx but 503.
+//! The server under pressure: a full queue answers 503 with Retry-After, a slow job is interrupted,
+//! temporary files go on every path (client gone too), memory stays flat with 100 MB uploads, and a
+//! bounded load gives 503 exactly when it goes past the configured capacity. (The flood of stalled
+//! connections and large uploads is flood.rs: alone in its binary, so no other test shares the CPU.)
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -82,11 +83,29 @@ async fn a_full_queue_answers_503_with_retry_after() {
     );
 }
 
+/// POST /thumbnail of the 1080p fixture at 9.9 s (about 50 frames to decode); returns the
+/// response and how long it took.
+async fn slow_job(server: &Server) -> (reqwest::Response, Duration) {
+    let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
+    let started = Instant::now();
+    let r = post(&client(), server, &video, "?at=9.9").await;
+    (r, started.elapsed())
+}
+
 #[tokio::test]
 async fn a_slow_job_is_interrupted_at_the_timeout() {
-    let server = start(&["--job-timeout", "0.02", "--workers", "1"]);
-    let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
-    let r = post(&client(), &server, &video, "?at=9.9").await;
+    // How long the job takes here, without a tight limit ...
+    let unhurried = start(&["--workers", "1"]);
+    let _ = slow_job(&unhurried).await; // the worker warm, as below
+    let (r, takes) = slow_job(&unhurried).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(takes > Duration::from_millis(200), "the job is too quick to outlive a limit: {takes:?}");
+    // ... then with a limit a quarter of that: it cannot finish in time.
+    let limit = takes.as_secs_f64() / 4.0;
+    let server = start(&["--workers", "1", "--job-timeout", &format!("{limit:.3}")]);
+    let _ = post(&client(), &server, &std::fs::read(fixture("h264.mp4")).unwrap(), "").await;
+    let (r, took) = slow_job(&server).await;
+    eprintln!("the job takes {takes:?}; with a {limit:.3} s limit it was answered after {took:?}");
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "timeout", "{body}");
@@ -95,6 +114,7 @@ async fn a_slow_job_is_interrupted_at_the_timeout() {
         metric(&server, "thumbnail_jobs_running").await == 0.0
     })
     .await;
+    assert_eq!(slow_job(&unhurried).await.0.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -209,19 +229,26 @@ async fn memory_stays_flat_with_100_mb_uploads() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bounded_load_gives_no_5xx_but_503() {
-    let server = start(&["--queue", "8"]);
+async fn bounded_load_gives_no_5xx_and_503_only_past_capacity() {
+    let (workers, queue) = (2, 8);
+    let server = start(&["--workers", &workers.to_string(), "--queue", &queue.to_string()]);
+    let health: Value = client().get(server.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let capacity = health["capacity"].as_u64().unwrap() as usize;
+    assert_eq!(capacity, workers + queue);
     let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
-    for clients in [8, 32] {
+    for clients in [capacity - 2, capacity * 3] {
         let load = test_support::load::run(&server.url("/thumbnail?width=640"), &video, clients, 5.0).await;
         let (ok, busy, rate) = (load.latencies.len(), load.busy, load.rate());
         eprintln!(
-            "{clients} clients for 5 s: {ok} thumbnails ({rate:.1}/s), {busy} busy; RSS {} KiB",
+            "{clients} clients for 5 s on a capacity of {capacity}: {ok} thumbnails ({rate:.1}/s), {busy} busy; RSS {} KiB",
             server.rss_kib()
         );
         assert!(ok > 0);
-        if clients == 32 {
-            assert!(busy > 0, "32 clients on a queue of 8 should meet 503");
+        // Each client waits for its answer before the next request: at most `clients` in flight.
+        if clients <= capacity {
+            assert_eq!(busy, 0, "{clients} clients never exceed a capacity of {capacity}");
+        } else {
+            assert!(busy > 0, "{clients} clients at once on a capacity of {capacity} should meet 503");
         }
     }
     assert!(

@@ -1,6 +1,7 @@
 //! The page offline after one visit (www/sw.js, versioned by the server at /sw.js): it reloads from
 //! the service worker with the server stopped, stays cross-origin isolated and makes thumbnails with
-//! the mt engine; a new version of an asset replaces the old cache. Headless chromium.
+//! the mt engine; a new version of an asset waits while an old page is open (that page keeps the old
+//! assets), then replaces the old cache when the page reloads. Headless chromium.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,9 +16,14 @@ fn start(args: &[&str]) -> Server {
     Server::start(Path::new(env!("CARGO_BIN_EXE_server")), args)
 }
 
-/// Waits until the service worker controls the page and its cache holds everything it lists.
+/// Waits until the service worker is active and its cache holds everything it lists.
 async fn wait_until_offline_ready(browser: &Browser) -> Value {
-    browser.wait_for("navigator.serviceWorker.controller", WAIT).await;
+    browser
+        .wait_for(
+            "navigator.serviceWorker.getRegistration().then((r) => r?.active?.state === 'activated')",
+            WAIT,
+        )
+        .await;
     browser
         .run(
             "await navigator.serviceWorker.ready;
@@ -99,13 +105,16 @@ fn copy_of_www() -> (tempfile::TempDir, PathBuf) {
 }
 
 #[tokio::test]
-async fn a_new_version_of_the_assets_replaces_the_old_cache() {
+async fn a_new_version_waits_for_the_open_page_then_replaces_the_old_cache() {
     let (_dir, www) = copy_of_www();
     let server = start(&["--www", www.to_str().unwrap()]);
     let browser = Browser::start().await;
     browser.client.goto(&server.url("/")).await.unwrap();
     let first = wait_until_offline_ready(&browser).await;
     let old_cache = first["names"][0].as_str().unwrap().to_owned();
+    // A page the worker controls (the first visit's page is not: the worker never claims pages).
+    browser.client.refresh().await.unwrap();
+    browser.wait_for("navigator.serviceWorker.controller", WAIT).await;
 
     let css = www.join("app.css");
     let mut text = std::fs::read_to_string(&css).unwrap();
@@ -119,29 +128,51 @@ async fn a_new_version_of_the_assets_replaces_the_old_cache() {
             vec![],
         )
         .await;
+    // The new version installs and waits: the open page keeps the old worker, cache and assets.
+    browser
+        .wait_for(
+            "navigator.serviceWorker.getRegistration().then((r) => r?.waiting?.state === 'installed')",
+            WAIT,
+        )
+        .await;
+    let open_page = browser
+        .run(
+            "const names = await caches.keys();
+             const css = await (await fetch('/app.css')).text();
+             return { names, css: css.includes('version 2'), offered: !document.getElementById('update').hidden };",
+            vec![],
+        )
+        .await;
+    assert_eq!(open_page["css"], false, "the open page got a new asset: {open_page}");
+    assert!(
+        open_page["names"].as_array().unwrap().iter().any(|n| n == old_cache.as_str()),
+        "the old cache went while its page is open: {open_page}"
+    );
+    assert_eq!(open_page["offered"], true, "the page does not offer the new version: {open_page}");
+
+    // The page's Reload button: the new version takes over, the old cache goes.
+    browser.run("document.getElementById('reload').click();", vec![]).await;
     let started = std::time::Instant::now();
     let names = loop {
-        let names = browser.run("return caches.keys();", vec![]).await;
-        if names.as_array().unwrap().len() == 1 && names[0] != old_cache.as_str() {
+        // The page reloads meanwhile: a script may land on the old page as it goes.
+        let names = browser.client.execute("return caches.keys();", vec![]).await.unwrap_or_default();
+        if names.as_array().is_some_and(|n| n.len() == 1) && names[0] != old_cache.as_str() {
             break names; // a new cache, and the old one gone
         }
         assert!(started.elapsed() < WAIT, "caches now: {names}, before: {old_cache}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     eprintln!("cache {old_cache} replaced by {}", names[0]);
-    let cached_css = browser
+    browser.wait_for("document.getElementById('make')", WAIT).await;
+    let now = browser
         .run(
             "const cache = await caches.open((await caches.keys())[0]);
-             return (await cache.match('/app.css')).text();",
+             return { cached: (await (await cache.match('/app.css')).text()).includes('version 2'),
+                      served: (await (await fetch('/app.css')).text()).includes('version 2') };",
             vec![],
         )
         .await;
-    assert!(
-        cached_css.as_str().unwrap().contains("version 2"),
-        "the new cache holds the new app.css"
-    );
-
-    browser.client.refresh().await.unwrap();
+    assert_eq!(now, json!({ "cached": true, "served": true }));
     assert_eq!(
         make_h264(&browser).await,
         json!({ "engine": "browser-mt", "width": 320, "error": "" })

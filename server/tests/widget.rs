@@ -150,3 +150,84 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() 
     assert!(words.as_str().unwrap().contains("not a video"), "{words}");
     browser.close().await;
 }
+
+/// A page that embeds one widget in `auto` mode, whose first attempt to start a Web Worker fails
+/// (as a blocked or failed engine download would), with listeners that record the events and
+/// decline the first `upload`.
+fn resilience_page(base: &str) -> String {
+    format!(
+        r#"<!doctype html><meta charset="utf-8"><title>A site embedding the thumbnailer</title>
+<input id="file" type="file">
+<video-thumbnailer id="w" mode="browser" width="160"></video-thumbnailer>
+<script>
+  window.events = [];
+  const RealWorker = Worker;
+  let failures = 1;
+  window.Worker = class extends RealWorker {{
+    constructor(...args) {{
+      if (failures-- > 0) throw new Error('no worker this time');
+      super(...args);
+    }}
+  }};
+  let declines = 1;
+  const el = document.getElementById('w');
+  el.addEventListener('thumbnail', ({{ detail: d }}) => events.push({{ type: 'thumbnail', engine: d.engine, width: d.width }}));
+  el.addEventListener('error', ({{ detail: e }}) => events.push({{ type: 'error', code: e.code }}));
+  el.addEventListener('upload', (e) => {{
+    events.push({{ type: 'upload', code: e.detail.code }});
+    if (declines-- > 0) e.preventDefault();
+  }});
+</script>
+<script type="module" src="{base}/thumbnailer.js"></script>"#
+    )
+}
+
+#[tokio::test]
+async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uploads_silently() {
+    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_server")), &[]);
+    let page = serve_page_on_another_origin(resilience_page(&server.base)).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&page).await.unwrap();
+    browser
+        .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
+        .await;
+    browser.choose_file("#file", &fixture("h264.mp4")).await;
+    let load = "document.getElementById('w').load(document.getElementById('file').files[0]);";
+    let mut seen = 0;
+
+    // The engine cannot start the first time: a typed error ...
+    browser.run(load, vec![]).await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(event, json!({ "type": "error", "code": "engine_unavailable" }));
+    // ... and the next video tries again (the failed Thumbnailer is not kept).
+    browser.run(load, vec![]).await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(event, json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 }));
+
+    // An attribute changes while the new engine is still starting: the job is made with the new one.
+    browser
+        .run(
+            &format!("{load} document.getElementById('w').setAttribute('mode', 'auto');"),
+            vec![],
+        )
+        .await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(event, json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 }));
+
+    // AV1, which this browser engine cannot decode: `upload` is announced and may be declined.
+    browser.choose_file("#file", &fixture("av1.mp4")).await;
+    browser.run(load, vec![]).await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(event, json!({ "type": "upload", "code": "unsupported_codec" }));
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(event, json!({ "type": "error", "code": "upload_declined" }));
+    let posts = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(!posts.contains("method=\"POST\""), "a declined upload reached the server:\n{posts}");
+    // Allowed: the widget says it sends the video, and the server makes the frame.
+    browser.run(load, vec![]).await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(event, json!({ "type": "upload", "code": "unsupported_codec" }));
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(event, json!({ "type": "thumbnail", "engine": "server", "width": 160 }));
+    browser.close().await;
+}
