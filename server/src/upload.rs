@@ -151,6 +151,10 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
     let boundary = multer::parse_boundary(&content_type).ok();
     let lower = content_type.to_ascii_lowercase();
     let raw = lower.starts_with("video/") || lower.starts_with("application/octet-stream");
+    if boundary.is_none() && lower.starts_with("multipart/form-data") {
+        let error = ApiError::BadRequest("the multipart/form-data Content-Type has no boundary".into());
+        return Err(refuse(request, error));
+    }
     if boundary.is_none() && !raw {
         return Err(refuse(request, unsupported_type(&lower)));
     }

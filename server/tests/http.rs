@@ -382,6 +382,15 @@ async fn bad_inputs_get_their_problem_and_the_server_goes_on() {
         .await
         .unwrap();
     assert_problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .header("content-type", "multipart/form-data")
+        .body("--xyz\r\n")
+        .send()
+        .await
+        .unwrap();
+    let detail = assert_problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    assert!(detail.contains("boundary"), "{detail}");
     // Too large by its declared length; and without one (chunked), found while streaming.
     let r = client()
         .post(server.url("/thumbnail"))
