@@ -47,7 +47,7 @@ pub struct Config {
     pub max_upload: u64,
 
     /// Uploads received at once; beyond that, 503 with Retry-After before the body is read.
-    #[arg(long, env = "MAX_UPLOADS", default_value_t = 8)]
+    #[arg(long, env = "MAX_UPLOADS", default_value_t = 32)]
     pub max_uploads: usize,
 
     /// Bytes of temporary files (spooled uploads) at once; an upload that would go past it is
