@@ -1,4 +1,5 @@
-//! The server as a library, so that tests can build the same app: [`app`] makes the router.
+//! The server as a library: [`serve`] runs the app on a listener (main.rs parses the flags; the
+//! engine worker processes are `worker::main`).
 
 mod api;
 mod config;
