@@ -4,7 +4,7 @@
 #   ./dev.sh run      the app: server + page on http://127.0.0.1:8080 (flags go to the server)
 #   ./dev.sh test     every test
 #   ./dev.sh bench    the benchmark table (release build; written to target/bench/latest.md)
-#   ./dev.sh engine   rebuild the wasm engine in ffmpeg-wasm/dist/ (needs no network but Debian's)
+#   ./dev.sh engine   rebuild the wasm engine in engine/dist/ (needs no network but Debian's)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -39,7 +39,7 @@ setup() {
   command -v cargo >/dev/null || { log "install Rust first: https://rustup.rs"; exit 1; }
 }
 
-# The browser side: web/ compiled to wasm32 and bound with wasm-bindgen into www/pkg/ (git-ignored).
+# The browser side: worker/ compiled to wasm32 and bound with wasm-bindgen into www/pkg/ (git-ignored).
 # wasm-bindgen-cli must be the exact version of the wasm-bindgen crate in Cargo.lock; it is built
 # once (about 2.5 minutes) into ~/.cache/thumbnails-tools/. (Not --locked: its own lock file names a
 # webpki-roots release the crates.io mirror here lacks.)
@@ -52,8 +52,8 @@ build_web() {
     log "building wasm-bindgen-cli $version (once)"
     cargo install wasm-bindgen-cli --version "=$version" --root "$tools/wasm-bindgen-$version"
   fi
-  cargo build --release --locked -p web --target wasm32-unknown-unknown
-  "$bindgen" --target no-modules --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/web.wasm
+  cargo build --release --locked -p thumbnail-worker --target wasm32-unknown-unknown
+  "$bindgen" --target no-modules --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/thumbnail_worker.wasm
 }
 
 # Brotli and gzip siblings of the static files, which the server sends to clients that accept
@@ -61,7 +61,7 @@ build_web() {
 # A sibling carries its file's exact mtime: the server offers it only while the file is no newer.
 precompress() {
   local f
-  for f in ffmpeg-wasm/dist/*.js ffmpeg-wasm/dist/*.wasm $(find www -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.json' -o -name '*.svg' -o -name '*.webmanifest' \)); do
+  for f in engine/dist/*.js engine/dist/*.wasm $(find www -type f \( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.json' -o -name '*.svg' -o -name '*.webmanifest' \)); do
     if [ ! -f "$f.br" ] || [ "$f" -nt "$f.br" ]; then brotli -q 11 -f -k "$f" && touch -r "$f" "$f.br"; fi
     if [ ! -f "$f.gz" ] || [ "$f" -nt "$f.gz" ]; then gzip -9 -f -k "$f" && touch -r "$f" "$f.gz"; fi
   done
@@ -72,8 +72,8 @@ case ${1:-} in
     setup
     build_web
     precompress
-    cargo build --release --locked -p server
-    exec target/release/server "${@:2}"
+    cargo build --release --locked -p thumbnail-server
+    exec target/release/thumbnail-server "${@:2}"
     ;;
   test)
     setup
@@ -83,11 +83,11 @@ case ${1:-} in
     ;;
   bench)
     setup
-    cargo build --release --locked -p server -p bench
+    cargo build --release --locked -p thumbnail-server -p bench
     target/release/bench "${@:2}"
     ;;
   engine)
-    ffmpeg-wasm/recipe/build.sh "${@:2}"
+    engine/recipe/build.sh "${@:2}"
     ;;
   *)
     sed -n '2,8p' "$0" >&2

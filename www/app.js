@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   drop: $('drop'), file: $('file'), info: $('info'),
   form: $('options'), at: $('at'), atValue: $('at-value'),
-  width: $('width'), format: $('format'), quality: $('quality'), mode: $('mode'),
+  width: $('width'), format: $('format'), quality: $('quality'), engine: $('engine'), seek: $('seek'),
   make: $('make'), cancel: $('cancel'), progress: $('progress'),
   status: $('status'), error: $('error'),
   ask: $('ask-upload'), askText: $('ask-upload-text'), uploadYes: $('upload-yes'), uploadNo: $('upload-no'),
@@ -23,11 +23,14 @@ const IN_WORDS = {
   corrupt: 'The video is damaged or incomplete.',
   too_large: 'The video’s frames are too large to decode here.',
   no_memory: 'There is not enough memory to decode this video.',
+  io: 'The video could not be read.',
   invalid_argument: 'An option is not valid.',
   bad_request: 'The server could not read the request.',
   upload_too_large: 'The video is too large to send to the server.',
   unsupported_media_type: 'The server does not take this kind of file.',
   busy: 'The server is busy; try again in a moment.',
+  request_timeout: 'Sending the video to the server took too long.',
+  internal: 'The server failed to make the thumbnail.',
   timeout: 'Making the thumbnail took too long.',
   aborted: 'Cancelled.',
   network: 'The server could not be reached.',
@@ -61,15 +64,15 @@ function askToUpload({ code, message, file: asked }) {
   });
 }
 
-const thumbnailers = new Map(); // one per mode, made on first use
+const thumbnailers = new Map(); // one per engine choice, made on first use
 function thumbnailer() {
-  const mode = ui.mode.value;
-  if (!thumbnailers.has(mode)) {
-    const created = Thumbnailer.create({ mode, confirmUpload: askToUpload });
-    created.catch(() => thumbnailers.delete(mode)); // try again next time
-    thumbnailers.set(mode, created);
+  const engine = ui.engine.value;
+  if (!thumbnailers.has(engine)) {
+    const created = Thumbnailer.create({ engine, confirmUpload: askToUpload });
+    created.catch(() => thumbnailers.delete(engine)); // try again next time
+    thumbnailers.set(engine, created);
   }
-  return thumbnailers.get(mode);
+  return thumbnailers.get(engine);
 }
 
 let file = null;
@@ -139,7 +142,7 @@ async function make(event) {
   busy(true);
   ui.status.textContent = 'Making the thumbnail…';
   const format = ui.format.value;
-  const options = { at: ui.at.disabled ? 1 : Number(ui.at.value), format, signal: job.signal };
+  const options = { at: ui.at.disabled ? 1 : Number(ui.at.value), format, seek: ui.seek.value, signal: job.signal };
   if (ui.width.value) options.width = options.height = Number(ui.width.value);
   if (format !== 'png') options.quality = Number(ui.quality.value);
   const started = performance.now();
@@ -174,7 +177,7 @@ ui.at.addEventListener('input', showTime);
 ui.format.addEventListener('change', () => {
   ui.quality.disabled = ui.format.value === 'png';
 });
-ui.mode.addEventListener('change', () => file && choose(file));
+ui.engine.addEventListener('change', () => file && choose(file));
 ui.form.addEventListener('submit', make);
 ui.cancel.addEventListener('click', () => job?.abort());
 

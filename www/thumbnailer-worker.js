@@ -1,13 +1,13 @@
 // The thumbnailer's Web Worker (classic, so that it can importScripts the engine). Glue only: the
-// work is done by the Rust worker (web/ compiled to pkg/web_bg.wasm), which loads the engine from
+// work is done by the Rust worker (worker/ compiled to pkg/thumbnail_worker_bg.wasm), which loads the engine from
 // engine/. A page on another origin starts this file from a blob that sets THUMBNAILER_BASE first.
 'use strict';
 
 const base = self.THUMBNAILER_BASE || new URL('.', self.location.href).href;
-importScripts(new URL('pkg/web.js', base).href); // defines wasm_bindgen
+importScripts(new URL('pkg/thumbnail_worker.js', base).href); // defines wasm_bindgen
 
 const ready = (async () => {
-  await wasm_bindgen({ module_or_path: new URL('pkg/web_bg.wasm', base) });
+  await wasm_bindgen({ module_or_path: new URL('pkg/thumbnail_worker_bg.wasm', base) });
   return wasm_bindgen.ThumbnailWorker.start(new URL('engine/', base).href);
 })();
 

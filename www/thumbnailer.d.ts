@@ -4,7 +4,8 @@
 export type EngineName = 'browser-mt' | 'browser-st' | 'server';
 
 /**
- * What a `ThumbnailError` says went wrong. The engine's and the server's codes are the same words.
+ * What a `ThumbnailError` says went wrong: `CODES` in vocabulary/src/error.rs, the one list (a test
+ * compares this type with it). The engine's and the server's codes are the same words.
  * - not_media, unsupported_container, no_video, unsupported_codec, corrupt, too_large, no_memory, io:
  *   the video
  * - invalid_argument: an option (`at`, `width`, `format`, ...)
@@ -12,8 +13,8 @@ export type EngineName = 'browser-mt' | 'browser-st' | 'server';
  * - engine_crashed: the engine (in the browser, or the server's worker process) died on this video
  * - engine_unavailable: the browser engine did not load
  * - upload_declined: `auto` would have sent the video to the server, and `confirmUpload` said no
- * - network, upload_too_large, busy, request_timeout, bad_request, unsupported_media_type, internal,
- *   server: the server path
+ * - network, upload_too_large, busy, request_timeout, bad_request, unsupported_media_type, internal:
+ *   the server path
  */
 export type ThumbnailErrorCode =
   | 'not_media'
@@ -25,20 +26,18 @@ export type ThumbnailErrorCode =
   | 'no_memory'
   | 'io'
   | 'invalid_argument'
-  | 'aborted'
   | 'timeout'
   | 'engine_crashed'
-  | 'engine_unavailable'
-  | 'upload_declined'
-  | 'network'
+  | 'bad_request'
   | 'upload_too_large'
+  | 'unsupported_media_type'
   | 'busy'
   | 'request_timeout'
   | 'internal'
-  | 'bad_request'
-  | 'unsupported_media_type'
-  | 'server'
-  | (string & {});
+  | 'aborted'
+  | 'engine_unavailable'
+  | 'upload_declined'
+  | 'network';
 
 export class ThumbnailError extends Error {
   /** 'AbortError' for `aborted`, else 'ThumbnailError'. */
@@ -52,10 +51,11 @@ export interface CreateOptions {
   /** URL of the server's POST /thumbnail (POST /probe is beside it). Default: `thumbnail` beside thumbnailer.js. */
   server?: string;
   /**
-   * 'auto' (default): in the browser, falling back to the server when the browser cannot (no
-   * Worker/WebAssembly, or a codec the browser engine lacks, such as AV1); 'browser'; 'server'.
+   * Which engine makes the frames. 'auto' (default): in the browser, falling back to the server
+   * when the browser cannot (no Worker/WebAssembly, or a codec the browser engine lacks, such as
+   * AV1; see `confirmUpload`); 'browser'; 'server'. Unknown options are refused.
    */
-  mode?: 'auto' | 'browser' | 'server';
+  engine?: 'auto' | 'browser' | 'server';
   /** Milliseconds a job may take, the engine's start included. Default 60000. */
   timeout?: number;
   /**
@@ -83,7 +83,7 @@ export interface ThumbnailOptions extends JobOptions {
   /** 1-100, for jpeg and webp. */
   quality?: number;
   /** 'exact' (default): the frame at `at`; 'keyframe': the keyframe before it, faster. */
-  mode?: 'exact' | 'keyframe';
+  seek?: 'exact' | 'keyframe';
 }
 
 export interface VideoInfo {

@@ -3,7 +3,7 @@
 // POST /thumbnail fallback. Options are parsed by the Rust vocabulary on either side. Importing
 // it also defines the <video-thumbnailer> element (video-thumbnailer.js).
 //
-//   const t = await Thumbnailer.create({ server: '/thumbnail', mode: 'auto' });
+//   const t = await Thumbnailer.create({ server: '/thumbnail', engine: 'auto' });
 //   const { blob, width, height, time, engine } = await t.thumbnail(file, { at: '10%', width: 640 });
 
 import { defineVideoThumbnailer } from './video-thumbnailer.js';
@@ -20,7 +20,7 @@ export class ThumbnailError extends Error {
 
 /** Codes after which `auto` asks the server instead: the browser engine cannot make this frame. */
 const FALL_BACK_ON = new Set(['unsupported_codec', 'engine_crashed', 'engine_unavailable', 'no_memory']);
-const MODES = new Set(['auto', 'browser', 'server']);
+const ENGINES = new Set(['auto', 'browser', 'server']);
 const here = new URL('.', import.meta.url);
 
 function browserCapable() {
@@ -138,7 +138,7 @@ function watch(signal, timeout, what) {
 }
 
 export class Thumbnailer {
-  #mode;
+  #engineChoice;
   #server;
   #timeout;
   #confirmUpload;
@@ -148,31 +148,33 @@ export class Thumbnailer {
   #requests = new Set(); // AbortControllers of the requests to the server in flight
 
   /**
-   * @param {{ server?: string, mode?: 'auto'|'browser'|'server', timeout?: number,
+   * @param {{ server?: string, engine?: 'auto'|'browser'|'server', timeout?: number,
    *           confirmUpload?: (why: { code: string, message: string, file: Blob }) => boolean|Promise<boolean> }} [options]
    * `server`: URL of POST /thumbnail (POST /probe beside it), by default the one of the server this
    * module comes from; `timeout`: ms per job; `confirmUpload`: asked before `auto` sends a video to
    * the server because the browser could not make the frame (false: the job fails with `upload_declined`).
    */
-  static async create({ server = new URL('thumbnail', here).href, mode = 'auto', timeout = 60000, confirmUpload } = {}) {
-    if (!MODES.has(mode)) throw new ThumbnailError('invalid_argument', `mode must be auto, browser or server, not ${mode}`);
+  static async create({ server = new URL('thumbnail', here).href, engine = 'auto', timeout = 60000, confirmUpload, ...unknown } = {}) {
+    const extra = Object.keys(unknown);
+    if (extra.length) throw new ThumbnailError('invalid_argument', `unknown option \`${extra[0]}\` (known: server, engine, timeout, confirmUpload)`);
+    if (!ENGINES.has(engine)) throw new ThumbnailError('invalid_argument', `engine must be auto, browser or server, not ${engine}`);
     if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
     if (confirmUpload !== undefined && typeof confirmUpload !== 'function') throw new ThumbnailError('invalid_argument', 'confirmUpload must be a function');
-    const t = new Thumbnailer(server, mode, timeout, confirmUpload);
-    if (mode !== 'server' && browserCapable()) {
-      // Start loading the engine now; `browser` mode reports a failure here, `auto` falls back later.
+    const t = new Thumbnailer(server, engine, timeout, confirmUpload);
+    if (engine !== 'server' && browserCapable()) {
+      // Start loading the engine now; `browser` reports a failure here, `auto` falls back later.
       const started = t.#engine.start();
-      if (mode === 'browser') await started;
+      if (engine === 'browser') await started;
       else started.catch(() => {});
-    } else if (mode === 'browser') {
+    } else if (engine === 'browser') {
       throw new ThumbnailError('engine_unavailable', 'this browser has no Web Workers, WebAssembly or OffscreenCanvas');
     }
     return t;
   }
 
-  constructor(server, mode, timeout, confirmUpload) {
+  constructor(server, engine, timeout, confirmUpload) {
     this.#server = new URL(server, location.href);
-    this.#mode = mode;
+    this.#engineChoice = engine;
     this.#timeout = timeout;
     this.#confirmUpload = confirmUpload;
   }
@@ -206,7 +208,7 @@ export class Thumbnailer {
     if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
     if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
     const generation = this.#generation;
-    if (this.#mode === 'server') return this.#viaServer(kind, file, options, signal, timeout, generation);
+    if (this.#engineChoice === 'server') return this.#viaServer(kind, file, options, signal, timeout, generation);
     if (!browserCapable()) {
       const why = new ThumbnailError('engine_unavailable', 'this browser has no Web Workers, WebAssembly or OffscreenCanvas');
       await this.#mayUpload(file, why, signal);
@@ -215,7 +217,7 @@ export class Thumbnailer {
     try {
       return await this.#inBrowser(kind, file, options, signal, timeout, generation);
     } catch (e) {
-      if (this.#mode !== 'auto' || !FALL_BACK_ON.has(e.code)) throw e;
+      if (this.#engineChoice !== 'auto' || !FALL_BACK_ON.has(e.code)) throw e;
       await this.#mayUpload(file, e, signal);
       return this.#viaServer(kind, file, options, signal, timeout, generation);
     }
@@ -295,12 +297,11 @@ export class Thumbnailer {
       const response = await fetch(url, { method: 'POST', body, signal: request.signal });
       if (!response.ok) {
         const problem = await response.json().catch(() => ({}));
-        throw new ThumbnailError(problem.code || 'server', problem.detail || `the server answered ${response.status}`, { status: response.status });
+        // Not a problem document (a proxy's error page, ...): said in the vocabulary's words.
+        const code = problem.code || (response.status >= 500 ? 'internal' : 'bad_request');
+        throw new ThumbnailError(code, problem.detail || `the server answered ${response.status}`, { status: response.status });
       }
-      if (kind === 'probe') {
-        const p = await response.json();
-        return { duration: p.duration, width: p.display_width, height: p.display_height, codedWidth: p.width, codedHeight: p.height, codec: p.codec, rotation: p.rotation, fps: p.fps };
-      }
+      if (kind === 'probe') return await response.json(); // the same shape as the browser's
       const number = (name) => Number(response.headers.get(name));
       return {
         blob: await response.blob(),

@@ -4,7 +4,8 @@
 //   <script type="module" src="https://host/thumbnailer.js"></script>
 //   <video-thumbnailer width="640" format="webp"></video-thumbnailer>
 //
-// Attributes: server, mode, at, width, height, format, quality, upload. Events: `thumbnail`
+// Attributes: server, engine (auto, browser, server), at, width, height, format, quality, seek
+// (exact, keyframe), upload. Events: `thumbnail`
 // (detail: { blob, width, height, time, engine }), `error` (detail: a ThumbnailError) and `upload`
 // (cancelable; detail: { code, message, file }): in `auto` mode, before a video the browser could
 // not handle is sent to the server; `preventDefault()`, or the attribute upload="never", keeps it
@@ -70,7 +71,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
   if (typeof customElements === 'undefined' || customElements.get('video-thumbnailer')) return;
 
   class VideoThumbnailer extends HTMLElement {
-    static observedAttributes = ['server', 'mode'];
+    static observedAttributes = ['server', 'engine'];
     #thumbnailer = null; // a Promise<Thumbnailer>, made on first use
     #file = null;
     #job = null; // the AbortController of the job in progress
@@ -106,7 +107,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
 
     attributeChangedCallback(name, before, after) {
       if (before === after) return;
-      // `server` or `mode` changed: a new Thumbnailer; a job in progress is made again with it.
+      // `server` or `engine` changed: a new Thumbnailer; a job in progress is made again with it.
       const redo = this.#job !== null;
       this.#release();
       if (redo) this.#make(this.#el.slider.value);
@@ -147,7 +148,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
       if (!this.#thumbnailer) {
         const created = Thumbnailer.create({
           server: this.getAttribute('server') || undefined,
-          mode: this.getAttribute('mode') || 'auto',
+          engine: this.getAttribute('engine') || 'auto',
           confirmUpload: (why) => this.#confirmUpload(why),
         });
         created.catch(() => {
@@ -185,7 +186,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
       this.#job?.abort();
       const job = (this.#job = new AbortController());
       const options = { at, signal: job.signal };
-      for (const name of ['width', 'height', 'format', 'quality']) {
+      for (const name of ['width', 'height', 'format', 'quality', 'seek']) {
         if (this.hasAttribute(name)) options[name] = this.getAttribute(name);
       }
       this.#el.error.textContent = '';

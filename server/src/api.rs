@@ -4,9 +4,9 @@ use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use thumbnail_engine::{ThumbnailOptions, VideoInfo};
+use thumbnail_vocabulary::{ThumbnailOptions, VideoInfo};
 
-use crate::engine_job::{Job, ThumbnailJob};
+use crate::engine_job::Job;
 use crate::error::ApiError;
 use crate::upload::{receive, refuse, Upload};
 use crate::AppState;
@@ -44,7 +44,7 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
     let filename = download_name(upload.filename.as_deref(), options.format.extension());
     let job = Job {
         max_pixels: state.config.max_pixels,
-        thumbnail: Some(ThumbnailJob::new(&options)),
+        thumbnail: Some(options),
     };
     let output = state.pool.run(job, video(&upload)?).await?;
     drop(upload); // the temporary file goes as soon as the frame is out

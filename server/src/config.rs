@@ -18,12 +18,12 @@ pub enum Isolation {
 }
 
 /// Where an installed server finds its static files, relative to its binary
-/// (`PREFIX/bin/server` → `PREFIX/share/video-thumbnailer/{www,engine}`).
+/// (`PREFIX/bin/thumbnail-server` → `PREFIX/share/video-thumbnailer/{www,engine}`).
 pub const INSTALLED_SHARE: &str = "../share/video-thumbnailer";
 
 #[derive(Parser, Debug, Clone)]
 #[command(
-    name = "server",
+    name = "thumbnail-server",
     version,
     about = "Video thumbnails: the app, and POST /thumbnail on the native engine"
 )]
@@ -38,7 +38,7 @@ pub struct Config {
     pub www: Option<PathBuf>,
 
     /// The built wasm engine, served under /engine/. Default: `share/video-thumbnailer/engine`
-    /// beside the binary's folder when installed, else the source tree's `ffmpeg-wasm/dist/`.
+    /// beside the binary's folder when installed, else the source tree's `engine/dist/`.
     #[arg(long, env = "ENGINE_DIR")]
     pub engine_dir: Option<PathBuf>,
 
@@ -182,7 +182,7 @@ impl Config {
         self.engine_dir = Some(find_dir(
             self.engine_dir.take(),
             "engine",
-            "ffmpeg-wasm/dist",
+            "engine/dist",
             "--engine-dir",
             "thumbnail-engine-st.js",
         )?);

@@ -2,7 +2,8 @@
 //! are encoded without alpha; a frame with transparency (QuickTime Animation, ProRes 4444 ...)
 //! keeps it in PNG and WebP, as the browser's canvas keeps it (JPEG has none).
 
-use thumbnail_engine::{Format, Image};
+use thumbnail_engine::Image;
+use thumbnail_vocabulary::Format;
 
 use crate::error::ApiError;
 

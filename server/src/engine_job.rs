@@ -2,12 +2,13 @@
 //! take the frame and encode it. The same [`run`] runs in a sandboxed worker process (worker.rs)
 //! or, with `--isolation thread`, on an engine thread of the server itself; jobs.rs picks.
 //!
-//! A job travels to a worker as JSON, so its options are plain values here.
+//! A job travels to a worker as JSON (the vocabulary's types serialise).
 
 use std::fs::File;
 
 use serde::{Deserialize, Serialize};
-use thumbnail_engine::{Engine, Error as EngineError, ErrorKind, Interrupt, OpenOptions, ThumbnailOptions, VideoInfo};
+use thumbnail_engine::{Engine, Interrupt, OpenOptions};
+use thumbnail_vocabulary::{Error as EngineError, ErrorKind, ThumbnailOptions, VideoInfo};
 
 use crate::encode::encode;
 use crate::error::ApiError;
@@ -18,33 +19,7 @@ pub struct Job {
     /// Source frames above this many pixels are refused.
     pub max_pixels: u32,
     /// `None`: only probe.
-    pub thumbnail: Option<ThumbnailJob>,
-}
-
-/// [`ThumbnailOptions`] as plain values.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ThumbnailJob {
-    /// As the `at` option is written (`1.5`, `10%`).
-    pub at: String,
-    pub max_width: u32,
-    pub max_height: u32,
-    pub keyframe: bool,
-    /// As the `format` option is written (`png`, `jpg`, `webp`).
-    pub format: String,
-    pub quality: u8,
-}
-
-impl ThumbnailJob {
-    pub fn new(options: &ThumbnailOptions) -> ThumbnailJob {
-        ThumbnailJob {
-            at: options.at.to_string(),
-            max_width: options.max_width,
-            max_height: options.max_height,
-            keyframe: options.mode == thumbnail_engine::Mode::Keyframe,
-            format: options.format.extension().to_owned(),
-            quality: options.quality,
-        }
-    }
+    pub thumbnail: Option<ThumbnailOptions>,
 }
 
 /// What a job made.
@@ -106,22 +81,14 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
     let Some(thumbnail) = &job.thumbnail else {
         return Ok(Output { info, frame: None });
     };
-    let bad = |e: EngineError| Failure::from(e);
-    let at: thumbnail_engine::At = thumbnail.at.parse().map_err(bad)?;
-    let format: thumbnail_engine::Format = thumbnail.format.parse().map_err(bad)?;
-    let mode = if thumbnail.keyframe {
-        thumbnail_engine::Mode::Keyframe
-    } else {
-        thumbnail_engine::Mode::Exact
-    };
     let image = engine.frame(
-        at.seconds(info.duration),
+        thumbnail.at.seconds(info.duration),
         thumbnail.max_width,
         thumbnail.max_height,
-        mode,
+        thumbnail.seek,
     )?;
     drop(engine);
-    let bytes = encode(&image, format, thumbnail.quality).map_err(|e| match e {
+    let bytes = encode(&image, thumbnail.format, thumbnail.quality).map_err(|e| match e {
         // What the client asked cannot be encoded (a WebP wider than 16383): its fault, a 400.
         ApiError::BadRequest(message) => Failure::from(EngineError::new(ErrorKind::InvalidArgument, message)),
         other => Failure::Internal(other.to_string()),

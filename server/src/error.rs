@@ -4,7 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use thumbnail_engine::{Error as EngineError, ErrorKind};
+use thumbnail_vocabulary::{Error as EngineError, ErrorKind};
 
 /// Seconds a client is told to wait when the server is busy.
 pub const RETRY_AFTER_SECS: u32 = 2;
@@ -142,5 +142,47 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use thumbnail_vocabulary::{Error as EngineError, ErrorKind, CODES};
+
+    use super::ApiError;
+
+    /// Every problem the server can send has a code of the vocabulary's list that the server may give.
+    #[test]
+    fn every_problem_code_is_in_the_vocabulary() {
+        let mut errors = vec![
+            ApiError::BadRequest(String::new()),
+            ApiError::TooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::Busy(""),
+            ApiError::RequestTimeout(String::new()),
+            ApiError::EngineCrashed(String::new()),
+            ApiError::Timeout(1.0),
+            ApiError::Internal(String::new()),
+        ];
+        errors.extend(ErrorKind::ALL.map(|kind| ApiError::Engine(EngineError::new(kind, ""))));
+        for error in errors {
+            // Exhaustive: a new variant does not compile until it is listed above.
+            match &error {
+                ApiError::BadRequest(_)
+                | ApiError::TooLarge { .. }
+                | ApiError::UnsupportedMediaType(_)
+                | ApiError::Busy(_)
+                | ApiError::RequestTimeout(_)
+                | ApiError::EngineCrashed(_)
+                | ApiError::Timeout(_)
+                | ApiError::Internal(_)
+                | ApiError::Engine(_) => {}
+            }
+            let (_, code, _) = error.describe();
+            assert!(
+                CODES.iter().any(|c| c.name == code && c.from_server()),
+                "{error:?} answers `{code}`, which the vocabulary does not list as a server code"
+            );
+        }
     }
 }

@@ -2,14 +2,14 @@
 //! `POST /thumbnail` + `POST /probe` on the native engine for clients that cannot run it.
 
 use clap::{CommandFactory, Parser};
-use server::Config;
+use thumbnail_server::Config;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::io::Result<()> {
     // The same binary is the engine's worker process (see worker.rs).
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(server::worker::WORKER_FLAG) {
-        server::worker::main(&args[1..]);
+    if args.first().map(String::as_str) == Some(thumbnail_server::worker::WORKER_FLAG) {
+        thumbnail_server::worker::main(&args[1..]);
     }
     serve()
 }
@@ -44,7 +44,7 @@ async fn serve() -> std::io::Result<()> {
     );
     // The first line on stdout says where we listen (tests start us on port 0 and read it).
     println!("listening on http://{}", listener.local_addr()?);
-    server::serve(listener, config, shutdown_signal()).await
+    thumbnail_server::serve(listener, config, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -1,4 +1,4 @@
-//! The engine's worker processes: the server binary started again as `server --engine-worker`,
+//! The engine's worker processes: the server binary started again as `thumbnail-server --engine-worker`,
 //! one job at a time, over a Unix socket on its standard input.
 //!
 //! The wire: the server sends `u32 length (LE) + JSON` [`Job`], with the video's open file
@@ -35,7 +35,7 @@ struct Reply {
     image_len: u64,
 }
 
-/// The worker process's main: `server --engine-worker <max memory in bytes>`.
+/// The worker process's main: `thumbnail-server --engine-worker <max memory in bytes>`.
 pub fn main(args: &[String]) -> ! {
     let max_memory = args.first().and_then(|a| a.parse().ok()).unwrap_or(0);
     // SAFETY: the server started us with one end of a socket pair as standard input.

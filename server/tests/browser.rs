@@ -10,7 +10,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use test_support::browser::serve_page_on_another_origin;
 use test_support::{fixture, psnr, Browser, Expect, Server, BAD_INPUTS, REAL_WORLD, VIDEOS};
-use thumbnail_engine::{Engine, Mode, OpenOptions};
+use thumbnail_engine::{Engine, OpenOptions};
+use thumbnail_vocabulary::Seek;
 
 /// The browser's frame against the native engine's: the same C engine and FFmpeg, built for wasm.
 /// PNG is lossless, so only the two builds' float rounding in swscale separates them.
@@ -18,7 +19,7 @@ const SAME_FRAME_DB: f64 = 40.0;
 const JOB_TIME: Duration = Duration::from_secs(60);
 
 fn start_server() -> Server {
-    Server::start(Path::new(env!("CARGO_BIN_EXE_server")), &[])
+    Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[])
 }
 
 /// A thumbnail as the page or the API gave it.
@@ -122,7 +123,7 @@ async fn outcome(browser: &Browser) -> Outcome {
 /// The native engine's frame of `file` at `at`, in the same box.
 fn native_frame(file: &Path, at: f64, box_side: u32) -> thumbnail_engine::Image {
     let mut engine = Engine::open(file, &OpenOptions::default()).unwrap();
-    engine.frame(at, box_side, box_side, Mode::Exact).unwrap()
+    engine.frame(at, box_side, box_side, Seek::Exact).unwrap()
 }
 
 /// Asserts that `made` is `file`'s frame at `at` in the box, made by `engine`: its size, time and
@@ -269,7 +270,7 @@ async fn auto_mode_asks_before_sending_av1_to_the_server() {
     // In browser-only mode the same file is a typed error, said in words.
     browser
         .run(
-            "const m = document.getElementById('mode'); m.value = 'browser'; m.dispatchEvent(new Event('change'));",
+            "const m = document.getElementById('engine'); m.value = 'browser'; m.dispatchEvent(new Event('change'));",
             vec![],
         )
         .await;
@@ -339,7 +340,7 @@ async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
         .run(
             &format!(
                 "{BASE64_OF}{THUMBNAIL_OF}
-                 const t = await Thumbnailer.create({{ mode: 'browser' }});
+                 const t = await Thumbnailer.create({{ engine: 'browser' }});
                  const info = await t.probe(file);
                  return {{ info, ...await thumbnailOf(await t.thumbnail(file, {{ at: 1.5, width: 200, height: 200 }})) }};"
             ),
@@ -359,7 +360,7 @@ async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
         .run(
             &format!(
                 "{BASE64_OF}{THUMBNAIL_OF}
-                 const t = await Thumbnailer.create({{ mode: 'server', server: arguments[0] }});
+                 const t = await Thumbnailer.create({{ engine: 'server', server: arguments[0] }});
                  return thumbnailOf(await t.thumbnail(file, {{ at: 1.5, width: 200, height: 200 }}));"
             ),
             vec![json!(server.url("/thumbnail"))],
@@ -439,7 +440,7 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
                 "{JOB_HOOKS}
                  const file = document.getElementById('file').files[0];
                  const {{ Thumbnailer }} = await import('/thumbnailer.js');
-                 const t = await Thumbnailer.create({{ mode: 'browser' }});
+                 const t = await Thumbnailer.create({{ engine: 'browser' }});
                  const small = {{ at: 1, width: 320 }};
                  const out = {{ warm: await settle(t.thumbnail(file, {{ at: 0 }})) }};
 
@@ -459,18 +460,18 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
                  out.alreadyAborted = await settle(t.thumbnail(file, {{ signal: AbortSignal.abort() }}));
 
                  // While the engine starts (auto mode starts it in create() and does not wait).
-                 const starting = await Thumbnailer.create({{ mode: 'auto' }});
+                 const starting = await Thumbnailer.create({{ engine: 'auto' }});
                  const duringStart = starting.thumbnail(file, small);
                  setTimeout(() => starting.terminate(), 0);
                  out.terminatedWhileStarting = await settle(duringStart);
                  out.afterStartTerminate = await settle(starting.thumbnail(file, small));
-                 const starting2 = await Thumbnailer.create({{ mode: 'auto' }});
+                 const starting2 = await Thumbnailer.create({{ engine: 'auto' }});
                  const c2 = new AbortController();
                  const abortedDuringStart = starting2.thumbnail(file, {{ ...small, signal: c2.signal }});
                  setTimeout(() => c2.abort(), 0);
                  out.abortedWhileStarting = await settle(abortedDuringStart);
                  out.afterStartAbort = await settle(starting2.thumbnail(file, small));
-                 const starting3 = await Thumbnailer.create({{ mode: 'auto' }});
+                 const starting3 = await Thumbnailer.create({{ engine: 'auto' }});
                  out.timedOutWhileStarting = await settle(starting3.thumbnail(file, {{ ...small, timeout: 1 }}));
                  out.afterStartTimeout = await settle(starting3.thumbnail(file, small));
                  return out;"
@@ -531,5 +532,50 @@ async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing() {
     );
     // A copy of the file would be 4.5 GiB (and could not fit in a wasm32 heap at all).
     assert!(grown_mib < 256, "the browser grew by {grown_mib} MiB");
+    browser.close().await;
+}
+
+/// The same files and options through the browser engine and through the server, from the same
+/// JS API: the same probe JSON, the same thumbnail metadata, the same error codes and messages.
+#[tokio::test]
+async fn the_browser_and_the_server_answer_alike() {
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    for file in ["h264.mp4", "rotated.mp4", "anamorphic.mp4", "vp9.webm", "text.txt", "audio-only.m4a", "truncated.mp4"] {
+        browser.choose_file("#file", &fixture(file)).await;
+        let both = browser
+            .run(
+                "const file = document.getElementById('file').files[0];
+                 const { Thumbnailer } = await import('/thumbnailer.js');
+                 const failure = (e) => ({ code: e.code, message: e.code === 'invalid_argument' ? e.message : undefined });
+                 const round = (x) => (x === null ? null : Math.round(x * 1000) / 1000);
+                 const metadata = ({ width, height, time, duration }) => ({ width, height, time: round(time), duration: round(duration) });
+                 const out = {};
+                 for (const engine of ['browser', 'server']) {
+                   const t = await Thumbnailer.create({ engine });
+                   const probe = await t.probe(file).then((r) => r, failure);
+                   const made = {};
+                   for (const options of [
+                     { at: 1.5, width: 200 }, { at: '50%', seek: 'keyframe' }, { at: 1e-7, width: 64, height: 64 },
+                     { colour: 'red' }, { mode: 'keyframe' }, { width: 0 }, { width: 320.5 }, { at: -1 }, { seek: 'fast' }, { format: 'gif' },
+                   ]) {
+                     made[JSON.stringify(options)] = await t.thumbnail(file, options).then(metadata, failure);
+                   }
+                   out[engine] = { probe, made };
+                   t.terminate();
+                 }
+                 return out;",
+                vec![],
+            )
+            .await;
+        eprintln!("{file}: {}", both["browser"]);
+        assert!(both["browser"]["probe"].is_object(), "{file}: {both}");
+        assert_eq!(both["browser"]["probe"], both["server"]["probe"], "{file}: probe");
+        let (in_browser, on_server) = (both["browser"]["made"].as_object().unwrap(), &both["server"]["made"]);
+        for (options, outcome) in in_browser {
+            assert_eq!(outcome, &on_server[options], "{file} with {options}");
+        }
+    }
     browser.close().await;
 }

@@ -67,7 +67,7 @@ async fn a_thousand_stalled_connections_and_a_hundred_100_mb_uploads() {
     let spool = test_support::root().join(format!("target/test-flood-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&spool);
     std::fs::create_dir_all(&spool).unwrap();
-    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_server")), &[
+    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[
         "--workers",
         "2",
         "--queue",

@@ -16,7 +16,7 @@ use test_support::{fixture, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_server");
+const BINARY: &str = env!("CARGO_BIN_EXE_thumbnail-server");
 
 fn start(args: &[&str]) -> Server {
     Server::start(Path::new(BINARY), args)
@@ -612,12 +612,12 @@ async fn an_installed_binary_serves_its_installed_files() {
     for dir in [&bin, &share.join("www"), &share.join("engine")] {
         std::fs::create_dir_all(dir).unwrap();
     }
-    std::fs::copy(BINARY, bin.join("server")).unwrap();
+    std::fs::copy(BINARY, bin.join("thumbnail-server")).unwrap();
     let marker = format!("<!doctype html><title>installed {}</title>", std::process::id());
     std::fs::write(share.join("www/index.html"), &marker).unwrap();
     std::fs::write(share.join("engine/thumbnail-engine-st.js"), "// the installed engine").unwrap();
 
-    let server = Server::start(&bin.join("server"), &[]);
+    let server = Server::start(&bin.join("thumbnail-server"), &[]);
     let page = client().get(server.url("/")).send().await.unwrap().text().await.unwrap();
     assert_eq!(page, marker);
     let engine = client()

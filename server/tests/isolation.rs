@@ -13,7 +13,7 @@ use test_support::{cli_frame_by, fixture, psnr, rotation_of, Expect, Server, REA
 const SAME_FRAME_DB: f64 = 35.0;
 
 fn start(args: &[&str]) -> Server {
-    Server::start(Path::new(env!("CARGO_BIN_EXE_server")), args)
+    Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), args)
 }
 
 fn client() -> Client {

@@ -14,7 +14,7 @@ use test_support::{fixture, Server};
 use tokio::io::AsyncWriteExt;
 
 fn start(args: &[&str]) -> Server {
-    Server::start(Path::new(env!("CARGO_BIN_EXE_server")), args)
+    Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), args)
 }
 
 fn client() -> Client {

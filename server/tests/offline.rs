@@ -13,7 +13,7 @@ use test_support::{fixture, root, Browser, Server};
 const WAIT: Duration = Duration::from_secs(60);
 
 fn start(args: &[&str]) -> Server {
-    Server::start(Path::new(env!("CARGO_BIN_EXE_server")), args)
+    Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), args)
 }
 
 /// Waits until the service worker is active and its cache holds everything it lists.

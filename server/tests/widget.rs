@@ -18,7 +18,7 @@ fn demo_page(base: &str) -> String {
 <style>video-thumbnailer {{ --vt-accent: rebeccapurple; }}</style>
 <input id="file" type="file">
 <video-thumbnailer id="in-browser" width="200" height="200" format="webp"></video-thumbnailer>
-<video-thumbnailer id="on-server" mode="server" server="{base}/thumbnail" width="160"></video-thumbnailer>
+<video-thumbnailer id="on-server" engine="server" server="{base}/thumbnail" width="160"></video-thumbnailer>
 <script type="module" src="{base}/thumbnailer.js"></script>
 <script>
   window.events = [];
@@ -43,7 +43,7 @@ async fn next_event(browser: &Browser, seen: &mut usize) -> Value {
 
 #[tokio::test]
 async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() {
-    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_server")), &[]);
+    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let page = serve_page_on_another_origin(demo_page(&server.base)).await;
     let browser = Browser::start().await;
     browser.client.goto(&page).await.unwrap();
@@ -158,7 +158,7 @@ fn resilience_page(base: &str) -> String {
     format!(
         r#"<!doctype html><meta charset="utf-8"><title>A site embedding the thumbnailer</title>
 <input id="file" type="file">
-<video-thumbnailer id="w" mode="browser" width="160"></video-thumbnailer>
+<video-thumbnailer id="w" engine="browser" width="160"></video-thumbnailer>
 <script>
   window.events = [];
   const RealWorker = Worker;
@@ -184,7 +184,7 @@ fn resilience_page(base: &str) -> String {
 
 #[tokio::test]
 async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uploads_silently() {
-    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_server")), &[]);
+    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let page = serve_page_on_another_origin(resilience_page(&server.base)).await;
     let browser = Browser::start().await;
     browser.client.goto(&page).await.unwrap();
@@ -207,7 +207,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     // An attribute changes while the new engine is still starting: the job is made with the new one.
     browser
         .run(
-            &format!("{load} document.getElementById('w').setAttribute('mode', 'auto');"),
+            &format!("{load} document.getElementById('w').setAttribute('engine', 'auto');"),
             vec![],
         )
         .await;

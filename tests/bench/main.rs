@@ -13,7 +13,8 @@ use clap::Parser;
 use serde_json::json;
 use test_support::browser::serve_page_on_another_origin;
 use test_support::{engine_dir, fixture, root, Browser, Server};
-use thumbnail_engine::{Engine, Mode, OpenOptions};
+use thumbnail_engine::{Engine, OpenOptions};
+use thumbnail_vocabulary::Seek;
 
 #[derive(Parser)]
 #[command(about = "Measures engine size, native and wasm engine speed, and the server, against the ffmpeg CLI")]
@@ -162,8 +163,8 @@ fn sizes(report: &mut String) {
         )
     });
     let web = [
-        "pkg/web_bg.wasm",
-        "pkg/web.js",
+        "pkg/thumbnail_worker_bg.wasm",
+        "pkg/thumbnail_worker.js",
         "thumbnailer.js",
         "thumbnailer-worker.js",
         "video-thumbnailer.js",
@@ -188,7 +189,7 @@ fn native_once(file: &Path, threads: u32, max: u32) -> Duration {
         ..OpenOptions::default()
     };
     let mut engine = Engine::open(file, &options).unwrap();
-    engine.frame(AT, max, max, Mode::Exact).unwrap();
+    engine.frame(AT, max, max, Seek::Exact).unwrap();
     started.elapsed()
 }
 
@@ -318,7 +319,7 @@ fn wasm_vs_native(report: &mut String, runs: usize, native: &NativeTimes) {
 }
 
 fn server_binary() -> PathBuf {
-    let binary = std::env::current_exe().unwrap().with_file_name("server");
+    let binary = std::env::current_exe().unwrap().with_file_name("thumbnail-server");
     assert!(binary.exists(), "build the server first (./dev.sh bench does)");
     binary
 }
@@ -331,7 +332,7 @@ const TIME_THUMBNAILS: &str = "
     const file = document.getElementById('file').files[0];
     const started = performance.now();
     const { Thumbnailer } = await import(base + '/thumbnailer.js');
-    const t = window.thumbnailer ??= await Thumbnailer.create({ mode: 'browser' });
+    const t = window.thumbnailer ??= await Thumbnailer.create({ engine: 'browser' });
     let engine;
     for (let i = 0; i < warmups; i++) await t.thumbnail(file, { at: 1 });
     const times = [];

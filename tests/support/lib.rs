@@ -199,9 +199,9 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// The ffmpeg-wasm crate's folder (the engine and its dist/).
+/// The engine crate's folder (the C engine, its wasm recipe and dist/).
 pub fn engine_dir() -> PathBuf {
-    root().join("ffmpeg-wasm")
+    root().join("engine")
 }
 
 /// The fixtures folder, generated on first use (the script is idempotent and quick).
@@ -300,7 +300,7 @@ pub(crate) fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Runs `jobs` (the format is in ffmpeg-wasm/tests/wasm-runner.cjs) through the committed
+/// Runs `jobs` (the format is in engine/tests/wasm-runner.cjs) through the committed
 /// dist/thumbnail-engine-<variant>.js in one Node process, in `out` (emptied first), and returns
 /// its results.json.
 pub fn run_wasm_engine(variant: &str, jobs: &serde_json::Value, out: &Path) -> serde_json::Value {

@@ -1,7 +1,8 @@
 //! The native engine against the ffmpeg CLI on the generated fixtures.
 
 use test_support::{cli_frame, cli_frame_by, fixture, psnr, rotation_of, Expect, BAD_INPUTS, REAL_WORLD, VIDEOS};
-use thumbnail_engine::{Engine, ErrorKind, Image, Interrupt, Mode, OpenOptions};
+use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
+use thumbnail_vocabulary::{ErrorKind, Seek};
 
 /// Our frame and the CLI's are the same picture when at least this close (dB). Neighbouring
 /// frames of testsrc2 are about 20 dB apart, so a wrong frame cannot pass.
@@ -24,7 +25,7 @@ fn every_fixture_matches_the_cli_frame() {
         let info = engine.info().clone();
         assert_eq!(info.codec, v.codec, "{}", v.file);
         assert_eq!(
-            (info.display_width, info.display_height),
+            (info.width, info.height),
             v.display,
             "{} display size",
             v.file
@@ -37,12 +38,12 @@ fn every_fixture_matches_the_cli_frame() {
         );
         assert_eq!(info.fps, Some(25.0), "{} fps", v.file);
 
-        let full = engine.frame(1.0, 0, 0, Mode::Exact).unwrap();
+        let full = engine.frame(1.0, 0, 0, Seek::Exact).unwrap();
         assert_eq!((full.width, full.height), v.display, "{} frame size", v.file);
         assert!((1.0..1.04).contains(&full.time), "{}: frame time {}", v.file, full.time);
         assert_like_cli(v.file, &full, 1.0);
 
-        let small = engine.frame(1.0, 160, 160, Mode::Exact).unwrap();
+        let small = engine.frame(1.0, 160, 160, Seek::Exact).unwrap();
         assert!(
             small.width == 160 || small.height == 160,
             "{}: {}x{} does not fill the box",
@@ -72,14 +73,14 @@ fn av1_decodes_natively() {
     // The slim wasm core has no AV1; the server's native engine does (Debian's libdav1d).
     let mut engine = open("av1.mp4");
     assert_eq!(engine.info().codec, "av1");
-    let image = engine.frame(1.0, 0, 0, Mode::Exact).unwrap();
+    let image = engine.frame(1.0, 0, 0, Seek::Exact).unwrap();
     assert_like_cli("av1.mp4", &image, 1.0);
 }
 
 #[test]
 fn past_the_end_gives_the_last_frame() {
     let mut short = open("short.mp4");
-    let image = short.frame(1.0, 0, 0, Mode::Exact).unwrap();
+    let image = short.frame(1.0, 0, 0, Seek::Exact).unwrap();
     assert!(
         (image.time - 0.48).abs() < 1e-6,
         "last frame of a 0.5 s clip is at 0.48 s, got {}",
@@ -88,7 +89,7 @@ fn past_the_end_gives_the_last_frame() {
     assert_like_cli("short.mp4", &image, 0.48);
 
     let mut long = open("h264.mp4");
-    let image = long.frame(1e12, 0, 0, Mode::Exact).unwrap();
+    let image = long.frame(1e12, 0, 0, Seek::Exact).unwrap();
     assert!((image.time - 2.96).abs() < 1e-6, "got {}", image.time);
     assert_like_cli("h264.mp4", &image, 2.96);
 }
@@ -96,12 +97,12 @@ fn past_the_end_gives_the_last_frame() {
 #[test]
 fn exact_and_keyframe_modes_on_a_long_gop() {
     let mut engine = open("long-gop.mp4");
-    let exact = engine.frame(7.0, 0, 0, Mode::Exact).unwrap();
+    let exact = engine.frame(7.0, 0, 0, Seek::Exact).unwrap();
     assert!((exact.time - 7.0).abs() < 1e-6, "exact frame at {}", exact.time);
     assert_like_cli("long-gop.mp4", &exact, 7.0);
 
     // One keyframe, at 0: keyframe mode returns it, a different picture.
-    let key = engine.frame(7.0, 0, 0, Mode::Keyframe).unwrap();
+    let key = engine.frame(7.0, 0, 0, Seek::Keyframe).unwrap();
     assert_eq!(key.time, 0.0);
     assert_like_cli("long-gop.mp4", &key, 0.0);
     assert!(
@@ -114,7 +115,7 @@ fn exact_and_keyframe_modes_on_a_long_gop() {
 fn frames_in_any_order_from_one_engine() {
     let mut engine = open("h264.mp4");
     for t in [2.0, 0.4, 2.8, 0.0, 1.52] {
-        let image = engine.frame(t, 0, 0, Mode::Exact).unwrap();
+        let image = engine.frame(t, 0, 0, Seek::Exact).unwrap();
         assert!((image.time - t).abs() < 1e-6, "asked {t}, got {}", image.time);
         assert_like_cli("h264.mp4", &image, t);
     }
@@ -122,7 +123,7 @@ fn frames_in_any_order_from_one_engine() {
 
 #[test]
 fn never_enlarges() {
-    let image = open("h264.mp4").frame(1.0, 1000, 1000, Mode::Exact).unwrap();
+    let image = open("h264.mp4").frame(1.0, 1000, 1000, Seek::Exact).unwrap();
     assert_eq!((image.width, image.height), (320, 240));
 }
 
@@ -161,15 +162,15 @@ fn pixel_limit_refuses_large_frames() {
 fn invalid_times_are_refused_and_the_engine_goes_on() {
     let mut engine = open("h264.mp4");
     for t in [-1.0, f64::NAN, f64::INFINITY] {
-        let err = engine.frame(t, 0, 0, Mode::Exact).err().unwrap();
+        let err = engine.frame(t, 0, 0, Seek::Exact).err().unwrap();
         assert_eq!(err.kind, ErrorKind::InvalidArgument, "t = {t}");
     }
-    assert!(engine.frame(1.0, 0, 0, Mode::Exact).is_ok());
+    assert!(engine.frame(1.0, 0, 0, Seek::Exact).is_ok());
 }
 
 #[test]
 fn threads_give_the_same_frame() {
-    let one = open("hevc.mp4").frame(2.0, 0, 0, Mode::Exact).unwrap();
+    let one = open("hevc.mp4").frame(2.0, 0, 0, Seek::Exact).unwrap();
     let mut engine = Engine::open(
         &fixture("hevc.mp4"),
         &OpenOptions {
@@ -178,7 +179,7 @@ fn threads_give_the_same_frame() {
         },
     )
     .unwrap();
-    let four = engine.frame(2.0, 0, 0, Mode::Exact).unwrap();
+    let four = engine.frame(2.0, 0, 0, Seek::Exact).unwrap();
     assert_eq!(one.time, four.time);
     assert_eq!(psnr(&one.rgba, &four.rgba), f64::INFINITY);
 }
@@ -222,7 +223,7 @@ fn damaged_files_never_crash() {
             match Engine::open(&path, &OpenOptions::default()) {
                 Ok(mut engine) => {
                     for t in [0.0, 1.0, 2.5, 100.0] {
-                        match engine.frame(t, 64, 64, Mode::Exact) {
+                        match engine.frame(t, 64, 64, Seek::Exact) {
                             Ok(image) => {
                                 assert_eq!(image.rgba.len(), (image.width * image.height * 4) as usize);
                                 frames += 1;
@@ -260,9 +261,9 @@ fn an_interrupt_stops_the_engine() {
         ..OpenOptions::default()
     };
     let mut engine = Engine::open(&fixture("long-gop.mp4"), &options).unwrap();
-    assert!(engine.frame(1.0, 0, 0, Mode::Exact).is_ok());
+    assert!(engine.frame(1.0, 0, 0, Seek::Exact).is_ok());
     interrupt.interrupt();
-    let err = engine.frame(7.0, 0, 0, Mode::Exact).err().unwrap();
+    let err = engine.frame(7.0, 0, 0, Seek::Exact).err().unwrap();
     assert_eq!(err.kind, ErrorKind::Interrupted, "{err}");
     let err = Engine::open(&fixture("h264.mp4"), &options).err().unwrap();
     assert_eq!(err.kind, ErrorKind::Interrupted, "{err}");
@@ -286,7 +287,7 @@ fn real_world_fixtures_match_the_cli() {
         let mut engine = opened.unwrap_or_else(|e| panic!("{}: {e}", case.file));
         for box_side in [0, 100] {
             let image = engine
-                .frame(case.at, box_side, box_side, Mode::Exact)
+                .frame(case.at, box_side, box_side, Seek::Exact)
                 .unwrap_or_else(|e| panic!("{} at {}: {e}", case.file, case.at));
             assert!(
                 (image.time - time).abs() < 0.002,

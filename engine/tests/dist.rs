@@ -30,7 +30,7 @@ fn artifacts_are_built_from_the_current_recipe() {
     assert_eq!(
         recorded.as_deref(),
         Some(hash.trim()),
-        "the engine sources or recipe changed since dist/ was built: run ffmpeg-wasm/recipe/build.sh"
+        "the engine sources or recipe changed since dist/ was built: run engine/recipe/build.sh"
     );
 }
 

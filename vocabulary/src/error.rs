@@ -102,6 +102,64 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Where a code can come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The engine, in either host.
+    Engine,
+    /// The HTTP server only.
+    Server,
+    /// The JS API only (the browser side).
+    Browser,
+    /// The server and the JS API alike.
+    Both,
+}
+
+/// One code a client can be given, in a `ThumbnailError` or a problem document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Code {
+    pub name: &'static str,
+    pub origin: Origin,
+}
+
+impl Code {
+    /// Can the HTTP server answer with it?
+    pub fn from_server(self) -> bool {
+        matches!(self.origin, Origin::Engine | Origin::Server | Origin::Both)
+    }
+}
+
+const fn code(name: &'static str, origin: Origin) -> Code {
+    Code { name, origin }
+}
+
+/// Every code a client can see, from any host: the source of the lists in `thumbnailer.d.ts`,
+/// `openapi.json` and `app.js`, which a test compares with it. (The engine's `interrupted` never
+/// reaches a client: the server says `timeout`, the browser stops its worker instead.)
+pub const CODES: [Code; 21] = [
+    code("not_media", Origin::Engine),
+    code("unsupported_container", Origin::Engine),
+    code("no_video", Origin::Engine),
+    code("unsupported_codec", Origin::Engine),
+    code("corrupt", Origin::Engine),
+    code("too_large", Origin::Engine),
+    code("no_memory", Origin::Engine),
+    code("io", Origin::Engine),
+    code("invalid_argument", Origin::Engine),
+    code("timeout", Origin::Both),
+    code("engine_crashed", Origin::Both),
+    code("bad_request", Origin::Server),
+    code("upload_too_large", Origin::Server),
+    code("unsupported_media_type", Origin::Server),
+    code("busy", Origin::Server),
+    code("request_timeout", Origin::Server),
+    code("internal", Origin::Server),
+    code("aborted", Origin::Browser),
+    code("engine_unavailable", Origin::Browser),
+    code("upload_declined", Origin::Browser),
+    code("network", Origin::Browser),
+];
+
 /// An engine error: its kind and the engine's explanation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -130,5 +188,17 @@ mod tests {
             assert_eq!(ErrorKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(ErrorKind::from_name("nope"), None);
+    }
+
+    #[test]
+    fn every_engine_kind_a_client_sees_is_a_code() {
+        for kind in ErrorKind::ALL {
+            let listed = CODES.iter().any(|c| c.name == kind.name() && c.origin == Origin::Engine);
+            assert_eq!(listed, kind != ErrorKind::Interrupted, "{kind}");
+        }
+        let mut names: Vec<_> = CODES.iter().map(|c| c.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CODES.len(), "a code listed twice");
     }
 }

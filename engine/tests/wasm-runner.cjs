@@ -15,7 +15,7 @@ const path = require('path');
 const [variant, jobsPath, outDir] = process.argv.slice(2);
 const createEngine = require(path.join(__dirname, '..', 'dist', `thumbnail-engine-${variant}.js`));
 
-// te_info / te_image layouts from engine/engine.h.
+// te_info / te_image layouts from engine/c/engine.h.
 function readInfo(m, ptr) {
   return {
     duration: m.HEAPF64[ptr >> 3],

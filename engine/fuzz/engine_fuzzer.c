@@ -1,4 +1,4 @@
-/* libFuzzer harness over the engine (engine/engine.c), as the server's worker runs it: the input is
+/* libFuzzer harness over the engine (engine/c/engine.c), as the server's worker runs it: the input is
  * a file behind a descriptor (te_open_fd), probed, then a scaled frame at 1 s and the keyframe at
  * the start in full size, with the pixel limit at 4 MP so that fuzzing stays fast.
  * Built and run by fuzz.sh with ASan + UBSan over FFmpeg built from the recipe's source and flags. */

@@ -3,11 +3,11 @@
 # FFmpeg built natively from the wasm recipe's exact source and component flags (C code only, as
 # in the browser). Work files live in target/fuzz/ (git-ignored).
 #
-#   ffmpeg-wasm/fuzz/fuzz.sh [seconds]     fuzz for that long (default 3600), from tiny seed clips
-#   ffmpeg-wasm/fuzz/fuzz.sh --files F...  run each file once under the sanitizers (no fuzzing)
+#   engine/fuzz/fuzz.sh [seconds]     fuzz for that long (default 3600), from tiny seed clips
+#   engine/fuzz/fuzz.sh --files F...  run each file once under the sanitizers (no fuzzing)
 #
 # A crash leaves its input in target/fuzz/crashes/; once fixed, keep it in
-# ffmpeg-wasm/fuzz/regressions/ (the engine tests run every file there).
+# engine/fuzz/regressions/ (the engine tests run every file there).
 set -euo pipefail
 
 engine_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,8 +59,8 @@ build_fuzzer() {
   local p=$work/prefix
   log "fuzzer: link"
   $CLANG $SANITIZE -fsanitize=fuzzer -fno-omit-frame-pointer -g -O1 -std=c11 \
-    -I"$p/include" -I"$engine_dir/engine" \
-    "$engine_dir/fuzz/engine_fuzzer.c" "$engine_dir/engine/engine.c" \
+    -I"$p/include" -I"$engine_dir/c" \
+    "$engine_dir/fuzz/engine_fuzzer.c" "$engine_dir/c/engine.c" \
     "$p/lib/libavformat.a" "$p/lib/libavcodec.a" "$p/lib/libswscale.a" "$p/lib/libavutil.a" -lm \
     -o "$work/engine_fuzzer"
 }

@@ -3,11 +3,11 @@
 #   1. fetch Debian's FFmpeg source package (exact version below),
 #   2. build a slim, decode-only, LGPL FFmpeg with Debian's emscripten, twice:
 #      st (no threads) and mt (pthreads),
-#   3. link engine/engine.c into each as a MODULARIZE'd factory with WORKERFS,
+#   3. link c/engine.c into each as a MODULARIZE'd factory with WORKERFS,
 #   4. write dist/: the artifacts, BUILDINFO (versions, flags, sha256s) and the licence notice.
 # Also: --print-component-flags, --fetch-source (for fuzz/fuzz.sh), --print-recipe-hash.
 # Intermediate files live under target/ffmpeg-wasm/ (git-ignored); a variant whose flags did not
-# change is not rebuilt. Usage: ffmpeg-wasm/recipe/build.sh [st|mt ...]
+# change is not rebuilt. Usage: engine/recipe/build.sh [st|mt ...]
 set -euo pipefail
 
 engine_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,8 +55,8 @@ fetch_source() {
   (cd "$work/src" && dpkg-source -x "ffmpeg_${FFMPEG_DEB_VERSION#*:}.dsc" "ffmpeg-$FFMPEG_VERSION")
 }
 
-# Reads one of the lists (TE_DEMUXERS, ...) from engine/formats.h.
-component_list() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$engine_dir/engine/formats.h"; }
+# Reads one of the lists (TE_DEMUXERS, ...) from c/formats.h.
+component_list() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$engine_dir/c/formats.h"; }
 
 # What FFmpeg is made of, whatever it is built for: the components of formats.h, C code only
 # (no assembly: wasm has none), LGPL, decode only. The fuzzer (fuzz/fuzz.sh) builds the same.
@@ -143,7 +143,7 @@ link_engine() {
   log "engine $variant: link"
   rm -rf "$out" && mkdir -p "$out"
   emcc "${args[@]}" -I"$prefix/include" \
-    "$engine_dir/engine/engine.c" \
+    "$engine_dir/c/engine.c" \
     "$prefix/lib/libavformat.a" "$prefix/lib/libavcodec.a" "$prefix/lib/libswscale.a" "$prefix/lib/libavutil.a" \
     -o "$out/thumbnail-engine-$variant.js"
   mkdir -p "$dist"
@@ -155,7 +155,7 @@ link_engine() {
 write_buildinfo() {
   local info=$dist/BUILDINFO
   {
-    echo "# Written by ffmpeg-wasm/recipe/build.sh; checked by the engine tests. Do not edit."
+    echo "# Written by engine/recipe/build.sh; checked by the engine tests. Do not edit."
     echo "ffmpeg-source: Debian source package ffmpeg $FFMPEG_DEB_VERSION (apt-get source ffmpeg=$FFMPEG_DEB_VERSION)"
     (cd "$work/src" && for f in ffmpeg_*.dsc ffmpeg_*.tar.xz; do echo "source-sha256: $(sha256sum "$f")"; done)
     echo "emcc: $(emcc --version | head -1) (Debian package emscripten $(dpkg-query -W -f='${Version}' emscripten))"
@@ -171,7 +171,7 @@ write_buildinfo() {
 }
 
 # The inputs of the build: a change to any of them means dist/ must be rebuilt.
-recipe_inputs() { (cd "$engine_dir" && ls recipe/build.sh engine/*.c engine/*.h); }
+recipe_inputs() { (cd "$engine_dir" && ls recipe/build.sh c/*.c c/*.h); }
 recipe_hash() { (cd "$engine_dir" && recipe_inputs | xargs sha256sum | sha256sum | cut -d' ' -f1); }
 
 main() {

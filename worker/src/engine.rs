@@ -1,9 +1,9 @@
-//! The wasm engine (ffmpeg-wasm/dist/thumbnail-engine-{st,mt}.js) as seen from Rust: its
+//! The wasm engine (engine/dist/thumbnail-engine-{st,mt}.js) as seen from Rust: its
 //! emscripten module's exported C functions and filesystem, behind a small safe wrapper.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use thumbnail_engine::layout::{self, ImageRef, IMAGE_SIZE_WASM32, INFO_SIZE};
-use thumbnail_engine::{ErrorKind, Mode, VideoInfo};
+use thumbnail_vocabulary::{ErrorKind, Seek, VideoInfo};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -84,8 +84,8 @@ impl Failure {
     }
 }
 
-impl From<thumbnail_engine::Error> for Failure {
-    fn from(e: thumbnail_engine::Error) -> Failure {
+impl From<thumbnail_vocabulary::Error> for Failure {
+    fn from(e: thumbnail_vocabulary::Error) -> Failure {
         Failure::typed(e.kind, e.message)
     }
 }
@@ -168,7 +168,7 @@ impl Engine {
     }
 
     /// The frame at `t` seconds of the open video, fitted in the box.
-    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Mode) -> Result<Frame, Failure> {
+    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Seek) -> Result<Frame, Failure> {
         let status = self
             .module
             .te_decode(self.raw, t, max_width as i32, max_height as i32, mode.code());

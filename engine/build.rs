@@ -1,4 +1,4 @@
-//! Compiles the C engine (engine/engine.c, the same source the wasm recipe links) against the
+//! Compiles the C engine (c/engine.c, the same source the wasm recipe links) against the
 //! system's FFmpeg 5.1 libraries, found with pkg-config. Only with the `native` feature.
 
 fn main() {
@@ -25,7 +25,7 @@ fn main() {
         build.includes(found.include_paths);
     }
     build
-        .file("engine/engine.c")
+        .file("c/engine.c")
         .std("c11")
         .warnings(true)
         .flag_if_supported("-Wno-deprecated-declarations")

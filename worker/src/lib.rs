@@ -1,14 +1,15 @@
 //! The browser side of the thumbnailer, compiled to wasm32 with wasm-bindgen. It runs inside a Web
 //! Worker (www/thumbnailer-worker.js is its glue): loads the engine (the mt build when the page is
 //! cross-origin isolated, else st), reads the user's File in place with WORKERFS, makes the frame
-//! and encodes it with OffscreenCanvas. Options and errors use the vocabulary shared with the
-//! server (thumbnail-engine), so `at: '10%'` means the same on both.
+//! and encodes it with OffscreenCanvas. Options, video descriptions and errors are the vocabulary
+//! crate's (thumbnail-vocabulary), as on the server: `at: '10%'` means the same on both, an unknown
+//! option is refused by both, and `probe` answers the JSON of POST /probe.
 
 mod engine;
 
 use engine::{Engine, EngineModule, Failure};
 use js_sys::{Object, Promise, Reflect};
-use thumbnail_engine::{Format, ThumbnailOptions, VideoInfo};
+use thumbnail_vocabulary::{Format, OptionValue, ThumbnailOptions, VideoInfo};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ImageData, ImageEncodeOptions, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
@@ -65,8 +66,8 @@ impl ThumbnailWorker {
         self.name.into()
     }
 
-    /// `{ duration, width, height, displayWidth, displayHeight, codec, rotation, fps }`;
-    /// width and height are the display size (rotation and aspect ratio applied).
+    /// The video's [`VideoInfo`], as POST /probe answers it: `{ duration, fps, width, height,
+    /// codedWidth, codedHeight, rotation, codec }` (width and height as shown).
     pub fn probe(&mut self, file: Blob) -> Result<JsValue, JsValue> {
         let info = self.engine.open(&file).map_err(to_js);
         self.engine.close();
@@ -74,14 +75,14 @@ impl ThumbnailWorker {
     }
 
     /// Makes the thumbnail: `options` as in the JS API ({ at, width, height, format, quality,
-    /// mode }). Resolves to `{ blob, width, height, time, duration }`.
+    /// seek }). Resolves to `{ blob, width, height, time, duration }`.
     pub fn thumbnail(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
         let options = parse_options(&options)?;
         let frame = self.engine.open(&file).and_then(|info| {
             let t = options.at.seconds(info.duration);
             let frame = self
                 .engine
-                .frame(t, options.max_width, options.max_height, options.mode)?;
+                .frame(t, options.max_width, options.max_height, options.seek)?;
             Ok((frame, info.duration))
         });
         self.engine.close();
@@ -114,43 +115,54 @@ fn to_js(f: Failure) -> JsValue {
 }
 
 fn describe(info: &VideoInfo) -> Result<JsValue, JsValue> {
-    let out = Object::new();
-    let num = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from);
-    Reflect::set(&out, &"duration".into(), &num(info.duration))?;
-    Reflect::set(&out, &"width".into(), &info.display_width.into())?;
-    Reflect::set(&out, &"height".into(), &info.display_height.into())?;
-    Reflect::set(&out, &"codedWidth".into(), &info.width.into())?;
-    Reflect::set(&out, &"codedHeight".into(), &info.height.into())?;
-    Reflect::set(&out, &"codec".into(), &info.codec.clone().into())?;
-    Reflect::set(&out, &"rotation".into(), &info.rotation.into())?;
-    Reflect::set(&out, &"fps".into(), &num(info.fps))?;
-    Ok(out.into())
+    // Plain objects (not Maps), null for a missing number: JSON.stringify gives POST /probe's text.
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    serde::Serialize::serialize(info, &serializer).map_err(JsValue::from)
 }
 
-/// Reads the JS options object with the shared vocabulary: each field given is turned into text
-/// and parsed exactly as the server parses its query string.
+/// Reads the JS options object with the shared vocabulary: numbers stay numbers, text is parsed as
+/// the server parses its query string, and an unknown name is refused as the server refuses it.
 fn parse_options(options: &JsValue) -> Result<ThumbnailOptions, JsValue> {
-    let mut pairs = Vec::new();
-    if options.is_object() {
-        for name in ["at", "width", "height", "format", "quality", "mode"] {
-            let value = Reflect::get(options, &name.into())?;
-            if value.is_undefined() || value.is_null() {
-                continue;
-            }
-            let text = match value.as_f64() {
-                Some(n) => n.to_string(),
-                None => value.as_string().ok_or_else(|| bad_option(name))?,
-            };
-            pairs.push((name, text));
-        }
+    if options.is_undefined() || options.is_null() {
+        return Ok(ThumbnailOptions::default());
     }
-    ThumbnailOptions::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).map_err(|e| to_js(e.into()))
+    if !options.is_object() {
+        return Err(invalid("the options must be an object"));
+    }
+    let mut entries = Vec::new();
+    for entry in Object::entries(options.unchecked_ref()).iter() {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let (name, value) = (entry.get(0).as_string().unwrap_or_default(), entry.get(1));
+        if value.is_undefined() || value.is_null() {
+            continue;
+        }
+        let value = match (value.as_f64(), value.as_string()) {
+            (Some(n), _) => Value::Number(n),
+            (_, Some(text)) => Value::Text(text),
+            _ => return Err(invalid(&format!("`{name}` must be a number or a string"))),
+        };
+        entries.push((name, value));
+    }
+    ThumbnailOptions::from_values(entries.iter().map(|(name, value)| {
+        let value = match value {
+            Value::Number(n) => OptionValue::Number(*n),
+            Value::Text(t) => OptionValue::Text(t),
+        };
+        (name.as_str(), value)
+    }))
+    .map_err(|e| to_js(e.into()))
 }
 
-fn bad_option(name: &str) -> JsValue {
+/// An option's value, owned while the entries are read.
+enum Value {
+    Number(f64),
+    Text(String),
+}
+
+fn invalid(message: &str) -> JsValue {
     to_js(Failure {
         code: "invalid_argument".into(),
-        message: format!("`{name}` must be a number or a string"),
+        message: message.into(),
         fatal: false,
     })
 }

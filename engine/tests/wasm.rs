@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use test_support::{fixture, psnr, root, Expect, BAD_INPUTS, REAL_WORLD, SAME_PIXELS_DB, VIDEOS};
-use thumbnail_engine::{Engine, Mode, OpenOptions};
+use thumbnail_engine::{Engine, OpenOptions};
+use thumbnail_vocabulary::Seek;
 
 // wasm and native run the same C code over the same FFmpeg; only swscale's SIMD paths (native)
 // differ from its C paths (wasm) in rounding: SAME_PIXELS_DB (measured >= 45 dB on the common
@@ -34,6 +35,7 @@ struct JobResult {
     frames: Vec<FrameResult>,
 }
 
+/// `te_info` as the runner reads it (the C struct's names: width is coded, display_width as shown).
 #[derive(Deserialize, Debug)]
 struct WasmInfo {
     duration: f64,
@@ -63,7 +65,7 @@ fn run_wasm(variant: &str, threads: u32, jobs: &[Job]) -> Vec<JobResult> {
     serde_json::from_value(results).unwrap()
 }
 
-fn frame_job(t: f64, width: u32, height: u32, mode: Mode) -> FrameJob {
+fn frame_job(t: f64, width: u32, height: u32, mode: Seek) -> FrameJob {
     FrameJob {
         t,
         width,
@@ -77,16 +79,16 @@ fn matches_native(variant: &str, threads: u32) {
     let frames_for = |name: &str| -> Vec<FrameJob> {
         if let Some(case) = REAL_WORLD.iter().find(|c| c.file == name) {
             return vec![
-                frame_job(case.at, 0, 0, Mode::Exact),
-                frame_job(case.at, 100, 100, Mode::Exact),
+                frame_job(case.at, 0, 0, Seek::Exact),
+                frame_job(case.at, 100, 100, Seek::Exact),
             ];
         }
         match name {
-            "long-gop.mp4" => vec![frame_job(7.0, 0, 0, Mode::Exact), frame_job(7.0, 0, 0, Mode::Keyframe)],
+            "long-gop.mp4" => vec![frame_job(7.0, 0, 0, Seek::Exact), frame_job(7.0, 0, 0, Seek::Keyframe)],
             _ => vec![
-                frame_job(1.0, 0, 0, Mode::Exact),
-                frame_job(1.0, 160, 160, Mode::Exact),
-                frame_job(99.0, 0, 0, Mode::Exact),
+                frame_job(1.0, 0, 0, Seek::Exact),
+                frame_job(1.0, 160, 160, Seek::Exact),
+                frame_job(99.0, 0, 0, Seek::Exact),
             ],
         }
     };
@@ -140,10 +142,10 @@ fn matches_native(variant: &str, threads: u32) {
                 w.codec.as_str()
             ),
             (
+                n.coded_width,
+                n.coded_height,
                 n.width,
                 n.height,
-                n.display_width,
-                n.display_height,
                 n.rotation,
                 n.codec.as_str()
             ),
@@ -157,7 +159,7 @@ fn matches_native(variant: &str, threads: u32) {
 
         for (f, got) in job.frames.iter().zip(&result.frames) {
             assert_eq!(got.status, "ok", "{variant} {name} at {}: {:?}", f.t, got.message);
-            let mode = if f.mode == 0 { Mode::Exact } else { Mode::Keyframe };
+            let mode = if f.mode == 0 { Seek::Exact } else { Seek::Keyframe };
             let want = native.frame(f.t, f.width, f.height, mode).unwrap();
             assert_eq!(
                 (got.width, got.height),

@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-use crate::{Error, ErrorKind, Mode, VideoInfo};
+use thumbnail_vocabulary::{Error, ErrorKind, Seek, VideoInfo};
 
 #[repr(C)]
 struct TeEngine {
@@ -38,7 +38,7 @@ struct TeImage {
     rgba: *const u8,
 }
 
-const _: () = assert!(std::mem::size_of::<TeInfo>() == 64);
+const _: () = assert!(std::mem::size_of::<TeInfo>() == crate::layout::INFO_SIZE);
 const _: () = assert!(std::mem::size_of::<TeImage>() == 24);
 
 extern "C" {
@@ -182,10 +182,10 @@ impl Engine {
 
     /// The frame at `t` seconds (past the end: the last frame), fitted in
     /// `max_width` x `max_height` (0 = no limit; never enlarged).
-    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Mode) -> Result<Image, Error> {
+    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, seek: Seek) -> Result<Image, Error> {
         let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         // SAFETY: raw is a live engine with a video open.
-        let status = unsafe { te_decode(self.raw.as_ptr(), t, clamp(max_width), clamp(max_height), mode.code()) };
+        let status = unsafe { te_decode(self.raw.as_ptr(), t, clamp(max_width), clamp(max_height), seek.code()) };
         self.check(status)?;
         // SAFETY: after a successful te_decode, te_result describes width*height*4 bytes of RGBA
         // owned by the engine, valid until the next call; we copy them out now.
@@ -224,8 +224,8 @@ fn empty_info() -> VideoInfo {
         fps: None,
         width: 0,
         height: 0,
-        display_width: 0,
-        display_height: 0,
+        coded_width: 0,
+        coded_height: 0,
         rotation: 0,
         codec: String::new(),
     }
@@ -237,11 +237,45 @@ fn read_info(raw: &TeInfo) -> VideoInfo {
     VideoInfo {
         duration: (raw.duration >= 0.0).then_some(raw.duration),
         fps: (raw.fps > 0.0).then_some(raw.fps),
-        width: raw.width as u32,
-        height: raw.height as u32,
-        display_width: raw.display_width as u32,
-        display_height: raw.display_height as u32,
+        width: raw.display_width as u32,
+        height: raw.display_height as u32,
+        coded_width: raw.width as u32,
+        coded_height: raw.height as u32,
         rotation: raw.rotation as u32,
         codec: codec.to_string_lossy().into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::offset_of;
+
+    use super::{TeImage, TeInfo};
+    use crate::layout::{TE_IMAGE_WASM32, TE_INFO};
+
+    /// The `#[repr(C)]` mirrors have engine.h's fields at engine.h's offsets (layout.rs holds them;
+    /// engine/tests/abi.rs checks layout.rs against the header).
+    #[test]
+    fn the_mirrors_match_the_layout() {
+        let info = [
+            ("duration", offset_of!(TeInfo, duration)),
+            ("fps", offset_of!(TeInfo, fps)),
+            ("width", offset_of!(TeInfo, width)),
+            ("height", offset_of!(TeInfo, height)),
+            ("display_width", offset_of!(TeInfo, display_width)),
+            ("display_height", offset_of!(TeInfo, display_height)),
+            ("rotation", offset_of!(TeInfo, rotation)),
+            ("reserved", offset_of!(TeInfo, reserved)),
+            ("codec", offset_of!(TeInfo, codec)),
+        ];
+        assert_eq!(info, TE_INFO);
+        // Natively the pointer is 8 bytes; the fields before it are where wasm32 has them.
+        let image = [
+            ("time", offset_of!(TeImage, time)),
+            ("width", offset_of!(TeImage, width)),
+            ("height", offset_of!(TeImage, height)),
+            ("rgba", offset_of!(TeImage, rgba)),
+        ];
+        assert_eq!(image, TE_IMAGE_WASM32);
     }
 }

@@ -1,0 +1,16 @@
+//! The thumbnail engine's Rust face: the C engine (`c/engine.c`, over FFmpeg) and its ABI.
+//!
+//! - [`layout`]: the engine's structs as bytes, for a host that reads them out of the wasm heap (the
+//!   browser worker); no native code, builds for wasm32.
+//! - with the `native` feature (default), [`Engine`]: `c/engine.c` compiled against the system's
+//!   FFmpeg (build.rs), the same source the wasm recipe (`recipe/build.sh`) links for the browser.
+//!
+//! What the engine is asked and answers (options, seek modes, video descriptions, errors) is the
+//! vocabulary crate's, `thumbnail-vocabulary`.
+
+pub mod layout;
+#[cfg(feature = "native")]
+mod native;
+
+#[cfg(feature = "native")]
+pub use native::{status_name, Engine, Image, Interrupt, OpenOptions};

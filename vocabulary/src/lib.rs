@@ -1,0 +1,84 @@
+//! The vocabulary every host shares, with no native code (it builds for wasm32 too):
+//! - [`ThumbnailOptions`] and its parts ([`At`], [`Format`], [`Seek`]): what a caller may ask, parsed
+//!   from the server's query string and from the browser API's option object by the same code;
+//! - [`VideoInfo`]: what a video is, the same JSON from `POST /probe` and from the browser's `probe()`;
+//! - [`ErrorKind`]: the engine's failures, with the C engine's status numbers and their stable names.
+//!
+//! The native engine (crate `thumbnail-engine`), the browser worker (`thumbnail-worker`) and the
+//! server (`thumbnail-server`) all speak it; ARCHITECTURE.md says where each other form of it lives.
+
+mod error;
+mod options;
+
+pub use error::{Code, Error, ErrorKind, Origin, CODES};
+pub use options::{
+    parse_quality, parse_side, At, Format, OptionValue, ThumbnailOptions, DEFAULT_QUALITY, MAX_SIDE, OPTION_NAMES,
+};
+
+/// Which frame is taken for a time t. Named `seek` everywhere (query, JS option, widget
+/// attribute); not to be confused with the engine choice (`auto`, `browser`, `server`), named `engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Seek {
+    /// The first frame whose time is at or after t (decodes from the keyframe before t).
+    #[default]
+    Exact,
+    /// The keyframe at or before t: faster, good for previews.
+    Keyframe,
+}
+
+impl Seek {
+    /// The engine's number for this mode (`te_mode` in engine.h).
+    pub fn code(self) -> i32 {
+        match self {
+            Seek::Exact => 0,
+            Seek::Keyframe => 1,
+        }
+    }
+}
+
+/// What a video is (`te_info` in engine.h). Serialised the same way by every host (camelCase):
+/// `{ duration, fps, width, height, codedWidth, codedHeight, rotation, codec }`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VideoInfo {
+    /// Seconds, when the container says.
+    pub duration: Option<f64>,
+    /// Average frames per second, when known.
+    pub fps: Option<f64>,
+    /// Size as shown: sample aspect ratio and rotation applied.
+    pub width: u32,
+    pub height: u32,
+    /// Size of the coded pictures.
+    pub coded_width: u32,
+    pub coded_height: u32,
+    /// Clockwise degrees the coded picture is turned for display: 0, 90, 180 or 270.
+    pub rotation: u32,
+    /// FFmpeg's codec name, such as "h264" or "av1".
+    pub codec: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VideoInfo;
+
+    #[test]
+    fn video_info_json_is_camel_case_with_the_display_size_first() {
+        let info = VideoInfo {
+            duration: Some(3.0),
+            fps: None,
+            width: 427,
+            height: 240,
+            coded_width: 320,
+            coded_height: 240,
+            rotation: 0,
+            codec: "h264".into(),
+        };
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({ "duration": 3.0, "fps": null, "width": 427, "height": 240,
+                                "codedWidth": 320, "codedHeight": 240, "rotation": 0, "codec": "h264" })
+        );
+        assert_eq!(serde_json::from_value::<VideoInfo>(json).unwrap(), info);
+    }
+}
