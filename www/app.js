@@ -1,6 +1,7 @@
 // The page at / : glue between its form and the Thumbnailer API (thumbnailer.js). No logic of its
 // own beyond showing things: options are parsed and frames made by the API.
 import { Thumbnailer } from './thumbnailer.js';
+import { ACCEPT, dropZone, Shown } from './picking.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -77,7 +78,7 @@ function thumbnailer() {
 
 let file = null;
 let job = null; // the AbortController of the job in progress
-let objectUrl = null;
+const shown = new Shown();
 
 function showError(e) {
   const code = e?.code || 'error';
@@ -150,15 +151,9 @@ async function make(event) {
     const t = await thumbnailer();
     const thumb = await t.thumbnail(file, options);
     const ms = Math.round(performance.now() - started);
-    if (objectUrl) URL.revokeObjectURL(objectUrl);
-    objectUrl = URL.createObjectURL(thumb.blob);
-    ui.preview.src = objectUrl;
-    ui.preview.alt = `Frame at ${seconds(thumb.time)} of ${file.name}`;
+    shown.show(thumb, file, ui.preview, ui.download);
     ui.preview.width = thumb.width;
     ui.preview.height = thumb.height;
-    const base = file.name.replace(/\.[^.]*$/, '') || 'video';
-    ui.download.href = objectUrl;
-    ui.download.download = `${base}-${thumb.time.toFixed(2)}s.${format === 'jpeg' ? 'jpg' : format}`;
     ui.caption.textContent = `${thumb.width}×${thumb.height} ${format.toUpperCase()}, frame at ${seconds(thumb.time)}, made by ${thumb.engine} in ${ms} ms`;
     Object.assign(ui.result.dataset, { engine: thumb.engine, width: thumb.width, height: thumb.height, time: thumb.time });
     ui.result.hidden = false;
@@ -181,19 +176,8 @@ ui.engine.addEventListener('change', () => file && choose(file));
 ui.form.addEventListener('submit', make);
 ui.cancel.addEventListener('click', () => job?.abort());
 
-for (const type of ['dragenter', 'dragover']) {
-  ui.drop.addEventListener(type, (e) => {
-    e.preventDefault();
-    ui.drop.classList.add('over');
-  });
-}
-for (const type of ['dragleave', 'drop']) {
-  ui.drop.addEventListener(type, () => ui.drop.classList.remove('over'));
-}
-ui.drop.addEventListener('drop', (e) => {
-  e.preventDefault();
-  choose(e.dataTransfer.files[0]);
-});
+ui.file.accept = ACCEPT;
+dropZone(ui.drop, choose);
 
 // Start the engine while the user picks a file.
 thumbnailer().catch(showError);

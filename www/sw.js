@@ -1,33 +1,16 @@
 // The service worker of the page at / : after one visit the page, the browser worker and both
 // engine variants come from a cache, so the page makes thumbnails with the server stopped.
-// The server serves this file at /sw.js with ASSETS_VERSION replaced by a hash of the assets, so a
-// new version of any of them installs a new worker, which fills a new cache. It waits while a page
-// of the old version is open (that page keeps the old worker and the old cache: never two versions'
-// assets in one page) and takes over, dropping the old cache, once none is, or when the page asks
-// (its Reload button posts 'activate').
+// The server serves this file at /sw.js with ASSETS_VERSION replaced by a hash of the assets and
+// ASSETS_LIST by the list of them, so a new version of any of them installs a new worker, which
+// fills a new cache. It waits while a page of the old version is open (that page keeps the old
+// worker and the old cache: never two versions' assets in one page) and takes over, dropping the
+// old cache, once none is, or when the page asks (its Reload button posts 'activate').
 'use strict';
 
 const VERSION = 'ASSETS_VERSION';
 const CACHE = `thumbnailer-${VERSION}`;
-const PRECACHE = [
-  './',
-  'app.js',
-  'app.css',
-  'thumbnailer.js',
-  'thumbnailer-worker.js',
-  'video-thumbnailer.js',
-  'manifest.webmanifest',
-  'icon.svg',
-  'icon-192.png',
-  'icon-512.png',
-  'pkg/thumbnail_worker.js',
-  'pkg/thumbnail_worker_bg.wasm',
-  'engine/thumbnail-engine-st.js',
-  'engine/thumbnail-engine-st.wasm',
-  'engine/thumbnail-engine-mt.js',
-  'engine/thumbnail-engine-mt.wasm',
-  'engine/thumbnail-engine-mt.worker.js',
-];
+// What the server serves (the page, the worker, both engines, ...), listed by the server.
+const PRECACHE = ASSETS_LIST;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(

@@ -4,6 +4,8 @@
 //   <script type="module" src="https://host/thumbnailer.js"></script>
 //   <video-thumbnailer width="640" format="webp"></video-thumbnailer>
 //
+// The file types, the drop zone and the shown thumbnail are the page's too (picking.js).
+//
 // Attributes: server, engine (auto, browser, server), at, width, height, format, quality, seek
 // (exact, keyframe), upload. Events: `thumbnail`
 // (detail: { blob, width, height, time, engine }), `error` (detail: a ThumbnailError) and `upload`
@@ -51,7 +53,7 @@ const TEMPLATE = `
   a { color: var(--accent); }
 </style>
 <div part="drop" class="drop">
-  <label part="button" class="button">Choose a video<input type="file" accept="video/*,.mkv,.ts,.flv,.wmv,.avi,.mov,.ogv"></label>
+  <label part="button" class="button">Choose a video<input type="file"></label>
   <span>or drop one here</span>
 </div>
 <div class="controls" hidden>
@@ -66,6 +68,8 @@ const TEMPLATE = `
   <figcaption><span part="caption"></span><a part="download" download>Download</a></figcaption>
 </figure>`;
 
+import { ACCEPT, dropZone, Shown } from './picking.js';
+
 /** Defines <video-thumbnailer> over the given Thumbnailer class (once per page). */
 export function defineVideoThumbnailer(Thumbnailer) {
   if (typeof customElements === 'undefined' || customElements.get('video-thumbnailer')) return;
@@ -75,7 +79,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
     #thumbnailer = null; // a Promise<Thumbnailer>, made on first use
     #file = null;
     #job = null; // the AbortController of the job in progress
-    #url = null;
+    #shown = new Shown();
     #uploadAllowedFor = null; // the video whose upload the page allowed
     #el;
 
@@ -90,19 +94,11 @@ export function defineVideoThumbnailer(Thumbnailer) {
         result: part('result'), preview: part('preview'), caption: part('caption'), download: part('download'),
       };
       const { drop, input, slider } = this.#el;
+      input.accept = ACCEPT;
       input.addEventListener('change', () => input.files[0] && this.load(input.files[0]));
       slider.addEventListener('input', () => this.#showTime(Number(slider.value)));
       slider.addEventListener('change', () => this.#make(Number(slider.value)));
-      drop.addEventListener('dragover', (e) => {
-        e.preventDefault();
-        drop.classList.add('over');
-      });
-      drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-      drop.addEventListener('drop', (e) => {
-        e.preventDefault();
-        drop.classList.remove('over');
-        if (e.dataTransfer.files[0]) this.load(e.dataTransfer.files[0]);
-      });
+      dropZone(drop, (file) => this.load(file));
     }
 
     attributeChangedCallback(name, before, after) {
@@ -117,8 +113,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
       this.#job?.abort();
       this.#job = null;
       this.#release();
-      if (this.#url) URL.revokeObjectURL(this.#url);
-      this.#url = null;
+      this.#shown.clear();
     }
 
     /** Takes a video File or Blob (as the button and the drop zone do) and makes its thumbnail. */
@@ -194,14 +189,8 @@ export function defineVideoThumbnailer(Thumbnailer) {
       try {
         const thumb = await (await this.#api()).thumbnail(file, options);
         if (this.#job !== job) return;
-        if (this.#url) URL.revokeObjectURL(this.#url);
-        this.#url = URL.createObjectURL(thumb.blob);
         const { preview, download, caption, slider, result, status } = this.#el;
-        preview.src = this.#url;
-        preview.alt = `Frame at ${thumb.time.toFixed(2)} s of ${file.name || 'the video'}`;
-        download.href = this.#url;
-        const format = thumb.blob.type.split('/')[1] || 'png';
-        download.download = `${(file.name || 'video').replace(/\.[^.]*$/, '')}-${thumb.time.toFixed(2)}s.${format === 'jpeg' ? 'jpg' : format}`;
+        this.#shown.show(thumb, file, preview, download);
         caption.textContent = `${thumb.width}×${thumb.height}, ${thumb.time.toFixed(2)} s, ${thumb.engine}`;
         slider.value = String(thumb.time);
         this.#showTime(thumb.time);

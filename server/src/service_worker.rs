@@ -1,7 +1,9 @@
-//! `GET /sw.js`: the page's service worker (www/sw.js) with its `ASSETS_VERSION` placeholder
-//! replaced by a hash of what it caches: every file of www/ and of the engine folder (name, size,
-//! modification time). Any new asset thus gives the browser a new service worker, which fills a new
-//! cache and removes the old one.
+//! `GET /sw.js`: the page's service worker (www/sw.js) with its two placeholders filled in from
+//! what the server serves (every file of www/ and of the engine folder):
+//! - `ASSETS_VERSION`: a hash of their names, sizes and modification times, so that any new or
+//!   changed asset gives the browser a new service worker, which fills a new cache;
+//! - `ASSETS_LIST`: the list it precaches: the page (`./`) and every file served, but the service
+//!   worker itself and the br/gzip siblings (the same bytes, compressed). Never kept by hand.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -14,18 +16,35 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::AppState;
 
-const PLACEHOLDER: &str = "ASSETS_VERSION";
+/// A file the server serves, by its URL path relative to the page.
+struct Asset {
+    path: String,
+    len: u64,
+    modified_ns: u128,
+}
 
 pub async fn script(State(state): State<AppState>) -> Result<Response, ApiError> {
     let config = state.config.clone();
     let script = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let template = std::fs::read_to_string(config.www().join("sw.js"))?;
+        let mut assets = Vec::new();
+        list(config.www(), "", &mut assets)?;
+        list(config.engine_dir(), "engine/", &mut assets)?;
         let mut hash = Sha256::new();
-        for (prefix, dir) in [("", config.www()), ("engine/", config.engine_dir())] {
-            list(dir, prefix, &mut hash)?;
+        for a in &assets {
+            hash.update(format!("{}\t{}\t{}\n", a.path, a.len, a.modified_ns));
         }
         let version: String = hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
-        Ok(template.replace(PLACEHOLDER, &version))
+        let precache: Vec<&str> = std::iter::once("./")
+            .chain(
+                assets
+                    .iter()
+                    .map(|a| a.path.as_str())
+                    .filter(|p| *p != "sw.js" && !p.ends_with(".br") && !p.ends_with(".gz")),
+            )
+            .collect();
+        let list = serde_json::to_string(&precache).expect("names serialise");
+        Ok(template.replace("ASSETS_VERSION", &version).replace("ASSETS_LIST", &list))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("versioning sw.js: {e}")))?
@@ -40,18 +59,26 @@ pub async fn script(State(state): State<AppState>) -> Result<Response, ApiError>
         .into_response())
 }
 
-/// Feeds every file under `dir` (sorted, so the hash is stable) to `hash`.
-fn list(dir: &Path, prefix: &str, hash: &mut Sha256) -> std::io::Result<()> {
+/// Every file under `dir` (sorted, so the version is stable), hidden ones aside.
+fn list(dir: &Path, prefix: &str, assets: &mut Vec<Asset>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
-        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = format!("{prefix}{name}");
         let meta = entry.metadata()?;
         if meta.is_dir() {
-            list(&entry.path(), &format!("{name}/"), hash)?;
+            list(&entry.path(), &format!("{path}/"), assets)?;
         } else {
             let modified = meta.modified()?.duration_since(UNIX_EPOCH).unwrap_or_default();
-            hash.update(format!("{name}\t{}\t{}\n", meta.len(), modified.as_nanos()));
+            assets.push(Asset {
+                path,
+                len: meta.len(),
+                modified_ns: modified.as_nanos(),
+            });
         }
     }
     Ok(())

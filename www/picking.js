@@ -1,0 +1,50 @@
+// What the page (app.js) and the <video-thumbnailer> element (video-thumbnailer.js) share: which
+// files they offer to pick, the drop zone, showing a made thumbnail (its object URL replaced and
+// revoked) and its download name. Glue only.
+
+/** The file picker's `accept`: video types, and the extensions browsers do not map to one. */
+export const ACCEPT = 'video/*,.mkv,.webm,.ts,.m2ts,.mts,.mpg,.vob,.flv,.wmv,.asf,.avi,.mov,.3gp,.ogv,.rm,.dv,.mxf';
+
+/** Makes `zone` take dropped files (and show `over` while one hovers); calls `take(file)`. */
+export function dropZone(zone, take) {
+  for (const type of ['dragenter', 'dragover']) {
+    zone.addEventListener(type, (e) => {
+      e.preventDefault();
+      zone.classList.add('over');
+    });
+  }
+  for (const type of ['dragleave', 'drop']) {
+    zone.addEventListener(type, () => zone.classList.remove('over'));
+  }
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    if (e.dataTransfer.files[0]) take(e.dataTransfer.files[0]);
+  });
+}
+
+/** `<video name>-<time>s.<ext>` for a thumbnail of `file` at `time`, as a `Blob` of `type`. */
+export function downloadName(file, time, type) {
+  const format = (type || 'image/png').split('/')[1] || 'png';
+  const base = (file.name || 'video').replace(/\.[^.]*$/, '') || 'video';
+  return `${base}-${time.toFixed(2)}s.${format === 'jpeg' ? 'jpg' : format}`;
+}
+
+/** One thumbnail on show at a time: its object URL, revoked when the next replaces it or on `clear()`. */
+export class Shown {
+  #url = null;
+
+  /** Shows `thumb` ({ blob, time }) of `file` in `img` and offers it from the link `download`. */
+  show(thumb, file, img, download) {
+    this.clear();
+    this.#url = URL.createObjectURL(thumb.blob);
+    img.src = this.#url;
+    img.alt = `Frame at ${thumb.time.toFixed(2)} s of ${file.name || 'the video'}`;
+    download.href = this.#url;
+    download.download = downloadName(file, thumb.time, thumb.blob.type);
+  }
+
+  clear() {
+    if (this.#url) URL.revokeObjectURL(this.#url);
+    this.#url = null;
+  }
+}
