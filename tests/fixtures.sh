@@ -64,6 +64,10 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
   make_fixture $(video 3) -vf setsar=4/3 "${x264[@]}" -g 25 anamorphic.mp4
   make_fixture $(video 0.5) "${x264[@]}" -g 25 short.mp4
   make_fixture $(video 10) "${x264[@]}" -g 250 -bf 3 long-gop.mp4
+  # at: 'auto' must skip these intros: a fade from black over 3 s, and 3 s of black, in 10 s.
+  make_fixture $(video 10) -vf fade=t=in:st=0:d=3 "${x264[@]}" -g 50 fade-in.mp4
+  make_fixture -f lavfi -i color=black:size=320x240:rate=25:duration=3 $(video 7) \
+    -filter_complex "[0:v][1:v]concat=n=2:v=1[v]" -map "[v]" "${x264[@]}" -g 50 black-lead.mp4
   make_fixture $(audio 3) -c:a aac -b:a 64k audio-only.m4a
   # Load and benchmark input: 1080p, 10 s, a keyframe every 2 s.
   make_fixture $(video 10 1920x1080) "${x264[@]}" -g 50 -crf 28 h264-1080p.mp4

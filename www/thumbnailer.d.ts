@@ -73,8 +73,11 @@ export interface JobOptions {
 }
 
 export interface ThumbnailOptions extends JobOptions {
-  /** Seconds (1.5), a share of the duration ('10%') or a timestamp ('00:01:02.5'). Default 1 s; past the end, the last frame. */
-  at?: number | string;
+  /**
+   * Seconds (1.5), a share of the duration ('10%'), a timestamp ('00:01:02.5'), or 'auto': the most
+   * representative frame (no black, blank or fading one). Default 1 s; past the end, the last frame.
+   */
+  at?: number | string | 'auto';
   /** The frame is scaled down to fit width x height (aspect kept); either may be left out. */
   width?: number;
   height?: number;

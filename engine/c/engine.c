@@ -66,6 +66,14 @@ struct te_engine {
   int64_t start;     /* stream timestamp of t = 0 */
   int64_t frame_dur; /* one frame, in stream time base (estimate) */
   int fresh;         /* nothing read since open: no need to seek to the start */
+  /* Where the last exact decode left off, for te_decode_next: the decoder holds what follows
+   * e->kept (positioned), or has given all it had (drained). */
+  int positioned, drained;
+  int64_t kept_pts, before_pts; /* e->kept's time, and the frame's before it (AV_NOPTS_VALUE: none) */
+  int64_t sent_dts;             /* the last packet given to the decoder */
+  int64_t max_dts;              /* the latest packet ever given to it (AV_NOPTS_VALUE: none yet) */
+  int64_t packets, again;       /* packets given to the decoder since te_open; of them, given again */
+  int indexed;                  /* the container's header indexes the keyframes (see open_video) */
   int32_t max_pixels;
   const volatile int32_t *interrupt;
   te_info info;
@@ -137,6 +145,9 @@ TE_EXPORT void te_close(te_engine *e) {
   av_frame_unref(e->frame);
   av_frame_unref(e->kept);
   av_frame_unref(e->scaled);
+  e->positioned = e->drained = 0;
+  e->packets = e->again = 0;
+  e->max_dts = AV_NOPTS_VALUE;
   e->ifmt = NULL;
   sws_freeContext(e->sws);
   e->sws = NULL;
@@ -344,6 +355,10 @@ static int open_video(te_engine *e, int32_t threads) {
 
   e->stream = index;
   e->fresh = 1;
+  /* An index from the file's header (MP4's moov, Matroska's cues, AVI's idx1) says where keyframes
+   * are before they are read; one built while reading (MPEG-TS) does not, and seeks by it land
+   * only near the target. */
+  e->indexed = avformat_index_get_entries_count(st) > 1;
   describe(e, st);
   return TE_OK;
 }
@@ -362,12 +377,14 @@ static int restart(te_engine *e) {
   if ((unsigned)e->stream >= e->fmt->nb_streams || e->fmt->streams[e->stream]->codecpar->codec_id != codec)
     return fail(e, TE_ERR_CORRUPT, "the streams differ when the file is read again");
   avcodec_flush_buffers(e->dec);
+  e->positioned = e->drained = 0;
   e->fresh = 1;
   return TE_OK;
 }
 
 /* Positions the demuxer at the keyframe at or before `target` (stream time base). */
 static int seek_before(te_engine *e, int64_t target) {
+  e->positioned = e->drained = 0;
   avcodec_flush_buffers(e->dec);
   if (e->fresh && target <= e->start) return 0; /* already at the start */
   int ret = avformat_seek_file(e->fmt, e->stream, INT64_MIN, target, target, 0);
@@ -383,17 +400,19 @@ static int64_t frame_time(const AVFrame *f) {
 
 /* Decodes from the current position until a frame at or after `target` (exact) or the first frame
  * (keyframe mode); at the end of the stream, the last frame decoded. The frame is left in e->kept.
- * `at_start`: the demuxer is at the start of the video. */
-static int decode_until(te_engine *e, int64_t target, int mode, int at_start) {
-  int have = 0, draining = 0, errors = 0;
+ * `at_start`: the demuxer is at the start of the video. `continuing`: the decoder goes on from
+ * e->kept (te_decode_next), which stays the answer if nothing follows it. */
+static int decode_until(te_engine *e, int64_t target, int mode, int at_start, int continuing) {
+  int have = continuing, draining = 0, errors = 0;
   /* Frames come out in presentation order. One without a timestamp, or whose timestamp goes
    * backwards (a broken one, often the last of an MPEG-PS), is one frame after the one before; from
    * the start, the first is at the start. That is how raw streams (.h264, .hevc), which carry no
    * timestamps at all, are timed by their frame rate, as the CLI times them. */
-  int64_t last = AV_NOPTS_VALUE;
+  int64_t last = continuing ? e->kept_pts : AV_NOPTS_VALUE, before = continuing ? e->kept_pts : AV_NOPTS_VALUE;
   at_start = at_start || e->fresh;
   int64_t early_before = sat_add(target, -sat_mul(e->frame_dur, SKIP_MARGIN_FRAMES));
-  av_frame_unref(e->kept);
+  e->positioned = e->drained = 0;
+  if (!continuing) av_frame_unref(e->kept);
   e->dec->skip_frame = mode == TE_MODE_KEYFRAME ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
   for (;;) {
     if (interrupted(e)) return fail(e, TE_ERR_INTERRUPTED, "interrupted");
@@ -407,8 +426,14 @@ static int decode_until(te_engine *e, int64_t target, int mode, int at_start) {
         pts = last != AV_NOPTS_VALUE ? sat_add(last, e->frame_dur) : at_start ? e->start : AV_NOPTS_VALUE;
         e->kept->best_effort_timestamp = pts;
       }
+      before = last;
       last = pts;
-      if (mode == TE_MODE_KEYFRAME || pts == AV_NOPTS_VALUE || pts >= target) return TE_OK;
+      if (mode == TE_MODE_KEYFRAME || pts == AV_NOPTS_VALUE || pts >= target) {
+        e->positioned = mode == TE_MODE_EXACT && pts != AV_NOPTS_VALUE;
+        e->kept_pts = pts;
+        e->before_pts = before;
+        return TE_OK;
+      }
       continue;
     }
     if (ret == AVERROR_EOF) break;
@@ -431,6 +456,12 @@ static int decode_until(te_engine *e, int64_t target, int mode, int at_start) {
       av_packet_unref(e->pkt);
       continue;
     }
+    e->packets++;
+    if (e->pkt->dts != AV_NOPTS_VALUE) {
+      e->sent_dts = e->pkt->dts;
+      if (e->max_dts != AV_NOPTS_VALUE && e->pkt->dts <= e->max_dts) e->again++;
+      else e->max_dts = e->pkt->dts;
+    }
     if (mode == TE_MODE_EXACT) {
       int64_t pts = e->pkt->pts;
       int early = pts != AV_NOPTS_VALUE && e->frame_dur > 0 && pts < early_before;
@@ -442,7 +473,12 @@ static int decode_until(te_engine *e, int64_t target, int mode, int at_start) {
     if (ret < 0 && ret != AVERROR(EAGAIN) && ++errors > MAX_DECODE_ERRORS && !have)
       return fail_av(e, TE_ERR_CORRUPT, ret, "the video does not decode");
   }
-  return have ? TE_OK : fail(e, TE_ERR_CORRUPT, "no frame of the video could be decoded");
+  if (!have) return fail(e, TE_ERR_CORRUPT, "no frame of the video could be decoded");
+  /* The end: the last frame is the answer to any later time. */
+  e->drained = mode == TE_MODE_EXACT;
+  e->kept_pts = last;
+  e->before_pts = before;
+  return TE_OK;
 }
 
 /* Decodes from the start of the video. When the start cannot be reached by seeking, or nothing
@@ -451,11 +487,11 @@ static int decode_until(te_engine *e, int64_t target, int mode, int at_start) {
 static int decode_from_start(te_engine *e, int64_t target, int mode) {
   int at_first_byte = e->fresh;
   if (seek_before(e, e->start) >= 0) {
-    int status = decode_until(e, target, mode, 1);
+    int status = decode_until(e, target, mode, 1, 0);
     if (status != TE_ERR_CORRUPT || at_first_byte) return status;
   }
   int ret = restart(e);
-  return ret != TE_OK ? ret : decode_until(e, target, mode, 1);
+  return ret != TE_OK ? ret : decode_until(e, target, mode, 1, 0);
 }
 
 /* Finds the frame for `target`. Where a seek lands after the keyframe the target needs (no index,
@@ -466,7 +502,7 @@ static int find_frame(te_engine *e, int64_t target, int mode) {
   for (int attempt = 0;; attempt++) {
     if (seek_to <= e->start || attempt > 4) return decode_from_start(e, target, mode);
     if (seek_before(e, seek_to) < 0) return decode_from_start(e, target, mode);
-    int status = decode_until(e, target, mode, 0);
+    int status = decode_until(e, target, mode, 0, 0);
     if (status == TE_OK) {
       int64_t pts = frame_time(e->kept);
       /* no timestamps: where the seek landed is unknown, so count the frames from the start */
@@ -587,22 +623,60 @@ static int to_rgba(te_engine *e, int max_width, int max_height) {
   return TE_OK;
 }
 
-TE_EXPORT int te_decode(te_engine *e, double t, int32_t max_width, int32_t max_height, int32_t mode) {
+/* Checks a decode call's arguments; sets *target to t in the stream's time base. */
+static int decode_args(te_engine *e, double t, int32_t max_width, int32_t max_height, int32_t mode, int64_t *target) {
   e->message[0] = 0;
   memset(&e->image, 0, sizeof e->image);
   if (!e->fmt || e->stream < 0) return fail(e, TE_ERR_INVALID_ARGUMENT, "no video is open");
   if (!isfinite(t) || t < 0) return fail(e, TE_ERR_INVALID_ARGUMENT, "the time must be a number of seconds >= 0");
   if (max_width < 0 || max_height < 0) return fail(e, TE_ERR_INVALID_ARGUMENT, "the size must not be negative");
   if (mode != TE_MODE_EXACT && mode != TE_MODE_KEYFRAME) return fail(e, TE_ERR_INVALID_ARGUMENT, "unknown mode %d", mode);
-
   AVRational tb = e->fmt->streams[e->stream]->time_base;
   /* Clamp far-future times before converting, so the timestamp cannot overflow. */
   double seconds = FFMIN(t, 1e9);
-  int64_t target = sat_add(e->start, av_rescale_q((int64_t)llrint(seconds * AV_TIME_BASE), AV_TIME_BASE_Q, tb));
-  int status = find_frame(e, target, mode);
+  *target = sat_add(e->start, av_rescale_q((int64_t)llrint(seconds * AV_TIME_BASE), AV_TIME_BASE_Q, tb));
+  return TE_OK;
+}
+
+TE_EXPORT int te_decode(te_engine *e, double t, int32_t max_width, int32_t max_height, int32_t mode) {
+  int64_t target;
+  int status = decode_args(e, t, max_width, max_height, mode, &target);
+  if (status == TE_OK) status = find_frame(e, target, mode);
   if (status != TE_OK) return status;
   return to_rgba(e, max_width, max_height);
 }
+
+/* Is there a keyframe after the last packet the decoder was given, at or before `target`? Then
+ * seeking there skips packets rather than decoding them. Known from the header's index only. */
+static int keyframe_ahead(te_engine *e, int64_t target) {
+  if (!e->indexed) return 0;
+  AVStream *st = e->fmt->streams[e->stream];
+  int idx = av_index_search_timestamp(st, target, AVSEEK_FLAG_BACKWARD);
+  if (idx < 0) return 0;
+  const AVIndexEntry *entry = avformat_index_get_entry(st, idx);
+  return entry && entry->timestamp > e->sent_dts;
+}
+
+TE_EXPORT int te_decode_next(te_engine *e, double t, int32_t max_width, int32_t max_height) {
+  int64_t target;
+  int status = decode_args(e, t, max_width, max_height, TE_MODE_EXACT, &target);
+  if (status != TE_OK) return status;
+  int ready = e->positioned || e->drained;
+  if (ready && target <= e->kept_pts && (e->before_pts == AV_NOPTS_VALUE || target > e->before_pts))
+    status = TE_OK; /* the frame already decoded is the first at or after t */
+  else if (!ready || target <= e->kept_pts)
+    status = find_frame(e, target, TE_MODE_EXACT); /* backwards, or nothing to go on from */
+  else if (e->drained)
+    status = TE_OK; /* past the end: the last frame */
+  else if (keyframe_ahead(e, target))
+    status = find_frame(e, target, TE_MODE_EXACT);
+  else
+    status = decode_until(e, target, TE_MODE_EXACT, 0, 1);
+  if (status != TE_OK) return status;
+  return to_rgba(e, max_width, max_height);
+}
+
+TE_EXPORT double te_packets_decoded(const te_engine *e, int32_t again) { return (double)(again ? e->again : e->packets); }
 
 TE_EXPORT const char *te_error_name(int32_t status) {
   switch (status) {

@@ -84,6 +84,14 @@ const te_info *te_probe(const te_engine *e);
 /* Decodes the frame at t seconds (past the end: the last frame) and scales it to fit in
  * max_width x max_height (0 = no limit; never enlarged), rotation and aspect ratio applied. */
 int te_decode(te_engine *e, double t, int32_t max_width, int32_t max_height, int32_t mode);
+/* The frame at or after t (exact), going on from the last te_decode or te_decode_next when t is
+ * later: the packets in between are decoded once, or skipped when the index shows a keyframe after
+ * them at or before t. Frames for a sorted list of times thus decode each packet at most once (a
+ * contact sheet, an animation). An earlier t seeks, as te_decode does. */
+int te_decode_next(te_engine *e, double t, int32_t max_width, int32_t max_height);
+/* Packets given to the decoder since te_open; with `again`, those of them given a second time or
+ * more (a seek back). A double: exact to 2^53, and a plain number in JS. */
+double te_packets_decoded(const te_engine *e, int32_t again);
 /* The last decoded image; valid until the next te_decode or te_close. */
 const te_image *te_result(const te_engine *e);
 

@@ -50,6 +50,8 @@ extern "C" {
     fn te_open_fd(e: *mut TeEngine, fd: c_int, threads: i32) -> c_int;
     fn te_probe(e: *const TeEngine) -> *const TeInfo;
     fn te_decode(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32, mode: i32) -> c_int;
+    fn te_decode_next(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32) -> c_int;
+    fn te_packets_decoded(e: *const TeEngine, again: i32) -> f64;
     fn te_result(e: *const TeEngine) -> *const TeImage;
     fn te_message(e: *const TeEngine) -> *const c_char;
     fn te_error_name(status: i32) -> *const c_char;
@@ -183,21 +185,41 @@ impl Engine {
     /// The frame at `t` seconds (past the end: the last frame), fitted in
     /// `max_width` x `max_height` (0 = no limit; never enlarged).
     pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, seek: Seek) -> Result<Image, Error> {
-        let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         // SAFETY: raw is a live engine with a video open.
         let status = unsafe { te_decode(self.raw.as_ptr(), t, clamp(max_width), clamp(max_height), seek.code()) };
         self.check(status)?;
-        // SAFETY: after a successful te_decode, te_result describes width*height*4 bytes of RGBA
+        Ok(self.result())
+    }
+
+    /// The first frame at or after `t` seconds, going on from the last frame made when `t` is later
+    /// (`te_decode_next`): frames asked for at increasing times decode each packet at most once.
+    pub fn next_frame(&mut self, t: f64, max_width: u32, max_height: u32) -> Result<Image, Error> {
+        // SAFETY: raw is a live engine with a video open.
+        let status = unsafe { te_decode_next(self.raw.as_ptr(), t, clamp(max_width), clamp(max_height)) };
+        self.check(status)?;
+        Ok(self.result())
+    }
+
+    /// Packets given to the decoder since the video was opened, and of them those given again
+    /// (decoded a second time after a seek back).
+    pub fn packets_decoded(&self) -> (u64, u64) {
+        // SAFETY: raw is a live engine.
+        unsafe { (te_packets_decoded(self.raw.as_ptr(), 0) as u64, te_packets_decoded(self.raw.as_ptr(), 1) as u64) }
+    }
+
+    /// The image of the last successful decode, copied out.
+    fn result(&self) -> Image {
+        // SAFETY: after a successful decode, te_result describes width*height*4 bytes of RGBA
         // owned by the engine, valid until the next call; we copy them out now.
         unsafe {
             let image = &*te_result(self.raw.as_ptr());
             let len = image.width as usize * image.height as usize * 4;
-            Ok(Image {
+            Image {
                 width: image.width as u32,
                 height: image.height as u32,
                 time: image.time,
                 rgba: std::slice::from_raw_parts(image.rgba, len).to_vec(),
-            })
+            }
         }
     }
 
@@ -216,6 +238,11 @@ impl Drop for Engine {
         // SAFETY: we own the engine; te_free closes whatever is open.
         unsafe { te_free(self.raw.as_ptr()) }
     }
+}
+
+/// A box side for the C API (0 = no limit).
+fn clamp(side: u32) -> i32 {
+    i32::try_from(side).unwrap_or(i32::MAX)
 }
 
 fn empty_info() -> VideoInfo {

@@ -336,3 +336,81 @@ fn status_names_are_the_vocabulary() {
         assert_eq!(thumbnail_engine::status_name(kind.status()), kind.name());
     }
 }
+
+/// Packets of the video stream, as ffprobe counts them.
+fn packets_in(name: &str) -> u64 {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(fixture(name))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .unwrap_or_else(|| panic!("ffprobe on {name}: {text}"))
+}
+
+/// Frames at increasing times from `next_frame` are those `frame` makes one by one. In a container
+/// whose header indexes its keyframes, no packet is decoded twice; in one without (MPEG-TS, a raw
+/// stream) the first frame's search may read ahead and seek back, and after it the decoding only goes
+/// forward: the packets it decodes are within the stream's count.
+fn assert_next_frames(name: &str, times: &[f64], indexed: bool) {
+    let mut one_by_one = open(name);
+    let mut sequential = open(name);
+    let mut first = None;
+    for &t in times {
+        let want = one_by_one.frame(t, 160, 160, Seek::Exact).unwrap();
+        let got = sequential.next_frame(t, 160, 160).unwrap();
+        assert_eq!((got.time, got.width, got.height), (want.time, want.width, want.height), "{name} at {t}");
+        assert!(got.rgba == want.rgba, "{name} at {t}: not the same pixels");
+        first.get_or_insert(sequential.packets_decoded().0);
+    }
+    let ((seeking, _), (going_on, again)) = (one_by_one.packets_decoded(), sequential.packets_decoded());
+    let (total, first) = (packets_in(name), first.unwrap());
+    eprintln!(
+        "{name}: {} frames; packets decoded {going_on} going on ({again} a second time), {seeking} seeking each time; {total} in the stream",
+        times.len()
+    );
+    if indexed {
+        assert_eq!(again, 0, "{name}: packets decoded twice");
+    }
+    assert!(going_on - first <= total, "{name}: {going_on} packets decoded after the first frame's {first}, the stream has {total}");
+    assert!(going_on < seeking, "{name}: going on decoded {going_on}, seeking {seeking}");
+}
+
+#[test]
+fn frames_at_increasing_times_decode_each_packet_at_most_once() {
+    // An animation's frames: 5 per second for 3 s (the tutorial's GIF), from 0.5 s.
+    let gif: Vec<f64> = (0..15).map(|i| 0.5 + f64::from(i) * 0.2).collect();
+    assert_next_frames("h264.mp4", &gif[..12], true);
+    assert_next_frames("long-gop.mp4", &gif, true);
+    assert_next_frames("vp9.webm", &gif[..12], true);
+    assert_next_frames("mpeg2.ts", &gif[..12], false);
+    // A contact sheet's: one every second of a 10 s video with a keyframe every 2 s (the index
+    // lets it skip what lies between).
+    let sheet: Vec<f64> = (0..10).map(|i| 0.5 + f64::from(i)).collect();
+    assert_next_frames("h264-1080p.mp4", &sheet, true);
+    // A raw stream, timed by its frame rate.
+    assert_next_frames("raw.h264", &gif[..10], false);
+}
+
+#[test]
+fn next_frame_goes_back_and_past_the_end() {
+    let mut engine = open("long-gop.mp4");
+    let later = engine.next_frame(5.0, 64, 64).unwrap();
+    let earlier = engine.next_frame(1.0, 64, 64).unwrap();
+    assert!((earlier.time - 1.0).abs() < 0.05 && (later.time - 5.0).abs() < 0.05, "{} {}", earlier.time, later.time);
+    let last = engine.next_frame(100.0, 64, 64).unwrap();
+    let again = engine.next_frame(200.0, 64, 64).unwrap();
+    assert_eq!((last.time, &last.rgba), (again.time, &again.rgba));
+    assert_eq!(last.time, open("long-gop.mp4").frame(100.0, 64, 64, Seek::Exact).unwrap().time);
+    // The same time twice: the same frame, nothing more decoded.
+    let before = engine.packets_decoded().0;
+    let first = engine.next_frame(2.0, 64, 64).unwrap();
+    let after_first = engine.packets_decoded().0;
+    let second = engine.next_frame(2.0, 64, 64).unwrap();
+    assert_eq!((first.time, &first.rgba), (second.time, &second.rgba));
+    assert_eq!(engine.packets_decoded().0, after_first);
+    assert!(after_first > before);
+}

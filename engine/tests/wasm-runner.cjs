@@ -63,7 +63,9 @@ async function main() {
     const result = { file: job.file, status: 'ok', info: readInfo(m, m._te_probe(e)), open_ms: openMs, frames: [] };
     job.frames.forEach((f, i) => {
       const started = process.hrtime.bigint();
-      const s = m._te_decode(e, f.t, f.width || 0, f.height || 0, f.mode || 0);
+      const s = f.next
+        ? m._te_decode_next(e, f.t, f.width || 0, f.height || 0)
+        : m._te_decode(e, f.t, f.width || 0, f.height || 0, f.mode || 0);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (s !== 0) {
         result.frames.push(failure(m, e, s));
@@ -77,6 +79,7 @@ async function main() {
       }
       result.frames.push({ status: 'ok', time: image.time, width: image.width, height: image.height, rgba: out, ms });
     });
+    result.packets = [m._te_packets_decoded(e, 0), m._te_packets_decoded(e, 1)];
     m._te_close(e);
     m.FS.unlink(name);
     results.push(result);

@@ -25,6 +25,8 @@ struct FrameJob {
     width: u32,
     height: u32,
     mode: i32,
+    /// `te_decode_next` rather than `te_decode`.
+    next: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -33,6 +35,8 @@ struct JobResult {
     message: Option<String>,
     info: Option<WasmInfo>,
     frames: Vec<FrameResult>,
+    /// Packets given to the decoder, and of them given again.
+    packets: Option<(u64, u64)>,
 }
 
 /// `te_info` as the runner reads it (the C struct's names: width is coded, display_width as shown).
@@ -59,8 +63,13 @@ struct FrameResult {
 
 /// Runs the jobs through dist/thumbnail-engine-<variant>.js in one Node process.
 fn run_wasm(variant: &str, threads: u32, jobs: &[Job]) -> Vec<JobResult> {
-    // A folder per variant and thread count: the tests run at the same time.
-    let out = root().join("target/wasm-tests").join(format!("{variant}-{threads}"));
+    run_wasm_in(&format!("{variant}-{threads}"), variant, jobs)
+}
+
+/// The same, writing into target/wasm-tests/<folder>: one folder per test, as the tests run at
+/// the same time.
+fn run_wasm_in(folder: &str, variant: &str, jobs: &[Job]) -> Vec<JobResult> {
+    let out = root().join("target/wasm-tests").join(folder);
     let results = test_support::run_wasm_engine(variant, &serde_json::to_value(jobs).unwrap(), &out);
     serde_json::from_value(results).unwrap()
 }
@@ -71,6 +80,7 @@ fn frame_job(t: f64, width: u32, height: u32, mode: Seek) -> FrameJob {
         width,
         height,
         mode: mode.code(),
+        next: false,
     }
 }
 
@@ -220,4 +230,41 @@ fn mt_matches_native_with_two_threads() {
 #[test]
 fn mt_matches_native_with_four_threads() {
     matches_native("mt", 4);
+}
+
+/// `te_decode_next` in wasm: the frames of an animation (5 per second for 3 s) are the native
+/// engine's, and the wasm engine decodes exactly the packets the native one does.
+#[test]
+fn next_frames_in_wasm_are_the_native_ones() {
+    let times: Vec<f64> = (0..15).map(|i| 0.5 + f64::from(i) * 0.2).collect();
+    let names = ["long-gop.mp4", "h264.mp4", "vp9.webm"];
+    let jobs: Vec<Job> = names
+        .iter()
+        .map(|name| Job {
+            file: fixture(name),
+            threads: 1,
+            frames: times
+                .iter()
+                .filter(|t| **t < 3.0)
+                .map(|&t| FrameJob {
+                    next: true,
+                    ..frame_job(t, 160, 160, Seek::Exact)
+                })
+                .collect(),
+        })
+        .collect();
+    let results = run_wasm_in("st-next", "st", &jobs);
+    for (job, result) in jobs.iter().zip(&results) {
+        let name = job.file.file_name().unwrap().to_string_lossy();
+        assert_eq!(result.status, "ok", "{name}: {:?}", result.message);
+        let mut native = Engine::open(&job.file, &OpenOptions::default()).unwrap();
+        for (f, got) in job.frames.iter().zip(&result.frames) {
+            let want = native.next_frame(f.t, f.width, f.height).unwrap();
+            assert_eq!(got.time, Some(want.time), "{name} at {}", f.t);
+            let pixels = std::fs::read(got.rgba.as_ref().unwrap()).unwrap();
+            let db = psnr(&pixels, &want.rgba);
+            assert!(db >= SAME_PIXELS_DB, "{name} at {}: {db:.1} dB", f.t);
+        }
+        assert_eq!(result.packets, Some(native.packets_decoded()), "{name}: packets decoded in wasm vs natively");
+    }
 }

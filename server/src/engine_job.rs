@@ -8,6 +8,7 @@ use std::fs::File;
 
 use serde::{Deserialize, Serialize};
 use thumbnail_engine::{Engine, Interrupt, OpenOptions};
+use thumbnail_frames::PICK_SIDE;
 use thumbnail_vocabulary::{Error as EngineError, ErrorKind, ThumbnailOptions, VideoInfo};
 
 use crate::encode::encode;
@@ -81,12 +82,14 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
     let Some(thumbnail) = &job.thumbnail else {
         return Ok(Output { info, frame: None });
     };
-    let image = engine.frame(
-        thumbnail.at.seconds(info.duration),
-        thumbnail.max_width,
-        thumbnail.max_height,
-        thumbnail.seek,
-    )?;
+    let t = match thumbnail.at.seconds(info.duration) {
+        Some(t) => t,
+        None => thumbnail_frames::best_time(info.duration, |t| {
+            let image = engine.next_frame(t, PICK_SIDE, PICK_SIDE)?;
+            Ok::<_, EngineError>((image.time, image.rgba))
+        })?,
+    };
+    let image = engine.frame(t, thumbnail.max_width, thumbnail.max_height, thumbnail.seek)?;
     drop(engine);
     let bytes = encode(&image, thumbnail.format, thumbnail.quality).map_err(|e| match e {
         // What the client asked cannot be encoded (a WebP wider than 16383): its fault, a 400.

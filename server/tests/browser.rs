@@ -536,13 +536,18 @@ async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing() {
 }
 
 /// The same files and options through the browser engine and through the server, from the same
-/// JS API: the same probe JSON, the same thumbnail metadata, the same error codes and messages.
+/// JS API: the same probe JSON, the same thumbnail metadata (`at: 'auto'` picks the same frame),
+/// the same error codes and messages.
 #[tokio::test]
 async fn the_browser_and_the_server_answer_alike() {
     let server = start_server();
     let browser = Browser::start().await;
     browser.client.goto(&server.url("/")).await.unwrap();
-    for file in ["h264.mp4", "rotated.mp4", "anamorphic.mp4", "vp9.webm", "text.txt", "audio-only.m4a", "truncated.mp4"] {
+    let files = [
+        "h264.mp4", "rotated.mp4", "anamorphic.mp4", "vp9.webm", "fade-in.mp4", "black-lead.mp4", "text.txt", "audio-only.m4a",
+        "truncated.mp4",
+    ];
+    for file in files {
         browser.choose_file("#file", &fixture(file)).await;
         let both = browser
             .run(
@@ -557,7 +562,7 @@ async fn the_browser_and_the_server_answer_alike() {
                    const probe = await t.probe(file).then((r) => r, failure);
                    const made = {};
                    for (const options of [
-                     { at: 1.5, width: 200 }, { at: '50%', seek: 'keyframe' }, { at: 1e-7, width: 64, height: 64 },
+                     { at: 1.5, width: 200 }, { at: '50%', seek: 'keyframe' }, { at: 1e-7, width: 64, height: 64 }, { at: 'auto', width: 160 },
                      { colour: 'red' }, { mode: 'keyframe' }, { width: 0 }, { width: 320.5 }, { at: -1 }, { seek: 'fast' }, { format: 'gif' },
                    ]) {
                      made[JSON.stringify(options)] = await t.thumbnail(file, options).then(metadata, failure);

@@ -564,3 +564,31 @@ async fn precompressed_siblings_are_sent_to_clients_that_accept_them() {
     assert_eq!(r.text().await.unwrap(), "<!doctype html><title>new</title>");
     std::fs::remove_dir_all(&www).unwrap();
 }
+
+/// Mean luma (0–255) of an RGBA image.
+fn luma(image: &image::RgbaImage) -> f64 {
+    let sum: f64 = image
+        .pixels()
+        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+        .sum();
+    sum / f64::from(image.width() * image.height())
+}
+
+#[tokio::test]
+async fn at_auto_skips_black_and_fading_intros() {
+    let server = start(&[]);
+    // The picture itself, well after the intro, for comparison.
+    let full = luma(&image_of(thumbnail(&server, "fade-in.mp4", "?at=6").await).await);
+    for (name, intro_ends) in [("fade-in.mp4", 3.0), ("black-lead.mp4", 3.0), ("h264.mp4", 0.0)] {
+        let r = thumbnail(&server, name, "?at=auto").await;
+        let time: f64 = header(&r, "x-frame-time").parse().unwrap();
+        let picked = luma(&image_of(r).await);
+        eprintln!("{name}: at=auto picked {time} s, luma {picked:.0} (the full picture: {full:.0})");
+        // Within 10-33 % of the video, and bright: at most 15 % dimmer than the full picture.
+        assert!(time >= 0.1 * if name == "h264.mp4" { 3.0 } else { 10.0 } - 0.05, "{name}: {time}");
+        assert!(picked >= 0.85 * full, "{name}: picked a dark frame at {time} s ({picked:.0} vs {full:.0})");
+        if intro_ends > 0.0 {
+            assert!(time >= intro_ends * 0.85, "{name}: {time} s is in the intro");
+        }
+    }
+}

@@ -14,6 +14,9 @@ pub enum At {
     Seconds(f64),
     /// A share of the duration, 0 to 100.
     Percent(f64),
+    /// The most representative frame (`auto`): no black, blank or fading one; the hosts pick it
+    /// with the crate `thumbnail-frames`.
+    Auto,
 }
 
 impl Default for At {
@@ -25,11 +28,12 @@ impl Default for At {
 
 impl At {
     /// Seconds from the start for a video of this duration (a percentage of an unknown
-    /// duration is the start).
-    pub fn seconds(self, duration: Option<f64>) -> f64 {
+    /// duration is the start), or `None` for `Auto`, which the host picks by looking at frames.
+    pub fn seconds(self, duration: Option<f64>) -> Option<f64> {
         match self {
-            At::Seconds(s) => s,
-            At::Percent(p) => duration.map_or(0.0, |d| d * p / 100.0),
+            At::Seconds(s) => Some(s),
+            At::Percent(p) => Some(duration.map_or(0.0, |d| d * p / 100.0)),
+            At::Auto => None,
         }
     }
 }
@@ -41,12 +45,15 @@ fn bad(message: String) -> Error {
 impl FromStr for At {
     type Err = Error;
 
-    /// `12.5` (seconds), `10%`, or a clock time `01:02.5` / `00:01:02.5`.
+    /// `12.5` (seconds), `10%`, a clock time `01:02.5` / `00:01:02.5`, or `auto`.
     fn from_str(s: &str) -> Result<At, Error> {
         let s = s.trim();
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(At::Auto);
+        }
         let invalid = || {
             bad(format!(
-                "`at` must be seconds (1.5), a percentage (10%) or a time (00:01:02.5), not {}",
+                "`at` must be seconds (1.5), a percentage (10%), a time (00:01:02.5) or auto, not {}",
                 shown(OptionValue::Text(s))
             ))
         };
@@ -99,6 +106,7 @@ impl fmt::Display for At {
         match self {
             At::Seconds(s) => write!(f, "{s}"),
             At::Percent(p) => write!(f, "{p}%"),
+            At::Auto => f.write_str("auto"),
         }
     }
 }
@@ -257,7 +265,7 @@ fn parse_at(value: OptionValue) -> Result<At, Error> {
         OptionValue::Text(s) => s.parse(),
         OptionValue::Number(n) if n.is_finite() && n >= 0.0 => Ok(At::Seconds(n)),
         OptionValue::Number(n) => Err(bad(format!(
-            "`at` must be seconds (1.5), a percentage (10%) or a time (00:01:02.5), not {n}"
+            "`at` must be seconds (1.5), a percentage (10%), a time (00:01:02.5) or auto, not {n}"
         ))),
     }
 }
@@ -312,8 +320,10 @@ mod tests {
         ] {
             assert!(bad.parse::<At>().is_err(), "{bad:?} should be refused");
         }
-        assert_eq!(At::Percent(50.0).seconds(Some(10.0)), 5.0);
-        assert_eq!(At::Percent(50.0).seconds(None), 0.0);
+        assert_eq!(At::Percent(50.0).seconds(Some(10.0)), Some(5.0));
+        assert_eq!(At::Percent(50.0).seconds(None), Some(0.0));
+        assert_eq!("auto".parse::<At>().unwrap(), At::Auto);
+        assert_eq!(At::Auto.seconds(Some(10.0)), None);
     }
 
     #[test]

@@ -21,6 +21,8 @@ extern "C" {
     fn te_probe(this: &EngineModule, e: u32) -> u32;
     #[wasm_bindgen(method, catch, js_name = _te_decode)]
     fn te_decode(this: &EngineModule, e: u32, t: f64, w: i32, h: i32, mode: i32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = _te_decode_next)]
+    fn te_decode_next(this: &EngineModule, e: u32, t: f64, w: i32, h: i32) -> Result<i32, JsValue>;
     #[wasm_bindgen(method, js_name = _te_result)]
     fn te_result(this: &EngineModule, e: u32) -> u32;
     #[wasm_bindgen(method, js_name = _te_message)]
@@ -173,6 +175,19 @@ impl Engine {
             .module
             .te_decode(self.raw, t, max_width as i32, max_height as i32, mode.code());
         self.check(status)?;
+        self.result()
+    }
+
+    /// The first frame at or after `t`, going on from the last one made when `t` is later
+    /// (`te_decode_next`: each packet decoded at most once for increasing times).
+    pub fn next_frame(&mut self, t: f64, max_width: u32, max_height: u32) -> Result<Frame, Failure> {
+        let status = self.module.te_decode_next(self.raw, t, max_width as i32, max_height as i32);
+        self.check(status)?;
+        self.result()
+    }
+
+    /// The image of the last successful decode, copied out of the heap.
+    fn result(&self) -> Result<Frame, Failure> {
         let image: ImageRef =
             layout::image_from_wasm32_bytes(&self.bytes(self.module.te_result(self.raw), IMAGE_SIZE_WASM32));
         let rgba = js_sys::Uint8ClampedArray::new_with_length(image.len() as u32);

@@ -9,6 +9,7 @@ mod engine;
 
 use engine::{Engine, EngineModule, Failure};
 use js_sys::{Object, Promise, Reflect};
+use thumbnail_frames::PICK_SIDE;
 use thumbnail_vocabulary::{Format, OptionValue, ThumbnailOptions, VideoInfo};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -79,7 +80,13 @@ impl ThumbnailWorker {
     pub fn thumbnail(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
         let options = parse_options(&options)?;
         let frame = self.engine.open(&file).and_then(|info| {
-            let t = options.at.seconds(info.duration);
+            let t = match options.at.seconds(info.duration) {
+                Some(t) => t,
+                None => thumbnail_frames::best_time(info.duration, |t| {
+                    let image = self.engine.next_frame(t, PICK_SIDE, PICK_SIDE)?;
+                    Ok::<_, Failure>((image.time, image.rgba.to_vec()))
+                })?,
+            };
             let frame = self
                 .engine
                 .frame(t, options.max_width, options.max_height, options.seek)?;
