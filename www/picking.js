@@ -1,6 +1,6 @@
 // What the page (app.js) and the <video-thumbnailer> element (video-thumbnailer.js) share: which
 // files they offer to pick, the drop zone, showing a made thumbnail (its object URL replaced and
-// revoked) and its download name. Glue only.
+// revoked) and its download name, and a live preview's pace. Glue only.
 
 /** The file picker's `accept`: video types, and the extensions browsers do not map to one. */
 export const ACCEPT = 'video/*,.mkv,.webm,.ts,.m2ts,.mts,.mpg,.vob,.flv,.wmv,.asf,.avi,.mov,.3gp,.ogv,.rm,.dv,.mxf';
@@ -47,4 +47,29 @@ export class Shown {
     if (this.#url) URL.revokeObjectURL(this.#url);
     this.#url = null;
   }
+}
+
+/**
+ * Calls `run(value)` for the latest value asked, one at a time: values asked while one runs are
+ * replaced by the newest (a slider's live preview: no queue of stale frames, and nothing cancelled,
+ * so the engine's worker is never restarted). Returns the function to ask with.
+ */
+export function latestWins(run) {
+  let wanted;
+  let pending = false;
+  let running = false;
+  return async (value) => {
+    wanted = value;
+    pending = true;
+    if (running) return;
+    running = true;
+    try {
+      while (pending) {
+        pending = false;
+        await run(wanted).catch(() => {});
+      }
+    } finally {
+      running = false;
+    }
+  };
 }

@@ -6,8 +6,9 @@
 //
 // The file types, the drop zone and the shown thumbnail are the page's too (picking.js).
 //
-// Attributes: server, engine (auto, browser, server), at, width, height, format, quality, seek
-// (exact, keyframe), upload. Events: `thumbnail`
+// Attributes: server, engine (auto, browser, server), at (the first frame; by default the most
+// representative one, 'auto'), width, height, format, quality, seek (exact, keyframe), upload.
+// Moving the slider shows frames live; letting it go makes the frame and fires `thumbnail`. Events: `thumbnail`
 // (detail: { blob, width, height, time, engine }), `error` (detail: a ThumbnailError) and `upload`
 // (cancelable; detail: { code, message, file }): in `auto` mode, before a video the browser could
 // not handle is sent to the server; `preventDefault()`, or the attribute upload="never", keeps it
@@ -68,7 +69,7 @@ const TEMPLATE = `
   <figcaption><span part="caption"></span><a part="download" download>Download</a></figcaption>
 </figure>`;
 
-import { ACCEPT, dropZone, Shown } from './picking.js';
+import { ACCEPT, dropZone, latestWins, Shown } from './picking.js';
 
 /** Defines <video-thumbnailer> over the given Thumbnailer class (once per page). */
 export function defineVideoThumbnailer(Thumbnailer) {
@@ -80,6 +81,8 @@ export function defineVideoThumbnailer(Thumbnailer) {
     #file = null;
     #job = null; // the AbortController of the job in progress
     #shown = new Shown();
+    #makes = 0; // frames made for good so far: a live frame asked before the last is not shown
+    #live = latestWins((at) => this.#preview(at));
     #uploadAllowedFor = null; // the video whose upload the page allowed
     #el;
 
@@ -96,7 +99,11 @@ export function defineVideoThumbnailer(Thumbnailer) {
       const { drop, input, slider } = this.#el;
       input.accept = ACCEPT;
       input.addEventListener('change', () => input.files[0] && this.load(input.files[0]));
-      slider.addEventListener('input', () => this.#showTime(Number(slider.value)));
+      // Moving the slider shows frames live (the latest position wins); letting go makes the frame.
+      slider.addEventListener('input', () => {
+        this.#showTime(Number(slider.value));
+        this.#live(Number(slider.value));
+      });
       slider.addEventListener('change', () => this.#make(Number(slider.value)));
       dropZone(drop, (file) => this.load(file));
     }
@@ -135,7 +142,8 @@ export function defineVideoThumbnailer(Thumbnailer) {
         this.#fail(e);
         return;
       }
-      await this.#make(this.getAttribute('at') ?? undefined);
+      // The first frame: the `at` attribute's, or the most representative one.
+      await this.#make(this.getAttribute('at') ?? 'auto');
     }
 
     /** The Thumbnailer, made on first use; one that failed to be made is made again next time. */
@@ -175,15 +183,34 @@ export function defineVideoThumbnailer(Thumbnailer) {
       this.#el.time.textContent = `${t.toFixed(2)} s`;
     }
 
-    async #make(at) {
-      const file = this.#file;
-      if (!file) return;
-      this.#job?.abort();
-      const job = (this.#job = new AbortController());
-      const options = { at, signal: job.signal };
+    /** The thumbnail options the attributes give, at `at`. */
+    #options(at) {
+      const options = { at };
       for (const name of ['width', 'height', 'format', 'quality', 'seek']) {
         if (this.hasAttribute(name)) options[name] = this.getAttribute(name);
       }
+      return options;
+    }
+
+    /** A live frame while the slider moves: shown, unless a frame was made for good meanwhile. */
+    async #preview(at) {
+      const file = this.#file;
+      if (!file) return;
+      const makes = this.#makes;
+      const thumb = await (await this.#api()).thumbnail(file, this.#options(at));
+      if (file !== this.#file || makes !== this.#makes) return;
+      this.#shown.show(thumb, file, this.#el.preview, this.#el.download);
+      this.#el.caption.textContent = `${thumb.width}×${thumb.height}, ${thumb.time.toFixed(2)} s, ${thumb.engine}`;
+      this.#el.result.hidden = false;
+    }
+
+    async #make(at) {
+      const file = this.#file;
+      if (!file) return;
+      this.#makes++;
+      this.#job?.abort();
+      const job = (this.#job = new AbortController());
+      const options = { ...this.#options(at), signal: job.signal };
       this.#el.error.textContent = '';
       this.#el.status.textContent = 'Making the thumbnail…';
       try {

@@ -30,6 +30,18 @@ fn demo_page(base: &str) -> String {
     )
 }
 
+/// The time of the frame the server picks for `at=auto` in `name`.
+async fn auto_time(server: &Server, name: &str) -> f64 {
+    let r = reqwest::Client::new()
+        .post(server.url("/thumbnail?at=auto&width=64"))
+        .header("content-type", "video/mp4")
+        .body(std::fs::read(fixture(name)).unwrap())
+        .send()
+        .await
+        .unwrap();
+    r.headers()["x-frame-time"].to_str().unwrap().parse().unwrap()
+}
+
 /// Waits for the next event the page recorded, and returns it.
 async fn next_event(browser: &Browser, seen: &mut usize) -> Value {
     *seen += 1;
@@ -76,10 +88,12 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() 
             vec![],
         )
         .await;
+    // The first frame is the most representative one: the frame the server picks for at=auto.
+    let auto = auto_time(&server, "h264.mp4").await;
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "on": "in-browser", "type": "thumbnail", "engine": "browser-st", "width": 200, "height": 150, "time": 1, "mime": "image/webp" })
+        json!({ "on": "in-browser", "type": "thumbnail", "engine": "browser-st", "width": 200, "height": 150, "time": auto, "mime": "image/webp" })
     );
     let shown = browser
         .run(
@@ -97,7 +111,7 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() 
         .await;
     assert_eq!(
         shown,
-        json!({ "src": "blob:", "width": 200, "height": 150, "download": "h264-1.00s.webp", "slider": "3", "accent": "rgb(102, 51, 153)" })
+        json!({ "src": "blob:", "width": 200, "height": 150, "download": format!("h264-{auto:.2}s.webp"), "slider": "3", "accent": "rgb(102, 51, 153)" })
     );
 
     // The slider asks for another frame.
@@ -125,7 +139,7 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() 
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "on": "on-server", "type": "thumbnail", "engine": "server", "width": 160, "height": 120, "time": 1, "mime": "image/png" })
+        json!({ "on": "on-server", "type": "thumbnail", "engine": "server", "width": 160, "height": 120, "time": auto, "mime": "image/png" })
     );
 
     // Not a video: an `error` event with its code, and words in the widget.
@@ -229,5 +243,57 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     assert_eq!(event, json!({ "type": "upload", "code": "unsupported_codec" }));
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(event, json!({ "type": "thumbnail", "engine": "server", "width": 160 }));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_slider_shows_frames_live_without_restarting_the_engine() {
+    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
+    let page = serve_page_on_another_origin(demo_page(&server.base)).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&page).await.unwrap();
+    browser
+        .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
+        .await;
+    browser.choose_file("#file", &fixture("h264.mp4")).await;
+    browser
+        .run(
+            "await document.getElementById('in-browser').load(document.getElementById('file').files[0]);",
+            vec![],
+        )
+        .await;
+    let mut seen = 0;
+    assert_eq!(next_event(&browser, &mut seen).await["type"], "thumbnail");
+    // Count engine workers started and jobs posted from here, then drag: 15 positions at once.
+    let drag = browser
+        .run(
+            "window.started = 0; window.posted = 0;
+             const RealWorker = Worker;
+             window.Worker = class extends RealWorker { constructor(...a) { super(...a); window.started++; } };
+             const post = RealWorker.prototype.postMessage;
+             RealWorker.prototype.postMessage = function (m) { if (m && m.kind) window.posted++; return post.call(this, m); };
+             const slider = document.getElementById('in-browser').shadowRoot.querySelector('[part=slider]');
+             for (let i = 1; i <= 15; i++) {
+               slider.value = String(0.16 * i);
+               slider.dispatchEvent(new Event('input'));
+             }
+             return slider.value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(drag, "2.4");
+    // The last position is what ends up shown; no `thumbnail` event (the slider was not let go).
+    let caption = browser
+        .wait_for(
+            "(() => { const c = document.getElementById('in-browser').shadowRoot.querySelector('[part=caption]').textContent; return c.includes(' 2.40 s') && c; })()",
+            JOB_TIME,
+        )
+        .await;
+    let counts = browser.run("return { started: window.started, posted: window.posted, events: window.events.length };", vec![]).await;
+    eprintln!("15 slider positions: {counts}, shown: {caption}");
+    assert_eq!(counts["started"], 0, "the engine's worker was restarted: {counts}");
+    let posted = counts["posted"].as_u64().unwrap();
+    assert!((2..15).contains(&posted), "{posted} frames made for 15 positions: {counts}");
+    assert_eq!(counts["events"], seen as u64, "a live frame fired `thumbnail`");
     browser.close().await;
 }
