@@ -204,7 +204,12 @@ impl Engine {
     /// (decoded a second time after a seek back).
     pub fn packets_decoded(&self) -> (u64, u64) {
         // SAFETY: raw is a live engine.
-        unsafe { (te_packets_decoded(self.raw.as_ptr(), 0) as u64, te_packets_decoded(self.raw.as_ptr(), 1) as u64) }
+        unsafe {
+            (
+                te_packets_decoded(self.raw.as_ptr(), 0) as u64,
+                te_packets_decoded(self.raw.as_ptr(), 1) as u64,
+            )
+        }
     }
 
     /// The image of the last successful decode, copied out.

@@ -65,7 +65,9 @@ fn c_struct(text: &str, name: &str) -> (Vec<Field>, usize) {
     let body = &body[body.find('{').unwrap() + 1..body.find(&format!("}} {name};")).unwrap()];
     let (mut fields, mut at, mut align_max) = (Vec::new(), 0usize, 1usize);
     for line in body.lines() {
-        let Some((decl, rest)) = line.split_once(';') else { continue };
+        let Some((decl, rest)) = line.split_once(';') else {
+            continue;
+        };
         let decl = decl.trim();
         let (ty, field) = decl.rsplit_once(' ').unwrap();
         let (field, count) = match field.split_once('[') {
@@ -130,7 +132,10 @@ fn runner_reads(function: &str) -> Vec<(String, usize)> {
     body.lines()
         .filter_map(|line| {
             let line = line.trim().trim_start_matches("const ");
-            let name: String = line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             let offset = if let Some((_, after)) = line.split_once("ptr + ") {
                 after.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?
             } else if line.contains("[ptr >>") {
@@ -151,7 +156,11 @@ fn the_node_runner_reads_the_same_offsets() {
         assert!(reads.len() >= 3, "{function}: {reads:?}");
         for (name, offset) in reads {
             let expected = fields.iter().find(|f| f.0 == name).map(|f| f.1);
-            assert_eq!(expected, Some(offset), "wasm-runner.cjs {function} reads `{name}` at {offset}");
+            assert_eq!(
+                expected,
+                Some(offset),
+                "wasm-runner.cjs {function} reads `{name}` at {offset}"
+            );
         }
     }
 }

@@ -24,12 +24,7 @@ fn every_fixture_matches_the_cli_frame() {
         let mut engine = open(v.file);
         let info = engine.info().clone();
         assert_eq!(info.codec, v.codec, "{}", v.file);
-        assert_eq!(
-            (info.width, info.height),
-            v.display,
-            "{} display size",
-            v.file
-        );
+        assert_eq!((info.width, info.height), v.display, "{} display size", v.file);
         assert_eq!(info.rotation, v.rotation, "{} rotation", v.file);
         assert!(
             (info.duration.unwrap() - if v.file == "long-gop.mp4" { 10.0 } else { 3.0 }).abs() < 0.1,
@@ -362,7 +357,11 @@ fn assert_next_frames(name: &str, times: &[f64], indexed: bool) {
     for &t in times {
         let want = one_by_one.frame(t, 160, 160, Seek::Exact).unwrap();
         let got = sequential.next_frame(t, 160, 160).unwrap();
-        assert_eq!((got.time, got.width, got.height), (want.time, want.width, want.height), "{name} at {t}");
+        assert_eq!(
+            (got.time, got.width, got.height),
+            (want.time, want.width, want.height),
+            "{name} at {t}"
+        );
         assert!(got.rgba == want.rgba, "{name} at {t}: not the same pixels");
         first.get_or_insert(sequential.packets_decoded().0);
     }
@@ -375,8 +374,14 @@ fn assert_next_frames(name: &str, times: &[f64], indexed: bool) {
     if indexed {
         assert_eq!(again, 0, "{name}: packets decoded twice");
     }
-    assert!(going_on - first <= total, "{name}: {going_on} packets decoded after the first frame's {first}, the stream has {total}");
-    assert!(going_on < seeking, "{name}: going on decoded {going_on}, seeking {seeking}");
+    assert!(
+        going_on - first <= total,
+        "{name}: {going_on} packets decoded after the first frame's {first}, the stream has {total}"
+    );
+    assert!(
+        going_on < seeking,
+        "{name}: going on decoded {going_on}, seeking {seeking}"
+    );
 }
 
 #[test]
@@ -400,11 +405,19 @@ fn next_frame_goes_back_and_past_the_end() {
     let mut engine = open("long-gop.mp4");
     let later = engine.next_frame(5.0, 64, 64).unwrap();
     let earlier = engine.next_frame(1.0, 64, 64).unwrap();
-    assert!((earlier.time - 1.0).abs() < 0.05 && (later.time - 5.0).abs() < 0.05, "{} {}", earlier.time, later.time);
+    assert!(
+        (earlier.time - 1.0).abs() < 0.05 && (later.time - 5.0).abs() < 0.05,
+        "{} {}",
+        earlier.time,
+        later.time
+    );
     let last = engine.next_frame(100.0, 64, 64).unwrap();
     let again = engine.next_frame(200.0, 64, 64).unwrap();
     assert_eq!((last.time, &last.rgba), (again.time, &again.rgba));
-    assert_eq!(last.time, open("long-gop.mp4").frame(100.0, 64, 64, Seek::Exact).unwrap().time);
+    assert_eq!(
+        last.time,
+        open("long-gop.mp4").frame(100.0, 64, 64, Seek::Exact).unwrap().time
+    );
     // The same time twice: the same frame, nothing more decoded.
     let before = engine.packets_decoded().0;
     let first = engine.next_frame(2.0, 64, 64).unwrap();

@@ -265,6 +265,10 @@ fn next_frames_in_wasm_are_the_native_ones() {
             let db = psnr(&pixels, &want.rgba);
             assert!(db >= SAME_PIXELS_DB, "{name} at {}: {db:.1} dB", f.t);
         }
-        assert_eq!(result.packets, Some(native.packets_decoded()), "{name}: packets decoded in wasm vs natively");
+        assert_eq!(
+            result.packets,
+            Some(native.packets_decoded()),
+            "{name}: packets decoded in wasm vs natively"
+        );
     }
 }

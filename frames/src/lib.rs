@@ -34,7 +34,10 @@ const TIE: (f64, f64) = (1.05, 5e-4);
 fn candidate_times(duration: Option<f64>, window: (f64, f64)) -> Vec<f64> {
     let (from, to) = match duration {
         Some(d) if d.is_finite() && d > 0.0 => (d * window.0, d * window.1),
-        _ => (UNKNOWN_DURATION_WINDOW * window.0 / WINDOWS[0].1, UNKNOWN_DURATION_WINDOW * window.1 / WINDOWS[0].1),
+        _ => (
+            UNKNOWN_DURATION_WINDOW * window.0 / WINDOWS[0].1,
+            UNKNOWN_DURATION_WINDOW * window.1 / WINDOWS[0].1,
+        ),
     };
     let step = (to - from) / (CANDIDATES - 1) as f64;
     (0..CANDIDATES).map(|i| from + step * i as f64).collect()
@@ -89,7 +92,11 @@ pub fn most_representative(candidates: &[Candidate]) -> Option<usize> {
         .filter(|&i| candidates[i].has_a_picture() && candidates[i].luma_mean >= FADED * brightest)
         .collect();
     // All dark or blank (a black video, a slide): any is as good; the first.
-    let pool = if good.is_empty() { (0..candidates.len()).collect() } else { good };
+    let pool = if good.is_empty() {
+        (0..candidates.len()).collect()
+    } else {
+        good
+    };
     let mut mean = vec![0.0; 3 * BINS];
     for &i in &pool {
         for (m, h) in mean.iter_mut().zip(&candidates[i].histogram) {
@@ -164,8 +171,10 @@ mod tests {
     #[test]
     fn a_black_first_window_moves_on_to_the_next() {
         // Black for the first 40 %, a picture after.
-        let time = best_time(Some(100.0), |t| Ok::<_, ()>((t, if t < 40.0 { flat(0, 64 * 48) } else { picture(1.0) })))
-            .unwrap();
+        let time = best_time(Some(100.0), |t| {
+            Ok::<_, ()>((t, if t < 40.0 { flat(0, 64 * 48) } else { picture(1.0) }))
+        })
+        .unwrap();
         assert!(time >= 40.0, "{time}");
         // Black all through: a time from the first window.
         let time = best_time(Some(100.0), |t| Ok::<_, ()>((t, flat(0, 16)))).unwrap();
@@ -193,7 +202,10 @@ mod tests {
         // Three frames of one scene and one of another: one of the three.
         let scene = picture(1.0);
         // Another shot: reds, with detail.
-        let other: Vec<u8> = scene.chunks(4).flat_map(|p| [200 + p[0] % 50, p[1] % 40, p[2] % 30, 255]).collect();
+        let other: Vec<u8> = scene
+            .chunks(4)
+            .flat_map(|p| [200 + p[0] % 50, p[1] % 40, p[2] % 30, 255])
+            .collect();
         let candidates = vec![
             Candidate::new(0.0, &other),
             Candidate::new(1.0, &scene),

@@ -232,12 +232,21 @@ impl Config {
 }
 
 /// The folder given by `flag`, else the installed one beside the binary, else the source tree's.
-fn find_dir(given: Option<PathBuf>, installed: &str, source: &str, flag: &str, marker: &str) -> Result<PathBuf, String> {
+fn find_dir(
+    given: Option<PathBuf>,
+    installed: &str,
+    source: &str,
+    flag: &str,
+    marker: &str,
+) -> Result<PathBuf, String> {
     let candidates: Vec<PathBuf> = match given {
         Some(dir) => vec![dir],
         None => {
             let mut found = Vec::new();
-            if let Some(bin) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_owned)) {
+            if let Some(bin) = std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(Path::to_owned))
+            {
                 found.push(bin.join(INSTALLED_SHARE).join(installed));
             }
             found.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(source));

@@ -100,9 +100,10 @@ impl ApiError {
     /// internals (paths, OS errors), which stay in the log.
     fn detail(&self) -> String {
         match self {
-            ApiError::Internal(_) | ApiError::Engine(EngineError { kind: ErrorKind::Io, .. }) => {
-                "the server failed to process the request; the failure is in its log".into()
-            }
+            ApiError::Internal(_)
+            | ApiError::Engine(EngineError {
+                kind: ErrorKind::Io, ..
+            }) => "the server failed to process the request; the failure is in its log".into(),
             other => other.to_string(),
         }
     }

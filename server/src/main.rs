@@ -16,9 +16,11 @@ fn main() -> std::io::Result<()> {
 
 #[tokio::main]
 async fn serve() -> std::io::Result<()> {
-    let config = Config::parse()
-        .validate()
-        .unwrap_or_else(|message| Config::command().error(clap::error::ErrorKind::ValueValidation, message).exit());
+    let config = Config::parse().validate().unwrap_or_else(|message| {
+        Config::command()
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .exit()
+    });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

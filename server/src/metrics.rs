@@ -71,14 +71,26 @@ impl Metrics {
         let worker_starts = Counter::default();
         let worker_crashes = Counter::default();
         let gauges = [
-            ("admitted_requests", "Thumbnail and probe requests admitted (uploading, queued or running)"),
-            ("admitted_requests_limit", "Most thumbnail and probe requests admitted at once (--workers + --queue)"),
+            (
+                "admitted_requests",
+                "Thumbnail and probe requests admitted (uploading, queued or running)",
+            ),
+            (
+                "admitted_requests_limit",
+                "Most thumbnail and probe requests admitted at once (--workers + --queue)",
+            ),
             ("uploads", "Uploads being received"),
             ("uploads_limit", "Most uploads received at once (--max-uploads)"),
             ("temp_bytes", "Bytes of temporary files reserved for spooled uploads"),
-            ("temp_budget_bytes", "Most bytes of temporary files at once (--temp-budget)"),
+            (
+                "temp_budget_bytes",
+                "Most bytes of temporary files at once (--temp-budget)",
+            ),
             ("connections", "Open HTTP connections"),
-            ("connections_limit", "Most HTTP connections open at once (--max-connections)"),
+            (
+                "connections_limit",
+                "Most HTTP connections open at once (--max-connections)",
+            ),
         ]
         .map(|(name, help)| {
             let gauge = Gauge::default();

@@ -44,7 +44,9 @@ pub async fn script(State(state): State<AppState>) -> Result<Response, ApiError>
             )
             .collect();
         let list = serde_json::to_string(&precache).expect("names serialise");
-        Ok(template.replace("ASSETS_VERSION", &version).replace("ASSETS_LIST", &list))
+        Ok(template
+            .replace("ASSETS_VERSION", &version)
+            .replace("ASSETS_LIST", &list))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("versioning sw.js: {e}")))?

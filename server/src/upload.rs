@@ -13,10 +13,10 @@
 //! - the body may pause at most `--body-timeout`, and after that long must have kept
 //!   `--min-upload-rate` on average (408).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::future::Future;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -159,7 +159,11 @@ pub async fn receive(state: &AppState, request: Request) -> Result<Upload, ApiEr
         return Err(refuse(request, unsupported_type(&lower)));
     }
     // A form's framing counts; the whole body is held to this, declared or not.
-    let cap = if boundary.is_some() { limit + MULTIPART_OVERHEAD } else { limit };
+    let cap = if boundary.is_some() {
+        limit + MULTIPART_OVERHEAD
+    } else {
+        limit
+    };
     let declared = header_str(request.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > cap) {
         return Err(refuse(request, ApiError::TooLarge { limit }));
@@ -229,7 +233,12 @@ fn unsupported_type(content_type: &str) -> ApiError {
 }
 
 /// The `video` part of a form, spooled; other parts are read (within their limits) and dropped.
-async fn from_form(state: &AppState, body: Guarded, boundary: &str, reservation: Reservation) -> Result<Upload, ApiError> {
+async fn from_form(
+    state: &AppState,
+    body: Guarded,
+    boundary: &str,
+    reservation: Reservation,
+) -> Result<Upload, ApiError> {
     let limit = state.config.max_upload;
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
@@ -241,7 +250,11 @@ async fn from_form(state: &AppState, body: Guarded, boundary: &str, reservation:
     let mut seen = Vec::new();
     loop {
         let Some(field) = form.next_field().await.map_err(|e| form_error(e, limit))? else {
-            let names = if seen.is_empty() { "none".to_string() } else { seen.join(", ") };
+            let names = if seen.is_empty() {
+                "none".to_string()
+            } else {
+                seen.join(", ")
+            };
             return Err(ApiError::BadRequest(format!(
                 "the form has no `{FIELD}` field (fields sent: {names}); send the file as FormData.append('{FIELD}', file)"
             )));
@@ -516,20 +529,28 @@ mod tests {
             // The closing delimiter is found too: n parts + 1.
             assert_eq!(scan_in_pieces(&form(3, 10), piece), Ok(4), "pieces of {piece}");
             assert!(scan_in_pieces(&form(MAX_PARTS, 10), piece).is_ok(), "pieces of {piece}");
-            assert!(scan_in_pieces(&form(MAX_PARTS + 1, 10), piece).is_err(), "pieces of {piece}");
+            assert!(
+                scan_in_pieces(&form(MAX_PARTS + 1, 10), piece).is_err(),
+                "pieces of {piece}"
+            );
         }
     }
 
     #[test]
     fn large_part_headers_are_refused_however_the_body_is_cut() {
         for piece in [1, 5, 4096, 100_000] {
-            assert!(scan_in_pieces(&form(2, MAX_PART_HEAD - 200), piece).is_ok(), "pieces of {piece}");
+            assert!(
+                scan_in_pieces(&form(2, MAX_PART_HEAD - 200), piece).is_ok(),
+                "pieces of {piece}"
+            );
             let e = scan_in_pieces(&form(2, MAX_PART_HEAD + 10), piece).unwrap_err();
             assert!(e.contains("headers"), "{e}");
         }
         // Headers that never end are refused once past the limit, not buffered.
         let mut framing = Framing::new("XyZ");
-        framing.scan(b"--XyZ\r\nContent-Disposition: form-data; name=\"video\"\r\n").unwrap();
+        framing
+            .scan(b"--XyZ\r\nContent-Disposition: form-data; name=\"video\"\r\n")
+            .unwrap();
         let endless = vec![b'a'; MAX_PART_HEAD + 100];
         assert!(framing.scan(&endless).is_err());
     }

@@ -214,7 +214,12 @@ async fn the_page_makes_the_real_world_fixtures_like_the_server() {
 
 /// POSTs the server has answered on `route`, from its metrics.
 async fn posts_to(server: &Server, route: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let prefix = format!("thumbnail_http_requests_total{{route=\"{route}\",method=\"POST\"");
     text.lines()
         .filter(|l| l.starts_with(&prefix))
@@ -236,7 +241,9 @@ async fn auto_mode_asks_before_sending_av1_to_the_server() {
         .run("return document.getElementById('ask-upload-text').textContent;", vec![])
         .await;
     assert!(question.as_str().unwrap().contains("server"), "{question}");
-    browser.run("document.getElementById('upload-no').click();", vec![]).await;
+    browser
+        .run("document.getElementById('upload-no').click();", vec![])
+        .await;
     browser
         .wait_for("document.getElementById('error').dataset.code", JOB_TIME)
         .await;
@@ -245,16 +252,24 @@ async fn auto_mode_asks_before_sending_av1_to_the_server() {
     };
     assert_eq!(code, "upload_declined");
     assert!(words.contains("not sent"), "{words}");
-    assert_eq!(posts_to(&server, "/probe").await + posts_to(&server, "/thumbnail").await, 0.0);
+    assert_eq!(
+        posts_to(&server, "/probe").await + posts_to(&server, "/thumbnail").await,
+        0.0
+    );
 
     // Asked again for the frame; yes this time (and not asked twice for the same file).
     browser
-        .run("document.getElementById('result').hidden = true; document.getElementById('make').click();", vec![])
+        .run(
+            "document.getElementById('result').hidden = true; document.getElementById('make').click();",
+            vec![],
+        )
         .await;
     browser
         .wait_for("!document.getElementById('ask-upload').hidden", JOB_TIME)
         .await;
-    browser.run("document.getElementById('upload-yes').click();", vec![]).await;
+    browser
+        .run("document.getElementById('upload-yes').click();", vec![])
+        .await;
     browser
         .wait_for(
             "(!document.getElementById('result').hidden || document.getElementById('error').dataset.code) && document.getElementById('progress').hidden",
@@ -544,7 +559,14 @@ async fn the_browser_and_the_server_answer_alike() {
     let browser = Browser::start().await;
     browser.client.goto(&server.url("/")).await.unwrap();
     let files = [
-        "h264.mp4", "rotated.mp4", "anamorphic.mp4", "vp9.webm", "fade-in.mp4", "black-lead.mp4", "text.txt", "audio-only.m4a",
+        "h264.mp4",
+        "rotated.mp4",
+        "anamorphic.mp4",
+        "vp9.webm",
+        "fade-in.mp4",
+        "black-lead.mp4",
+        "text.txt",
+        "audio-only.m4a",
         "truncated.mp4",
     ];
     for file in files {

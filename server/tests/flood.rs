@@ -41,7 +41,12 @@ fn healthz(address: &str) -> Duration {
 }
 
 async fn metric(server: &Server, name: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
         .and_then(|v| v.parse().ok())
@@ -67,24 +72,27 @@ async fn a_thousand_stalled_connections_and_a_hundred_100_mb_uploads() {
     let spool = test_support::root().join(format!("target/test-flood-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&spool);
     std::fs::create_dir_all(&spool).unwrap();
-    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[
-        "--workers",
-        "2",
-        "--queue",
-        "8",
-        "--max-uploads",
-        "4",
-        "--max-upload",
-        "110000000",
-        "--temp-budget",
-        &BUDGET.to_string(),
-        "--header-timeout",
-        "3",
-        "--max-connections",
-        "1500",
-        "--temp-dir",
-        spool.to_str().unwrap(),
-    ]);
+    let server = Server::start(
+        Path::new(env!("CARGO_BIN_EXE_thumbnail-server")),
+        &[
+            "--workers",
+            "2",
+            "--queue",
+            "8",
+            "--max-uploads",
+            "4",
+            "--max-upload",
+            "110000000",
+            "--temp-budget",
+            &BUDGET.to_string(),
+            "--header-timeout",
+            "3",
+            "--max-connections",
+            "1500",
+            "--temp-dir",
+            spool.to_str().unwrap(),
+        ],
+    );
     let address = server.base.trim_start_matches("http://").to_owned();
     let rss_before = server.rss_kib();
 
@@ -92,7 +100,10 @@ async fn a_thousand_stalled_connections_and_a_hundred_100_mb_uploads() {
     let mut stalled = Vec::with_capacity(STALLED);
     for _ in 0..STALLED {
         let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
-        socket.write_all(b"POST /thumbnail HTTP/1.1\r\nHost: x\r\nContent-Le").await.unwrap();
+        socket
+            .write_all(b"POST /thumbnail HTTP/1.1\r\nHost: x\r\nContent-Le")
+            .await
+            .unwrap();
         stalled.push((socket, Instant::now()));
     }
     // Each one's time to be closed by the server, from its own stall, measured as it happens.
@@ -186,15 +197,34 @@ async fn a_thousand_stalled_connections_and_a_hundred_100_mb_uploads() {
         health[health.len() - 1],
     );
     // Closed at the header timeout (3 s), give or take the load on the two cores.
-    assert!(closed[0] >= Duration::from_millis(2900), "closed before the timeout: {:?}", closed[0]);
-    assert!(closed_after < Duration::from_secs(6), "the last stalled connection closed after {closed_after:?}");
+    assert!(
+        closed[0] >= Duration::from_millis(2900),
+        "closed before the timeout: {:?}",
+        closed[0]
+    );
+    assert!(
+        closed_after < Duration::from_secs(6),
+        "the last stalled connection closed after {closed_after:?}"
+    );
     assert!(received >= 1 && refused >= 1, "{received} received, {refused} refused");
-    assert!(peak_bytes <= BUDGET, "the spool held {peak_bytes} bytes, over the budget");
-    assert!(peak_files <= 4 + 8, "{peak_files} files: more than the uploads and queue allow");
-    assert!(rss_peak < rss_before + 128 * 1024, "server RSS grew from {rss_before} to {rss_peak} KiB");
+    assert!(
+        peak_bytes <= BUDGET,
+        "the spool held {peak_bytes} bytes, over the budget"
+    );
+    assert!(
+        peak_files <= 4 + 8,
+        "{peak_files} files: more than the uploads and queue allow"
+    );
+    assert!(
+        rss_peak < rss_before + 128 * 1024,
+        "server RSS grew from {rss_before} to {rss_peak} KiB"
+    );
     // Under 100 ms, allowing a rare slow probe when the test's own clients hog the two cores.
     let p90 = health[health.len() * 9 / 10];
-    assert!(p90 < Duration::from_millis(100), "/healthz took {p90:?} at the 90th percentile");
+    assert!(
+        p90 < Duration::from_millis(100),
+        "/healthz took {p90:?} at the 90th percentile"
+    );
     assert!(
         health[health.len() - 1] < Duration::from_millis(500),
         "/healthz took {:?} at worst",

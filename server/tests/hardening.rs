@@ -96,7 +96,14 @@ async fn post_expecting(server: &Server, length: u64) -> String {
 }
 
 async fn metric(server: &Server, name: &str) -> f64 {
-    let text = client().get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
         .and_then(|v| v.parse().ok())
@@ -124,7 +131,10 @@ fn files_in(dir: &Path) -> usize {
 
 fn assert_busy_head(head: &str, reason: &str) {
     assert!(head.starts_with("HTTP/1.1 503 "), "{reason}: {head}");
-    assert!(head.to_ascii_lowercase().contains("retry-after: 2\r\n"), "{reason}: {head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 2\r\n"),
+        "{reason}: {head}"
+    );
 }
 
 #[tokio::test]
@@ -136,7 +146,11 @@ async fn raw_paths_cannot_leave_the_served_folders() {
     assert!(std::fs::read_to_string("/etc/passwd").unwrap().contains("root:"));
     // The raw client works: a real file comes back.
     let engine = raw_get(&server, "/engine/thumbnail-engine-st.js").await;
-    assert!(engine.starts_with("HTTP/1.1 200 "), "{}", &engine[..engine.len().min(200)]);
+    assert!(
+        engine.starts_with("HTTP/1.1 200 "),
+        "{}",
+        &engine[..engine.len().min(200)]
+    );
 
     for target in [
         "/../Cargo.toml",
@@ -181,7 +195,10 @@ async fn stalled_headers_and_idle_connections_are_closed_at_the_header_timeout()
     let mut idle = Vec::new();
     for _ in 0..5 {
         let mut socket = TcpStream::connect(address(&server)).await.unwrap();
-        socket.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        socket
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
         assert!(read_head(&mut socket).await.starts_with("HTTP/1.1 200 "));
         idle.push(socket); // kept alive, then silent
     }
@@ -205,7 +222,10 @@ async fn connections_past_the_limit_get_503_and_are_closed() {
     }
     // Accepted in order: this one is the eleventh.
     let mut extra = TcpStream::connect(address(&server)).await.unwrap();
-    extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    extra
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let (response, ended) = read_to_end(&mut extra, Duration::from_secs(10)).await;
     assert!(ended, "the refused connection was not closed");
     assert_busy_head(&response, "the eleventh connection");
@@ -232,8 +252,7 @@ async fn connections_past_the_limit_get_503_and_are_closed() {
             .lines()
             .find_map(|l| l.strip_prefix("thumbnail_connections_refused_total "))
             .and_then(|v| v.parse::<f64>().ok());
-        refused.is_some_and(|n| n >= 1.0)
-            && text.lines().any(|l| l == "thumbnail_connections_limit 10")
+        refused.is_some_and(|n| n >= 1.0) && text.lines().any(|l| l == "thumbnail_connections_limit 10")
     })
     .await;
 }
@@ -248,8 +267,7 @@ async fn a_busy_server_answers_before_reading_the_body() {
     assert_eq!(metric(&server, "thumbnail_admitted_requests").await, 1.0);
 
     // Twelve 90 MB uploads that wait to be told to send: told 503 at once, not 100 Continue.
-    let heads =
-        futures_util::future::join_all((0..12).map(|_| post_expecting(&server, 90_000_000))).await;
+    let heads = futures_util::future::join_all((0..12).map(|_| post_expecting(&server, 90_000_000))).await;
     for head in heads {
         assert_busy_head(&head, "a 90 MB upload to a full server");
     }
@@ -312,8 +330,14 @@ async fn uploads_at_once_and_temporary_bytes_are_bounded() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let problem: Value = r.json().await.unwrap();
-    assert!(problem["detail"].as_str().unwrap().contains("temporary storage"), "{problem}");
-    eventually("the refused chunked upload's file to go", async || files_in(&spool) == 1).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("temporary storage"),
+        "{problem}"
+    );
+    eventually("the refused chunked upload's file to go", async || {
+        files_in(&spool) == 1
+    })
+    .await;
 
     // Two uploads at once at most: a second in progress, the third is refused before its body.
     let second = start_upload(&server, 10, 5).await;
@@ -352,9 +376,18 @@ fn chunked_form(parts: Vec<(String, Vec<u8>)>) -> Form {
 }
 
 async fn post_form(server: &Server, form: Form) -> (StatusCode, Value) {
-    let r = client().post(server.url("/thumbnail")).multipart(form).send().await.unwrap();
+    let r = client()
+        .post(server.url("/thumbnail"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
-    let body = if status == StatusCode::OK { Value::Null } else { r.json().await.unwrap() };
+    let body = if status == StatusCode::OK {
+        Value::Null
+    } else {
+        r.json().await.unwrap()
+    };
     (status, body)
 }
 
@@ -368,7 +401,10 @@ async fn every_part_of_a_form_counts() {
     };
     // The control: the video with a few small fields is fine.
     let small: Vec<_> = (0..3).map(|i| (format!("f{i}"), b"hello".to_vec())).collect();
-    assert_eq!(post_form(&server, chunked_form(with_video(small))).await.0, StatusCode::OK);
+    assert_eq!(
+        post_form(&server, chunked_form(with_video(small))).await.0,
+        StatusCode::OK
+    );
 
     // Too many parts.
     let many: Vec<_> = (0..20).map(|i| (format!("f{i}"), b"x".to_vec())).collect();
@@ -377,8 +413,11 @@ async fn every_part_of_a_form_counts() {
     assert!(problem["detail"].as_str().unwrap().contains("parts"), "{problem}");
 
     // A part other than the video that is large (streamed: no Content-Length to check up front).
-    let (status, problem) =
-        post_form(&server, chunked_form(with_video(vec![("notes".into(), vec![b'n'; 100_000])]))).await;
+    let (status, problem) = post_form(
+        &server,
+        chunked_form(with_video(vec![("notes".into(), vec![b'n'; 100_000])])),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("notes"), "{problem}");
 
@@ -417,7 +456,10 @@ async fn every_part_of_a_form_counts() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(post_form(&server, chunked_form(with_video(vec![]))).await.0, StatusCode::OK);
+    assert_eq!(
+        post_form(&server, chunked_form(with_video(vec![]))).await.0,
+        StatusCode::OK
+    );
 }
 
 /// Sends `piece` bytes of a declared-length upload every `every`, until the server answers; returns
@@ -462,7 +504,10 @@ async fn slow_uploads_are_cut() {
     let server = start(&["--body-timeout", "1"]);
     let (response, took) = trickle(&server, 1000, Duration::from_secs(3600)).await;
     assert!(response.starts_with("HTTP/1.1 408 "), "{response}");
-    assert!(response.contains("request_timeout") && response.contains("stalled"), "{response}");
+    assert!(
+        response.contains("request_timeout") && response.contains("stalled"),
+        "{response}"
+    );
     eprintln!("a stalled upload: 408 after {took:?}");
 
     // Keeps sending, far too slowly.
@@ -538,7 +583,12 @@ async fn cors_is_open_where_pages_need_it_only() {
             .header("access-control-request-method", method)
             .send()
     };
-    for path in ["/thumbnailer.js", "/video-thumbnailer.js", "/engine/thumbnail-engine-st.js", "/openapi.json"] {
+    for path in [
+        "/thumbnailer.js",
+        "/video-thumbnailer.js",
+        "/engine/thumbnail-engine-st.js",
+        "/openapi.json",
+    ] {
         let r = get(path).await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
@@ -550,7 +600,10 @@ async fn cors_is_open_where_pages_need_it_only() {
     for path in ["/metrics", "/healthz"] {
         let r = get(path).await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
-        assert!(!r.headers().contains_key("access-control-allow-origin"), "{path} is open to other origins");
+        assert!(
+            !r.headers().contains_key("access-control-allow-origin"),
+            "{path} is open to other origins"
+        );
         let r = preflight(path, "GET").await.unwrap();
         assert!(
             !r.headers().contains_key("access-control-allow-origin"),
@@ -618,7 +671,14 @@ async fn an_installed_binary_serves_its_installed_files() {
     std::fs::write(share.join("engine/thumbnail-engine-st.js"), "// the installed engine").unwrap();
 
     let server = Server::start(&bin.join("thumbnail-server"), &[]);
-    let page = client().get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    let page = client()
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(page, marker);
     let engine = client()
         .get(server.url("/engine/thumbnail-engine-st.js"))

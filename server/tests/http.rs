@@ -585,8 +585,14 @@ async fn at_auto_skips_black_and_fading_intros() {
         let picked = luma(&image_of(r).await);
         eprintln!("{name}: at=auto picked {time} s, luma {picked:.0} (the full picture: {full:.0})");
         // Within 10-33 % of the video, and bright: at most 15 % dimmer than the full picture.
-        assert!(time >= 0.1 * if name == "h264.mp4" { 3.0 } else { 10.0 } - 0.05, "{name}: {time}");
-        assert!(picked >= 0.85 * full, "{name}: picked a dark frame at {time} s ({picked:.0} vs {full:.0})");
+        assert!(
+            time >= 0.1 * if name == "h264.mp4" { 3.0 } else { 10.0 } - 0.05,
+            "{name}: {time}"
+        );
+        assert!(
+            picked >= 0.85 * full,
+            "{name}: picked a dark frame at {time} s ({picked:.0} vs {full:.0})"
+        );
         if intro_ends > 0.0 {
             assert!(time >= intro_ends * 0.85, "{name}: {time} s is in the intro");
         }

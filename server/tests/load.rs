@@ -99,7 +99,10 @@ async fn a_slow_job_is_interrupted_at_the_timeout() {
     let _ = slow_job(&unhurried).await; // the worker warm, as below
     let (r, takes) = slow_job(&unhurried).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(takes > Duration::from_millis(200), "the job is too quick to outlive a limit: {takes:?}");
+    assert!(
+        takes > Duration::from_millis(200),
+        "the job is too quick to outlive a limit: {takes:?}"
+    );
     // ... then with a limit a quarter of that: it cannot finish in time.
     let limit = takes.as_secs_f64() / 4.0;
     let server = start(&["--workers", "1", "--job-timeout", &format!("{limit:.3}")]);
@@ -232,7 +235,14 @@ async fn memory_stays_flat_with_100_mb_uploads() {
 async fn bounded_load_gives_no_5xx_and_503_only_past_capacity() {
     let (workers, queue) = (2, 8);
     let server = start(&["--workers", &workers.to_string(), "--queue", &queue.to_string()]);
-    let health: Value = client().get(server.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let health: Value = client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let capacity = health["capacity"].as_u64().unwrap() as usize;
     assert_eq!(capacity, workers + queue);
     let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();
@@ -248,7 +258,10 @@ async fn bounded_load_gives_no_5xx_and_503_only_past_capacity() {
         if clients <= capacity {
             assert_eq!(busy, 0, "{clients} clients never exceed a capacity of {capacity}");
         } else {
-            assert!(busy > 0, "{clients} clients at once on a capacity of {capacity} should meet 503");
+            assert!(
+                busy > 0,
+                "{clients} clients at once on a capacity of {capacity} should meet 503"
+            );
         }
     }
     assert!(

@@ -79,10 +79,24 @@ async fn after_one_visit_the_page_works_with_the_server_stopped() {
     // Everything the server lists in the service worker is cached; the list is what it serves.
     let listed = precache_list(&server).await;
     assert_eq!(ready["cached"], listed.len(), "{ready} vs {listed:?}");
-    for needed in ["./", "thumbnailer.js", "pkg/thumbnail_worker_bg.wasm", "engine/thumbnail-engine-mt.wasm", "engine/thumbnail-engine-st.wasm"] {
-        assert!(listed.iter().any(|p| p == needed), "{needed} is not precached: {listed:?}");
+    for needed in [
+        "./",
+        "thumbnailer.js",
+        "pkg/thumbnail_worker_bg.wasm",
+        "engine/thumbnail-engine-mt.wasm",
+        "engine/thumbnail-engine-st.wasm",
+    ] {
+        assert!(
+            listed.iter().any(|p| p == needed),
+            "{needed} is not precached: {listed:?}"
+        );
     }
-    assert!(!listed.iter().any(|p| p == "sw.js" || p.ends_with(".br") || p.ends_with(".gz")), "{listed:?}");
+    assert!(
+        !listed
+            .iter()
+            .any(|p| p == "sw.js" || p.ends_with(".br") || p.ends_with(".gz")),
+        "{listed:?}"
+    );
 
     drop(server);
     let offline = browser
@@ -162,17 +176,28 @@ async fn a_new_version_waits_for_the_open_page_then_replaces_the_old_cache() {
         .await;
     assert_eq!(open_page["css"], false, "the open page got a new asset: {open_page}");
     assert!(
-        open_page["names"].as_array().unwrap().iter().any(|n| n == old_cache.as_str()),
+        open_page["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == old_cache.as_str()),
         "the old cache went while its page is open: {open_page}"
     );
-    assert_eq!(open_page["offered"], true, "the page does not offer the new version: {open_page}");
+    assert_eq!(
+        open_page["offered"], true,
+        "the page does not offer the new version: {open_page}"
+    );
 
     // The page's Reload button: the new version takes over, the old cache goes.
     browser.run("document.getElementById('reload').click();", vec![]).await;
     let started = std::time::Instant::now();
     let names = loop {
         // The page reloads meanwhile: a script may land on the old page as it goes.
-        let names = browser.client.execute("return caches.keys();", vec![]).await.unwrap_or_default();
+        let names = browser
+            .client
+            .execute("return caches.keys();", vec![])
+            .await
+            .unwrap_or_default();
         if names.as_array().is_some_and(|n| n.len() == 1) && names[0] != old_cache.as_str() {
             break names; // a new cache, and the old one gone
         }

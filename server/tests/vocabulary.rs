@@ -40,7 +40,10 @@ fn ts_fields(body: &str) -> BTreeSet<String> {
     body.lines()
         .map(str::trim)
         .filter(|l| !l.starts_with("/*") && !l.starts_with('*') && !l.starts_with("//"))
-        .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim_end_matches('?').trim().to_owned()))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(name, _)| name.trim_end_matches('?').trim().to_owned())
+        })
         .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         .collect()
 }
@@ -94,7 +97,12 @@ fn error_codes() {
     assert_eq!(words, all, "IN_WORDS in app.js");
 
     // The JS glue and the Rust worker only make codes of the list.
-    for path in ["www/thumbnailer.js", "www/thumbnailer-worker.js", "worker/src/lib.rs", "worker/src/engine.rs"] {
+    for path in [
+        "www/thumbnailer.js",
+        "www/thumbnailer-worker.js",
+        "worker/src/lib.rs",
+        "worker/src/engine.rs",
+    ] {
         let text = read(path);
         let mut made = BTreeSet::new();
         for marker in ["ThumbnailError('", "code: '", "code: \"", "FALL_BACK_ON = new Set(["] {
@@ -112,9 +120,15 @@ fn error_codes() {
             }
         }
         made.retain(|c| !c.is_empty());
-        assert!(!made.is_empty() || path.ends_with("engine.rs"), "{path}: no codes found");
+        assert!(
+            !made.is_empty() || path.ends_with("engine.rs"),
+            "{path}: no codes found"
+        );
         for code in made {
-            assert!(all.contains(&code), "{path} makes the code `{code}`, which the vocabulary does not list");
+            assert!(
+                all.contains(&code),
+                "{path} makes the code `{code}`, which the vocabulary does not list"
+            );
         }
     }
 }
@@ -123,7 +137,11 @@ fn error_codes() {
 fn option_names() {
     let names = set(OPTION_NAMES);
     let dts = read("www/thumbnailer.d.ts");
-    let fields = ts_fields(between(&dts, "export interface ThumbnailOptions extends JobOptions {", "\n}"));
+    let fields = ts_fields(between(
+        &dts,
+        "export interface ThumbnailOptions extends JobOptions {",
+        "\n}",
+    ));
     assert_eq!(fields, names, "ThumbnailOptions in thumbnailer.d.ts");
 
     let spec = openapi();
@@ -155,5 +173,8 @@ fn the_video_description() {
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(required, fields, "every Probe field is always there (null when unknown)");
+    assert_eq!(
+        required, fields,
+        "every Probe field is always there (null when unknown)"
+    );
 }

@@ -216,7 +216,10 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     // ... and the next video tries again (the failed Thumbnailer is not kept).
     browser.run(load, vec![]).await;
     let event = next_event(&browser, &mut seen).await;
-    assert_eq!(event, json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 }));
+    assert_eq!(
+        event,
+        json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
+    );
 
     // An attribute changes while the new engine is still starting: the job is made with the new one.
     browser
@@ -226,7 +229,10 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
         )
         .await;
     let event = next_event(&browser, &mut seen).await;
-    assert_eq!(event, json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 }));
+    assert_eq!(
+        event,
+        json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
+    );
 
     // AV1, which this browser engine cannot decode: `upload` is announced and may be declined.
     browser.choose_file("#file", &fixture("av1.mp4")).await;
@@ -235,8 +241,16 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     assert_eq!(event, json!({ "type": "upload", "code": "unsupported_codec" }));
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(event, json!({ "type": "error", "code": "upload_declined" }));
-    let posts = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(!posts.contains("method=\"POST\""), "a declined upload reached the server:\n{posts}");
+    let posts = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !posts.contains("method=\"POST\""),
+        "a declined upload reached the server:\n{posts}"
+    );
     // Allowed: the widget says it sends the video, and the server makes the frame.
     browser.run(load, vec![]).await;
     let event = next_event(&browser, &mut seen).await;
@@ -289,11 +303,19 @@ async fn the_slider_shows_frames_live_without_restarting_the_engine() {
             JOB_TIME,
         )
         .await;
-    let counts = browser.run("return { started: window.started, posted: window.posted, events: window.events.length };", vec![]).await;
+    let counts = browser
+        .run(
+            "return { started: window.started, posted: window.posted, events: window.events.length };",
+            vec![],
+        )
+        .await;
     eprintln!("15 slider positions: {counts}, shown: {caption}");
     assert_eq!(counts["started"], 0, "the engine's worker was restarted: {counts}");
     let posted = counts["posted"].as_u64().unwrap();
-    assert!((2..15).contains(&posted), "{posted} frames made for 15 positions: {counts}");
+    assert!(
+        (2..15).contains(&posted),
+        "{posted} frames made for 15 positions: {counts}"
+    );
     assert_eq!(counts["events"], seen as u64, "a live frame fired `thumbnail`");
     browser.close().await;
 }

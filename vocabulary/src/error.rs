@@ -193,7 +193,9 @@ mod tests {
     #[test]
     fn every_engine_kind_a_client_sees_is_a_code() {
         for kind in ErrorKind::ALL {
-            let listed = CODES.iter().any(|c| c.name == kind.name() && c.origin == Origin::Engine);
+            let listed = CODES
+                .iter()
+                .any(|c| c.name == kind.name() && c.origin == Origin::Engine);
             assert_eq!(listed, kind != ErrorKind::Interrupted, "{kind}");
         }
         let mut names: Vec<_> = CODES.iter().map(|c| c.name).collect();

@@ -228,7 +228,10 @@ fn whole(name: &str, value: OptionValue, lo: u32, hi: u32, what: &str) -> Result
     };
     match parsed {
         Some(v) if (lo..=hi).contains(&v) => Ok(v),
-        _ => Err(bad(format!("`{name}` must be {what} from {lo} to {hi}, not {}", shown(value)))),
+        _ => Err(bad(format!(
+            "`{name}` must be {what} from {lo} to {hi}, not {}",
+            shown(value)
+        ))),
     }
 }
 
@@ -273,7 +276,9 @@ fn parse_at(value: OptionValue) -> Result<At, Error> {
 impl ThumbnailOptions {
     /// Reads the options from name/value pairs, as any host has them. Unknown names are refused,
     /// so that a typo does not silently give the default.
-    pub fn from_values<'a>(values: impl IntoIterator<Item = (&'a str, OptionValue<'a>)>) -> Result<ThumbnailOptions, Error> {
+    pub fn from_values<'a>(
+        values: impl IntoIterator<Item = (&'a str, OptionValue<'a>)>,
+    ) -> Result<ThumbnailOptions, Error> {
         let mut options = ThumbnailOptions::default();
         for (name, value) in values {
             match name {
@@ -361,12 +366,9 @@ mod tests {
     #[test]
     fn numbers_and_text_mean_the_same() {
         use OptionValue::{Number, Text};
-        let from_numbers = ThumbnailOptions::from_values([
-            ("at", Number(2.5)),
-            ("width", Number(320.0)),
-            ("quality", Number(70.0)),
-        ])
-        .unwrap();
+        let from_numbers =
+            ThumbnailOptions::from_values([("at", Number(2.5)), ("width", Number(320.0)), ("quality", Number(70.0))])
+                .unwrap();
         let from_text = ThumbnailOptions::from_pairs([("at", "2.5"), ("width", "320"), ("quality", "70")]).unwrap();
         assert_eq!(from_numbers, from_text);
         for (name, value) in [
@@ -383,6 +385,9 @@ mod tests {
             assert_eq!(err.kind, ErrorKind::InvalidArgument, "{name} {value:?}");
         }
         let unknown = ThumbnailOptions::from_values([("colour", Text("red"))]).unwrap_err();
-        assert_eq!(unknown.message, "unknown option `colour` (known: at, width, height, format, quality, seek)");
+        assert_eq!(
+            unknown.message,
+            "unknown option `colour` (known: at, width, height, format, quality, seek)"
+        );
     }
 }

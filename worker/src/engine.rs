@@ -181,7 +181,9 @@ impl Engine {
     /// The first frame at or after `t`, going on from the last one made when `t` is later
     /// (`te_decode_next`: each packet decoded at most once for increasing times).
     pub fn next_frame(&mut self, t: f64, max_width: u32, max_height: u32) -> Result<Frame, Failure> {
-        let status = self.module.te_decode_next(self.raw, t, max_width as i32, max_height as i32);
+        let status = self
+            .module
+            .te_decode_next(self.raw, t, max_width as i32, max_height as i32);
         self.check(status)?;
         self.result()
     }
