@@ -86,8 +86,13 @@ pub struct Config {
     #[arg(long, env = "REQUEST_TIMEOUT", default_value_t = 300.0, value_parser = seconds)]
     pub request_timeout: f64,
 
-    /// Connections open at once; beyond that, a new connection gets 503 and is closed.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048)]
+    /// Connections open at once; beyond that, a new connection gets 503 and is closed. Default:
+    /// 2048, or fewer if the open-files limit (ulimit -n) allows fewer.
+    #[arg(long, env = "MAX_CONNECTIONS")]
+    pub max_connections_flag: Option<usize>,
+
+    /// The connection limit in force (set by `validate`).
+    #[arg(skip)]
     pub max_connections: usize,
 
     /// Where engine jobs run: `process` (sandboxed worker processes) or `thread`.
@@ -126,6 +131,8 @@ fn seconds(value: &str) -> Result<f64, String> {
 
 /// File descriptors the server needs beyond its connections (listener, logs, workers, spooled files).
 const SPARE_FDS: u64 = 64;
+/// Connections open at once when `--max-connections` is not given (and the open-files limit allows).
+const DEFAULT_MAX_CONNECTIONS: usize = 2048;
 
 impl Config {
     /// Checks the values together, finds the static folders and raises the open-files limit.
@@ -164,17 +171,24 @@ impl Config {
                 self.worker_memory_mb
             ));
         }
-        if self.max_connections == 0 {
-            return Err("--max-connections must be at least 1".into());
-        }
         let files = raise_open_files_limit();
-        let needed = self.max_connections as u64 + self.max_uploads as u64 + 4 * self.workers() as u64 + SPARE_FDS;
-        if needed > files {
-            return Err(format!(
-                "--max-connections {} needs about {needed} open files, and this process may open {files} (ulimit -n)",
-                self.max_connections
-            ));
-        }
+        let others = self.max_uploads as u64 + 4 * self.workers() as u64 + SPARE_FDS;
+        self.max_connections = match self.max_connections_flag {
+            Some(0) => return Err("--max-connections must be at least 1".into()),
+            Some(wanted) if wanted as u64 + others > files => {
+                return Err(format!(
+                    "--max-connections {wanted} needs about {} open files, and this process may open {files} (ulimit -n)",
+                    wanted as u64 + others
+                ));
+            }
+            Some(wanted) => wanted,
+            None if files <= others => {
+                return Err(format!(
+                    "this process may open only {files} files (ulimit -n): too few to serve connections"
+                ))
+            }
+            None => DEFAULT_MAX_CONNECTIONS.min((files - others) as usize),
+        };
         let temp = self.temp_dir();
         tempfile::tempfile_in(&temp)
             .map_err(|e| format!("--temp-dir {}: cannot create files there ({e})", temp.display()))?;
