@@ -88,7 +88,7 @@ pub struct Config {
 
     /// Connections open at once; beyond that, a new connection gets 503 and is closed. Default:
     /// 2048, or fewer if the open-files limit (ulimit -n) allows fewer.
-    #[arg(long, env = "MAX_CONNECTIONS")]
+    #[arg(long = "max-connections", env = "MAX_CONNECTIONS")]
     pub max_connections_flag: Option<usize>,
 
     /// The connection limit in force (set by `validate`).
