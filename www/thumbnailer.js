@@ -121,20 +121,27 @@ class EngineWorker {
   }
 }
 
-/** Rejects when `signal` aborts or `timeout` ms pass, whichever first; `stop()` clears both. */
+/**
+ * `stopped` rejects when `signal` aborts or `timeout` ms pass, whichever first (and `fired` is then
+ * that error); `stop()` clears both.
+ */
 function watch(signal, timeout, what) {
-  let stop;
-  const stopped = new Promise((_, reject) => {
-    const timer = setTimeout(() => reject(new ThumbnailError('timeout', `${what} took longer than ${timeout} ms`)), timeout);
-    const onAbort = () => reject(new ThumbnailError('aborted', 'the job was cancelled'));
+  const watcher = { fired: null };
+  watcher.stopped = new Promise((_, reject) => {
+    const fire = (error) => {
+      watcher.fired ??= error;
+      reject(error);
+    };
+    const timer = setTimeout(() => fire(new ThumbnailError('timeout', `${what} took longer than ${timeout} ms`)), timeout);
+    const onAbort = () => fire(new ThumbnailError('aborted', 'the job was cancelled'));
     signal?.addEventListener('abort', onAbort, { once: true });
-    stop = () => {
+    watcher.stop = () => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     };
   });
-  stopped.catch(() => {});
-  return { stopped, stop };
+  watcher.stopped.catch(() => {});
+  return watcher;
 }
 
 export class Thumbnailer {
@@ -238,39 +245,40 @@ export class Thumbnailer {
     }
   }
 
+  /**
+   * Queues a job for the worker. Its time and its signal count from now: waiting behind other
+   * jobs, the engine's start and the decoding; it settles as soon as either fires.
+   */
   #inBrowser(kind, file, options, signal, timeout, generation) {
-    const job = this.#queue.then(() => this.#runOnWorker(kind, file, options, signal, timeout, generation));
-    this.#queue = job.catch(() => {});
+    const watcher = watch(signal, timeout, 'the job');
+    const run = this.#queue.then(() => this.#runOnWorker(kind, file, options, watcher, generation));
+    this.#queue = run.catch(() => {});
+    const job = Promise.race([run, watcher.stopped]);
+    job.then(watcher.stop, watcher.stop);
     return job;
   }
 
-  async #runOnWorker(kind, file, options, signal, timeout, generation) {
+  async #runOnWorker(kind, file, options, { stopped, fired }, generation) {
     if (generation !== this.#generation) throw new ThumbnailError('aborted', 'the thumbnailer was terminated');
-    if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
-    // The job's time and its signal count from here, the engine's start included.
-    const { stopped, stop } = watch(signal, timeout, 'the job');
+    if (fired) throw fired; // cancelled or out of time while queued
     let engine;
     try {
-      try {
-        engine = await Promise.race([this.#engine.start(), stopped]);
-      } catch (e) {
-        // Stopped while the engine starts: the engine goes on starting for the next job.
-        throw e instanceof ThumbnailError ? e : new ThumbnailError('engine_unavailable', String(e));
+      engine = await Promise.race([this.#engine.start(), stopped]);
+    } catch (e) {
+      // Stopped while the engine starts: the engine goes on starting for the next job.
+      throw e instanceof ThumbnailError ? e : new ThumbnailError('engine_unavailable', String(e));
+    }
+    try {
+      const result = await Promise.race([this.#engine.run(kind, file, options), stopped]);
+      return kind === 'probe' ? result : { ...result, engine };
+    } catch (e) {
+      if (e instanceof ThumbnailError) {
+        // The only way to halt a decode in progress (aborted, timeout) is to end the worker.
+        if (e.code === 'aborted' || e.code === 'timeout') this.#engine.stop();
+        throw e;
       }
-      try {
-        const result = await Promise.race([this.#engine.run(kind, file, options), stopped]);
-        return kind === 'probe' ? result : { ...result, engine };
-      } catch (e) {
-        if (e instanceof ThumbnailError) {
-          // The only way to halt a decode in progress (aborted, timeout) is to end the worker.
-          if (e.code === 'aborted' || e.code === 'timeout') this.#engine.stop();
-          throw e;
-        }
-        if (e.fatal) this.#engine.stop();
-        throw new ThumbnailError(e.code, e.message);
-      }
-    } finally {
-      stop();
+      if (e.fatal) this.#engine.stop();
+      throw new ThumbnailError(e.code, e.message);
     }
   }
 

@@ -472,6 +472,17 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
                  out.terminated = await settle(running);
                  out.terminatedQueued = await settle(queued);
                  out.afterTerminate = await settle(t.thumbnail(file, small));
+                 // Cancelled while queued behind a long job: settled at once, not when its turn comes.
+                 const order = [];
+                 const long = t.thumbnail(file, {{ at: 9.9 }});
+                 long.then(() => order.push('long'), () => order.push('long'));
+                 const c3 = new AbortController();
+                 const waiting = t.thumbnail(file, {{ at: 9.9, signal: c3.signal }});
+                 waiting.catch(() => order.push('queued'));
+                 c3.abort();
+                 out.abortedWhileQueued = await settle(waiting);
+                 await settle(long);
+                 out.settledFirst = order[0];
                  out.alreadyAborted = await settle(t.thumbnail(file, {{ signal: AbortSignal.abort() }}));
 
                  // While the engine starts (auto mode starts it in create() and does not wait).
@@ -507,6 +518,8 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
         ("terminated", &aborted),
         ("terminatedQueued", &aborted),
         ("afterTerminate", &made),
+        ("abortedWhileQueued", &aborted),
+        ("settledFirst", &json!("queued")),
         ("alreadyAborted", &aborted),
         ("terminatedWhileStarting", &aborted),
         ("afterStartTerminate", &made),
