@@ -26,7 +26,7 @@ self.onmessage = async ({ data }) => {
   const { id, kind, file, options } = data;
   try {
     const worker = await ready;
-    const result = kind === 'probe' ? worker.probe(file) : await worker.thumbnail(file, options);
+    const result = kind === 'probe' ? worker.probe(file) : await worker[kind](file, options); // thumbnail, sprite
     postMessage({ id, ok: true, result });
   } catch (e) {
     postMessage({ id, ok: false, error: asError(e) });

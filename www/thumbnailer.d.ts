@@ -114,10 +114,41 @@ export interface Thumbnail {
   engine: EngineName;
 }
 
+export interface SpriteOptions extends JobOptions {
+  /** How many frames, spread over the video (default 24, at most 400); or: */
+  count?: number;
+  /** one frame every so many seconds, from the start (at least 0.04). */
+  every?: number;
+  /** Tiles in a row (default 6, at most 50). */
+  columns?: number;
+  /** Each frame fitted in width x height (default width 160; a height alone sets only the height). */
+  width?: number;
+  height?: number;
+  /** Default 'jpeg'. */
+  format?: 'png' | 'jpeg' | 'webp';
+  /** 1-100, for jpeg and webp. */
+  quality?: number;
+}
+
+/** A contact sheet and its WebVTT thumbnails track (video.js, Plyr, Vidstack read it). */
+export interface Sprite {
+  blob: Blob;
+  columns: number;
+  rows: number;
+  tileWidth: number;
+  tileHeight: number;
+  /** Seconds: the time each tile stands for, in order. */
+  times: number[];
+  /** `WEBVTT` cues `sprite.<ext>#xywh=x,y,w,h`: serve the image under that name beside the track. */
+  vtt: string;
+  engine: EngineName;
+}
+
 export class Thumbnailer {
   static create(options?: CreateOptions): Promise<Thumbnailer>;
   probe(file: Blob, options?: JobOptions): Promise<VideoInfo>;
   thumbnail(file: Blob, options?: ThumbnailOptions): Promise<Thumbnail>;
+  sprite(file: Blob, options?: SpriteOptions): Promise<Sprite>;
   /**
    * Stops the browser engine and ends every job not yet settled (queued, waiting for the engine to
    * start, running, or on the server) with `aborted`; the next job starts a new engine.

@@ -201,6 +201,16 @@ export class Thumbnailer {
   }
 
   /**
+   * A contact sheet of a video File or Blob: `count` frames spread over it (or one `every` s),
+   * `columns` a row, each fitted in width x height, as `{ blob, columns, rows, tileWidth,
+   * tileHeight, times, vtt, engine }`; `vtt` is the WebVTT thumbnails track, pointing at the image
+   * as `sprite.<ext>`.
+   */
+  sprite(file, { signal, timeout, ...options } = {}) {
+    return this.#dispatch('sprite', file, options, signal, timeout);
+  }
+
+  /**
    * Stops the worker and ends every job not yet settled (queued, starting the engine, running, or
    * on the server) with `aborted`. The Thumbnailer can still be used: the next job starts a new worker.
    */
@@ -284,7 +294,8 @@ export class Thumbnailer {
 
   async #viaServer(kind, file, options, signal, timeout, generation) {
     if (generation !== this.#generation) throw new ThumbnailError('aborted', 'the thumbnailer was terminated');
-    const url = kind === 'probe' ? new URL('probe', this.#server) : new URL(this.#server.href);
+    // POST /probe and /sprite live beside POST /thumbnail.
+    const url = kind === 'thumbnail' ? new URL(this.#server.href) : new URL(kind, this.#server);
     for (const [name, value] of Object.entries(options)) {
       if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
     }
@@ -310,6 +321,10 @@ export class Thumbnailer {
         throw new ThumbnailError(code, problem.detail || `the server answered ${response.status}`, { status: response.status });
       }
       if (kind === 'probe') return await response.json(); // the same shape as the browser's
+      if (kind === 'sprite') {
+        const { image, ...sheet } = await response.json(); // the same shape, the image as a data URL
+        return { ...sheet, blob: await (await fetch(image)).blob(), engine: 'server' };
+      }
       const number = (name) => Number(response.headers.get(name));
       return {
         blob: await response.blob(),

@@ -5,8 +5,11 @@
 //!   video (then 33–66 %, 66–95 % while all of them are dark or blank), dark, blank and faded ones
 //!   set aside, then the frame whose colour histogram is closest to their mean.
 //!
-//! The frames come from the engine's `next_frame` (each packet decoded at most once) at
-//! [`PICK_SIDE`] pixels: enough for colours, cheap to decode and scale.
+//! - [`sprite`]: a contact sheet, frames tiled in one image, and its WebVTT thumbnails track.
+//!
+//! The frames come from the engine's `next_frame` (each packet decoded at most once).
+
+pub mod sprite;
 
 /// How many candidate frames are looked at.
 pub const CANDIDATES: usize = 24;

@@ -4,7 +4,10 @@ use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use thumbnail_vocabulary::{ThumbnailOptions, VideoInfo};
+use base64::Engine as _;
+use serde::Serialize;
+use thumbnail_frames::sprite::{image_name, Sheet, SheetInfo};
+use thumbnail_vocabulary::{SpriteOptions, ThumbnailOptions, VideoInfo};
 
 use crate::engine_job::Job;
 use crate::error::ApiError;
@@ -45,6 +48,7 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
     let job = Job {
         max_pixels: state.config.max_pixels,
         thumbnail: Some(options),
+        sprite: None,
     };
     let output = state.pool.run(job, video(&upload)?).await?;
     drop(upload); // the temporary file goes as soon as the frame is out
@@ -83,9 +87,56 @@ pub async fn probe(State(state): State<AppState>, request: Request) -> Result<Js
     let job = Job {
         max_pixels: state.config.max_pixels,
         thumbnail: None,
+        sprite: None,
     };
     let output = state.pool.run(job, video(&upload)?).await?;
     Ok(Json(output.info))
+}
+
+/// What POST /sprite answers: the sheet as both hosts describe it, and its image as a data URL.
+#[derive(Serialize)]
+pub struct SpriteAnswer {
+    #[serde(flatten)]
+    sheet: SheetInfo,
+    /// `data:image/...;base64,...`
+    image: String,
+}
+
+pub async fn sprite(
+    State(state): State<AppState>,
+    params: Params,
+    request: Request,
+) -> Result<Json<SpriteAnswer>, ApiError> {
+    let options = match SpriteOptions::from_pairs(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(options) => options,
+        Err(error) => return Err(refuse(request, error.into())),
+    };
+    let upload = receive(&state, request).await?;
+    let job = Job {
+        max_pixels: state.config.max_pixels,
+        thumbnail: None,
+        sprite: Some(options),
+    };
+    let output = state.pool.run(job, video(&upload)?).await?;
+    drop(upload);
+    let (Some(frame), Some(sheet)) = (output.frame, output.sheet) else {
+        return Err(ApiError::Internal("the engine made no sheet".into()));
+    };
+    let geometry = Sheet {
+        columns: sheet.columns,
+        rows: sheet.rows,
+        tile_width: sheet.tile_width,
+        tile_height: sheet.tile_height,
+    };
+    let name = image_name(options.format.extension());
+    Ok(Json(SpriteAnswer {
+        sheet: SheetInfo::new(&geometry, sheet.times, output.info.duration, &name),
+        image: format!(
+            "data:{};base64,{}",
+            options.format.mime(),
+            base64::engine::general_purpose::STANDARD.encode(&frame.bytes)
+        ),
+    }))
 }
 
 /// `<stem>-thumbnail.<ext>` with only safe characters in the stem: nothing that could break out of

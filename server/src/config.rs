@@ -105,7 +105,7 @@ pub struct Config {
 
     /// Source frames above this many pixels are refused (decompression bombs); output images are
     /// scaled to fit in it too.
-    #[arg(long, env = "MAX_PIXELS", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "MAX_PIXELS", default_value_t = thumbnail_vocabulary::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u32,
 
     /// Where uploads are spooled (default: the system's temporary folder).

@@ -7,9 +7,10 @@
 use std::fs::File;
 
 use serde::{Deserialize, Serialize};
-use thumbnail_engine::{Engine, Interrupt, OpenOptions};
+use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
+use thumbnail_frames::sprite::{check_size, compose, sprite_times, Tile};
 use thumbnail_frames::PICK_SIDE;
-use thumbnail_vocabulary::{Error as EngineError, ErrorKind, ThumbnailOptions, VideoInfo};
+use thumbnail_vocabulary::{Error as EngineError, ErrorKind, Format, SpriteOptions, ThumbnailOptions, VideoInfo};
 
 use crate::encode::encode;
 use crate::error::ApiError;
@@ -19,15 +20,29 @@ use crate::error::ApiError;
 pub struct Job {
     /// Source frames above this many pixels are refused.
     pub max_pixels: u32,
-    /// `None`: only probe.
+    /// A thumbnail, or (`sprite`) a contact sheet; neither: only probe.
     pub thumbnail: Option<ThumbnailOptions>,
+    pub sprite: Option<SpriteOptions>,
 }
 
 /// What a job made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Output {
     pub info: VideoInfo,
+    /// The thumbnail, or the sheet's image.
     pub frame: Option<Frame>,
+    /// For a sheet: its tiles and times (the track is written by the caller, which names the image).
+    pub sheet: Option<SheetOut>,
+}
+
+/// A contact sheet's geometry and the times its tiles stand for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SheetOut {
+    pub columns: u32,
+    pub rows: u32,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    pub times: Vec<f64>,
 }
 
 /// An encoded thumbnail.
@@ -79,8 +94,15 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
     };
     let mut engine = Engine::open_file(file, &options)?;
     let info = engine.info().clone();
+    if let Some(sprite) = &job.sprite {
+        return make_sheet(engine, info, sprite, job.max_pixels);
+    }
     let Some(thumbnail) = &job.thumbnail else {
-        return Ok(Output { info, frame: None });
+        return Ok(Output {
+            info,
+            frame: None,
+            sheet: None,
+        });
     };
     let t = match thumbnail.at.seconds(info.duration) {
         Some(t) => t,
@@ -91,11 +113,7 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
     };
     let image = engine.frame(t, thumbnail.max_width, thumbnail.max_height, thumbnail.seek)?;
     drop(engine);
-    let bytes = encode(&image, thumbnail.format, thumbnail.quality).map_err(|e| match e {
-        // What the client asked cannot be encoded (a WebP wider than 16383): its fault, a 400.
-        ApiError::BadRequest(message) => Failure::from(EngineError::new(ErrorKind::InvalidArgument, message)),
-        other => Failure::Internal(other.to_string()),
-    })?;
+    let bytes = encoded(&image, thumbnail.format, thumbnail.quality)?;
     Ok(Output {
         info,
         frame: Some(Frame {
@@ -103,6 +121,69 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
             width: image.width,
             height: image.height,
             bytes,
+        }),
+        sheet: None,
+    })
+}
+
+fn encoded(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Failure> {
+    encode(image, format, quality).map_err(|e| match e {
+        // What the client asked cannot be encoded (a WebP wider than 16383): its fault, a 400.
+        ApiError::BadRequest(message) => Failure::from(EngineError::new(ErrorKind::InvalidArgument, message)),
+        other => Failure::Internal(other.to_string()),
+    })
+}
+
+/// A contact sheet: the frames at the sheet's times (each packet decoded at most once), tiled.
+fn make_sheet(mut engine: Engine, info: VideoInfo, sprite: &SpriteOptions, max_pixels: u32) -> Result<Output, Failure> {
+    let times = sprite_times(info.duration, sprite.frames);
+    let mut images = Vec::with_capacity(times.len());
+    for &t in &times {
+        let image = engine.next_frame(t, sprite.tile_width, sprite.tile_height)?;
+        if images.is_empty() {
+            // The first frame tells the tile size: refuse a sheet too large before making it.
+            check_size(
+                times.len() as u32,
+                sprite.columns,
+                image.width,
+                image.height,
+                u64::from(max_pixels),
+            )
+            .map_err(|message| EngineError::new(ErrorKind::InvalidArgument, message))?;
+        }
+        images.push(image);
+    }
+    drop(engine);
+    let tiles: Vec<Tile> = images
+        .iter()
+        .map(|i| Tile {
+            width: i.width,
+            height: i.height,
+            rgba: &i.rgba,
+        })
+        .collect();
+    let (sheet, rgba) = compose(&tiles, sprite.columns);
+    let image = Image {
+        width: sheet.width(),
+        height: sheet.height(),
+        time: times.first().copied().unwrap_or(0.0),
+        rgba,
+    };
+    let bytes = encoded(&image, sprite.format, sprite.quality)?;
+    Ok(Output {
+        info,
+        frame: Some(Frame {
+            time: image.time,
+            width: image.width,
+            height: image.height,
+            bytes,
+        }),
+        sheet: Some(SheetOut {
+            columns: sheet.columns,
+            rows: sheet.rows,
+            tile_width: sheet.tile_width,
+            tile_height: sheet.tile_height,
+            times,
         }),
     })
 }

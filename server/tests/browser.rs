@@ -602,7 +602,8 @@ async fn the_browser_and_the_server_answer_alike() {
                    ]) {
                      made[JSON.stringify(options)] = await t.thumbnail(file, options).then(metadata, failure);
                    }
-                   out[engine] = { probe, made };
+                   const sprite = await t.sprite(file, { count: 6, columns: 3, width: 80 }).then(({ blob, engine, ...sheet }) => sheet, failure);
+                   out[engine] = { probe, made, sprite };
                    t.terminate();
                  }
                  return out;",
@@ -612,6 +613,7 @@ async fn the_browser_and_the_server_answer_alike() {
         eprintln!("{file}: {}", both["browser"]);
         assert!(both["browser"]["probe"].is_object(), "{file}: {both}");
         assert_eq!(both["browser"]["probe"], both["server"]["probe"], "{file}: probe");
+        assert_eq!(both["browser"]["sprite"], both["server"]["sprite"], "{file}: sprite");
         let (in_browser, on_server) = (both["browser"]["made"].as_object().unwrap(), &both["server"]["made"]);
         for (options, outcome) in in_browser {
             assert_eq!(outcome, &on_server[options], "{file} with {options}");

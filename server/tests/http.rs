@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 use test_support::{cli_frame, fixture, psnr, Server, VIDEOS};
 
 const SAME_FRAME_DB: f64 = 35.0;
@@ -597,4 +597,86 @@ async fn at_auto_skips_black_and_fading_intros() {
             assert!(time >= intro_ends * 0.85, "{name}: {time} s is in the intro");
         }
     }
+}
+
+#[tokio::test]
+async fn sprite_tiles_frames_and_writes_their_track() {
+    let server = start(&[]);
+    let r = client()
+        .post(server.url("/sprite?count=6&columns=4&width=80&format=png"))
+        .multipart(form_with("video", "h264.mp4"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let sheet: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            &sheet["columns"],
+            &sheet["rows"],
+            &sheet["tileWidth"],
+            &sheet["tileHeight"]
+        ),
+        (&json!(4), &json!(2), &json!(80), &json!(60))
+    );
+    let times: Vec<f64> = serde_json::from_value(sheet["times"].clone()).unwrap();
+    assert_eq!(times, vec![0.25, 0.75, 1.25, 1.75, 2.25, 2.75]);
+    let data = sheet["image"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("data:image/png;base64,")
+        .unwrap();
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).unwrap();
+    let image = image::load_from_memory(&bytes).unwrap().to_rgba8();
+    assert_eq!(image.dimensions(), (320, 120));
+    // Each tile is the CLI's frame at its time (the first frame at or after it).
+    for (i, t) in times.iter().enumerate() {
+        let (x, y) = ((i % 4) as u32 * 80, (i / 4) as u32 * 60);
+        let tile = image::imageops::crop_imm(&image, x, y, 80, 60).to_image();
+        let want = cli_frame(&fixture("h264.mp4"), *t, 80, 60, 0);
+        let db = psnr(tile.as_raw(), &want);
+        assert!(db >= SAME_FRAME_DB, "tile {i} at {t}: {db:.1} dB");
+    }
+    // The track: one cue per tile, in order, pointing at its place.
+    let vtt = sheet["vtt"].as_str().unwrap();
+    assert!(vtt.starts_with("WEBVTT\n"));
+    assert!(
+        vtt.contains("\n00:00:00.250 --> 00:00:00.750\nsprite.png#xywh=0,0,80,60\n"),
+        "{vtt}"
+    );
+    assert!(
+        vtt.contains("\n00:00:02.750 --> 00:00:03.000\nsprite.png#xywh=80,60,80,60\n"),
+        "{vtt}"
+    );
+    assert_eq!(vtt.matches(" --> ").count(), 6);
+
+    // Limits: clear 400s, and the server goes on.
+    for query in [
+        "?count=0",
+        "?count=401",
+        "?columns=0",
+        "?every=0",
+        "?count=3&every=1",
+        "?at=1",
+    ] {
+        let r = client()
+            .post(server.url(&format!("/sprite{query}")))
+            .multipart(form_with("video", "h264.mp4"))
+            .send()
+            .await
+            .unwrap();
+        let detail = assert_problem(r, StatusCode::BAD_REQUEST, "invalid_argument").await;
+        eprintln!("{query}: {detail}");
+    }
+    assert_still_serving(&server).await;
+    // A sheet above the pixel limit is refused once the first frame tells the tile size.
+    let small = start(&["--max-pixels", "1000000"]);
+    let r = client()
+        .post(small.url("/sprite?count=400&width=80"))
+        .multipart(form_with("video", "h264.mp4"))
+        .send()
+        .await
+        .unwrap();
+    let detail = assert_problem(r, StatusCode::BAD_REQUEST, "invalid_argument").await;
+    assert!(detail.contains("1000000 pixels"), "{detail}");
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use thumbnail_vocabulary::{VideoInfo, CODES, OPTION_NAMES};
+use thumbnail_vocabulary::{VideoInfo, CODES, OPTION_NAMES, SPRITE_OPTION_NAMES};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(test_support::root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -176,5 +176,53 @@ fn the_video_description() {
     assert_eq!(
         required, fields,
         "every Probe field is always there (null when unknown)"
+    );
+}
+
+#[test]
+fn sprite_option_names_and_answer() {
+    let names = set(SPRITE_OPTION_NAMES);
+    let dts = read("www/thumbnailer.d.ts");
+    let fields = ts_fields(between(
+        &dts,
+        "export interface SpriteOptions extends JobOptions {",
+        "\n}",
+    ));
+    assert_eq!(fields, names, "SpriteOptions in thumbnailer.d.ts");
+    let spec = openapi();
+    let params: BTreeSet<String> = spec["paths"]["/sprite"]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(params, names, "the query parameters of /sprite in openapi.json");
+
+    // The answer: the frames crate's SheetInfo, plus the image (a data URL on the server, a Blob
+    // and the engine's name in the browser).
+    let sheet = thumbnail_frames::sprite::SheetInfo::new(
+        &thumbnail_frames::sprite::Sheet::new(1, 1, 1, 1),
+        vec![0.0],
+        None,
+        "sprite.jpg",
+    );
+    let Value::Object(map) = serde_json::to_value(sheet).unwrap() else {
+        unreachable!()
+    };
+    let mut fields: BTreeSet<String> = map.keys().cloned().collect();
+    let mut with_image = fields.clone();
+    with_image.insert("image".into());
+    let properties: BTreeSet<String> = spec["components"]["schemas"]["Sprite"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(properties, with_image, "Sprite in openapi.json");
+    fields.extend(["blob".to_owned(), "engine".to_owned()]);
+    assert_eq!(
+        ts_fields(between(&dts, "export interface Sprite {", "\n}")),
+        fields,
+        "Sprite in thumbnailer.d.ts"
     );
 }

@@ -2,6 +2,7 @@
 //! - [`ThumbnailOptions`] and its parts ([`At`], [`Format`], [`Seek`]): what a caller may ask, parsed
 //!   from the server's query string and from the browser API's option object by the same code;
 //! - [`VideoInfo`]: what a video is, the same JSON from `POST /probe` and from the browser's `probe()`;
+//! - [`SpriteOptions`]: a contact sheet's options (POST /sprite, `t.sprite()`), read the same way;
 //! - [`ErrorKind`]: the engine's failures, with the C engine's status numbers and their stable names.
 //!
 //! The native engine (crate `thumbnail-engine`), the browser worker (`thumbnail-worker`) and the
@@ -9,11 +10,14 @@
 
 mod error;
 mod options;
+mod sprite;
 
 pub use error::{Code, Error, ErrorKind, Origin, CODES};
 pub use options::{
-    parse_quality, parse_side, At, Format, OptionValue, ThumbnailOptions, DEFAULT_QUALITY, MAX_SIDE, OPTION_NAMES,
+    parse_quality, parse_side, At, Format, OptionValue, ThumbnailOptions, DEFAULT_MAX_PIXELS, DEFAULT_QUALITY,
+    MAX_SIDE, OPTION_NAMES,
 };
+pub use sprite::{FrameTimes, SpriteOptions, MAX_COLUMNS, MAX_SPRITE_FRAMES, SPRITE_OPTION_NAMES};
 
 /// Which frame is taken for a time t. Named `seek` everywhere (query, JS option, widget
 /// attribute); not to be confused with the engine choice (`auto`, `browser`, `server`), named `engine`.

@@ -38,7 +38,7 @@ impl At {
     }
 }
 
-fn bad(message: String) -> Error {
+pub(crate) fn bad(message: String) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
@@ -178,6 +178,10 @@ impl Seek {
     }
 }
 
+/// Pixels of a source frame, or of an image made, at most (decompression bombs): the engine's
+/// default (`TE_DEFAULT_MAX_PIXELS`), the server's `--max-pixels` default and the browser's limit.
+pub const DEFAULT_MAX_PIXELS: u32 = 64 * 1024 * 1024;
+
 /// Largest box side a caller may ask for (the engine never enlarges anyway).
 pub const MAX_SIDE: u32 = 16384;
 /// Quality when none is given, for the lossy formats.
@@ -220,7 +224,7 @@ pub enum OptionValue<'a> {
 }
 
 /// A whole number from `lo` to `hi`, from text or a number.
-fn whole(name: &str, value: OptionValue, lo: u32, hi: u32, what: &str) -> Result<u32, Error> {
+pub(crate) fn whole(name: &str, value: OptionValue, lo: u32, hi: u32, what: &str) -> Result<u32, Error> {
     let parsed = match value {
         OptionValue::Text(s) => s.trim().parse::<u32>().ok(),
         OptionValue::Number(n) if n.fract() == 0.0 && n >= 0.0 && n <= f64::from(u32::MAX) => Some(n as u32),
@@ -237,7 +241,7 @@ fn whole(name: &str, value: OptionValue, lo: u32, hi: u32, what: &str) -> Result
 
 /// A value as a message shows it: a number as a number, whether it came as one or as text (so that
 /// both hosts say the same), other text quoted.
-fn shown(value: OptionValue) -> String {
+pub(crate) fn shown(value: OptionValue) -> String {
     match value {
         OptionValue::Text(s) if s.trim().parse::<f64>().is_ok() => s.trim().to_owned(),
         OptionValue::Text(s) => format!("{s:?}"),
@@ -247,7 +251,7 @@ fn shown(value: OptionValue) -> String {
 
 /// A word option (`format`, `seek`): a number given for one is read as its text, as the server
 /// reads it from a query string.
-fn word<T: FromStr<Err = Error>>(value: OptionValue) -> Result<T, Error> {
+pub(crate) fn word<T: FromStr<Err = Error>>(value: OptionValue) -> Result<T, Error> {
     match value {
         OptionValue::Text(s) => s.parse(),
         OptionValue::Number(n) => n.to_string().parse(),

@@ -65,7 +65,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn typed(kind: ErrorKind, message: String) -> Failure {
+    pub fn typed(kind: ErrorKind, message: String) -> Failure {
         Failure {
             code: kind.name().into(),
             message,

@@ -9,8 +9,11 @@ mod engine;
 
 use engine::{Engine, EngineModule, Failure};
 use js_sys::{Object, Promise, Reflect};
+use thumbnail_frames::sprite::{check_size, compose, image_name, sprite_times, SheetInfo, Tile};
 use thumbnail_frames::PICK_SIDE;
-use thumbnail_vocabulary::{Format, OptionValue, ThumbnailOptions, VideoInfo};
+use thumbnail_vocabulary::{
+    ErrorKind, Format, OptionValue, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ImageData, ImageEncodeOptions, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
@@ -112,6 +115,55 @@ impl ThumbnailWorker {
     }
 }
 
+#[wasm_bindgen]
+impl ThumbnailWorker {
+    /// A contact sheet: `options` as in the JS API ({ count | every, columns, width, height,
+    /// format, quality }). Resolves to `{ blob, columns, rows, tileWidth, tileHeight, times, vtt }`,
+    /// the JSON of POST /sprite with the image as a Blob.
+    pub fn sprite(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
+        let options = parse_sprite_options(&options)?;
+        let made = self.engine.open(&file).and_then(|info| {
+            let times = sprite_times(info.duration, options.frames);
+            let mut frames = Vec::with_capacity(times.len());
+            for &t in &times {
+                let frame = self.engine.next_frame(t, options.tile_width, options.tile_height)?;
+                if frames.is_empty() {
+                    check_size(
+                        times.len() as u32,
+                        options.columns,
+                        frame.width,
+                        frame.height,
+                        u64::from(DEFAULT_MAX_PIXELS),
+                    )
+                    .map_err(|message| Failure::typed(ErrorKind::InvalidArgument, message))?;
+                }
+                frames.push((frame.width, frame.height, frame.rgba.to_vec()));
+            }
+            Ok((info.duration, times, frames))
+        });
+        self.engine.close();
+        let (duration, times, frames) = made.map_err(to_js)?;
+        let tiles: Vec<Tile> = frames
+            .iter()
+            .map(|(width, height, rgba)| Tile {
+                width: *width,
+                height: *height,
+                rgba,
+            })
+            .collect();
+        let (sheet, rgba) = compose(&tiles, options.columns);
+        let info = SheetInfo::new(&sheet, times, duration, &image_name(options.format.extension()));
+        let (format, quality) = (options.format, options.quality);
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let pixels = js_sys::Uint8ClampedArray::from(&rgba[..]);
+            let blob = encode_rgba(sheet.width(), sheet.height(), &pixels, format, quality).await?;
+            let result = serde::Serialize::serialize(&info, &serde_wasm_bindgen::Serializer::json_compatible())?;
+            Reflect::set(&result, &"blob".into(), &blob)?;
+            Ok(result)
+        }))
+    }
+}
+
 /// A failure as the JS side expects it: `{ code, message, fatal }`.
 fn to_js(f: Failure) -> JsValue {
     let error = Object::new();
@@ -130,13 +182,25 @@ fn describe(info: &VideoInfo) -> Result<JsValue, JsValue> {
 /// Reads the JS options object with the shared vocabulary: numbers stay numbers, text is parsed as
 /// the server parses its query string, and an unknown name is refused as the server refuses it.
 fn parse_options(options: &JsValue) -> Result<ThumbnailOptions, JsValue> {
+    let entries = entries(options)?;
+    ThumbnailOptions::from_values(values(&entries)).map_err(|e| to_js(e.into()))
+}
+
+/// The same for a contact sheet's options.
+fn parse_sprite_options(options: &JsValue) -> Result<SpriteOptions, JsValue> {
+    let entries = entries(options)?;
+    SpriteOptions::from_values(values(&entries)).map_err(|e| to_js(e.into()))
+}
+
+/// The given (not undefined or null) entries of a JS options object.
+fn entries(options: &JsValue) -> Result<Vec<(String, Value)>, JsValue> {
+    let mut entries = Vec::new();
     if options.is_undefined() || options.is_null() {
-        return Ok(ThumbnailOptions::default());
+        return Ok(entries);
     }
     if !options.is_object() {
         return Err(invalid("the options must be an object"));
     }
-    let mut entries = Vec::new();
     for entry in Object::entries(options.unchecked_ref()).iter() {
         let entry: js_sys::Array = entry.unchecked_into();
         let (name, value) = (entry.get(0).as_string().unwrap_or_default(), entry.get(1));
@@ -150,14 +214,17 @@ fn parse_options(options: &JsValue) -> Result<ThumbnailOptions, JsValue> {
         };
         entries.push((name, value));
     }
-    ThumbnailOptions::from_values(entries.iter().map(|(name, value)| {
+    Ok(entries)
+}
+
+fn values(entries: &[(String, Value)]) -> impl Iterator<Item = (&str, OptionValue<'_>)> {
+    entries.iter().map(|(name, value)| {
         let value = match value {
             Value::Number(n) => OptionValue::Number(*n),
             Value::Text(t) => OptionValue::Text(t),
         };
         (name.as_str(), value)
-    }))
-    .map_err(|e| to_js(e.into()))
+    })
 }
 
 /// An option's value, owned while the entries are read.
@@ -176,12 +243,22 @@ fn invalid(message: &str) -> JsValue {
 
 /// RGBA to an image file with the browser's own encoders.
 async fn encode(frame: &engine::Frame, format: Format, quality: u8) -> Result<Blob, JsValue> {
-    let canvas = OffscreenCanvas::new(frame.width, frame.height)?;
+    encode_rgba(frame.width, frame.height, &frame.rgba, format, quality).await
+}
+
+async fn encode_rgba(
+    width: u32,
+    height: u32,
+    rgba: &js_sys::Uint8ClampedArray,
+    format: Format,
+    quality: u8,
+) -> Result<Blob, JsValue> {
+    let canvas = OffscreenCanvas::new(width, height)?;
     let context: OffscreenCanvasRenderingContext2d = canvas
         .get_context("2d")?
         .ok_or_else(|| JsValue::from_str("no 2d context"))?
         .dyn_into()?;
-    let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(&frame.rgba, frame.width, frame.height)?;
+    let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(rgba, width, height)?;
     context.put_image_data(&pixels, 0.0, 0.0)?;
     let options = ImageEncodeOptions::new();
     options.set_type(format.mime());

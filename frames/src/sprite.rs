@@ -1,0 +1,247 @@
+//! A contact sheet: frames at spread times tiled into one image, with the WebVTT thumbnails track
+//! that video.js, Plyr and Vidstack read (`sprite.jpg#xywh=x,y,w,h` per cue).
+
+use thumbnail_vocabulary::{FrameTimes, MAX_SPRITE_FRAMES};
+
+/// Without a known duration, `count` frames are taken a second apart.
+const UNKNOWN_DURATION_STEP: f64 = 1.0;
+
+/// The times of the sheet's frames, in increasing order: `count` frames each in the middle of its
+/// share of the video, or one every `every` seconds from the start (at most MAX_SPRITE_FRAMES).
+pub fn sprite_times(duration: Option<f64>, frames: FrameTimes) -> Vec<f64> {
+    let known = duration.filter(|d| d.is_finite() && *d > 0.0);
+    match frames {
+        FrameTimes::Count(n) => {
+            let step = known.map_or(UNKNOWN_DURATION_STEP, |d| d / f64::from(n));
+            let first = if known.is_some() { step / 2.0 } else { 0.0 };
+            (0..n).map(|i| first + step * f64::from(i)).collect()
+        }
+        FrameTimes::Every(s) => {
+            let end = known.unwrap_or(s * f64::from(MAX_SPRITE_FRAMES));
+            (0..MAX_SPRITE_FRAMES)
+                .map(|i| s * f64::from(i))
+                .take_while(|t| *t < end || *t == 0.0)
+                .collect()
+        }
+    }
+}
+
+/// The sheet's geometry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sheet {
+    pub columns: u32,
+    pub rows: u32,
+    pub tile_width: u32,
+    pub tile_height: u32,
+}
+
+impl Sheet {
+    /// `count` tiles of this size, `columns` a row at most.
+    pub fn new(count: u32, columns: u32, tile_width: u32, tile_height: u32) -> Sheet {
+        let columns = columns.clamp(1, count.max(1));
+        Sheet {
+            columns,
+            rows: count.max(1).div_ceil(columns),
+            tile_width,
+            tile_height,
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.columns * self.tile_width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.rows * self.tile_height
+    }
+
+    /// Where tile `i` lies: x, y, width, height.
+    pub fn tile(&self, i: u32) -> (u32, u32, u32, u32) {
+        let (column, row) = (i % self.columns, i / self.columns);
+        (
+            column * self.tile_width,
+            row * self.tile_height,
+            self.tile_width,
+            self.tile_height,
+        )
+    }
+}
+
+/// One frame for the sheet: its RGBA and size.
+pub struct Tile<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: &'a [u8],
+}
+
+/// Tiles the frames, `columns` a row, each centred in a tile as large as the largest frame, on
+/// black. Returns the sheet and its RGBA.
+pub fn compose(tiles: &[Tile], columns: u32) -> (Sheet, Vec<u8>) {
+    let tile_width = tiles.iter().map(|t| t.width).max().unwrap_or(1).max(1);
+    let tile_height = tiles.iter().map(|t| t.height).max().unwrap_or(1).max(1);
+    let sheet = Sheet::new(tiles.len() as u32, columns, tile_width, tile_height);
+    let stride = sheet.width() as usize * 4;
+    let mut out = [0u8, 0, 0, 255].repeat(sheet.width() as usize * sheet.height() as usize);
+    for (i, t) in tiles.iter().enumerate() {
+        let (x, y, w, h) = sheet.tile(i as u32);
+        let (left, top) = (x + (w - t.width) / 2, y + (h - t.height) / 2);
+        for row in 0..t.height as usize {
+            let from = &t.rgba[row * t.width as usize * 4..(row + 1) * t.width as usize * 4];
+            let at = (top as usize + row) * stride + left as usize * 4;
+            out[at..at + from.len()].copy_from_slice(from);
+        }
+    }
+    (sheet, out)
+}
+
+/// What both hosts answer about a sheet, besides its image: the same JSON (camelCase) from POST
+/// /sprite and from the browser's `t.sprite()`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SheetInfo {
+    pub columns: u32,
+    pub rows: u32,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    /// The time each tile stands for, in order (its cue's start).
+    pub times: Vec<f64>,
+    /// The WebVTT thumbnails track, pointing at the image by `image_name`.
+    pub vtt: String,
+}
+
+impl SheetInfo {
+    pub fn new(sheet: &Sheet, times: Vec<f64>, duration: Option<f64>, image_name: &str) -> SheetInfo {
+        SheetInfo {
+            columns: sheet.columns,
+            rows: sheet.rows,
+            tile_width: sheet.tile_width,
+            tile_height: sheet.tile_height,
+            vtt: vtt(sheet, &times, duration, image_name),
+            times,
+        }
+    }
+}
+
+/// The name the track calls the image: `sprite.<extension>`.
+pub fn image_name(extension: &str) -> String {
+    format!("sprite.{extension}")
+}
+
+/// Refuses a sheet of `count` tiles of this size above `max_pixels` or 16384 pixels a side (the
+/// formats' and the canvases' limit), before its frames are made.
+pub fn check_size(
+    count: u32,
+    columns: u32,
+    tile_width: u32,
+    tile_height: u32,
+    max_pixels: u64,
+) -> Result<Sheet, String> {
+    let sheet = Sheet::new(count, columns, tile_width.max(1), tile_height.max(1));
+    let (w, h) = (u64::from(sheet.width()), u64::from(sheet.height()));
+    if w * h > max_pixels || w > 16384 || h > 16384 {
+        return Err(format!(
+            "the sheet would be {w}x{h} pixels ({count} tiles of {tile_width}x{tile_height}, {} a row): at most {max_pixels} pixels and 16384 a side; ask fewer frames, fewer columns or smaller tiles",
+            sheet.columns
+        ));
+    }
+    Ok(sheet)
+}
+
+/// `HH:MM:SS.mmm`, as WebVTT writes times.
+fn clock(t: f64) -> String {
+    let ms = (t.max(0.0) * 1000.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// The WebVTT thumbnails track: cue i runs from `times[i]` to the next time (the last to the end of
+/// the video) and shows tile i of `image`.
+pub fn vtt(sheet: &Sheet, times: &[f64], duration: Option<f64>, image: &str) -> String {
+    let mut out = String::from("WEBVTT\n");
+    for (i, &start) in times.iter().enumerate() {
+        let end = times
+            .get(i + 1)
+            .copied()
+            .or(duration.filter(|d| *d > start))
+            .unwrap_or(start + 1.0);
+        let (x, y, w, h) = sheet.tile(i as u32);
+        out.push_str(&format!(
+            "\n{} --> {}\n{image}#xywh={x},{y},{w},{h}\n",
+            clock(start),
+            clock(end)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_spread_or_every() {
+        assert_eq!(
+            sprite_times(Some(10.0), FrameTimes::Count(5)),
+            vec![1.0, 3.0, 5.0, 7.0, 9.0]
+        );
+        assert_eq!(sprite_times(Some(10.0), FrameTimes::Every(4.0)), vec![0.0, 4.0, 8.0]);
+        assert_eq!(sprite_times(None, FrameTimes::Count(3)), vec![0.0, 1.0, 2.0]);
+        assert_eq!(sprite_times(Some(0.5), FrameTimes::Every(4.0)), vec![0.0]);
+        assert_eq!(
+            sprite_times(None, FrameTimes::Every(0.04)).len(),
+            MAX_SPRITE_FRAMES as usize
+        );
+    }
+
+    #[test]
+    fn tiles_are_placed_and_the_track_points_at_them() {
+        let a = [10u8, 20, 30, 255].repeat(4 * 2);
+        let b = [40u8, 50, 60, 255].repeat(4 * 2);
+        let c = [70u8, 80, 90, 255].repeat(2 * 2); // a narrower frame: centred
+        let tiles = [
+            Tile {
+                width: 4,
+                height: 2,
+                rgba: &a,
+            },
+            Tile {
+                width: 4,
+                height: 2,
+                rgba: &b,
+            },
+            Tile {
+                width: 2,
+                height: 2,
+                rgba: &c,
+            },
+        ];
+        let (sheet, rgba) = compose(&tiles, 2);
+        assert_eq!(
+            sheet,
+            Sheet {
+                columns: 2,
+                rows: 2,
+                tile_width: 4,
+                tile_height: 2
+            }
+        );
+        assert_eq!(rgba.len(), 8 * 4 * 4);
+        let px = |x: usize, y: usize| &rgba[(y * 8 + x) * 4..(y * 8 + x) * 4 + 4];
+        assert_eq!(px(0, 0), [10, 20, 30, 255]);
+        assert_eq!(px(4, 1), [40, 50, 60, 255]);
+        assert_eq!(px(0, 2), [0, 0, 0, 255]); // left of the centred narrow frame
+        assert_eq!(px(1, 3), [70, 80, 90, 255]);
+        assert_eq!(px(7, 3), [0, 0, 0, 255]); // the empty fourth tile
+        let track = vtt(&sheet, &[0.5, 1.5, 2.5], Some(3.0), "sprite.jpg");
+        assert_eq!(
+            track,
+            "WEBVTT\n\n00:00:00.500 --> 00:00:01.500\nsprite.jpg#xywh=0,0,4,2\n\n00:00:01.500 --> 00:00:02.500\nsprite.jpg#xywh=4,0,4,2\n\n00:00:02.500 --> 00:00:03.000\nsprite.jpg#xywh=0,2,4,2\n"
+        );
+        assert_eq!(clock(3725.5), "01:02:05.500");
+    }
+}
