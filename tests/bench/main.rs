@@ -14,7 +14,8 @@ use serde_json::json;
 use test_support::browser::serve_page_on_another_origin;
 use test_support::{engine_dir, fixture, root, Browser, Server};
 use thumbnail_engine::{Engine, OpenOptions};
-use thumbnail_vocabulary::Seek;
+use thumbnail_frames::sprite::{compose, sprite_times, Tile};
+use thumbnail_vocabulary::{FrameTimes, Seek};
 
 #[derive(Parser)]
 #[command(about = "Measures engine size, native and wasm engine speed, and the server, against the ffmpeg CLI")]
@@ -40,6 +41,7 @@ enum Section {
     Wasm,
     Browser,
     Server,
+    Sprite,
 }
 
 /// The benchmark inputs: 10 s, a keyframe every 2 s, the frame at 1 s.
@@ -75,6 +77,9 @@ fn main() {
     }
     if want(Section::Server) {
         server(&mut report, args.load_seconds, args.runs);
+    }
+    if want(Section::Sprite) {
+        sprite(&mut report, args.runs.min(3));
     }
 
     print!("{report}");
@@ -518,4 +523,66 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
         ms(cli),
         cli.as_secs_f64() / single.as_secs_f64()
     );
+}
+
+/// A contact sheet of 100 frames of a 10-minute 720p video (keyframe every 10 s), 160 px tiles,
+/// 10 a row: the native engine (`te_decode_next`, tiling; encoding left out on both sides' count
+/// of packets) against the CLI's `fps=1/6,scale=160:-1,tile=10x10`, which decodes every frame.
+fn sprite(report: &mut String, runs: usize) {
+    let file = fixture("bench/h264-720p-10min.mp4");
+    let total: u64 = sh(&format!(
+        "ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 {}",
+        file.display()
+    ))
+    .trim_end_matches(',')
+    .parse()
+    .unwrap();
+    let mut ours = Vec::new();
+    let mut packets = (0, 0);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut engine = Engine::open(&file, &OpenOptions::default()).unwrap();
+        let times = sprite_times(engine.info().duration, FrameTimes::Count(100));
+        let frames: Vec<_> = times.iter().map(|&t| engine.next_frame(t, 160, 0).unwrap()).collect();
+        let tiles: Vec<Tile> = frames
+            .iter()
+            .map(|f| Tile {
+                width: f.width,
+                height: f.height,
+                rgba: &f.rgba,
+            })
+            .collect();
+        let (sheet, rgba) = compose(&tiles, 10);
+        assert_eq!((sheet.columns, sheet.rows), (10, 10));
+        assert_eq!(rgba.len(), (sheet.width() * sheet.height() * 4) as usize);
+        ours.push(started.elapsed());
+        packets = engine.packets_decoded();
+    }
+    let target = root().join("target/bench/sprite-cli.jpg");
+    let mut cli = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-i"])
+            .arg(&file)
+            .args(["-vf", "fps=1/6,scale=160:-1,tile=10x10", "-frames:v", "1", "-y"])
+            .arg(&target)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        cli.push(started.elapsed());
+    }
+    let (ours, cli) = (median(ours), median(cli));
+    report.push_str(&format!(
+        "\n## Contact sheet: 100 frames of a 10-minute 720p H.264 video (keyframe every 10 s), 160 px tiles, 10 a row\n\n\
+         | system | time (median of {runs}) | packets decoded |\n| --- | ---: | ---: |\n\
+         | native engine (`te_decode_next` + tiling) | {} | {} of {total} ({} twice) |\n\
+         | `ffmpeg -vf fps=1/6,scale=160:-1,tile=10x10` | {} | all {total} |\n\n\
+         The CLI takes {:.1}x our time.\n",
+        ms(ours),
+        packets.0,
+        packets.1,
+        ms(cli),
+        cli.as_secs_f64() / ours.as_secs_f64()
+    ));
 }
