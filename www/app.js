@@ -1,7 +1,7 @@
 // The page at / : glue between its form and the Thumbnailer API (thumbnailer.js). No logic of its
 // own beyond showing things: options are parsed and frames made by the API.
 import { Thumbnailer } from './thumbnailer.js';
-import { ACCEPT, dropZone, Shown } from './picking.js';
+import { ACCEPT, dropZone, latestWins, Shown } from './picking.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -12,6 +12,7 @@ const ui = {
   status: $('status'), error: $('error'),
   ask: $('ask-upload'), askText: $('ask-upload-text'), uploadYes: $('upload-yes'), uploadNo: $('upload-no'),
   update: $('update'), reload: $('reload'),
+  filmstrip: $('filmstrip'), sheet: $('sheet'), sheetImage: $('sheet-image'), sheetVtt: $('sheet-vtt'),
   result: $('result'), preview: $('preview'), caption: $('caption'), download: $('download'),
 };
 
@@ -79,6 +80,63 @@ function thumbnailer() {
 let file = null;
 let job = null; // the AbortController of the job in progress
 const shown = new Shown();
+let makes = 0; // thumbnails made for good: a live frame asked before the last is not shown
+let sheetUrls = [];
+
+/** The filmstrip and the contact sheet's downloads: one sheet of 10 frames across the video. */
+async function showFilmstrip(chosen) {
+  for (const url of sheetUrls) URL.revokeObjectURL(url);
+  sheetUrls = [];
+  ui.filmstrip.replaceChildren();
+  ui.filmstrip.hidden = ui.sheet.hidden = true;
+  let sprite;
+  try {
+    sprite = await (await thumbnailer()).sprite(chosen, { count: 10, columns: 10, width: 160, format: 'jpeg' });
+  } catch {
+    return; // no filmstrip for this one (declined, unsupported): the slider is enough
+  }
+  if (chosen !== file) return;
+  const image = URL.createObjectURL(sprite.blob);
+  const track = URL.createObjectURL(new Blob([sprite.vtt], { type: 'text/vtt' }));
+  sheetUrls = [image, track];
+  const base = (chosen.name || 'video').replace(/\.[^.]*$/, '') || 'video';
+  ui.sheetImage.href = image;
+  ui.sheetImage.download = 'sprite.jpg'; // the name the track points at
+  ui.sheetVtt.href = track;
+  ui.sheetVtt.download = `${base}-thumbnails.vtt`;
+  const scale = 96 / sprite.tileWidth;
+  sprite.times.forEach((time, i) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.title = button.ariaLabel = `Frame at ${seconds(time)}`;
+    button.dataset.time = String(time);
+    Object.assign(button.style, {
+      width: `${Math.round(sprite.tileWidth * scale)}px`,
+      height: `${Math.round(sprite.tileHeight * scale)}px`,
+      backgroundImage: `url(${image})`,
+      backgroundSize: `${sprite.columns * sprite.tileWidth * scale}px auto`,
+      backgroundPosition: `-${(i % sprite.columns) * sprite.tileWidth * scale}px -${Math.floor(i / sprite.columns) * sprite.tileHeight * scale}px`,
+    });
+    button.addEventListener('click', () => {
+      ui.at.value = String(time);
+      showTime();
+      ui.make.click();
+    });
+    ui.filmstrip.append(button);
+  });
+  ui.filmstrip.hidden = ui.sheet.hidden = false;
+}
+
+/** While the slider moves: small frames, the latest position winning, none once a make began. */
+const livePreview = latestWins(async (at) => {
+  if (!file || job) return;
+  const [chosen, made] = [file, makes];
+  const thumb = await (await thumbnailer()).thumbnail(chosen, { at, width: 640, height: 640, format: 'jpeg' });
+  if (chosen !== file || made !== makes || job) return;
+  shown.show(thumb, chosen, ui.preview, ui.download);
+  ui.caption.textContent = `Preview of the frame at ${seconds(thumb.time)}`;
+  ui.result.hidden = false;
+});
 
 function showError(e) {
   const code = e?.code || 'error';
@@ -127,6 +185,7 @@ async function choose(chosen) {
       ui.at.disabled = true;
     }
     showTime();
+    showFilmstrip(chosen);
   } catch (e) {
     if (file !== chosen) return;
     ui.info.textContent = file.name;
@@ -140,6 +199,7 @@ async function make(event) {
   if (!file || job) return;
   clearMessages();
   job = new AbortController();
+  makes++;
   busy(true);
   ui.status.textContent = 'Making the thumbnail…';
   const format = ui.format.value;
@@ -168,7 +228,10 @@ async function make(event) {
 }
 
 ui.file.addEventListener('change', () => choose(ui.file.files[0]));
-ui.at.addEventListener('input', showTime);
+ui.at.addEventListener('input', () => {
+  showTime();
+  livePreview(Number(ui.at.value));
+});
 ui.format.addEventListener('change', () => {
   ui.quality.disabled = ui.format.value === 'png';
 });

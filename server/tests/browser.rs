@@ -386,15 +386,16 @@ async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
     browser.close().await;
 }
 
-/// JS for `run`: `whenPosted(then)` calls `then` right after the next job is handed to the engine's
-/// worker, so that a cancel lands on a running job at a known moment (not after a guessed delay).
+/// JS for `run`: `whenPosted(then)` calls `then` right after the next thumbnail job is handed to the
+/// engine's worker, so that a cancel lands on a running job at a known moment (not after a guessed
+/// delay).
 /// `settle(p)` gives a job's outcome as JSON, or `{ pending: true }` if it has not settled in 20 s.
 const JOB_HOOKS: &str = "
     const whenPosted = (then) => {
       const post = Worker.prototype.postMessage;
       Worker.prototype.postMessage = function (message) {
         post.call(this, message);
-        if (message && message.kind) {
+        if (message && message.kind === 'thumbnail') {
           Worker.prototype.postMessage = post;
           then();
         }
@@ -421,7 +422,7 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
         .run(
             &format!(
                 "{JOB_HOOKS}
-                 const at = document.getElementById('at'); at.value = '9.9'; at.dispatchEvent(new Event('input'));
+                 document.getElementById('at').value = '9.9'; // no input event: no live frame before the job
                  whenPosted(() => document.getElementById('cancel').click());
                  document.getElementById('make').click();"
             ),
@@ -619,5 +620,72 @@ async fn the_browser_and_the_server_answer_alike() {
             assert_eq!(outcome, &on_server[options], "{file} with {options}");
         }
     }
+    browser.close().await;
+}
+
+/// The page's filmstrip (a contact sheet of 10 frames across the video), its downloads (the sheet
+/// and its WebVTT track), and the slider's live frames.
+#[tokio::test]
+async fn the_page_shows_a_filmstrip_and_live_frames() {
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.choose_file("#file", &fixture("h264.mp4")).await;
+    browser
+        .wait_for("document.querySelectorAll('#filmstrip button').length === 10", JOB_TIME)
+        .await;
+    let strip = browser
+        .run(
+            "const buttons = [...document.querySelectorAll('#filmstrip button')];
+             const vtt = await (await fetch(document.getElementById('sheet-vtt').href)).text();
+             const sheet = await (await fetch(document.getElementById('sheet-image').href)).blob();
+             return { times: buttons.map((b) => Number(b.dataset.time)), vtt, sheet: sheet.type,
+                      names: [document.getElementById('sheet-image').download, document.getElementById('sheet-vtt').download] };",
+            vec![],
+        )
+        .await;
+    let times: Vec<f64> = serde_json::from_value(strip["times"].clone()).unwrap();
+    assert_eq!(times.len(), 10);
+    assert!((times[0] - 0.15).abs() < 1e-9 && (times[9] - 2.85).abs() < 1e-9, "{times:?}");
+    assert_eq!(strip["sheet"], "image/jpeg");
+    assert_eq!(strip["names"], json!(["sprite.jpg", "h264-thumbnails.vtt"]));
+    let vtt = strip["vtt"].as_str().unwrap();
+    assert!(vtt.starts_with("WEBVTT") && vtt.matches("sprite.jpg#xywh=").count() == 10, "{vtt}");
+
+    // A frame of the strip, clicked: that frame is made.
+    browser.run("document.querySelectorAll('#filmstrip button')[6].click();", vec![]).await;
+    browser
+        .wait_for(
+            "!document.getElementById('result').hidden && document.getElementById('progress').hidden && document.getElementById('result').dataset.time",
+            JOB_TIME,
+        )
+        .await;
+    let Outcome::Made(made) = outcome(&browser).await else {
+        panic!("the filmstrip's frame was not made");
+    };
+    assert!((made.time - times[6]).abs() < 0.05, "{} vs {}", made.time, times[6]);
+
+    // The slider dragged: live frames, the last position shown, the engine's worker never restarted.
+    let counts = browser
+        .run(
+            "window.started = 0; window.posted = 0;
+             const RealWorker = Worker;
+             window.Worker = class extends RealWorker { constructor(...a) { super(...a); window.started++; } };
+             const post = RealWorker.prototype.postMessage;
+             RealWorker.prototype.postMessage = function (m) { if (m && m.kind) window.posted++; return post.call(this, m); };
+             const at = document.getElementById('at');
+             for (let i = 1; i <= 12; i++) { at.value = String(0.2 * i); at.dispatchEvent(new Event('input')); }
+             return at.value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(counts, "2.4");
+    browser
+        .wait_for("document.getElementById('caption').textContent.includes('2.40 s')", JOB_TIME)
+        .await;
+    let counts = browser.run("return { started: window.started, posted: window.posted };", vec![]).await;
+    eprintln!("12 slider positions: {counts}");
+    assert_eq!(counts["started"], 0, "{counts}");
+    assert!((1..12).contains(&counts["posted"].as_u64().unwrap()), "{counts}");
     browser.close().await;
 }
