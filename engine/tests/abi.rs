@@ -1,7 +1,7 @@
 //! The engine's C interface has one source, `c/engine.h`; every other copy is checked against it
 //! here, so that a status, a seek mode or a struct field added on one side only fails:
 //! - `te_status` against the vocabulary's `ErrorKind` (numbers and names),
-//! - `te_mode` against the vocabulary's `Seek`,
+//! - `te_mode` against the vocabulary's `Seek`, and the pixel limits against its constants,
 //! - `te_info` and `te_image` against `layout.rs` (offsets computed from the header's types as a
 //!   wasm32 compiler lays them out, and the offsets its comments state), and against the Node
 //!   runner of the wasm tests (`wasm-runner.cjs`). native.rs checks its `#[repr(C)]` mirrors against
@@ -163,4 +163,28 @@ fn the_node_runner_reads_the_same_offsets() {
             );
         }
     }
+}
+
+/// `#define NAME (expression)` of the header, evaluated (products of integers only).
+fn define(text: &str, name: &str) -> u64 {
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("#define {name} ")))
+        .unwrap_or_else(|| panic!("no #define {name}"));
+    line.trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .split('*')
+        .map(|n| n.trim().parse::<u64>().unwrap_or_else(|_| panic!("{name}: {line}")))
+        .product()
+}
+
+#[test]
+fn limits_are_the_vocabulary_s() {
+    let text = header();
+    assert_eq!(
+        define(&text, "TE_DEFAULT_MAX_PIXELS"),
+        u64::from(thumbnail_vocabulary::DEFAULT_MAX_PIXELS)
+    );
+    assert_eq!(define(&text, "TE_MAX_SIDE"), u64::from(thumbnail_vocabulary::MAX_SIDE));
 }

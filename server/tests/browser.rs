@@ -646,14 +646,22 @@ async fn the_page_shows_a_filmstrip_and_live_frames() {
         .await;
     let times: Vec<f64> = serde_json::from_value(strip["times"].clone()).unwrap();
     assert_eq!(times.len(), 10);
-    assert!((times[0] - 0.15).abs() < 1e-9 && (times[9] - 2.85).abs() < 1e-9, "{times:?}");
+    assert!(
+        (times[0] - 0.15).abs() < 1e-9 && (times[9] - 2.85).abs() < 1e-9,
+        "{times:?}"
+    );
     assert_eq!(strip["sheet"], "image/jpeg");
     assert_eq!(strip["names"], json!(["sprite.jpg", "h264-thumbnails.vtt"]));
     let vtt = strip["vtt"].as_str().unwrap();
-    assert!(vtt.starts_with("WEBVTT") && vtt.matches("sprite.jpg#xywh=").count() == 10, "{vtt}");
+    assert!(
+        vtt.starts_with("WEBVTT") && vtt.matches("sprite.jpg#xywh=").count() == 10,
+        "{vtt}"
+    );
 
     // A frame of the strip, clicked: that frame is made.
-    browser.run("document.querySelectorAll('#filmstrip button')[6].click();", vec![]).await;
+    browser
+        .run("document.querySelectorAll('#filmstrip button')[6].click();", vec![])
+        .await;
     browser
         .wait_for(
             "!document.getElementById('result').hidden && document.getElementById('progress').hidden && document.getElementById('result').dataset.time",
@@ -681,9 +689,14 @@ async fn the_page_shows_a_filmstrip_and_live_frames() {
         .await;
     assert_eq!(counts, "2.4");
     browser
-        .wait_for("document.getElementById('caption').textContent.includes('2.40 s')", JOB_TIME)
+        .wait_for(
+            "document.getElementById('caption').textContent.includes('2.40 s')",
+            JOB_TIME,
+        )
         .await;
-    let counts = browser.run("return { started: window.started, posted: window.posted };", vec![]).await;
+    let counts = browser
+        .run("return { started: window.started, posted: window.posted };", vec![])
+        .await;
     eprintln!("12 slider positions: {counts}");
     assert_eq!(counts["started"], 0, "{counts}");
     assert!((1..12).contains(&counts["posted"].as_u64().unwrap()), "{counts}");
