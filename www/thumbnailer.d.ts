@@ -81,12 +81,18 @@ export interface ThumbnailOptions extends JobOptions {
   /** The frame is scaled down to fit width x height (aspect kept); either may be left out. */
   width?: number;
   height?: number;
-  /** Default 'png'. */
-  format?: 'png' | 'jpeg' | 'webp';
+  /** Default 'png'. 'gif': an animation from `at` (720 px wide unless width/height say otherwise). */
+  format?: 'png' | 'jpeg' | 'webp' | 'gif';
   /** 1-100, for jpeg and webp. */
   quality?: number;
   /** 'exact' (default): the frame at `at`; 'keyframe': the keyframe before it, faster. */
   seek?: 'exact' | 'keyframe';
+  /** For 'gif': seconds of video (default 3, at most 30), */
+  duration?: number;
+  /** frames a second (default 5, at most 30), */
+  fps?: number;
+  /** and whether it loops (default true). */
+  loop?: boolean;
 }
 
 export interface VideoInfo {

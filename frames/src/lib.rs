@@ -9,6 +9,7 @@
 //!
 //! The frames come from the engine's `next_frame` (each packet decoded at most once).
 
+pub mod animation;
 pub mod sprite;
 
 /// How many candidate frames are looked at.

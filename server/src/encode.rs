@@ -41,6 +41,10 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Api
                 .map_err(|e| failed(&e))?;
             Ok(out)
         }
+        // An animation is made by engine_job::make_gif, never here.
+        Format::Gif => Err(ApiError::Internal(
+            "a GIF is an animation, made from several frames".into(),
+        )),
         Format::Webp => {
             if width > 16383 || height > 16383 {
                 return Err(ApiError::BadRequest(

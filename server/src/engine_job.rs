@@ -8,6 +8,7 @@ use std::fs::File;
 
 use serde::{Deserialize, Serialize};
 use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
+use thumbnail_frames::animation::{animation_times, encode_gif, Still};
 use thumbnail_frames::sprite::{check_size, compose, sprite_times, Tile};
 use thumbnail_frames::PICK_SIDE;
 use thumbnail_vocabulary::{Error as EngineError, ErrorKind, Format, SpriteOptions, ThumbnailOptions, VideoInfo};
@@ -111,6 +112,9 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
             Ok::<_, EngineError>((image.time, image.rgba))
         })?,
     };
+    if thumbnail.format == Format::Gif {
+        return make_gif(engine, info, thumbnail, t);
+    }
     let image = engine.frame(t, thumbnail.max_width, thumbnail.max_height, thumbnail.seek)?;
     drop(engine);
     let bytes = encoded(&image, thumbnail.format, thumbnail.quality)?;
@@ -131,6 +135,38 @@ fn encoded(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Failur
         // What the client asked cannot be encoded (a WebP wider than 16383): its fault, a 400.
         ApiError::BadRequest(message) => Failure::from(EngineError::new(ErrorKind::InvalidArgument, message)),
         other => Failure::Internal(other.to_string()),
+    })
+}
+
+/// An animation: the frames from `start` at the options' rate (each packet decoded at most once),
+/// as one GIF.
+fn make_gif(mut engine: Engine, info: VideoInfo, options: &ThumbnailOptions, start: f64) -> Result<Output, Failure> {
+    let times = animation_times(start, options.duration, options.fps, info.duration);
+    let mut images = Vec::with_capacity(times.len());
+    for &t in &times {
+        images.push(engine.next_frame(t, options.max_width, options.max_height)?);
+    }
+    drop(engine);
+    let (width, height) = (images[0].width, images[0].height);
+    let stills: Vec<Still> = images
+        .iter()
+        .filter(|i| (i.width, i.height) == (width, height))
+        .map(|i| Still {
+            width: i.width,
+            height: i.height,
+            rgba: &i.rgba,
+        })
+        .collect();
+    let bytes = encode_gif(&stills, options.fps, options.looped).map_err(Failure::Internal)?;
+    Ok(Output {
+        info,
+        frame: Some(Frame {
+            time: images[0].time,
+            width,
+            height,
+            bytes,
+        }),
+        sheet: None,
     })
 }
 

@@ -598,8 +598,8 @@ async fn the_browser_and_the_server_answer_alike() {
                    const probe = await t.probe(file).then((r) => r, failure);
                    const made = {};
                    for (const options of [
-                     { at: 1.5, width: 200 }, { at: '50%', seek: 'keyframe' }, { at: 1e-7, width: 64, height: 64 }, { at: 'auto', width: 160 },
-                     { colour: 'red' }, { mode: 'keyframe' }, { width: 0 }, { width: 320.5 }, { at: -1 }, { seek: 'fast' }, { format: 'gif' },
+                     { at: 1.5, width: 200 }, { at: '50%', seek: 'keyframe' }, { at: 1e-7, width: 64, height: 64 }, { at: 'auto', width: 160 }, { format: 'gif', duration: 1, width: 120 },
+                     { colour: 'red' }, { mode: 'keyframe' }, { width: 0 }, { width: 320.5 }, { at: -1 }, { seek: 'fast' }, { format: 'bmp' },
                    ]) {
                      made[JSON.stringify(options)] = await t.thumbnail(file, options).then(metadata, failure);
                    }

@@ -322,7 +322,7 @@ async fn bad_inputs_get_their_problem_and_the_server_goes_on() {
         ),
         (
             form_with("video", "h264.mp4"),
-            "?format=gif",
+            "?format=bmp",
             StatusCode::BAD_REQUEST,
             "invalid_argument",
         ),
@@ -679,4 +679,157 @@ async fn sprite_tiles_frames_and_writes_their_track() {
         .unwrap();
     let detail = assert_problem(r, StatusCode::BAD_REQUEST, "invalid_argument").await;
     assert!(detail.contains("1000000 pixels"), "{detail}");
+}
+
+/// The frames of a GIF, as RGBA images.
+fn gif_frames(bytes: &[u8]) -> Vec<image::RgbaImage> {
+    use image::AnimationDecoder;
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)).unwrap();
+    decoder.into_frames().map(|f| f.unwrap().into_buffer()).collect()
+}
+
+/// The frames of a GIF file as the ffmpeg CLI decodes them (RGBA, `width` x `height` each).
+fn gif_frames_by_cli(path: &Path, width: u32, height: u32) -> Vec<image::RgbaImage> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgba", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact((width * height * 4) as usize)
+        .map(|c| image::RgbaImage::from_raw(width, height, c.to_vec()).unwrap())
+        .collect()
+}
+
+/// Mean PSNR of an animation's `frames` against the source frames they show: for the frame meant
+/// for time t, the closest of the video's frames within 3 either side of t (the CLI's `fps` filter
+/// and our engine may take neighbouring frames; this measures the colours, not the timing).
+/// `source` holds the video's frames from `from` seconds at `rate` a second, at the animation's size.
+fn mean_psnr(frames: &[image::RgbaImage], times: &[f64], source: &[Vec<u8>], from: f64, rate: f64) -> f64 {
+    let sum: f64 = frames
+        .iter()
+        .zip(times)
+        .map(|(f, t)| {
+            let k = ((t - from) * rate).round() as i64;
+            (k - 3..=k + 3)
+                .filter_map(|j| source.get(usize::try_from(j).ok()?))
+                .map(|s| psnr(f.as_raw(), s))
+                .fold(f64::MIN, f64::max)
+        })
+        .sum();
+    sum / frames.len() as f64
+}
+
+/// The video's frames from `from` for `seconds`, scaled to `width` x `height` by the CLI.
+fn source_frames(file: &Path, from: f64, seconds: f64, width: u32, height: u32) -> Vec<Vec<u8>> {
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-ss",
+            &from.to_string(),
+            "-t",
+            &seconds.to_string(),
+            "-i",
+        ])
+        .arg(file)
+        .args([
+            "-vf",
+            &format!("scale={width}:{height}"),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgba",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact((width * height * 4) as usize)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_tutorial_gif_request_gives_an_animation_as_good_as_ffmpeg_s() {
+    let server = start(&[]);
+    let name = "h264-1080p.mp4";
+    // The tutorial's request: the form, format=gif, nothing else.
+    let r = thumbnail(&server, name, "?format=gif").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "content-type"), "image/gif");
+    assert_eq!(header(&r, "x-frame-time"), "1.000");
+    let ours = r.bytes().await.unwrap().to_vec();
+    let frames = gif_frames(&ours);
+    assert_eq!(frames.len(), 15, "3 s at 5 fps");
+    assert_eq!(frames[0].dimensions(), (720, 405), "720 wide, as -vf scale=720:-1");
+
+    // ffmpeg's palettegen + paletteuse GIF of the same frames, the tutorial's command.
+    let theirs_path = test_support::root().join(format!("target/test-gif-{}.gif", std::process::id()));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-ss", "1", "-t", "3", "-i"])
+        .arg(fixture(name))
+        .args([
+            "-filter_complex",
+            "fps=5,scale=720:-1:flags=lanczos[x];[x]split[x1][x2];[x1]palettegen[p];[x2][p]paletteuse",
+            "-f",
+            "gif",
+        ])
+        .arg(&theirs_path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let theirs = std::fs::read(&theirs_path).unwrap();
+    let ours_path = theirs_path.with_extension("ours.gif");
+    std::fs::write(&ours_path, &ours).unwrap();
+    // Both decoded by the same decoder (the CLI's), both against the CLI's frames at those times.
+    let (our_frames, their_frames) = (
+        gif_frames_by_cli(&ours_path, 720, 405),
+        gif_frames_by_cli(&theirs_path, 720, 405),
+    );
+    std::fs::remove_file(&theirs_path).unwrap();
+    std::fs::remove_file(&ours_path).unwrap();
+    assert_eq!((our_frames.len(), their_frames.len()), (15, 15));
+    let times: Vec<f64> = (0..15).map(|i| 1.0 + f64::from(i) * 0.2).collect();
+    let source = source_frames(&fixture(name), 0.8, 3.4, 720, 405);
+    let (our_db, their_db) = (
+        mean_psnr(&our_frames, &times, &source, 0.8, 25.0),
+        mean_psnr(&their_frames, &times, &source, 0.8, 25.0),
+    );
+    let size = ours.len() as f64 / theirs.len() as f64;
+    eprintln!(
+        "tutorial GIF of {name}: ours {} bytes, {our_db:.2} dB; ffmpeg's {} bytes ({} frames), {their_db:.2} dB; size ratio {size:.2}",
+        ours.len(),
+        theirs.len(),
+        their_frames.len()
+    );
+    assert!(our_db >= their_db, "ours {our_db:.2} dB < ffmpeg's {their_db:.2} dB");
+    assert!(size <= 1.1, "ours is {size:.2}x ffmpeg's size");
+
+    // Options: a shorter, faster, smaller one that plays once; and what is refused.
+    let r = thumbnail(
+        &server,
+        "h264.mp4",
+        "?format=gif&at=2.5&duration=2&fps=10&width=160&loop=false",
+    )
+    .await;
+    let frames = gif_frames(&r.bytes().await.unwrap());
+    assert_eq!(frames.len(), 5, "from 2.5 s to the end at 3 s: what exists");
+    assert_eq!(frames[0].dimensions(), (160, 120));
+    for query in [
+        "?format=gif&fps=100",
+        "?format=gif&duration=31",
+        "?fps=5",
+        "?format=gif&loop=2",
+    ] {
+        assert_problem(
+            thumbnail(&server, "h264.mp4", query).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        )
+        .await;
+    }
 }

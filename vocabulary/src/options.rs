@@ -118,6 +118,8 @@ pub enum Format {
     Png,
     Jpeg,
     Webp,
+    /// An animation: frames at `fps` a second for `duration` seconds from `at`.
+    Gif,
 }
 
 impl Format {
@@ -126,6 +128,7 @@ impl Format {
             Format::Png => "image/png",
             Format::Jpeg => "image/jpeg",
             Format::Webp => "image/webp",
+            Format::Gif => "image/gif",
         }
     }
 
@@ -134,6 +137,7 @@ impl Format {
             Format::Png => "png",
             Format::Jpeg => "jpg",
             Format::Webp => "webp",
+            Format::Gif => "gif",
         }
     }
 }
@@ -146,8 +150,9 @@ impl FromStr for Format {
             "png" => Ok(Format::Png),
             "jpeg" | "jpg" => Ok(Format::Jpeg),
             "webp" => Ok(Format::Webp),
+            "gif" => Ok(Format::Gif),
             _ => Err(bad(format!(
-                "`format` must be png, jpeg or webp, not {}",
+                "`format` must be png, jpeg, webp or gif, not {}",
                 shown(OptionValue::Text(s))
             ))),
         }
@@ -198,7 +203,19 @@ pub struct ThumbnailOptions {
     /// 1 to 100, for jpeg and webp.
     pub quality: u8,
     pub seek: Seek,
+    /// For a GIF: seconds of video, frames a second, and whether it loops.
+    pub duration: f64,
+    pub fps: f64,
+    pub looped: bool,
 }
+
+/// A GIF's defaults: the tutorial's `-t 3`, `fps=5`, `scale=720:-1`, looping.
+pub const GIF_DURATION: f64 = 3.0;
+pub const GIF_FPS: f64 = 5.0;
+pub const GIF_WIDTH: u32 = 720;
+/// Seconds and frames a second a GIF may have at most.
+pub const MAX_GIF_DURATION: f64 = 30.0;
+pub const MAX_GIF_FPS: f64 = 30.0;
 
 impl Default for ThumbnailOptions {
     fn default() -> Self {
@@ -209,12 +226,17 @@ impl Default for ThumbnailOptions {
             format: Format::default(),
             quality: DEFAULT_QUALITY,
             seek: Seek::Exact,
+            duration: GIF_DURATION,
+            fps: GIF_FPS,
+            looped: true,
         }
     }
 }
 
 /// The names of the options, in the order the messages list them.
-pub const OPTION_NAMES: [&str; 6] = ["at", "width", "height", "format", "quality", "seek"];
+pub const OPTION_NAMES: [&str; 9] = [
+    "at", "width", "height", "format", "quality", "seek", "duration", "fps", "loop",
+];
 
 /// One option's value as a host has it: text (a query string) or a number (a JS option object).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -267,6 +289,32 @@ pub fn parse_quality(value: OptionValue) -> Result<u8, Error> {
     whole("quality", value, 1, 100, "a whole number").map(|q| q as u8)
 }
 
+/// A number from `lo` to `hi`.
+fn positive(name: &str, value: OptionValue, lo: f64, hi: f64, what: &str) -> Result<f64, Error> {
+    let n = match value {
+        OptionValue::Number(n) => Some(n),
+        OptionValue::Text(s) => s.trim().parse::<f64>().ok(),
+    };
+    match n {
+        Some(n) if n.is_finite() && (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(bad(format!(
+            "`{name}` must be {what} from {lo} to {hi}, not {}",
+            shown(value)
+        ))),
+    }
+}
+
+/// Yes or no: true/false, 1/0.
+fn flag(name: &str, value: OptionValue) -> Result<bool, Error> {
+    match value {
+        OptionValue::Number(n) if n == 1.0 => Ok(true),
+        OptionValue::Number(n) if n == 0.0 => Ok(false),
+        OptionValue::Text(s) if matches!(s.trim(), "true" | "1") => Ok(true),
+        OptionValue::Text(s) if matches!(s.trim(), "false" | "0") => Ok(false),
+        _ => Err(bad(format!("`{name}` must be true or false, not {}", shown(value)))),
+    }
+}
+
 fn parse_at(value: OptionValue) -> Result<At, Error> {
     match value {
         OptionValue::Text(s) => s.parse(),
@@ -284,7 +332,9 @@ impl ThumbnailOptions {
         values: impl IntoIterator<Item = (&'a str, OptionValue<'a>)>,
     ) -> Result<ThumbnailOptions, Error> {
         let mut options = ThumbnailOptions::default();
+        let mut given = Vec::new();
         for (name, value) in values {
+            given.push(name);
             match name {
                 "at" => options.at = parse_at(value)?,
                 "width" => options.max_width = parse_side("width", value)?,
@@ -292,6 +342,9 @@ impl ThumbnailOptions {
                 "format" => options.format = word(value)?,
                 "quality" => options.quality = parse_quality(value)?,
                 "seek" => options.seek = word(value)?,
+                "duration" => options.duration = positive("duration", value, 0.04, MAX_GIF_DURATION, "seconds")?,
+                "fps" => options.fps = positive("fps", value, 0.1, MAX_GIF_FPS, "frames a second")?,
+                "loop" => options.looped = flag("loop", value)?,
                 _ => {
                     return Err(bad(format!(
                         "unknown option `{name}` (known: {})",
@@ -299,6 +352,13 @@ impl ThumbnailOptions {
                     )))
                 }
             }
+        }
+        let animated = ["duration", "fps", "loop"];
+        if options.format != Format::Gif && given.iter().any(|n| animated.contains(n)) {
+            return Err(bad("`duration`, `fps` and `loop` are for format=gif".into()));
+        }
+        if options.format == Format::Gif && options.max_width == 0 && options.max_height == 0 {
+            options.max_width = GIF_WIDTH;
         }
         Ok(options)
     }
@@ -357,8 +417,10 @@ mod tests {
             ("height", "99999"),
             ("quality", "0"),
             ("quality", "101"),
-            ("format", "gif"),
+            ("format", "bmp"),
             ("seek", "fast"),
+            ("fps", "5"),
+            ("loop", "maybe"),
             ("mode", "keyframe"),
             ("size", "1"),
         ] {
@@ -391,7 +453,7 @@ mod tests {
         let unknown = ThumbnailOptions::from_values([("colour", Text("red"))]).unwrap_err();
         assert_eq!(
             unknown.message,
-            "unknown option `colour` (known: at, width, height, format, quality, seek)"
+            "unknown option `colour` (known: at, width, height, format, quality, seek, duration, fps, loop)"
         );
     }
 }

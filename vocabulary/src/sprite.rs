@@ -60,7 +60,14 @@ impl SpriteOptions {
                     width_given = true;
                 }
                 "height" => options.tile_height = parse_side("height", value)?,
-                "format" => options.format = word(value)?,
+                "format" => {
+                    options.format = word(value)?;
+                    if options.format == Format::Gif {
+                        return Err(bad(
+                            "`format` of a contact sheet must be png, jpeg or webp, not \"gif\"".into(),
+                        ));
+                    }
+                }
                 "quality" => options.quality = parse_quality(value)?,
                 _ => {
                     return Err(bad(format!(

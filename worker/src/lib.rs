@@ -9,6 +9,7 @@ mod engine;
 
 use engine::{Engine, EngineModule, Failure};
 use js_sys::{Object, Promise, Reflect};
+use thumbnail_frames::animation::{animation_times, encode_gif, Still};
 use thumbnail_frames::sprite::{check_size, compose, image_name, sprite_times, SheetInfo, Tile};
 use thumbnail_frames::PICK_SIDE;
 use thumbnail_vocabulary::{
@@ -82,7 +83,7 @@ impl ThumbnailWorker {
     /// seek }). Resolves to `{ blob, width, height, time, duration }`.
     pub fn thumbnail(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
         let options = parse_options(&options)?;
-        let frame = self.engine.open(&file).and_then(|info| {
+        let made = self.engine.open(&file).and_then(|info| {
             let t = match options.at.seconds(info.duration) {
                 Some(t) => t,
                 None => thumbnail_frames::best_time(info.duration, |t| {
@@ -90,21 +91,74 @@ impl ThumbnailWorker {
                     Ok::<_, Failure>((image.time, image.rgba.to_vec()))
                 })?,
             };
-            let frame = self
-                .engine
-                .frame(t, options.max_width, options.max_height, options.seek)?;
-            Ok((frame, info.duration))
+            let made = if options.format == Format::Gif {
+                // An animation: the frames from t at the options' rate, one GIF (as the server's).
+                let times = animation_times(t, options.duration, options.fps, info.duration);
+                let mut frames = Vec::with_capacity(times.len());
+                for &t in &times {
+                    frames.push(self.engine.next_frame(t, options.max_width, options.max_height)?);
+                }
+                let (width, height, time) = (frames[0].width, frames[0].height, frames[0].time);
+                let pixels: Vec<Vec<u8>> = frames.iter().map(|f| f.rgba.to_vec()).collect();
+                let stills: Vec<Still> = frames
+                    .iter()
+                    .zip(&pixels)
+                    .filter(|(f, _)| (f.width, f.height) == (width, height))
+                    .map(|(f, rgba)| Still {
+                        width: f.width,
+                        height: f.height,
+                        rgba,
+                    })
+                    .collect();
+                let gif = encode_gif(&stills, options.fps, options.looped)
+                    .map_err(|message| Failure::typed(ErrorKind::InvalidArgument, message))?;
+                Made::Gif {
+                    width,
+                    height,
+                    time,
+                    gif,
+                }
+            } else {
+                Made::Still(
+                    self.engine
+                        .frame(t, options.max_width, options.max_height, options.seek)?,
+                )
+            };
+            Ok((made, info.duration))
         });
         self.engine.close();
-        let (frame, duration) = frame.map_err(to_js)?;
+        let (made, duration) = made.map_err(to_js)?;
         let (format, quality) = (options.format, options.quality);
         Ok(wasm_bindgen_futures::future_to_promise(async move {
-            let blob = encode(&frame, format, quality).await?;
+            let (blob, width, height, time) = match made {
+                Made::Still(frame) => (
+                    encode(&frame, format, quality).await?,
+                    frame.width,
+                    frame.height,
+                    frame.time,
+                ),
+                Made::Gif {
+                    width,
+                    height,
+                    time,
+                    gif,
+                } => {
+                    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&gif[..]));
+                    let options = web_sys::BlobPropertyBag::new();
+                    options.set_type(format.mime());
+                    (
+                        Blob::new_with_u8_array_sequence_and_options(&parts, &options)?,
+                        width,
+                        height,
+                        time,
+                    )
+                }
+            };
             let result = Object::new();
             Reflect::set(&result, &"blob".into(), &blob)?;
-            Reflect::set(&result, &"width".into(), &frame.width.into())?;
-            Reflect::set(&result, &"height".into(), &frame.height.into())?;
-            Reflect::set(&result, &"time".into(), &frame.time.into())?;
+            Reflect::set(&result, &"width".into(), &width.into())?;
+            Reflect::set(&result, &"height".into(), &height.into())?;
+            Reflect::set(&result, &"time".into(), &time.into())?;
             Reflect::set(
                 &result,
                 &"duration".into(),
@@ -162,6 +216,18 @@ impl ThumbnailWorker {
             Ok(result)
         }))
     }
+}
+
+/// What a thumbnail job made, before it is a Blob: a still (encoded by the browser's canvas) or an
+/// animation (encoded in Rust, as on the server).
+enum Made {
+    Still(engine::Frame),
+    Gif {
+        width: u32,
+        height: u32,
+        time: f64,
+        gif: Vec<u8>,
+    },
 }
 
 /// A failure as the JS side expects it: `{ code, message, fatal }`.
