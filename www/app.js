@@ -205,7 +205,7 @@ async function make(event) {
   const format = ui.format.value;
   const options = { at: ui.at.disabled ? 1 : Number(ui.at.value), format, seek: ui.seek.value, signal: job.signal };
   if (ui.width.value) options.width = options.height = Number(ui.width.value);
-  if (format !== 'png') options.quality = Number(ui.quality.value);
+  if (format === 'jpeg' || format === 'webp') options.quality = Number(ui.quality.value);
   const started = performance.now();
   try {
     const t = await thumbnailer();
@@ -233,7 +233,7 @@ ui.at.addEventListener('input', () => {
   livePreview(Number(ui.at.value));
 });
 ui.format.addEventListener('change', () => {
-  ui.quality.disabled = ui.format.value === 'png';
+  ui.quality.disabled = !['jpeg', 'webp'].includes(ui.format.value);
 });
 ui.engine.addEventListener('change', () => file && choose(file));
 ui.form.addEventListener('submit', make);

@@ -673,6 +673,35 @@ async fn the_page_shows_a_filmstrip_and_live_frames() {
     };
     assert!((made.time - times[6]).abs() < 0.05, "{} vs {}", made.time, times[6]);
 
+    // An animated GIF from the same frame: 3 s at 5 fps, to download as .gif.
+    browser
+        .run(
+            "const f = document.getElementById('format'); f.value = 'gif'; f.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    let Outcome::Made(gif) = press_make(&browser).await else {
+        panic!("no GIF");
+    };
+    assert!((gif.time - times[6]).abs() < 0.05, "{}", gif.time);
+    let shown = browser
+        .run(
+            "const blob = await (await fetch(document.getElementById('preview').src)).blob();
+             const head = new Uint8Array(await blob.slice(0, 6).arrayBuffer());
+             return { type: blob.type, magic: String.fromCharCode(...head), name: document.getElementById('download').download };",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown["type"], "image/gif");
+    assert_eq!(shown["magic"], "GIF89a");
+    assert!(shown["name"].as_str().unwrap().ends_with(".gif"), "{shown}");
+    browser
+        .run(
+            "const f = document.getElementById('format'); f.value = 'png'; f.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+
     // The slider dragged: live frames, the last position shown, the engine's worker never restarted.
     let counts = browser
         .run(
