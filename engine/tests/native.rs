@@ -332,20 +332,6 @@ fn status_names_are_the_vocabulary() {
     }
 }
 
-/// Packets of the video stream, as ffprobe counts them.
-fn packets_in(name: &str) -> u64 {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
-        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
-        .arg(fixture(name))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.trim().trim_end_matches(',').parse().ok())
-        .unwrap_or_else(|| panic!("ffprobe on {name}: {text}"))
-}
-
 /// Frames at increasing times from `next_frame` are those `frame` makes one by one. In a container
 /// whose header indexes its keyframes, no packet is decoded twice; in one without (MPEG-TS, a raw
 /// stream) the first frame's search may read ahead and seek back, and after it the decoding only goes
@@ -366,7 +352,7 @@ fn assert_next_frames(name: &str, times: &[f64], indexed: bool) {
         first.get_or_insert(sequential.packets_decoded().0);
     }
     let ((seeking, _), (going_on, again)) = (one_by_one.packets_decoded(), sequential.packets_decoded());
-    let (total, first) = (packets_in(name), first.unwrap());
+    let (total, first) = (test_support::video_packets(&fixture(name)), first.unwrap());
     eprintln!(
         "{name}: {} frames; packets decoded {going_on} going on ({again} a second time), {seeking} seeking each time; {total} in the stream",
         times.len()

@@ -4,6 +4,8 @@
 //! (as FFmpeg's GIF encoder does), looping by default. The tutorial's
 //! `fps=5,scale=720:-1,...,palettegen,paletteuse` GIF, in Rust, for both hosts.
 
+use crate::{Failed, Picture};
+
 /// How much of a pixel's quantisation error is carried to its neighbours (Floyd–Steinberg: 1).
 /// Half keeps gradients smooth without the full diffusion's noise, which costs bytes and, on video
 /// frames, PSNR: on the tutorial's GIF of a 1080p clip, 1.0 gave 38.1 dB at 1.15x ffmpeg's size,
@@ -31,20 +33,49 @@ pub fn animation_times(start: f64, duration: f64, fps: f64, video_duration: Opti
     times
 }
 
-/// One frame of the animation (all of one size).
-pub struct Still<'a> {
-    pub width: u32,
-    pub height: u32,
-    pub rgba: &'a [u8],
-}
-
 /// Pixels the palette is learnt from, at most (sampled evenly across all frames).
 const PALETTE_SAMPLE: usize = 1 << 20;
 /// NeuQuant's sampling factor: 1 (best) to 30 (fastest).
 const NEUQUANT_SAMPLING: i32 = 3;
 
+/// An animation: its first frame's size and time, and the GIF.
+pub struct Animation {
+    pub width: u32,
+    pub height: u32,
+    pub time: f64,
+    pub gif: Vec<u8>,
+}
+
+/// The GIF of the frames `next` makes at `times` (asked in order: each packet decoded at most
+/// once), each shown 1/`fps` s, looping forever when `looped`. A frame of another size than the
+/// first (a resolution change) is left out.
+pub fn make_gif<E>(
+    times: &[f64],
+    fps: f64,
+    looped: bool,
+    mut next: impl FnMut(f64) -> Result<Picture, E>,
+) -> Result<Animation, Failed<E>> {
+    let mut pictures = times
+        .iter()
+        .map(|&t| next(t))
+        .collect::<Result<Vec<_>, E>>()
+        .map_err(Failed::Engine)?;
+    let first = pictures
+        .first()
+        .ok_or_else(|| Failed::Refused("no frames to animate".into()))?;
+    let (width, height, time) = (first.width, first.height, first.time);
+    pictures.retain(|p| (p.width, p.height) == (width, height));
+    let gif = encode_gif(&pictures, fps, looped).map_err(Failed::Refused)?;
+    Ok(Animation {
+        width,
+        height,
+        time,
+        gif,
+    })
+}
+
 /// The GIF of `frames`, each shown 1/`fps` s, looping forever when `looped`.
-pub fn encode_gif(frames: &[Still], fps: f64, looped: bool) -> Result<Vec<u8>, String> {
+pub fn encode_gif(frames: &[Picture], fps: f64, looped: bool) -> Result<Vec<u8>, String> {
     let first = frames.first().ok_or("no frames to animate")?;
     let (width, height) = (first.width, first.height);
     if width > u32::from(u16::MAX) || height > u32::from(u16::MAX) {
@@ -107,7 +138,7 @@ pub fn encode_gif(frames: &[Still], fps: f64, looped: bool) -> Result<Vec<u8>, S
 }
 
 /// Palette indices of a frame, Floyd–Steinberg dithered.
-fn dither(frame: &Still, quantiser: &color_quant::NeuQuant, palette: &[u8]) -> Vec<u8> {
+fn dither(frame: &Picture, quantiser: &color_quant::NeuQuant, palette: &[u8]) -> Vec<u8> {
     let (w, h) = (frame.width as usize, frame.height as usize);
     let mut indices = vec![0u8; w * h];
     // The error carried to this row and the next, per channel.
@@ -154,19 +185,24 @@ mod tests {
     fn a_gif_of_two_frames() {
         let a: Vec<u8> = (0..16 * 8).flat_map(|i| [(i * 2) as u8, 100, 200, 255]).collect();
         let b: Vec<u8> = (0..16 * 8).flat_map(|i| [200, (i * 2) as u8, 50, 255]).collect();
+        let picture = |width: u32, height: u32, time: f64, rgba: &[u8]| Picture {
+            width,
+            height,
+            time,
+            rgba: rgba.to_vec(),
+        };
+        // The third frame has another size (a resolution change): left out.
         let frames = [
-            Still {
-                width: 16,
-                height: 8,
-                rgba: &a,
-            },
-            Still {
-                width: 16,
-                height: 8,
-                rgba: &b,
-            },
+            picture(16, 8, 0.5, &a),
+            picture(16, 8, 0.7, &b),
+            picture(8, 4, 0.9, &a[..8 * 4 * 4]),
         ];
-        let bytes = encode_gif(&frames, 5.0, true).unwrap();
+        let made = make_gif(&[0.5, 0.7, 0.9], 5.0, true, |t| {
+            Ok::<_, ()>(frames[((t - 0.5) / 0.2).round() as usize].clone())
+        })
+        .unwrap();
+        assert_eq!((made.width, made.height, made.time), (16, 8, 0.5));
+        let bytes = made.gif;
         assert!(bytes.starts_with(b"GIF89a"));
         let mut decoder = gif::DecodeOptions::new();
         decoder.set_color_output(gif::ColorOutput::RGBA);

@@ -5,12 +5,31 @@
 //!   video (then 33–66 %, 66–95 % while all of them are dark or blank), dark, blank and faded ones
 //!   set aside, then the frame whose colour histogram is closest to their mean.
 //!
-//! - [`sprite`]: a contact sheet, frames tiled in one image, and its WebVTT thumbnails track.
+//! - [`sprite`]: a contact sheet, frames tiled in one image, and its WebVTT thumbnails track;
+//! - [`animation`]: an animated GIF.
 //!
-//! The frames come from the engine's `next_frame` (each packet decoded at most once).
+//! The frames come from the host's engine as [`Picture`]s, asked for at increasing times (its
+//! `next_frame`: each packet decoded at most once); the loops that ask for them are here, once.
 
 pub mod animation;
 pub mod sprite;
+
+/// A frame a host's engine made: its size, its own time and its RGBA.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture {
+    pub width: u32,
+    pub height: u32,
+    pub time: f64,
+    pub rgba: Vec<u8>,
+}
+
+/// Why making something of many frames stopped: the host's engine failed (its own error), or
+/// what was asked cannot be made (a sheet too large, ...): an invalid argument in every host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failed<E> {
+    Engine(E),
+    Refused(String),
+}
 
 /// How many candidate frames are looked at.
 pub const CANDIDATES: usize = 24;
@@ -120,19 +139,18 @@ pub fn most_representative(candidates: &[Candidate]) -> Option<usize> {
 }
 
 /// The time of the most representative frame, looking at the frames `next` makes: `next(t)` gives
-/// the RGBA (and its own time) of the first frame at or after `t`, fitted in [`PICK_SIDE`] pixels,
-/// and is asked for increasing times.
-pub fn best_time<E>(duration: Option<f64>, mut next: impl FnMut(f64) -> Result<(f64, Vec<u8>), E>) -> Result<f64, E> {
+/// the first frame at or after `t`, fitted in [`PICK_SIDE`] pixels, and is asked for increasing times.
+pub fn best_time<E>(duration: Option<f64>, mut next: impl FnMut(f64) -> Result<Picture, E>) -> Result<f64, E> {
     let mut first_window = None;
     for window in WINDOWS {
         let mut candidates: Vec<Candidate> = Vec::with_capacity(CANDIDATES);
         for t in candidate_times(duration, window) {
-            let (time, rgba) = next(t)?;
+            let picture = next(t)?;
             // Past the end, or the same frame again (a short video): nothing new to look at.
-            if candidates.last().is_some_and(|c| c.time >= time) {
+            if candidates.last().is_some_and(|c| c.time >= picture.time) {
                 continue;
             }
-            candidates.push(Candidate::new(time, &rgba));
+            candidates.push(Candidate::new(picture.time, &picture.rgba));
         }
         if candidates.iter().any(Candidate::has_a_picture) {
             return Ok(most_representative(&candidates).map_or(0.0, |i| candidates[i].time));
@@ -147,6 +165,16 @@ pub fn best_time<E>(duration: Option<f64>, mut next: impl FnMut(f64) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 64x48 picture (the RGBA's length aside) made at `time`.
+    fn at(time: f64, rgba: Vec<u8>) -> Picture {
+        Picture {
+            width: 64,
+            height: 48,
+            time,
+            rgba,
+        }
+    }
 
     fn flat(value: u8, pixels: usize) -> Vec<u8> {
         [value, value, value, 255].repeat(pixels)
@@ -176,12 +204,12 @@ mod tests {
     fn a_black_first_window_moves_on_to_the_next() {
         // Black for the first 40 %, a picture after.
         let time = best_time(Some(100.0), |t| {
-            Ok::<_, ()>((t, if t < 40.0 { flat(0, 64 * 48) } else { picture(1.0) }))
+            Ok::<_, ()>(at(t, if t < 40.0 { flat(0, 64 * 48) } else { picture(1.0) }))
         })
         .unwrap();
         assert!(time >= 40.0, "{time}");
         // Black all through: a time from the first window.
-        let time = best_time(Some(100.0), |t| Ok::<_, ()>((t, flat(0, 16)))).unwrap();
+        let time = best_time(Some(100.0), |t| Ok::<_, ()>(at(t, flat(0, 16)))).unwrap();
         assert!((10.0..=33.0).contains(&time), "{time}");
     }
 
@@ -225,7 +253,7 @@ mod tests {
         let time = best_time(Some(2.0), |t| {
             asked.push(t);
             // a 0.5 s video: every time past it gives its last frame
-            Ok::<_, ()>((t.min(0.5), picture(1.0)))
+            Ok::<_, ()>(at(t.min(0.5), picture(1.0)))
         })
         .unwrap();
         assert!(asked.windows(2).all(|w| w[0] < w[1]));

@@ -3,6 +3,8 @@
 
 use thumbnail_vocabulary::{FrameTimes, MAX_SPRITE_FRAMES};
 
+use crate::{Failed, Picture};
+
 /// Without a known duration, `count` frames are taken a second apart.
 const UNKNOWN_DURATION_STEP: f64 = 1.0;
 
@@ -67,16 +69,9 @@ impl Sheet {
     }
 }
 
-/// One frame for the sheet: its RGBA and size.
-pub struct Tile<'a> {
-    pub width: u32,
-    pub height: u32,
-    pub rgba: &'a [u8],
-}
-
-/// Tiles the frames, `columns` a row, each centred in a tile as large as the largest frame, on
-/// black. Returns the sheet and its RGBA.
-pub fn compose(tiles: &[Tile], columns: u32) -> (Sheet, Vec<u8>) {
+/// Tiles the pictures, `columns` a row, each centred in a tile as large as the largest, on black.
+/// Returns the sheet and its RGBA.
+pub fn compose(tiles: &[Picture], columns: u32) -> (Sheet, Vec<u8>) {
     let tile_width = tiles.iter().map(|t| t.width).max().unwrap_or(1).max(1);
     let tile_height = tiles.iter().map(|t| t.height).max().unwrap_or(1).max(1);
     let sheet = Sheet::new(tiles.len() as u32, columns, tile_width, tile_height);
@@ -92,6 +87,27 @@ pub fn compose(tiles: &[Tile], columns: u32) -> (Sheet, Vec<u8>) {
         }
     }
     (sheet, out)
+}
+
+/// A sheet of the frames `next` makes at `times` (asked in order: each packet decoded at most
+/// once), `columns` a row. Refused once the first frame tells the tile size if the sheet would be
+/// above `max_pixels` or 16384 a side, before the other frames are made.
+pub fn make_sheet<E>(
+    times: &[f64],
+    columns: u32,
+    max_pixels: u64,
+    mut next: impl FnMut(f64) -> Result<Picture, E>,
+) -> Result<(Sheet, Vec<u8>), Failed<E>> {
+    let mut pictures = Vec::with_capacity(times.len());
+    for &t in times {
+        let picture = next(t).map_err(Failed::Engine)?;
+        if pictures.is_empty() {
+            check_size(times.len() as u32, columns, picture.width, picture.height, max_pixels)
+                .map_err(Failed::Refused)?;
+        }
+        pictures.push(picture);
+    }
+    Ok(compose(&pictures, columns))
 }
 
 /// What both hosts answer about a sheet, besides its image: the same JSON (camelCase) from POST
@@ -129,13 +145,7 @@ pub fn image_name(extension: &str) -> String {
 
 /// Refuses a sheet of `count` tiles of this size above `max_pixels` or 16384 pixels a side (the
 /// formats' and the canvases' limit), before its frames are made.
-pub fn check_size(
-    count: u32,
-    columns: u32,
-    tile_width: u32,
-    tile_height: u32,
-    max_pixels: u64,
-) -> Result<Sheet, String> {
+fn check_size(count: u32, columns: u32, tile_width: u32, tile_height: u32, max_pixels: u64) -> Result<Sheet, String> {
     let sheet = Sheet::new(count, columns, tile_width.max(1), tile_height.max(1));
     let (w, h) = (u64::from(sheet.width()), u64::from(sheet.height()));
     if w * h > max_pixels || w > 16384 || h > 16384 {
@@ -200,27 +210,20 @@ mod tests {
 
     #[test]
     fn tiles_are_placed_and_the_track_points_at_them() {
-        let a = [10u8, 20, 30, 255].repeat(4 * 2);
-        let b = [40u8, 50, 60, 255].repeat(4 * 2);
-        let c = [70u8, 80, 90, 255].repeat(2 * 2); // a narrower frame: centred
-        let tiles = [
-            Tile {
-                width: 4,
-                height: 2,
-                rgba: &a,
-            },
-            Tile {
-                width: 4,
-                height: 2,
-                rgba: &b,
-            },
-            Tile {
-                width: 2,
-                height: 2,
-                rgba: &c,
-            },
+        let picture = |width: u32, rgb: [u8; 3]| Picture {
+            width,
+            height: 2,
+            time: 0.0,
+            rgba: [rgb[0], rgb[1], rgb[2], 255].repeat(width as usize * 2),
+        };
+        // The third is narrower: centred.
+        let pictures = [
+            picture(4, [10, 20, 30]),
+            picture(4, [40, 50, 60]),
+            picture(2, [70, 80, 90]),
         ];
-        let (sheet, rgba) = compose(&tiles, 2);
+        let times = [0.0, 1.0, 2.0];
+        let (sheet, rgba) = make_sheet(&times, 2, 1000, |t| Ok::<_, ()>(pictures[t as usize].clone())).unwrap();
         assert_eq!(
             sheet,
             Sheet {
@@ -243,5 +246,14 @@ mod tests {
             "WEBVTT\n\n00:00:00.500 --> 00:00:01.500\nsprite.jpg#xywh=0,0,4,2\n\n00:00:01.500 --> 00:00:02.500\nsprite.jpg#xywh=4,0,4,2\n\n00:00:02.500 --> 00:00:03.000\nsprite.jpg#xywh=0,2,4,2\n"
         );
         assert_eq!(clock(3725.5), "01:02:05.500");
+
+        // Too large: refused after the first frame, the others never asked for.
+        let mut asked = 0;
+        let refused = make_sheet(&times, 2, 10, |t| {
+            asked += 1;
+            Ok::<_, ()>(pictures[t as usize].clone())
+        });
+        assert!(matches!(refused, Err(Failed::Refused(m)) if m.contains("at most 10 pixels")));
+        assert_eq!(asked, 1);
     }
 }

@@ -8,9 +8,9 @@ use std::fs::File;
 
 use serde::{Deserialize, Serialize};
 use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
-use thumbnail_frames::animation::{animation_times, encode_gif, Still};
-use thumbnail_frames::sprite::{check_size, compose, sprite_times, Tile};
-use thumbnail_frames::PICK_SIDE;
+use thumbnail_frames::animation::{self, animation_times};
+use thumbnail_frames::sprite::{self, sprite_times};
+use thumbnail_frames::{best_time, Failed, Picture, PICK_SIDE};
 use thumbnail_vocabulary::{Error as EngineError, ErrorKind, Format, SpriteOptions, ThumbnailOptions, VideoInfo};
 
 use crate::encode::encode;
@@ -107,10 +107,7 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
     };
     let t = match thumbnail.at.seconds(info.duration) {
         Some(t) => t,
-        None => thumbnail_frames::best_time(info.duration, |t| {
-            let image = engine.next_frame(t, PICK_SIDE, PICK_SIDE)?;
-            Ok::<_, EngineError>((image.time, image.rgba))
-        })?,
+        None => best_time(info.duration, |t| next_picture(&mut engine, t, PICK_SIDE, PICK_SIDE))?,
     };
     if thumbnail.format == Format::Gif {
         return make_gif(engine, info, thumbnail, t);
@@ -138,74 +135,65 @@ fn encoded(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Failur
     })
 }
 
-/// An animation: the frames from `start` at the options' rate (each packet decoded at most once),
-/// as one GIF.
+/// The engine's next frame (`te_decode_next`) as the frames crate takes it.
+fn next_picture(engine: &mut Engine, t: f64, width: u32, height: u32) -> Result<Picture, EngineError> {
+    let image = engine.next_frame(t, width, height)?;
+    Ok(Picture {
+        width: image.width,
+        height: image.height,
+        time: image.time,
+        rgba: image.rgba,
+    })
+}
+
+impl From<Failed<EngineError>> for Failure {
+    fn from(failed: Failed<EngineError>) -> Failure {
+        match failed {
+            Failed::Engine(e) => e.into(),
+            Failed::Refused(message) => EngineError::new(ErrorKind::InvalidArgument, message).into(),
+        }
+    }
+}
+
+/// An animation: the frames from `start` at the options' rate, as one GIF.
 fn make_gif(mut engine: Engine, info: VideoInfo, options: &ThumbnailOptions, start: f64) -> Result<Output, Failure> {
     let times = animation_times(start, options.duration, options.fps, info.duration);
-    let mut images = Vec::with_capacity(times.len());
-    for &t in &times {
-        images.push(engine.next_frame(t, options.max_width, options.max_height)?);
-    }
-    drop(engine);
-    let (width, height) = (images[0].width, images[0].height);
-    let stills: Vec<Still> = images
-        .iter()
-        .filter(|i| (i.width, i.height) == (width, height))
-        .map(|i| Still {
-            width: i.width,
-            height: i.height,
-            rgba: &i.rgba,
-        })
-        .collect();
-    let bytes = encode_gif(&stills, options.fps, options.looped).map_err(Failure::Internal)?;
+    let (w, h) = (options.max_width, options.max_height);
+    let made = animation::make_gif(&times, options.fps, options.looped, |t| {
+        next_picture(&mut engine, t, w, h)
+    })?;
     Ok(Output {
         info,
         frame: Some(Frame {
-            time: images[0].time,
-            width,
-            height,
-            bytes,
+            time: made.time,
+            width: made.width,
+            height: made.height,
+            bytes: made.gif,
         }),
         sheet: None,
     })
 }
 
-/// A contact sheet: the frames at the sheet's times (each packet decoded at most once), tiled.
-fn make_sheet(mut engine: Engine, info: VideoInfo, sprite: &SpriteOptions, max_pixels: u32) -> Result<Output, Failure> {
-    let times = sprite_times(info.duration, sprite.frames);
-    let mut images = Vec::with_capacity(times.len());
-    for &t in &times {
-        let image = engine.next_frame(t, sprite.tile_width, sprite.tile_height)?;
-        if images.is_empty() {
-            // The first frame tells the tile size: refuse a sheet too large before making it.
-            check_size(
-                times.len() as u32,
-                sprite.columns,
-                image.width,
-                image.height,
-                u64::from(max_pixels),
-            )
-            .map_err(|message| EngineError::new(ErrorKind::InvalidArgument, message))?;
-        }
-        images.push(image);
-    }
+/// A contact sheet: the frames at the sheet's times, tiled, encoded.
+fn make_sheet(
+    mut engine: Engine,
+    info: VideoInfo,
+    options: &SpriteOptions,
+    max_pixels: u32,
+) -> Result<Output, Failure> {
+    let times = sprite_times(info.duration, options.frames);
+    let (w, h) = (options.tile_width, options.tile_height);
+    let (sheet, rgba) = sprite::make_sheet(&times, options.columns, u64::from(max_pixels), |t| {
+        next_picture(&mut engine, t, w, h)
+    })?;
     drop(engine);
-    let tiles: Vec<Tile> = images
-        .iter()
-        .map(|i| Tile {
-            width: i.width,
-            height: i.height,
-            rgba: &i.rgba,
-        })
-        .collect();
-    let (sheet, rgba) = compose(&tiles, sprite.columns);
     let image = Image {
         width: sheet.width(),
         height: sheet.height(),
         time: times.first().copied().unwrap_or(0.0),
         rgba,
     };
-    let bytes = encoded(&image, sprite.format, sprite.quality)?;
+    let bytes = encoded(&image, options.format, options.quality)?;
     Ok(Output {
         info,
         frame: Some(Frame {

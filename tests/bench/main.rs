@@ -14,8 +14,9 @@ use serde_json::json;
 use test_support::browser::serve_page_on_another_origin;
 use test_support::{engine_dir, fixture, root, Browser, Server};
 use thumbnail_engine::{Engine, OpenOptions};
-use thumbnail_frames::animation::{animation_times, encode_gif, Still};
-use thumbnail_frames::sprite::{compose, sprite_times, Tile};
+use thumbnail_frames::animation::{animation_times, make_gif};
+use thumbnail_frames::sprite::{make_sheet, sprite_times};
+use thumbnail_frames::Picture;
 use thumbnail_vocabulary::{FrameTimes, Seek};
 
 #[derive(Parser)]
@@ -531,29 +532,14 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
 /// of packets) against the CLI's `fps=1/6,scale=160:-1,tile=10x10`, which decodes every frame.
 fn sprite(report: &mut String, runs: usize) {
     let file = fixture("bench/h264-720p-10min.mp4");
-    let total: u64 = sh(&format!(
-        "ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 {}",
-        file.display()
-    ))
-    .trim_end_matches(',')
-    .parse()
-    .unwrap();
+    let total = test_support::video_packets(&file);
     let mut ours = Vec::new();
     let mut packets = (0, 0);
     for _ in 0..runs {
         let started = Instant::now();
         let mut engine = Engine::open(&file, &OpenOptions::default()).unwrap();
         let times = sprite_times(engine.info().duration, FrameTimes::Count(100));
-        let frames: Vec<_> = times.iter().map(|&t| engine.next_frame(t, 160, 0).unwrap()).collect();
-        let tiles: Vec<Tile> = frames
-            .iter()
-            .map(|f| Tile {
-                width: f.width,
-                height: f.height,
-                rgba: &f.rgba,
-            })
-            .collect();
-        let (sheet, rgba) = compose(&tiles, 10);
+        let (sheet, rgba) = make_sheet(&times, 10, u64::MAX, |t| next_picture(&mut engine, t, 160)).unwrap();
         assert_eq!((sheet.columns, sheet.rows), (10, 10));
         assert_eq!(rgba.len(), (sheet.width() * sheet.height() * 4) as usize);
         ours.push(started.elapsed());
@@ -589,6 +575,17 @@ fn sprite(report: &mut String, runs: usize) {
     gif(report, runs);
 }
 
+/// The engine's next frame, `width` wide, as the frames crate takes it.
+fn next_picture(engine: &mut Engine, t: f64, width: u32) -> Result<Picture, thumbnail_vocabulary::Error> {
+    let image = engine.next_frame(t, width, 0)?;
+    Ok(Picture {
+        width: image.width,
+        height: image.height,
+        time: image.time,
+        rgba: image.rgba,
+    })
+}
+
 /// The tutorial's GIF (3 s from 1 s, 5 fps, 720 px wide) of the 1080p input: the native engine and
 /// the frames crate's encoder against the tutorial's `palettegen`+`paletteuse` command.
 fn gif(report: &mut String, runs: usize) {
@@ -599,16 +596,10 @@ fn gif(report: &mut String, runs: usize) {
         let started = Instant::now();
         let mut engine = Engine::open(&file, &OpenOptions::default()).unwrap();
         let times = animation_times(1.0, 3.0, 5.0, engine.info().duration);
-        let frames: Vec<_> = times.iter().map(|&t| engine.next_frame(t, 720, 0).unwrap()).collect();
-        let stills: Vec<Still> = frames
-            .iter()
-            .map(|f| Still {
-                width: f.width,
-                height: f.height,
-                rgba: &f.rgba,
-            })
-            .collect();
-        bytes = encode_gif(&stills, 5.0, true).unwrap().len();
+        bytes = make_gif(&times, 5.0, true, |t| next_picture(&mut engine, t, 720))
+            .unwrap()
+            .gif
+            .len();
         ours.push(started.elapsed());
     }
     let target = root().join("target/bench/tutorial.gif");

@@ -222,6 +222,20 @@ pub fn fixture(name: &str) -> PathBuf {
     fixtures().join(name)
 }
 
+/// Packets of the first video stream of `file`, as ffprobe counts them.
+pub fn video_packets(file: &Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .unwrap_or_else(|| panic!("ffprobe on {}: {text}", file.display()))
+}
+
 /// The ffmpeg CLI's frame for `-ss t -i file -frames:v 1`, scaled to width x height, as RGBA.
 ///
 /// For a rotated video the CLI is told to do what the engine does: scale in the coded orientation,

@@ -3,6 +3,7 @@
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use thumbnail_engine::layout::{self, ImageRef, IMAGE_SIZE_WASM32, INFO_SIZE};
+use thumbnail_frames::{Failed, Picture};
 use thumbnail_vocabulary::{ErrorKind, Seek, VideoInfo};
 use wasm_bindgen::prelude::*;
 
@@ -65,7 +66,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn typed(kind: ErrorKind, message: String) -> Failure {
+    fn typed(kind: ErrorKind, message: String) -> Failure {
         Failure {
             code: kind.name().into(),
             message,
@@ -82,6 +83,15 @@ impl Failure {
             code: "engine_crashed".into(),
             message: format!("the engine stopped: {message}"),
             fatal: true,
+        }
+    }
+}
+
+impl From<Failed<Failure>> for Failure {
+    fn from(failed: Failed<Failure>) -> Failure {
+        match failed {
+            Failed::Engine(f) => f,
+            Failed::Refused(message) => Failure::typed(ErrorKind::InvalidArgument, message),
         }
     }
 }
@@ -186,6 +196,17 @@ impl Engine {
             .te_decode_next(self.raw, t, max_width as i32, max_height as i32);
         self.check(status)?;
         self.result()
+    }
+
+    /// The same as the frames crate takes it (the RGBA copied into Rust's memory).
+    pub fn next_picture(&mut self, t: f64, max_width: u32, max_height: u32) -> Result<Picture, Failure> {
+        let frame = self.next_frame(t, max_width, max_height)?;
+        Ok(Picture {
+            width: frame.width,
+            height: frame.height,
+            time: frame.time,
+            rgba: frame.rgba.to_vec(),
+        })
     }
 
     /// The image of the last successful decode, copied out of the heap.

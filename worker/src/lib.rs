@@ -9,12 +9,10 @@ mod engine;
 
 use engine::{Engine, EngineModule, Failure};
 use js_sys::{Object, Promise, Reflect};
-use thumbnail_frames::animation::{animation_times, encode_gif, Still};
-use thumbnail_frames::sprite::{check_size, compose, image_name, sprite_times, SheetInfo, Tile};
-use thumbnail_frames::PICK_SIDE;
-use thumbnail_vocabulary::{
-    ErrorKind, Format, OptionValue, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS,
-};
+use thumbnail_frames::animation::{animation_times, make_gif, Animation};
+use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
+use thumbnail_frames::{best_time, PICK_SIDE};
+use thumbnail_vocabulary::{Format, OptionValue, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ImageData, ImageEncodeOptions, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
@@ -86,38 +84,15 @@ impl ThumbnailWorker {
         let made = self.engine.open(&file).and_then(|info| {
             let t = match options.at.seconds(info.duration) {
                 Some(t) => t,
-                None => thumbnail_frames::best_time(info.duration, |t| {
-                    let image = self.engine.next_frame(t, PICK_SIDE, PICK_SIDE)?;
-                    Ok::<_, Failure>((image.time, image.rgba.to_vec()))
-                })?,
+                None => best_time(info.duration, |t| self.engine.next_picture(t, PICK_SIDE, PICK_SIDE))?,
             };
             let made = if options.format == Format::Gif {
                 // An animation: the frames from t at the options' rate, one GIF (as the server's).
                 let times = animation_times(t, options.duration, options.fps, info.duration);
-                let mut frames = Vec::with_capacity(times.len());
-                for &t in &times {
-                    frames.push(self.engine.next_frame(t, options.max_width, options.max_height)?);
-                }
-                let (width, height, time) = (frames[0].width, frames[0].height, frames[0].time);
-                let pixels: Vec<Vec<u8>> = frames.iter().map(|f| f.rgba.to_vec()).collect();
-                let stills: Vec<Still> = frames
-                    .iter()
-                    .zip(&pixels)
-                    .filter(|(f, _)| (f.width, f.height) == (width, height))
-                    .map(|(f, rgba)| Still {
-                        width: f.width,
-                        height: f.height,
-                        rgba,
-                    })
-                    .collect();
-                let gif = encode_gif(&stills, options.fps, options.looped)
-                    .map_err(|message| Failure::typed(ErrorKind::InvalidArgument, message))?;
-                Made::Gif {
-                    width,
-                    height,
-                    time,
-                    gif,
-                }
+                let (w, h) = (options.max_width, options.max_height);
+                Made::Gif(make_gif(&times, options.fps, options.looped, |t| {
+                    self.engine.next_picture(t, w, h)
+                })?)
             } else {
                 Made::Still(
                     self.engine
@@ -137,12 +112,12 @@ impl ThumbnailWorker {
                     frame.height,
                     frame.time,
                 ),
-                Made::Gif {
+                Made::Gif(Animation {
                     width,
                     height,
                     time,
                     gif,
-                } => {
+                }) => {
                     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&gif[..]));
                     let options = web_sys::BlobPropertyBag::new();
                     options.set_type(format.mime());
@@ -178,34 +153,14 @@ impl ThumbnailWorker {
         let options = parse_sprite_options(&options)?;
         let made = self.engine.open(&file).and_then(|info| {
             let times = sprite_times(info.duration, options.frames);
-            let mut frames = Vec::with_capacity(times.len());
-            for &t in &times {
-                let frame = self.engine.next_frame(t, options.tile_width, options.tile_height)?;
-                if frames.is_empty() {
-                    check_size(
-                        times.len() as u32,
-                        options.columns,
-                        frame.width,
-                        frame.height,
-                        u64::from(DEFAULT_MAX_PIXELS),
-                    )
-                    .map_err(|message| Failure::typed(ErrorKind::InvalidArgument, message))?;
-                }
-                frames.push((frame.width, frame.height, frame.rgba.to_vec()));
-            }
-            Ok((info.duration, times, frames))
+            let (w, h) = (options.tile_width, options.tile_height);
+            let sheet = make_sheet(&times, options.columns, u64::from(DEFAULT_MAX_PIXELS), |t| {
+                self.engine.next_picture(t, w, h)
+            })?;
+            Ok((info.duration, times, sheet))
         });
         self.engine.close();
-        let (duration, times, frames) = made.map_err(to_js)?;
-        let tiles: Vec<Tile> = frames
-            .iter()
-            .map(|(width, height, rgba)| Tile {
-                width: *width,
-                height: *height,
-                rgba,
-            })
-            .collect();
-        let (sheet, rgba) = compose(&tiles, options.columns);
+        let (duration, times, (sheet, rgba)) = made.map_err(to_js)?;
         let info = SheetInfo::new(&sheet, times, duration, &image_name(options.format.extension()));
         let (format, quality) = (options.format, options.quality);
         Ok(wasm_bindgen_futures::future_to_promise(async move {
@@ -222,12 +177,7 @@ impl ThumbnailWorker {
 /// animation (encoded in Rust, as on the server).
 enum Made {
     Still(engine::Frame),
-    Gif {
-        width: u32,
-        height: u32,
-        time: f64,
-        gif: Vec<u8>,
-    },
+    Gif(Animation),
 }
 
 /// A failure as the JS side expects it: `{ code, message, fatal }`.
