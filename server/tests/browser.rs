@@ -214,12 +214,7 @@ async fn the_page_makes_the_real_world_fixtures_like_the_server() {
 
 /// POSTs the server has answered on `route`, from its metrics.
 async fn posts_to(server: &Server, route: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     let prefix = format!("thumbnail_http_requests_total{{route=\"{route}\",method=\"POST\"");
     text.lines()
         .filter(|l| l.starts_with(&prefix))

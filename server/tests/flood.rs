@@ -11,20 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::stream;
 use reqwest::multipart::{Form, Part};
 use reqwest::Client;
 use serde_json::Value;
-use test_support::Server;
+use test_support::{zeros, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A stream of `size` zero bytes, never all in memory.
-fn zeros(size: usize) -> reqwest::Body {
-    const CHUNK: usize = 256 * 1024;
-    let chunks =
-        (0..size.div_ceil(CHUNK)).map(move |i| Ok::<_, std::io::Error>(vec![0u8; CHUNK.min(size - i * CHUNK)]));
-    reqwest::Body::wrap_stream(stream::iter(chunks))
-}
 
 /// GET /healthz on a new connection, from a plain thread (not the test's busy runtime): how long
 /// the server took to answer.
@@ -38,19 +29,6 @@ fn healthz(address: &str) -> Duration {
     socket.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     asked.elapsed()
-}
-
-async fn metric(server: &Server, name: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in metrics"))
 }
 
 /// Bytes of the files in `dir`.
@@ -230,7 +208,7 @@ async fn a_thousand_stalled_connections_and_a_hundred_100_mb_uploads() {
         "/healthz took {:?} at worst",
         health[health.len() - 1]
     );
-    assert_eq!(metric(&server, "thumbnail_temp_bytes").await, 0.0);
+    assert_eq!(server.metric("thumbnail_temp_bytes").await, 0.0);
     assert_eq!(bytes_in(&spool), 0, "temporary files left behind");
     std::fs::remove_dir_all(&spool).unwrap();
 }

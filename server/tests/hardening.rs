@@ -12,7 +12,7 @@ use futures_util::stream;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use test_support::{fixture, Server};
+use test_support::{eventually, fixture, zeros, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -93,29 +93,6 @@ async fn post_expecting(server: &Server, length: u64) -> String {
     );
     socket.write_all(head.as_bytes()).await.unwrap();
     read_head(&mut socket).await
-}
-
-async fn metric(server: &Server, name: &str) -> f64 {
-    let text = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in metrics:\n{text}"))
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn spool_dir(name: &str) -> PathBuf {
@@ -208,7 +185,7 @@ async fn stalled_headers_and_idle_connections_are_closed_at_the_header_timeout()
         assert!(ended, "a silent connection was still open after 10 s");
     }
     eprintln!("55 silent connections closed within {:?}", started.elapsed());
-    assert_eq!(metric(&server, "thumbnail_connections").await, 1.0); // the metrics request
+    assert_eq!(server.metric("thumbnail_connections").await, 1.0); // the metrics request
 }
 
 #[tokio::test]
@@ -234,7 +211,7 @@ async fn connections_past_the_limit_get_503_and_are_closed() {
     assert!(problem["detail"].as_str().unwrap().contains("connections"), "{problem}");
 
     held.pop();
-    eventually("a freed slot to serve again", async || {
+    eventually("a freed slot to serve again", Duration::from_secs(20), async || {
         client()
             .get(server.url("/healthz"))
             .send()
@@ -243,7 +220,7 @@ async fn connections_past_the_limit_get_503_and_are_closed() {
     })
     .await;
     drop(held);
-    eventually("the metrics to show the refusal", async || {
+    eventually("the metrics to show the refusal", Duration::from_secs(20), async || {
         let Ok(r) = client().get(server.url("/metrics")).send().await else {
             return false; // still at the limit: the held connections are closing
         };
@@ -263,8 +240,11 @@ async fn a_busy_server_answers_before_reading_the_body() {
     let server = start(&["--workers", "1", "--queue", "0", "--temp-dir", spool.to_str().unwrap()]);
     // The only slot: an upload in progress.
     let _holder = start_upload(&server, 50_000_000, 1000).await;
-    eventually("the first upload to be spooled", async || files_in(&spool) == 1).await;
-    assert_eq!(metric(&server, "thumbnail_admitted_requests").await, 1.0);
+    eventually("the first upload to be spooled", Duration::from_secs(20), async || {
+        files_in(&spool) == 1
+    })
+    .await;
+    assert_eq!(server.metric("thumbnail_admitted_requests").await, 1.0);
 
     // Twelve 90 MB uploads that wait to be told to send: told 503 at once, not 100 Continue.
     let heads = futures_util::future::join_all((0..12).map(|_| post_expecting(&server, 90_000_000))).await;
@@ -285,16 +265,8 @@ async fn a_busy_server_answers_before_reading_the_body() {
     assert_eq!(problem["code"], "busy");
     // Nothing of theirs was stored.
     assert_eq!(files_in(&spool), 1);
-    assert_eq!(metric(&server, "thumbnail_temp_bytes").await, 50_000_000.0);
+    assert_eq!(server.metric("thumbnail_temp_bytes").await, 50_000_000.0);
     std::fs::remove_dir_all(&spool).unwrap();
-}
-
-/// A stream of `size` zero bytes, never all in memory.
-fn zeros(size: usize) -> reqwest::Body {
-    const CHUNK: usize = 256 * 1024;
-    let chunks =
-        (0..size.div_ceil(CHUNK)).map(move |i| Ok::<_, std::io::Error>(vec![0u8; CHUNK.min(size - i * CHUNK)]));
-    reqwest::Body::wrap_stream(stream::iter(chunks))
 }
 
 #[tokio::test]
@@ -310,12 +282,15 @@ async fn uploads_at_once_and_temporary_bytes_are_bounded() {
         "--temp-dir",
         spool.to_str().unwrap(),
     ]);
-    assert_eq!(metric(&server, "thumbnail_uploads_limit").await, 2.0);
-    assert_eq!(metric(&server, "thumbnail_temp_budget_bytes").await, 5_000_000.0);
+    assert_eq!(server.metric("thumbnail_uploads_limit").await, 2.0);
+    assert_eq!(server.metric("thumbnail_temp_budget_bytes").await, 5_000_000.0);
     // 4 MB declared: reserved up front.
     let holder = start_upload(&server, 4_000_000, 1000).await;
-    eventually("the first upload to be spooled", async || files_in(&spool) == 1).await;
-    assert_eq!(metric(&server, "thumbnail_temp_bytes").await, 4_000_000.0);
+    eventually("the first upload to be spooled", Duration::from_secs(20), async || {
+        files_in(&spool) == 1
+    })
+    .await;
+    assert_eq!(server.metric("thumbnail_temp_bytes").await, 4_000_000.0);
     // 2 MB declared does not fit in what is left: refused before its body.
     let head = post_expecting(&server, 2_000_000).await;
     assert_busy_head(&head, "an upload past the temporary-file budget");
@@ -334,15 +309,17 @@ async fn uploads_at_once_and_temporary_bytes_are_bounded() {
         problem["detail"].as_str().unwrap().contains("temporary storage"),
         "{problem}"
     );
-    eventually("the refused chunked upload's file to go", async || {
-        files_in(&spool) == 1
-    })
+    eventually(
+        "the refused chunked upload's file to go",
+        Duration::from_secs(20),
+        async || files_in(&spool) == 1,
+    )
     .await;
 
     // Two uploads at once at most: a second in progress, the third is refused before its body.
     let second = start_upload(&server, 10, 5).await;
-    eventually("two uploads in progress", async || {
-        metric(&server, "thumbnail_uploads").await == 2.0
+    eventually("two uploads in progress", Duration::from_secs(20), async || {
+        server.metric("thumbnail_uploads").await == 2.0
     })
     .await;
     let head = post_expecting(&server, 1000).await;
@@ -350,8 +327,8 @@ async fn uploads_at_once_and_temporary_bytes_are_bounded() {
 
     // All given back when they end.
     drop((holder, second));
-    eventually("the budget to be free", async || {
-        metric(&server, "thumbnail_temp_bytes").await == 0.0 && metric(&server, "thumbnail_uploads").await == 0.0
+    eventually("the budget to be free", Duration::from_secs(20), async || {
+        server.metric("thumbnail_temp_bytes").await == 0.0 && server.metric("thumbnail_uploads").await == 0.0
     })
     .await;
     let video = std::fs::read(fixture("h264.mp4")).unwrap();
@@ -363,7 +340,10 @@ async fn uploads_at_once_and_temporary_bytes_are_bounded() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    eventually("the spool folder to be empty", async || files_in(&spool) == 0).await;
+    eventually("the spool folder to be empty", Duration::from_secs(20), async || {
+        files_in(&spool) == 0
+    })
+    .await;
     std::fs::remove_dir_all(&spool).unwrap();
 }
 
@@ -533,7 +513,7 @@ async fn slow_uploads_are_cut() {
     assert!(response.contains("took longer than 2 s"), "{response}");
     assert!(took >= Duration::from_secs(2), "{took:?}");
     eprintln!("a 2 s request limit: 408 after {took:?}");
-    assert_eq!(metric(&server, "thumbnail_admitted_requests").await, 0.0);
+    assert_eq!(server.metric("thumbnail_admitted_requests").await, 0.0);
 }
 
 #[tokio::test]

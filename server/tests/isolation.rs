@@ -133,7 +133,7 @@ async fn a_worker_killed_on_a_job_costs_one_request() {
     assert_still_serving(&server).await;
     let now = workers(&server);
     assert!(!now.contains(&victim), "the dead worker is gone: {now:?}");
-    let metrics = metrics(&server).await;
+    let metrics = server.metrics().await;
     assert!(metrics.contains("thumbnail_engine_worker_crashes_total 1"), "{metrics}");
 }
 
@@ -200,15 +200,9 @@ async fn workers_run_sandboxed() {
     assert_eq!(field("Seccomp:"), "2", "seccomp filter mode: {status}");
 }
 
-/// The server's /metrics text.
-async fn metrics(server: &Server) -> String {
-    let response = client().get(server.url("/metrics")).send().await.unwrap();
-    response.text().await.unwrap()
-}
-
 async fn wait_for_metric(server: &Server, line: &str) {
     for _ in 0..500 {
-        if metrics(server).await.lines().any(|l| l == line) {
+        if server.metrics().await.lines().any(|l| l == line) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

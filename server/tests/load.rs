@@ -10,7 +10,7 @@ use futures_util::stream;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use test_support::{fixture, Server};
+use test_support::{eventually, fixture, zeros, Server};
 use tokio::io::AsyncWriteExt;
 
 fn start(args: &[&str]) -> Server {
@@ -30,29 +30,6 @@ async fn post(client: &Client, server: &Server, bytes: &[u8], query: &str) -> re
         .send()
         .await
         .unwrap()
-}
-
-async fn metric(server: &Server, name: &str) -> f64 {
-    let text = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in metrics"))
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -113,8 +90,8 @@ async fn a_slow_job_is_interrupted_at_the_timeout() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "timeout", "{body}");
     // The engine was told to stop: the worker comes free.
-    eventually("the interrupted job to end", async || {
-        metric(&server, "thumbnail_jobs_running").await == 0.0
+    eventually("the interrupted job to end", Duration::from_secs(10), async || {
+        server.metric("thumbnail_jobs_running").await == 0.0
     })
     .await;
     assert_eq!(slow_job(&unhurried).await.0.status(), StatusCode::OK);
@@ -170,9 +147,11 @@ async fn temporary_files_go_on_every_path() {
     );
     socket.write_all(head.as_bytes()).await.unwrap();
     socket.write_all(&big[..100_000]).await.unwrap();
-    eventually("the partial upload to be spooled", async || {
-        std::fs::read_dir(&spool).unwrap().count() > 0
-    })
+    eventually(
+        "the partial upload to be spooled",
+        Duration::from_secs(10),
+        async || std::fs::read_dir(&spool).unwrap().count() > 0,
+    )
     .await;
     drop(socket);
     // ... and while its job runs (1080p at 9.9 s: 48 frames to decode).
@@ -183,25 +162,17 @@ async fn temporary_files_go_on_every_path() {
     );
     socket.write_all(head.as_bytes()).await.unwrap();
     socket.write_all(&big).await.unwrap();
-    eventually("the job to start", async || {
-        metric(&server, "thumbnail_jobs_running").await > 0.0
+    eventually("the job to start", Duration::from_secs(10), async || {
+        server.metric("thumbnail_jobs_running").await > 0.0
     })
     .await;
     drop(socket);
 
-    eventually("the spool folder to be empty", async || {
+    eventually("the spool folder to be empty", Duration::from_secs(10), async || {
         std::fs::read_dir(&spool).unwrap().count() == 0
     })
     .await;
     std::fs::remove_dir_all(&spool).unwrap();
-}
-
-/// A stream of `size` zero bytes, never all in memory.
-fn zeros(size: usize) -> reqwest::Body {
-    const CHUNK: usize = 256 * 1024;
-    let chunks =
-        (0..size.div_ceil(CHUNK)).map(move |i| Ok::<_, std::io::Error>(vec![0u8; CHUNK.min(size - i * CHUNK)]));
-    reqwest::Body::wrap_stream(stream::iter(chunks))
 }
 
 #[tokio::test]

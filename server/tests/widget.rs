@@ -241,12 +241,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     assert_eq!(event, json!({ "type": "upload", "code": "unsupported_codec" }));
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(event, json!({ "type": "error", "code": "upload_declined" }));
-    let posts = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let posts = server.metrics().await;
     assert!(
         !posts.contains("method=\"POST\""),
         "a declined upload reached the server:\n{posts}"

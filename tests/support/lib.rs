@@ -9,7 +9,7 @@ pub mod server;
 
 pub use browser::Browser;
 pub use large::large_mp4;
-pub use server::Server;
+pub use server::{eventually, zeros, Server};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

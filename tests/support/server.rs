@@ -77,6 +77,20 @@ impl Server {
         total
     }
 
+    /// Its `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap()
+    }
+
+    /// The value of the unlabelled metric `name` (`thumbnail_jobs_running`, ...).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in metrics:\n{text}"))
+    }
+
     /// Is the process still running?
     pub fn is_alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
@@ -97,4 +111,21 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Waits until `check` holds (asked every 50 ms), failing the test after `limit`.
+pub async fn eventually(what: &str, limit: std::time::Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A request body of `size` zero bytes, streamed (never all in memory, sent chunked).
+pub fn zeros(size: usize) -> reqwest::Body {
+    const CHUNK: usize = 256 * 1024;
+    let chunks =
+        (0..size.div_ceil(CHUNK)).map(move |i| Ok::<_, std::io::Error>(vec![0u8; CHUNK.min(size - i * CHUNK)]));
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
 }
