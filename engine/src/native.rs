@@ -156,7 +156,7 @@ impl Engine {
             .ok_or_else(|| Error::new(ErrorKind::NoMemory, "cannot allocate the engine"))?;
         let mut engine = Engine {
             raw,
-            info: empty_info(),
+            info: VideoInfo::default(),
             _interrupt: options.interrupt.clone(),
             _file: None,
         };
@@ -248,19 +248,6 @@ impl Drop for Engine {
 /// A box side for the C API (0 = no limit).
 fn clamp(side: u32) -> i32 {
     i32::try_from(side).unwrap_or(i32::MAX)
-}
-
-fn empty_info() -> VideoInfo {
-    VideoInfo {
-        duration: None,
-        fps: None,
-        width: 0,
-        height: 0,
-        coded_width: 0,
-        coded_height: 0,
-        rotation: 0,
-        codec: String::new(),
-    }
 }
 
 fn read_info(raw: &TeInfo) -> VideoInfo {

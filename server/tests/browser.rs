@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use test_support::browser::serve_page_on_another_origin;
+use test_support::browser::{serve_page_on_another_origin, COUNT_ENGINE_STARTS_AND_JOBS};
 use test_support::{fixture, psnr, Browser, Expect, Server, BAD_INPUTS, REAL_WORLD, VIDEOS};
 use thumbnail_engine::{Engine, OpenOptions};
 use thumbnail_vocabulary::Seek;
@@ -700,14 +700,12 @@ async fn the_page_shows_a_filmstrip_and_live_frames() {
     // The slider dragged: live frames, the last position shown, the engine's worker never restarted.
     let counts = browser
         .run(
-            "window.started = 0; window.posted = 0;
-             const RealWorker = Worker;
-             window.Worker = class extends RealWorker { constructor(...a) { super(...a); window.started++; } };
-             const post = RealWorker.prototype.postMessage;
-             RealWorker.prototype.postMessage = function (m) { if (m && m.kind) window.posted++; return post.call(this, m); };
+            &format!(
+                "{COUNT_ENGINE_STARTS_AND_JOBS}
              const at = document.getElementById('at');
-             for (let i = 1; i <= 12; i++) { at.value = String(0.2 * i); at.dispatchEvent(new Event('input')); }
-             return at.value;",
+             for (let i = 1; i <= 12; i++) {{ at.value = String(0.2 * i); at.dispatchEvent(new Event('input')); }}
+             return at.value;"
+            ),
             vec![],
         )
         .await;

@@ -49,16 +49,7 @@ fn ts_fields(body: &str) -> BTreeSet<String> {
 }
 
 fn video_info_fields() -> BTreeSet<String> {
-    let sample = VideoInfo {
-        duration: None,
-        fps: None,
-        width: 0,
-        height: 0,
-        coded_width: 0,
-        coded_height: 0,
-        rotation: 0,
-        codec: String::new(),
-    };
+    let sample = VideoInfo::default();
     let Value::Object(map) = serde_json::to_value(sample).unwrap() else {
         unreachable!()
     };

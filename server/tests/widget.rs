@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use test_support::browser::serve_page_on_another_origin;
+use test_support::browser::{serve_page_on_another_origin, COUNT_ENGINE_STARTS_AND_JOBS};
 use test_support::{fixture, Browser, Server};
 
 const JOB_TIME: Duration = Duration::from_secs(60);
@@ -276,17 +276,15 @@ async fn the_slider_shows_frames_live_without_restarting_the_engine() {
     // Count engine workers started and jobs posted from here, then drag: 15 positions at once.
     let drag = browser
         .run(
-            "window.started = 0; window.posted = 0;
-             const RealWorker = Worker;
-             window.Worker = class extends RealWorker { constructor(...a) { super(...a); window.started++; } };
-             const post = RealWorker.prototype.postMessage;
-             RealWorker.prototype.postMessage = function (m) { if (m && m.kind) window.posted++; return post.call(this, m); };
+            &format!(
+                "{COUNT_ENGINE_STARTS_AND_JOBS}
              const slider = document.getElementById('in-browser').shadowRoot.querySelector('[part=slider]');
-             for (let i = 1; i <= 15; i++) {
+             for (let i = 1; i <= 15; i++) {{
                slider.value = String(0.16 * i);
                slider.dispatchEvent(new Event('input'));
-             }
-             return slider.value;",
+             }}
+             return slider.value;"
+            ),
             vec![],
         )
         .await;

@@ -160,6 +160,15 @@ fn descendants(root: u32) -> Vec<u32> {
     found
 }
 
+/// JS for `run`: from here, `window.started` counts the Web Workers the page starts (an engine
+/// restarted) and `window.posted` the jobs posted to them.
+pub const COUNT_ENGINE_STARTS_AND_JOBS: &str = "
+    window.started = 0; window.posted = 0;
+    const RealWorker = Worker;
+    window.Worker = class extends RealWorker { constructor(...a) { super(...a); window.started++; } };
+    const post = RealWorker.prototype.postMessage;
+    RealWorker.prototype.postMessage = function (m) { if (m && m.kind) window.posted++; return post.call(this, m); };";
+
 /// Serves `html` at `/` of a new origin (127.0.0.1, another port) that sends no COOP/COEP, as a
 /// site embedding the thumbnailer would; returns its URL. Runs until the tokio runtime ends.
 pub async fn serve_page_on_another_origin(html: String) -> String {

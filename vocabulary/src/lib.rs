@@ -42,7 +42,7 @@ impl Seek {
 
 /// What a video is (`te_info` in engine.h). Serialised the same way by every host (camelCase):
 /// `{ duration, fps, width, height, codedWidth, codedHeight, rotation, codec }`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VideoInfo {
     /// Seconds, when the container says.
