@@ -71,6 +71,7 @@ struct te_engine {
   int positioned, drained;
   int64_t kept_pts, before_pts; /* e->kept's time, and the frame's before it (AV_NOPTS_VALUE: none) */
   int64_t sent_dts;             /* the last packet given to the decoder */
+  int frames_seen;              /* frames the last decode_until received */
   int64_t max_dts;              /* the latest packet ever given to it (AV_NOPTS_VALUE: none yet) */
   int64_t packets, again;       /* packets given to the decoder since te_open; of them, given again */
   int indexed;                  /* the container's header indexes the keyframes (see open_video) */
@@ -404,6 +405,7 @@ static int64_t frame_time(const AVFrame *f) {
  * e->kept (te_decode_next), which stays the answer if nothing follows it. */
 static int decode_until(te_engine *e, int64_t target, int mode, int at_start, int continuing) {
   int have = continuing, draining = 0, errors = 0;
+  e->frames_seen = 0;
   /* Frames come out in presentation order. One without a timestamp, or whose timestamp goes
    * backwards (a broken one, often the last of an MPEG-PS), is one frame after the one before; from
    * the start, the first is at the start. That is how raw streams (.h264, .hevc), which carry no
@@ -421,6 +423,7 @@ static int decode_until(te_engine *e, int64_t target, int mode, int at_start, in
       av_frame_unref(e->kept);
       av_frame_move_ref(e->kept, e->frame);
       have = 1;
+      e->frames_seen++;
       int64_t pts = frame_time(e->kept);
       if (e->frame_dur > 0 && (pts == AV_NOPTS_VALUE || (last != AV_NOPTS_VALUE && pts < last))) {
         pts = last != AV_NOPTS_VALUE ? sat_add(last, e->frame_dur) : at_start ? e->start : AV_NOPTS_VALUE;
@@ -488,7 +491,12 @@ static int decode_from_start(te_engine *e, int64_t target, int mode) {
   int at_first_byte = e->fresh;
   if (seek_before(e, e->start) >= 0) {
     int status = decode_until(e, target, mode, 1, 0);
-    if (status != TE_ERR_CORRUPT || at_first_byte) return status;
+    if (at_first_byte) return status;
+    /* A seek "to the start" of an MPEG-TS can land on a later keyframe: a first frame after the
+     * target means the start was not reached, as much as nothing decoding does. */
+    int64_t pts = status == TE_OK ? frame_time(e->kept) : AV_NOPTS_VALUE;
+    int late = mode == TE_MODE_EXACT && pts != AV_NOPTS_VALUE && pts > sat_add(target, e->frame_dur) && pts > e->start;
+    if (status != TE_ERR_CORRUPT && !late) return status;
   }
   int ret = restart(e);
   return ret != TE_OK ? ret : decode_until(e, target, mode, 1, 0);
@@ -507,7 +515,10 @@ static int find_frame(te_engine *e, int64_t target, int mode) {
       int64_t pts = frame_time(e->kept);
       /* no timestamps: where the seek landed is unknown, so count the frames from the start */
       if (pts == AV_NOPTS_VALUE && mode == TE_MODE_EXACT) return decode_from_start(e, target, mode);
-      int late = mode == TE_MODE_EXACT && pts != AV_NOPTS_VALUE && pts > sat_add(target, e->frame_dur);
+      /* Late: the first frame decoded after the seek is already past the target, so one between
+       * them may have been missed; or, having decoded up to it, still more than a frame past. */
+      int late = mode == TE_MODE_EXACT && pts != AV_NOPTS_VALUE &&
+                 (pts > sat_add(target, e->frame_dur) || (e->frames_seen == 1 && pts > target));
       if (!late || attempt >= 3) return TE_OK;
     } else if (status != TE_ERR_CORRUPT) {
       return status;
@@ -662,8 +673,8 @@ TE_EXPORT int te_decode_next(te_engine *e, double t, int32_t max_width, int32_t 
   int status = decode_args(e, t, max_width, max_height, TE_MODE_EXACT, &target);
   if (status != TE_OK) return status;
   int ready = e->positioned || e->drained;
-  if (ready && target <= e->kept_pts && (e->before_pts == AV_NOPTS_VALUE || target > e->before_pts))
-    status = TE_OK; /* the frame already decoded is the first at or after t */
+  if (ready && target <= e->kept_pts && e->before_pts != AV_NOPTS_VALUE && target > e->before_pts)
+    status = TE_OK; /* the frame already decoded is the first at or after t (the one before it is known) */
   else if (!ready || target <= e->kept_pts)
     status = find_frame(e, target, TE_MODE_EXACT); /* backwards, or nothing to go on from */
   else if (e->drained)

@@ -413,3 +413,39 @@ fn next_frame_goes_back_and_past_the_end() {
     assert_eq!(engine.packets_decoded().0, after_first);
     assert!(after_first > before);
 }
+
+/// Every real-world fixture (odd sizes, raw streams, no index, cut files, several streams, a
+/// resolution change): frames asked at increasing times with `next_frame` are those `frame` makes
+/// one by one (same time, same pixels), and the same again after the time goes back.
+#[test]
+fn next_frame_on_every_real_world_fixture() {
+    for case in REAL_WORLD {
+        if let Expect::Error(_) = case.expect {
+            continue;
+        }
+        let mut one_by_one = open(case.file);
+        let mut sequential = open(case.file);
+        let times = [0.0, 0.3, 0.6, case.at, case.at + 0.2, 0.1, 0.5];
+        for t in times {
+            let want = one_by_one.frame(t, 96, 96, Seek::Exact);
+            let got = sequential.next_frame(t, 96, 96);
+            match (want, got) {
+                (Ok(want), Ok(got)) => {
+                    assert_eq!(
+                        (got.time, got.width, got.height),
+                        (want.time, want.width, want.height),
+                        "{} at {t}",
+                        case.file
+                    );
+                    assert!(got.rgba == want.rgba, "{} at {t}: not the same pixels", case.file);
+                }
+                (want, got) => assert_eq!(
+                    want.map(|i| i.time).map_err(|e| e.kind),
+                    got.map(|i| i.time).map_err(|e| e.kind),
+                    "{} at {t}",
+                    case.file
+                ),
+            }
+        }
+    }
+}
