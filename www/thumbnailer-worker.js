@@ -22,13 +22,35 @@ ready.then(
   (e) => postMessage({ type: 'ready', error: { code: 'engine_unavailable', message: `the engine did not load: ${asError(e).message}`, fatal: true } }),
 );
 
+// A series of frames hands each frame over and waits for the page to ask for the next one
+// ({ id, more: true }) or to end the series ({ id, more: false }): at most one frame in flight.
+const waiting = new Map(); // id -> resolves the frame's promise with whether to go on
+
+function emitter(id) {
+  return (frame) =>
+    new Promise((resolve) => {
+      waiting.set(id, resolve);
+      postMessage({ id, frame }, frame.bitmap ? [frame.bitmap] : []);
+    });
+}
+
 self.onmessage = async ({ data }) => {
-  const { id, kind, file, options } = data;
+  const { id, kind, file, options, more } = data;
+  if (more !== undefined) {
+    waiting.get(id)?.(more);
+    waiting.delete(id);
+    return;
+  }
   try {
     const worker = await ready;
-    const result = kind === 'probe' ? worker.probe(file) : await worker[kind](file, options); // thumbnail, sprite
+    const result =
+      kind === 'probe' ? worker.probe(file)
+      : kind === 'frames' ? await worker.frames(file, options, emitter(id))
+      : await worker[kind](file, options); // thumbnail, sprite
     postMessage({ id, ok: true, result });
   } catch (e) {
     postMessage({ id, ok: false, error: asError(e) });
+  } finally {
+    waiting.delete(id);
   }
 };

@@ -87,7 +87,12 @@ export interface ThumbnailOptions extends JobOptions {
   quality?: number;
   /** 'exact' (default): the frame at `at`; 'keyframe': the keyframe before it, faster. */
   seek?: 'exact' | 'keyframe';
-  /** For 'gif': seconds of video (default 3, at most 30), */
+  /**
+   * An animation: always for 'gif'; `true` with 'webp' makes an animated WebP (made by the server:
+   * the browser engine refuses it with `invalid_argument`). Not for png or jpeg.
+   */
+  animated?: boolean;
+  /** For an animation: seconds of video (default 3, at most 30), */
   duration?: number;
   /** frames a second (default 5, at most 30), */
   fps?: number;
@@ -150,11 +155,45 @@ export interface Sprite {
   engine: EngineName;
 }
 
+export interface FramesOptions extends JobOptions {
+  /** Seconds, increasing (at most 400); or: */
+  times?: number[] | number;
+  /** so many frames spread over the video (each in the middle of its share, at most 400); or: */
+  count?: number;
+  /** one frame every so many seconds, from the start (at least 0.04). */
+  every?: number;
+  /** Each frame fitted in width x height (aspect kept, never enlarged). */
+  width?: number;
+  height?: number;
+  /** 'exact' (default): the first frame at or after each time; 'keyframe': the keyframe before it. */
+  seek?: 'exact' | 'keyframe';
+  /** Each frame encoded as an image (`blob`); without it, each is an ImageBitmap (`bitmap`). */
+  format?: 'png' | 'jpeg' | 'webp';
+  /** 1-100, for jpeg and webp. */
+  quality?: number;
+}
+
+/** One frame of a series: an ImageBitmap (`bitmap`), or an image (`blob`) when a format was asked. */
+export interface Frame {
+  /** Seconds: the frame's own time. */
+  time: number;
+  width: number;
+  height: number;
+  bitmap?: ImageBitmap;
+  blob?: Blob;
+  engine: EngineName;
+}
+
 export class Thumbnailer {
   static create(options?: CreateOptions): Promise<Thumbnailer>;
   probe(file: Blob, options?: JobOptions): Promise<VideoInfo>;
   thumbnail(file: Blob, options?: ThumbnailOptions): Promise<Thumbnail>;
   sprite(file: Blob, options?: SpriteOptions): Promise<Sprite>;
+  /**
+   * The frames one at a time, each made when it is asked for; leaving the loop ends the job.
+   * `for await (const frame of t.frames(file, { count: 10, width: 160 })) ctx.drawImage(frame.bitmap, 0, 0);`
+   */
+  frames(file: Blob, options?: FramesOptions): AsyncGenerator<Frame, void, undefined>;
   /**
    * Stops the browser engine and ends every job not yet settled (queued, waiting for the engine to
    * start, running, or on the server) with `aborted`; the next job starts a new engine.

@@ -67,6 +67,10 @@ class EngineWorker {
         }
         const job = this.#pending.get(data.id);
         if (!job) return;
+        if (data.frame) {
+          job.frame(data.frame); // one frame of a series, which goes on
+          return;
+        }
         this.#pending.delete(data.id);
         if (data.ok) job.resolve(data.result);
         else job.reject(data.error);
@@ -92,6 +96,54 @@ class EngineWorker {
       this.#pending.set(id, { resolve, reject });
       this.#worker.postMessage({ id, kind, file, options });
     });
+  }
+
+  /**
+   * Starts a series of frames on the worker. `next()` resolves to its next frame, or null once it
+   * has ended (asking the worker for the one after: one frame at a time), and rejects as run()
+   * does; `end()` stops the series early.
+   */
+  async stream(kind, file, options) {
+    await this.start();
+    const id = this.#nextId++;
+    const worker = this.#worker;
+    const arrived = []; // frames, then null for the end, not yet taken
+    let failed = null;
+    let wake = null;
+    let taken = 0;
+    let done = false;
+    const settle = () => {
+      wake?.();
+      wake = null;
+    };
+    this.#pending.set(id, {
+      frame: (frame) => {
+        arrived.push(frame);
+        settle();
+      },
+      resolve: () => {
+        done = true;
+        arrived.push(null);
+        settle();
+      },
+      reject: (error) => {
+        done = true;
+        failed = error;
+        settle();
+      },
+    });
+    worker.postMessage({ id, kind, file, options });
+    return {
+      next: async () => {
+        if (taken++ > 0 && !done) worker.postMessage({ id, more: true });
+        while (!arrived.length && !failed) await new Promise((resolve) => (wake = resolve));
+        if (arrived.length) return arrived.shift();
+        throw failed;
+      },
+      end: () => {
+        if (!done) worker.postMessage({ id, more: false });
+      },
+    };
   }
 
   #failAll(error) {
@@ -142,6 +194,13 @@ function watch(signal, timeout, what) {
   });
   watcher.stopped.catch(() => {});
   return watcher;
+}
+
+/** Refuses what no engine could take: not a Blob, a bad timeout, a signal already aborted. */
+function check(file, signal, timeout) {
+  if (!(file instanceof Blob)) throw new ThumbnailError('invalid_argument', 'pass a File or a Blob');
+  if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
+  if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
 }
 
 export class Thumbnailer {
@@ -211,6 +270,18 @@ export class Thumbnailer {
   }
 
   /**
+   * The frames of a video File or Blob at `times` (increasing seconds), or `count` spread over it,
+   * or one `every` s, each fitted in width x height, one at a time: `{ time, width, height,
+   * bitmap, engine }` (an ImageBitmap), or `{ ..., blob }` when a `format` is asked. An async
+   * iterator (`for await (const frame of t.frames(file, { count: 10 }))`): each frame is made
+   * when it is asked for (with `seek: 'exact'` each packet is decoded at most once), and leaving
+   * the loop ends the job. Its `timeout` counts until the last frame.
+   */
+  frames(file, { signal, timeout, ...options } = {}) {
+    return this.#series(file, options, signal, timeout);
+  }
+
+  /**
    * Stops the worker and ends every job not yet settled (queued, starting the engine, running, or
    * on the server) with `aborted`. The Thumbnailer can still be used: the next job starts a new worker.
    */
@@ -221,9 +292,7 @@ export class Thumbnailer {
   }
 
   async #dispatch(kind, file, options, signal, timeout = this.#timeout) {
-    if (!(file instanceof Blob)) throw new ThumbnailError('invalid_argument', 'pass a File or a Blob');
-    if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
-    if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
+    check(file, signal, timeout);
     const generation = this.#generation;
     if (this.#engineChoice === 'server') return this.#viaServer(kind, file, options, signal, timeout, generation);
     if (!browserCapable()) {
@@ -238,6 +307,88 @@ export class Thumbnailer {
       await this.#mayUpload(file, e, signal);
       return this.#viaServer(kind, file, options, signal, timeout, generation);
     }
+  }
+
+  async *#series(file, options, signal, timeout = this.#timeout) {
+    check(file, signal, timeout);
+    const generation = this.#generation;
+    if (this.#engineChoice !== 'server' && browserCapable()) {
+      let yielded = false;
+      try {
+        for await (const frame of this.#seriesInBrowser(file, options, signal, timeout, generation)) {
+          yielded = true;
+          yield frame;
+        }
+        return;
+      } catch (e) {
+        // `auto` goes to the server only if the browser could not make the first frame.
+        if (yielded || this.#engineChoice !== 'auto' || !FALL_BACK_ON.has(e.code)) throw e;
+        await this.#mayUpload(file, e, signal);
+      }
+    } else if (this.#engineChoice !== 'server') {
+      await this.#mayUpload(file, new ThumbnailError('engine_unavailable', 'this browser has no Web Workers, WebAssembly or OffscreenCanvas'), signal);
+    }
+    const { frames } = await this.#viaServer('frames', file, options, signal, timeout, generation);
+    for (const { image, ...frame } of frames) {
+      const blob = await (await fetch(image)).blob();
+      // As the browser gives them: an ImageBitmap unless a format was asked.
+      yield options.format == null ? { ...frame, bitmap: await createImageBitmap(blob), engine: 'server' } : { ...frame, blob, engine: 'server' };
+    }
+  }
+
+  /**
+   * A series on the worker, queued as any job; it holds the worker from its first frame to its
+   * last. Its timeout and signal end it even while the caller holds a frame and asks for no more.
+   */
+  async *#seriesInBrowser(file, options, signal, timeout, generation) {
+    const watcher = watch(signal, timeout, 'the job');
+    let release;
+    const mine = new Promise((resolve) => (release = resolve));
+    const before = this.#queue;
+    this.#queue = before.then(() => mine);
+    let stream = null;
+    let running = true;
+    watcher.stopped.catch(() => {
+      // The caller may never ask again: end the decode and free the queue now.
+      if (running && stream) this.#engine.stop();
+      release();
+    });
+    try {
+      await Promise.race([before, watcher.stopped]);
+      if (generation !== this.#generation) throw new ThumbnailError('aborted', 'the thumbnailer was terminated');
+      let engine;
+      try {
+        engine = await Promise.race([this.#engine.start(), watcher.stopped]);
+      } catch (e) {
+        throw e instanceof ThumbnailError ? e : new ThumbnailError('engine_unavailable', String(e));
+      }
+      try {
+        stream = await Promise.race([this.#engine.stream('frames', file, options), watcher.stopped]);
+        for (;;) {
+          const frame = await Promise.race([stream.next(), watcher.stopped]);
+          if (!frame) return;
+          yield { ...frame, engine };
+        }
+      } catch (e) {
+        throw this.#engineFailure(e);
+      }
+    } finally {
+      running = false;
+      stream?.end();
+      watcher.stop();
+      release();
+    }
+  }
+
+  /** A failure of a job on the worker, as the caller sees it; the worker ends when it must. */
+  #engineFailure(e) {
+    if (e instanceof ThumbnailError) {
+      // The only way to halt a decode in progress (aborted, timeout) is to end the worker.
+      if (e.code === 'aborted' || e.code === 'timeout') this.#engine.stop();
+      return e;
+    }
+    if (e.fatal) this.#engine.stop();
+    return new ThumbnailError(e.code, e.message);
   }
 
   /** `auto` is about to send the video to the server because of `why`: the page may say no. */
@@ -282,19 +433,13 @@ export class Thumbnailer {
       const result = await Promise.race([this.#engine.run(kind, file, options), stopped]);
       return kind === 'probe' ? result : { ...result, engine };
     } catch (e) {
-      if (e instanceof ThumbnailError) {
-        // The only way to halt a decode in progress (aborted, timeout) is to end the worker.
-        if (e.code === 'aborted' || e.code === 'timeout') this.#engine.stop();
-        throw e;
-      }
-      if (e.fatal) this.#engine.stop();
-      throw new ThumbnailError(e.code, e.message);
+      throw this.#engineFailure(e);
     }
   }
 
   async #viaServer(kind, file, options, signal, timeout, generation) {
     if (generation !== this.#generation) throw new ThumbnailError('aborted', 'the thumbnailer was terminated');
-    // POST /probe and /sprite live beside POST /thumbnail.
+    // POST /probe, /sprite and /frames live beside POST /thumbnail.
     const url = kind === 'thumbnail' ? new URL(this.#server.href) : new URL(kind, this.#server);
     for (const [name, value] of Object.entries(options)) {
       if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
@@ -320,7 +465,7 @@ export class Thumbnailer {
         const code = problem.code || (response.status >= 500 ? 'internal' : 'bad_request');
         throw new ThumbnailError(code, problem.detail || `the server answered ${response.status}`, { status: response.status });
       }
-      if (kind === 'probe') return await response.json(); // the same shape as the browser's
+      if (kind === 'probe' || kind === 'frames') return await response.json(); // probe: the same shape as the browser's
       if (kind === 'sprite') {
         const { image, ...sheet } = await response.json(); // the same shape, the image as a data URL
         return { ...sheet, blob: await (await fetch(image)).blob(), engine: 'server' };

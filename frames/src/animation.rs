@@ -38,22 +38,21 @@ const PALETTE_SAMPLE: usize = 1 << 20;
 /// NeuQuant's sampling factor: 1 (best) to 30 (fastest).
 const NEUQUANT_SAMPLING: i32 = 3;
 
-/// An animation: its first frame's size and time, and the GIF.
+/// An animation: its first frame's size and time, and the encoded file (GIF, animated WebP).
 pub struct Animation {
     pub width: u32,
     pub height: u32,
     pub time: f64,
-    pub gif: Vec<u8>,
+    pub bytes: Vec<u8>,
 }
 
-/// The GIF of the frames `next` makes at `times` (asked in order: each packet decoded at most
-/// once), each shown 1/`fps` s, looping forever when `looped`. A frame of another size than the
-/// first (a resolution change) is left out.
-pub fn make_gif<E>(
+/// The animation of the frames `next` makes at `times` (asked in order: each packet decoded at
+/// most once), encoded by `encode` (the GIF below, or a host's own encoder). A frame of another
+/// size than the first (a resolution change) is left out.
+pub fn make_animation<E>(
     times: &[f64],
-    fps: f64,
-    looped: bool,
     mut next: impl FnMut(f64) -> Result<Picture, E>,
+    encode: impl FnOnce(&[Picture]) -> Result<Vec<u8>, String>,
 ) -> Result<Animation, Failed<E>> {
     let mut pictures = times
         .iter()
@@ -65,13 +64,24 @@ pub fn make_gif<E>(
         .ok_or_else(|| Failed::Refused("no frames to animate".into()))?;
     let (width, height, time) = (first.width, first.height, first.time);
     pictures.retain(|p| (p.width, p.height) == (width, height));
-    let gif = encode_gif(&pictures, fps, looped).map_err(Failed::Refused)?;
+    let bytes = encode(&pictures).map_err(Failed::Refused)?;
     Ok(Animation {
         width,
         height,
         time,
-        gif,
+        bytes,
     })
+}
+
+/// The GIF of the frames `next` makes at `times`, each shown 1/`fps` s, looping forever when
+/// `looped` (see [`make_animation`]).
+pub fn make_gif<E>(
+    times: &[f64],
+    fps: f64,
+    looped: bool,
+    next: impl FnMut(f64) -> Result<Picture, E>,
+) -> Result<Animation, Failed<E>> {
+    make_animation(times, next, |pictures| encode_gif(pictures, fps, looped))
 }
 
 /// The GIF of `frames`, each shown 1/`fps` s, looping forever when `looped`.
@@ -202,7 +212,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!((made.width, made.height, made.time), (16, 8, 0.5));
-        let bytes = made.gif;
+        let bytes = made.bytes;
         assert!(bytes.starts_with(b"GIF89a"));
         let mut decoder = gif::DecodeOptions::new();
         decoder.set_color_output(gif::ColorOutput::RGBA);

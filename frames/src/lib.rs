@@ -6,12 +6,14 @@
 //!   set aside, then the frame whose colour histogram is closest to their mean.
 //!
 //! - [`sprite`]: a contact sheet, frames tiled in one image, and its WebVTT thumbnails track;
-//! - [`animation`]: an animated GIF.
+//! - [`animation`]: an animation (the GIF here; the server's animated WebP through libwebp);
+//! - [`series`]: the times of a series of frames (`t.frames()`, POST /frames).
 //!
 //! The frames come from the host's engine as [`Picture`]s, asked for at increasing times (its
 //! `next_frame`: each packet decoded at most once); the loops that ask for them are here, once.
 
 pub mod animation;
+pub mod series;
 pub mod sprite;
 
 /// A frame a host's engine made: its size, its own time and its RGBA.

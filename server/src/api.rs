@@ -1,4 +1,5 @@
-//! POST /thumbnail and POST /probe: the fallback for clients that cannot run the wasm engine.
+//! POST /thumbnail, /probe, /sprite and /frames: the fallback for clients that cannot run the
+//! wasm engine.
 
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
@@ -7,7 +8,7 @@ use axum::Json;
 use base64::Engine as _;
 use serde::Serialize;
 use thumbnail_frames::sprite::{image_name, Sheet, SheetInfo};
-use thumbnail_vocabulary::{SpriteOptions, ThumbnailOptions, VideoInfo};
+use thumbnail_vocabulary::{Format, FramesOptions, SpriteOptions, ThumbnailOptions, VideoInfo};
 
 use crate::engine_job::Job;
 use crate::error::ApiError;
@@ -49,6 +50,7 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
         max_pixels: state.config.max_pixels,
         thumbnail: Some(options),
         sprite: None,
+        frames: None,
     };
     let output = state.pool.run(job, video(&upload)?).await?;
     drop(upload); // the temporary file goes as soon as the frame is out
@@ -84,11 +86,7 @@ pub async fn thumbnail(State(state): State<AppState>, params: Params, request: R
 
 pub async fn probe(State(state): State<AppState>, request: Request) -> Result<Json<VideoInfo>, ApiError> {
     let upload = receive(&state, request).await?;
-    let job = Job {
-        max_pixels: state.config.max_pixels,
-        thumbnail: None,
-        sprite: None,
-    };
+    let job = Job::probe(state.config.max_pixels);
     let output = state.pool.run(job, video(&upload)?).await?;
     Ok(Json(output.info))
 }
@@ -116,6 +114,7 @@ pub async fn sprite(
         max_pixels: state.config.max_pixels,
         thumbnail: None,
         sprite: Some(options),
+        frames: None,
     };
     let output = state.pool.run(job, video(&upload)?).await?;
     drop(upload);
@@ -131,12 +130,64 @@ pub async fn sprite(
     let name = image_name(options.format.extension());
     Ok(Json(SpriteAnswer {
         sheet: SheetInfo::new(&geometry, sheet.times, output.info.duration, &name),
-        image: format!(
-            "data:{};base64,{}",
-            options.format.mime(),
-            base64::engine::general_purpose::STANDARD.encode(&frame.bytes)
-        ),
+        image: data_url(options.format.mime(), &frame.bytes),
     }))
+}
+
+/// What POST /frames answers: the video's duration and each frame, its image as a data URL.
+#[derive(Serialize)]
+pub struct FramesAnswer {
+    duration: Option<f64>,
+    frames: Vec<FrameAnswer>,
+}
+
+#[derive(Serialize)]
+pub struct FrameAnswer {
+    time: f64,
+    width: u32,
+    height: u32,
+    /// `data:image/...;base64,...`
+    image: String,
+}
+
+pub async fn frames(
+    State(state): State<AppState>,
+    params: Params,
+    request: Request,
+) -> Result<Json<FramesAnswer>, ApiError> {
+    let options = match FramesOptions::from_pairs(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(options) => options,
+        Err(error) => return Err(refuse(request, error.into())),
+    };
+    let mime = options.format.unwrap_or(Format::Png).mime();
+    let upload = receive(&state, request).await?;
+    let job = Job {
+        frames: Some(options),
+        ..Job::probe(state.config.max_pixels)
+    };
+    let output = state.pool.run(job, video(&upload)?).await?;
+    drop(upload);
+    let frames = output
+        .frames
+        .into_iter()
+        .map(|frame| FrameAnswer {
+            time: frame.time,
+            width: frame.width,
+            height: frame.height,
+            image: data_url(mime, &frame.bytes),
+        })
+        .collect();
+    Ok(Json(FramesAnswer {
+        duration: output.info.duration,
+        frames,
+    }))
+}
+
+fn data_url(mime: &str, bytes: &[u8]) -> String {
+    format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 /// `<stem>-thumbnail.<ext>` with only safe characters in the stem: nothing that could break out of

@@ -1,8 +1,10 @@
-//! RGBA frames to PNG, JPEG or WebP with the well-kept encoder crates. Most frames are opaque and
-//! are encoded without alpha; a frame with transparency (QuickTime Animation, ProRes 4444 ...)
+//! RGBA frames to PNG, JPEG or WebP with the well-kept encoder crates, and many frames to an
+//! animated WebP (libwebp's animation encoder, through the `webp` crate). Most frames are opaque
+//! and are encoded without alpha; a frame with transparency (QuickTime Animation, ProRes 4444 ...)
 //! keeps it in PNG and WebP, as the browser's canvas keeps it (JPEG has none).
 
 use thumbnail_engine::Image;
+use thumbnail_frames::Picture;
 use thumbnail_vocabulary::Format;
 
 use crate::error::ApiError;
@@ -41,7 +43,7 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Api
                 .map_err(|e| failed(&e))?;
             Ok(out)
         }
-        // An animation is made by engine_job::make_gif, never here.
+        // An animation is made by engine_job's make_animation, never here.
         Format::Gif => Err(ApiError::Internal(
             "a GIF is an animation, made from several frames".into(),
         )),
@@ -59,4 +61,47 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Api
             Ok(encoded.to_vec())
         }
     }
+}
+
+/// An animated WebP of `frames` (all of one size), each shown 1/`fps` s, looping forever when
+/// `looped`, lossy at `quality`. libwebp codes each frame as the rectangle that changed since the
+/// one before.
+pub fn encode_animated_webp(frames: &[Picture], fps: f64, looped: bool, quality: u8) -> Result<Vec<u8>, String> {
+    let first = frames.first().ok_or("no frames to animate")?;
+    let (width, height) = (first.width, first.height);
+    if width > 16383 || height > 16383 {
+        return Err(format!(
+            "WebP images are at most 16383 pixels on a side, not {width}x{height}"
+        ));
+    }
+    let transparent = frames.iter().any(|f| f.rgba.chunks_exact(4).any(|px| px[3] != 255));
+    let rgb: Vec<Vec<u8>> = if transparent {
+        Vec::new()
+    } else {
+        frames
+            .iter()
+            .map(|f| f.rgba.chunks_exact(4).flat_map(|px| [px[0], px[1], px[2]]).collect())
+            .collect()
+    };
+    let mut config = webp::WebPConfig::new().map_err(|()| "libwebp's configuration".to_string())?;
+    config.quality = f32::from(quality);
+    config.alpha_compression = 1;
+    let mut encoder = webp::AnimEncoder::new(width, height, &config);
+    encoder.set_loop_count(if looped { 0 } else { 1 });
+    let delay = 1000.0 / fps;
+    let at = |i: usize| (i as f64 * delay).round() as i32;
+    for (i, f) in frames.iter().enumerate() {
+        let frame = if transparent {
+            webp::AnimFrame::from_rgba(&f.rgba, width, height, at(i))
+        } else {
+            webp::AnimFrame::from_rgb(&rgb[i], width, height, at(i))
+        };
+        encoder.add_frame(frame);
+    }
+    // The crate ends the animation with a timestamp of 0, which libwebp takes as "the last frame
+    // lasts as long as the one before" (checked: every frame 1/fps, the test decodes them).
+    let encoded = encoder
+        .try_encode()
+        .map_err(|e| format!("encoding an animated WebP: {e:?}"))?;
+    Ok(encoded.to_vec())
 }

@@ -9,11 +9,14 @@ use std::fs::File;
 use serde::{Deserialize, Serialize};
 use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
 use thumbnail_frames::animation::{self, animation_times};
+use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{self, sprite_times};
 use thumbnail_frames::{best_time, Failed, Picture, PICK_SIDE};
-use thumbnail_vocabulary::{Error as EngineError, ErrorKind, Format, SpriteOptions, ThumbnailOptions, VideoInfo};
+use thumbnail_vocabulary::{
+    Error as EngineError, ErrorKind, Format, FramesOptions, Seek, SpriteOptions, ThumbnailOptions, VideoInfo,
+};
 
-use crate::encode::encode;
+use crate::encode::{encode, encode_animated_webp};
 use crate::error::ApiError;
 
 /// What to do with the video.
@@ -21,9 +24,23 @@ use crate::error::ApiError;
 pub struct Job {
     /// Source frames above this many pixels are refused.
     pub max_pixels: u32,
-    /// A thumbnail, or (`sprite`) a contact sheet; neither: only probe.
+    /// A thumbnail, or (`sprite`) a contact sheet, or (`frames`) a series of frames; none: only
+    /// probe.
     pub thumbnail: Option<ThumbnailOptions>,
     pub sprite: Option<SpriteOptions>,
+    pub frames: Option<FramesOptions>,
+}
+
+impl Job {
+    /// Only probe.
+    pub fn probe(max_pixels: u32) -> Job {
+        Job {
+            max_pixels,
+            thumbnail: None,
+            sprite: None,
+            frames: None,
+        }
+    }
 }
 
 /// What a job made.
@@ -34,6 +51,16 @@ pub struct Output {
     pub frame: Option<Frame>,
     /// For a sheet: its tiles and times (the track is written by the caller, which names the image).
     pub sheet: Option<SheetOut>,
+    /// A series of frames, in time order.
+    #[serde(default)]
+    pub frames: Vec<Frame>,
+}
+
+impl Output {
+    /// Every encoded image of the output, in order: the thumbnail (or sheet), then the series.
+    pub fn images_mut(&mut self) -> impl Iterator<Item = &mut Frame> {
+        self.frame.iter_mut().chain(self.frames.iter_mut())
+    }
 }
 
 /// A contact sheet's geometry and the times its tiles stand for.
@@ -98,19 +125,23 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
     if let Some(sprite) = &job.sprite {
         return make_sheet(engine, info, sprite, job.max_pixels);
     }
+    if let Some(frames) = &job.frames {
+        return make_frames(engine, info, frames, job.max_pixels);
+    }
     let Some(thumbnail) = &job.thumbnail else {
         return Ok(Output {
             info,
             frame: None,
             sheet: None,
+            frames: Vec::new(),
         });
     };
     let t = match thumbnail.at.seconds(info.duration) {
         Some(t) => t,
         None => best_time(info.duration, |t| next_picture(&mut engine, t, PICK_SIDE, PICK_SIDE))?,
     };
-    if thumbnail.format == Format::Gif {
-        return make_gif(engine, info, thumbnail, t);
+    if thumbnail.animated {
+        return make_animation(engine, info, thumbnail, t);
     }
     let image = engine.frame(t, thumbnail.max_width, thumbnail.max_height, thumbnail.seek)?;
     drop(engine);
@@ -124,6 +155,7 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
             bytes,
         }),
         sheet: None,
+        frames: Vec::new(),
     })
 }
 
@@ -155,22 +187,32 @@ impl From<Failed<EngineError>> for Failure {
     }
 }
 
-/// An animation: the frames from `start` at the options' rate, as one GIF.
-fn make_gif(mut engine: Engine, info: VideoInfo, options: &ThumbnailOptions, start: f64) -> Result<Output, Failure> {
+/// An animation: the frames from `start` at the options' rate, as one GIF or animated WebP.
+fn make_animation(
+    mut engine: Engine,
+    info: VideoInfo,
+    options: &ThumbnailOptions,
+    start: f64,
+) -> Result<Output, Failure> {
     let times = animation_times(start, options.duration, options.fps, info.duration);
     let (w, h) = (options.max_width, options.max_height);
-    let made = animation::make_gif(&times, options.fps, options.looped, |t| {
-        next_picture(&mut engine, t, w, h)
-    })?;
+    let next = |t| next_picture(&mut engine, t, w, h);
+    let made = match options.format {
+        Format::Gif => animation::make_gif(&times, options.fps, options.looped, next)?,
+        _ => animation::make_animation(&times, next, |frames| {
+            encode_animated_webp(frames, options.fps, options.looped, options.quality)
+        })?,
+    };
     Ok(Output {
         info,
         frame: Some(Frame {
             time: made.time,
             width: made.width,
             height: made.height,
-            bytes: made.gif,
+            bytes: made.bytes,
         }),
         sheet: None,
+        frames: Vec::new(),
     })
 }
 
@@ -209,5 +251,53 @@ fn make_sheet(
             tile_height: sheet.tile_height,
             times,
         }),
+        frames: Vec::new(),
+    })
+}
+
+/// A series of frames, each encoded (PNG unless the options say). The server answers them all at
+/// once, so together they are held to `max_pixels`, as a contact sheet is: refused (invalid
+/// argument) at the first frame past it.
+fn make_frames(
+    mut engine: Engine,
+    info: VideoInfo,
+    options: &FramesOptions,
+    max_pixels: u32,
+) -> Result<Output, Failure> {
+    let times = series_times(info.duration, &options.series);
+    let format = options.format.unwrap_or(Format::Png);
+    let (w, h) = (options.max_width, options.max_height);
+    let mut frames = Vec::with_capacity(times.len());
+    let mut pixels = 0u64;
+    for &t in &times {
+        let image = match options.seek {
+            Seek::Exact => engine.next_frame(t, w, h)?,
+            Seek::Keyframe => engine.frame(t, w, h, Seek::Keyframe)?,
+        };
+        pixels += u64::from(image.width) * u64::from(image.height);
+        if pixels > u64::from(max_pixels) {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} frames of {}x{} would be more than {max_pixels} pixels together; ask fewer frames or a smaller box",
+                    times.len(),
+                    image.width,
+                    image.height
+                ),
+            )
+            .into());
+        }
+        frames.push(Frame {
+            time: image.time,
+            width: image.width,
+            height: image.height,
+            bytes: encoded(&image, format, options.quality)?,
+        });
+    }
+    Ok(Output {
+        info,
+        frame: None,
+        sheet: None,
+        frames,
     })
 }

@@ -92,6 +92,7 @@ fn app(config: Config) -> (Router, Arc<Metrics>) {
         .route("/thumbnail", post(api::thumbnail))
         .route("/probe", post(api::probe))
         .route("/sprite", post(api::sprite))
+        .route("/frames", post(api::frames))
         .route_layer(middleware::from_fn_with_state(state.clone(), admit))
         // Uploads are limited while they stream (upload.rs), not buffered by axum.
         .layer(DefaultBodyLimit::disable());

@@ -3,8 +3,8 @@
 //!
 //! The wire: the server sends `u32 length (LE) + JSON` [`Job`], with the video's open file
 //! descriptor attached (SCM_RIGHTS); the worker answers `u32 length + JSON`
-//! `Result<Output, Failure>`, then the encoded image's bytes (`frame.bytes` is not in the JSON;
-//! its length is `image_len`). The worker reads the video through the descriptor, so inside its
+//! `Result<Output, Failure>`, then the encoded images' bytes one after another (`bytes` is not in
+//! the JSON; their lengths are `image_lens`, in the order of [`Output::images_mut`]). The worker reads the video through the descriptor, so inside its
 //! sandbox (sandbox.rs) it opens no file at all. A worker that crashes, aborts or is killed costs
 //! its one job: the server sees the socket close and starts another (jobs.rs).
 
@@ -32,7 +32,7 @@ const MAX_MESSAGE: u32 = 1 << 20;
 #[derive(Serialize, Deserialize)]
 struct Reply {
     result: Result<Output, Failure>,
-    image_len: u64,
+    image_lens: Vec<u64>,
 }
 
 /// The worker process's main: `thumbnail-server --engine-worker <max memory in bytes>`.
@@ -116,19 +116,24 @@ fn read_more(mut socket: &StdUnixStream, buffer: &mut Vec<u8>) -> io::Result<()>
     Ok(())
 }
 
-fn send_reply(mut socket: &StdUnixStream, result: Result<Output, Failure>) -> io::Result<()> {
-    let image = match &result {
-        Ok(Output { frame: Some(frame), .. }) => frame.bytes.clone(),
-        _ => Vec::new(),
+fn send_reply(mut socket: &StdUnixStream, mut result: Result<Output, Failure>) -> io::Result<()> {
+    let images: Vec<Vec<u8>> = match &mut result {
+        Ok(output) => output
+            .images_mut()
+            .map(|frame| std::mem::take(&mut frame.bytes))
+            .collect(),
+        Err(_) => Vec::new(),
     };
     let reply = Reply {
         result,
-        image_len: image.len() as u64,
+        image_lens: images.iter().map(|image| image.len() as u64).collect(),
     };
     let json = serde_json::to_vec(&reply)?;
     socket.write_all(&(json.len() as u32).to_le_bytes())?;
     socket.write_all(&json)?;
-    socket.write_all(&image)?;
+    for image in &images {
+        socket.write_all(image)?;
+    }
     socket.flush()
 }
 
@@ -186,8 +191,9 @@ impl Worker {
             .map_err(CallError::NotDelivered)
     }
 
-    /// The answer to the job [`Worker::start`] handed over. An image above `max_image` bytes is a
-    /// broken (or compromised) worker, not something to allocate.
+    /// The answer to the job [`Worker::start`] handed over. Images above `max_image` bytes in all,
+    /// or not as many as the output has, are a broken (or compromised) worker, not something to
+    /// allocate.
     pub async fn result(&mut self, max_image: u64) -> Result<Result<Output, Failure>, CallError> {
         self.receive(max_image).await.map_err(CallError::Died)
     }
@@ -226,13 +232,21 @@ impl Worker {
         self.socket.read_exact(&mut json).await?;
         let reply: Reply = serde_json::from_slice(&json)?;
         let mut result = reply.result;
-        if reply.image_len > max_image {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "image too large"));
+        let total = reply.image_lens.iter().try_fold(0u64, |sum, len| sum.checked_add(*len));
+        if !matches!(total, Some(total) if total <= max_image) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "images too large"));
         }
-        let mut image = vec![0u8; reply.image_len as usize];
-        self.socket.read_exact(&mut image).await?;
-        if let Ok(Output { frame: Some(frame), .. }) = &mut result {
-            frame.bytes = image;
+        let broken = || io::Error::new(io::ErrorKind::InvalidData, "not as many images as the output has");
+        let mut lens = reply.image_lens.into_iter();
+        if let Ok(output) = &mut result {
+            for frame in output.images_mut() {
+                let mut image = vec![0u8; lens.next().ok_or_else(broken)? as usize];
+                self.socket.read_exact(&mut image).await?;
+                frame.bytes = image;
+            }
+        }
+        if lens.next().is_some() {
+            return Err(broken());
         }
         Ok(result)
     }

@@ -833,3 +833,194 @@ async fn the_tutorial_gif_request_gives_an_animation_as_good_as_ffmpeg_s() {
         .await;
     }
 }
+
+/// The frames of an animated WebP and how long each is shown (ms).
+fn webp_frames(bytes: &[u8]) -> Vec<(image::RgbaImage, u32)> {
+    use image::AnimationDecoder;
+    let decoder = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(bytes)).unwrap();
+    decoder
+        .into_frames()
+        .map(|f| {
+            let f = f.unwrap();
+            let (n, d) = f.delay().numer_denom_ms();
+            (f.into_buffer(), n / d)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_animated_webp_is_the_gif_s_frames_in_webp() {
+    let server = start(&[]);
+    let r = thumbnail(&server, "h264.mp4", "?format=webp&animated=true&width=160").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "content-type"), "image/webp");
+    assert_eq!(header(&r, "x-frame-time"), "1.000");
+    assert!(header(&r, "content-disposition").ends_with(".webp\""));
+    let frames = webp_frames(&r.bytes().await.unwrap());
+    // From 1 s to the end (3 s) at 5 fps: 2 s of frames, each 200 ms (libwebp merges a frame equal
+    // to the one before into it; the last lasts as long as the others).
+    let shown: u32 = frames.iter().map(|(_, ms)| ms).sum();
+    assert_eq!(shown, 2000, "{:?}", frames.iter().map(|(_, ms)| ms).collect::<Vec<_>>());
+    assert!(frames.len() >= 8, "{} frames", frames.len());
+    // Each frame shown at time t is the CLI's frame at t, as close to it as a still WebP of that
+    // frame at the same quality (85) is, within 2 dB (4:2:0 lossy: ~24 dB on this test pattern at
+    // 160 px; libwebp codes the changed rectangle over the frame before, measured up to 1.2 dB
+    // below a still).
+    let mut t = 1.0;
+    for (i, (frame, ms)) in frames.iter().enumerate() {
+        assert_eq!(frame.dimensions(), (160, 120));
+        let want = cli_frame(&fixture("h264.mp4"), t, 160, 120, 0);
+        let still = image_of(thumbnail(&server, "h264.mp4", &format!("?format=webp&width=160&at={t}")).await).await;
+        let (db, still_db) = (psnr(frame.as_raw(), &want), psnr(still.as_raw(), &want));
+        eprintln!("frame {i} at {t}: {db:.1} dB (a still WebP: {still_db:.1} dB)");
+        assert!(
+            db >= still_db - 2.0,
+            "frame {i} at {t}: {db:.1} dB, a still WebP {still_db:.1} dB"
+        );
+        t += f64::from(*ms) / 1000.0;
+    }
+    // The animation options, as for a GIF; what is refused.
+    let r = thumbnail(
+        &server,
+        "h264.mp4",
+        "?format=webp&animated=1&at=0&duration=0.5&fps=10&width=80",
+    )
+    .await;
+    let frames = webp_frames(&r.bytes().await.unwrap());
+    assert_eq!(frames.iter().map(|(_, ms)| ms).sum::<u32>(), 500);
+    assert_eq!(frames[0].0.dimensions(), (80, 60));
+    for query in [
+        "?format=png&animated=true",
+        "?format=jpeg&animated=true",
+        "?format=gif&animated=false",
+        "?format=webp&duration=2",
+        "?format=webp&animated=true&fps=31",
+        "?format=webp&animated=maybe",
+    ] {
+        let detail = assert_problem(
+            thumbnail(&server, "h264.mp4", query).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        )
+        .await;
+        eprintln!("{query}: {detail}");
+    }
+    assert_still_serving(&server).await;
+}
+
+/// POST /frames with the tutorial's form.
+async fn frames(server: &Server, name: &str, query: &str) -> Response {
+    client()
+        .post(server.url(&format!("/frames{query}")))
+        .multipart(form_with("video", name))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The answer's frames: (time, image).
+async fn frames_of(response: Response, mime: &str) -> Vec<(f64, image::RgbaImage)> {
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["duration"], json!(3.0));
+    body["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let data = f["image"]
+                .as_str()
+                .unwrap()
+                .strip_prefix(&format!("data:{mime};base64,"))
+                .unwrap();
+            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).unwrap();
+            let image = image::load_from_memory(&bytes).unwrap().to_rgba8();
+            assert_eq!(
+                (f["width"].as_u64().unwrap(), f["height"].as_u64().unwrap()),
+                (u64::from(image.width()), u64::from(image.height()))
+            );
+            (f["time"].as_f64().unwrap(), image)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn frames_at_the_times_asked_are_the_cli_s() {
+    let server = start(&[]);
+    let video = fixture("h264.mp4");
+    let got = frames_of(
+        frames(&server, "h264.mp4", "?times=0.5,1,2.25&width=80").await,
+        "image/png",
+    )
+    .await;
+    assert_eq!(got.len(), 3);
+    for ((time, image), t) in got.iter().zip([0.5, 1.0, 2.25]) {
+        assert!((time - t).abs() < 0.05, "asked {t}, got {time}");
+        assert_eq!(image.dimensions(), (80, 60));
+        let db = psnr(image.as_raw(), &cli_frame(&video, t, 80, 60, 0));
+        assert!(db >= SAME_FRAME_DB, "at {t}: {db:.1} dB");
+    }
+    // Spread, or one every so many seconds; as JPEG; keyframes (this clip has one a second).
+    let spread = frames_of(
+        frames(&server, "h264.mp4", "?count=4&width=64&format=jpeg").await,
+        "image/jpeg",
+    )
+    .await;
+    let times: Vec<f64> = spread.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times.len(), 4);
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    let every = frames_of(frames(&server, "h264.mp4", "?every=1&width=64").await, "image/png").await;
+    assert_eq!(every.len(), 3, "0, 1 and 2 s of a 3 s clip");
+    let keyframes = frames_of(
+        frames(&server, "h264.mp4", "?times=0.9,1.5,2.7&seek=keyframe&width=64").await,
+        "image/png",
+    )
+    .await;
+    let times: Vec<f64> = keyframes.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times, vec![0.0, 1.0, 2.0], "the keyframe at or before each time");
+    // Past the end: the last frame.
+    let past = frames_of(frames(&server, "h264.mp4", "?times=2.9,60&width=64").await, "image/png").await;
+    assert_eq!(past.len(), 2);
+    assert!(past[1].0 < 3.0 && past[1].0 >= past[0].0);
+
+    // Bad options are 400s before the upload is stored; a bad video is its own problem.
+    for query in [
+        "",
+        "?times=2,1",
+        "?times=a",
+        "?count=401",
+        "?count=2&times=1",
+        "?count=2&format=gif",
+        "?at=1",
+    ] {
+        let detail = assert_problem(
+            frames(&server, "h264.mp4", query).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        )
+        .await;
+        eprintln!("{query:?}: {detail}");
+    }
+    assert_problem(
+        frames(&server, "text.txt", "?count=2").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "not_media",
+    )
+    .await;
+    assert_still_serving(&server).await;
+    // All the frames of one answer are held to the pixel limit together (50 of 80x60: 240,000).
+    let small = start(&["--max-pixels", "200000"]);
+    assert_eq!(
+        frames_of(frames(&small, "h264.mp4", "?count=40&width=80").await, "image/png")
+            .await
+            .len(),
+        40
+    );
+    let detail = assert_problem(
+        frames(&small, "h264.mp4", "?count=50&width=80").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+    )
+    .await;
+    assert!(detail.contains("200000 pixels"), "{detail}");
+}

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use thumbnail_vocabulary::{VideoInfo, CODES, OPTION_NAMES, SPRITE_OPTION_NAMES};
+use thumbnail_vocabulary::{VideoInfo, CODES, FRAMES_OPTION_NAMES, OPTION_NAMES, SPRITE_OPTION_NAMES};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(test_support::root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -215,5 +215,39 @@ fn sprite_option_names_and_answer() {
         ts_fields(between(&dts, "export interface Sprite {", "\n}")),
         fields,
         "Sprite in thumbnailer.d.ts"
+    );
+}
+
+#[test]
+fn frames_option_names_and_answer() {
+    let names = set(FRAMES_OPTION_NAMES);
+    let dts = read("www/thumbnailer.d.ts");
+    let fields = ts_fields(between(
+        &dts,
+        "export interface FramesOptions extends JobOptions {",
+        "\n}",
+    ));
+    assert_eq!(fields, names, "FramesOptions in thumbnailer.d.ts");
+    let spec = openapi();
+    let params: BTreeSet<String> = spec["paths"]["/frames"]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(params, names, "the query parameters of /frames in openapi.json");
+    // One frame: the server's carries its image as a data URL, the browser's a bitmap or a blob
+    // and the engine's name.
+    let frame = &spec["components"]["schemas"]["Frames"]["properties"]["frames"]["items"]["properties"];
+    let served: BTreeSet<String> = frame.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        served,
+        set(["time", "width", "height", "image"]),
+        "a frame in openapi.json"
+    );
+    assert_eq!(
+        ts_fields(between(&dts, "export interface Frame {", "\n}")),
+        set(["time", "width", "height", "bitmap", "blob", "engine"]),
+        "Frame in thumbnailer.d.ts"
     );
 }

@@ -3,16 +3,19 @@
 //!   from the server's query string and from the browser API's option object by the same code;
 //! - [`VideoInfo`]: what a video is, the same JSON from `POST /probe` and from the browser's `probe()`;
 //! - [`SpriteOptions`]: a contact sheet's options (POST /sprite, `t.sprite()`), read the same way;
+//! - [`FramesOptions`]: a series of frames' options (POST /frames, `t.frames()`), read the same way;
 //! - [`ErrorKind`]: the engine's failures, with the C engine's status numbers and their stable names.
 //!
 //! The native engine (crate `thumbnail-engine`), the browser worker (`thumbnail-worker`) and the
 //! server (`thumbnail-server`) all speak it; ARCHITECTURE.md says where each other form of it lives.
 
 mod error;
+mod frames;
 mod options;
 mod sprite;
 
 pub use error::{Code, Error, ErrorKind, Origin, CODES};
+pub use frames::{FramesOptions, Series, FRAMES_OPTION_NAMES};
 pub use options::{
     parse_quality, parse_side, At, Format, OptionValue, ThumbnailOptions, DEFAULT_MAX_PIXELS, DEFAULT_QUALITY,
     MAX_SIDE, OPTION_NAMES,

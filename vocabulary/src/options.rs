@@ -118,7 +118,7 @@ pub enum Format {
     Png,
     Jpeg,
     Webp,
-    /// An animation: frames at `fps` a second for `duration` seconds from `at`.
+    /// Always an animation: frames at `fps` a second for `duration` seconds from `at`.
     Gif,
 }
 
@@ -203,17 +203,19 @@ pub struct ThumbnailOptions {
     /// 1 to 100, for jpeg and webp.
     pub quality: u8,
     pub seek: Seek,
-    /// For a GIF: seconds of video, frames a second, and whether it loops.
+    /// An animation rather than one frame: always for gif, asked for webp (`animated=true`).
+    pub animated: bool,
+    /// For an animation: seconds of video, frames a second, and whether it loops.
     pub duration: f64,
     pub fps: f64,
     pub looped: bool,
 }
 
-/// A GIF's defaults: the tutorial's `-t 3`, `fps=5`, `scale=720:-1`, looping.
+/// An animation's defaults: the tutorial GIF's `-t 3`, `fps=5`, `scale=720:-1`, looping.
 pub const GIF_DURATION: f64 = 3.0;
 pub const GIF_FPS: f64 = 5.0;
 pub const GIF_WIDTH: u32 = 720;
-/// Seconds and frames a second a GIF may have at most.
+/// Seconds and frames a second an animation may have at most.
 pub const MAX_GIF_DURATION: f64 = 30.0;
 pub const MAX_GIF_FPS: f64 = 30.0;
 
@@ -226,6 +228,7 @@ impl Default for ThumbnailOptions {
             format: Format::default(),
             quality: DEFAULT_QUALITY,
             seek: Seek::Exact,
+            animated: false,
             duration: GIF_DURATION,
             fps: GIF_FPS,
             looped: true,
@@ -234,8 +237,8 @@ impl Default for ThumbnailOptions {
 }
 
 /// The names of the options, in the order the messages list them.
-pub const OPTION_NAMES: [&str; 9] = [
-    "at", "width", "height", "format", "quality", "seek", "duration", "fps", "loop",
+pub const OPTION_NAMES: [&str; 10] = [
+    "at", "width", "height", "format", "quality", "seek", "animated", "duration", "fps", "loop",
 ];
 
 /// One option's value as a host has it: text (a query string) or a number (a JS option object).
@@ -342,6 +345,7 @@ impl ThumbnailOptions {
                 "format" => options.format = word(value)?,
                 "quality" => options.quality = parse_quality(value)?,
                 "seek" => options.seek = word(value)?,
+                "animated" => options.animated = flag("animated", value)?,
                 "duration" => options.duration = positive("duration", value, 0.04, MAX_GIF_DURATION, "seconds")?,
                 "fps" => options.fps = positive("fps", value, 0.1, MAX_GIF_FPS, "frames a second")?,
                 "loop" => options.looped = flag("loop", value)?,
@@ -353,11 +357,24 @@ impl ThumbnailOptions {
                 }
             }
         }
-        let animated = ["duration", "fps", "loop"];
-        if options.format != Format::Gif && given.iter().any(|n| animated.contains(n)) {
-            return Err(bad("`duration`, `fps` and `loop` are for format=gif".into()));
+        let asked = |name: &str| given.contains(&name);
+        match options.format {
+            Format::Gif if asked("animated") && !options.animated => {
+                return Err(bad(
+                    "a GIF is always animated (`animated=false` is for one frame: png, jpeg or webp)".into(),
+                ))
+            }
+            Format::Gif => options.animated = true,
+            Format::Png if options.animated => return Err(bad("`animated` is for gif and webp, not png".into())),
+            Format::Jpeg if options.animated => return Err(bad("`animated` is for gif and webp, not jpeg".into())),
+            _ => {}
         }
-        if options.format == Format::Gif && options.max_width == 0 && options.max_height == 0 {
+        if !options.animated && ["duration", "fps", "loop"].into_iter().any(asked) {
+            return Err(bad(
+                "`duration`, `fps` and `loop` are for animations: format=gif, or format=webp with animated=true".into(),
+            ));
+        }
+        if options.animated && options.max_width == 0 && options.max_height == 0 {
             options.max_width = GIF_WIDTH;
         }
         Ok(options)
@@ -421,6 +438,7 @@ mod tests {
             ("seek", "fast"),
             ("fps", "5"),
             ("loop", "maybe"),
+            ("animated", "yes"),
             ("mode", "keyframe"),
             ("size", "1"),
         ] {
@@ -453,7 +471,29 @@ mod tests {
         let unknown = ThumbnailOptions::from_values([("colour", Text("red"))]).unwrap_err();
         assert_eq!(
             unknown.message,
-            "unknown option `colour` (known: at, width, height, format, quality, seek, duration, fps, loop)"
+            "unknown option `colour` (known: at, width, height, format, quality, seek, animated, duration, fps, loop)"
         );
+    }
+
+    #[test]
+    fn animations_are_gif_or_webp() {
+        let gif = ThumbnailOptions::from_pairs([("format", "gif")]).unwrap();
+        assert!(gif.animated);
+        assert_eq!(gif.max_width, GIF_WIDTH);
+        let webp = ThumbnailOptions::from_pairs([("format", "webp"), ("animated", "true"), ("fps", "10")]).unwrap();
+        assert!(webp.animated && webp.fps == 10.0 && webp.max_width == GIF_WIDTH);
+        let still = ThumbnailOptions::from_pairs([("format", "webp"), ("animated", "false")]).unwrap();
+        assert!(!still.animated && still.max_width == 0);
+        for pairs in [
+            &[("format", "png"), ("animated", "true")][..],
+            &[("format", "jpeg"), ("animated", "1")],
+            &[("animated", "true")],
+            &[("format", "gif"), ("animated", "false")],
+            &[("format", "webp"), ("duration", "2")],
+            &[("format", "webp"), ("animated", "false"), ("loop", "false")],
+        ] {
+            let err = ThumbnailOptions::from_pairs(pairs.iter().copied()).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidArgument, "{pairs:?}");
+        }
     }
 }

@@ -53,7 +53,7 @@ impl SpriteOptions {
         for (name, value) in values {
             match name {
                 "count" => count = Some(whole("count", value, 1, MAX_SPRITE_FRAMES, "a whole number")?),
-                "every" => every = Some(seconds(value)?),
+                "every" => every = Some(every_seconds(value)?),
                 "columns" => options.columns = whole("columns", value, 1, MAX_COLUMNS, "a whole number")?,
                 "width" => {
                     options.tile_width = parse_side("width", value)?;
@@ -97,7 +97,7 @@ impl SpriteOptions {
 }
 
 /// `every`: seconds between frames, at least 0.04 (one frame at 25 fps).
-fn seconds(value: OptionValue) -> Result<f64, Error> {
+pub(crate) fn every_seconds(value: OptionValue) -> Result<f64, Error> {
     let n = match value {
         OptionValue::Number(n) => Some(n),
         OptionValue::Text(s) => s.trim().parse::<f64>().ok(),

@@ -7,12 +7,18 @@
 
 mod engine;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use engine::{Engine, EngineModule, Failure};
 use js_sys::{Object, Promise, Reflect};
 use thumbnail_frames::animation::{animation_times, make_gif, Animation};
+use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
 use thumbnail_frames::{best_time, PICK_SIDE};
-use thumbnail_vocabulary::{Format, OptionValue, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS};
+use thumbnail_vocabulary::{
+    Format, FramesOptions, OptionValue, Seek, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ImageData, ImageEncodeOptions, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
@@ -20,10 +26,11 @@ use web_sys::{Blob, ImageData, ImageEncodeOptions, OffscreenCanvas, OffscreenCan
 /// Decoder threads of the mt engine (its pthread pool holds 4).
 const MT_THREADS: u32 = 2;
 
-/// One engine in one worker; jobs run one at a time.
+/// One engine in one worker; jobs run one at a time (a series of frames holds it between frames,
+/// hence the shared cell).
 #[wasm_bindgen]
 pub struct ThumbnailWorker {
-    engine: Engine,
+    engine: Rc<RefCell<Engine>>,
     name: &'static str,
 }
 
@@ -60,7 +67,10 @@ impl ThumbnailWorker {
             .await?
             .unchecked_into();
         let engine = Engine::new(module, threads).map_err(to_js)?;
-        Ok(ThumbnailWorker { engine, name })
+        Ok(ThumbnailWorker {
+            engine: Rc::new(RefCell::new(engine)),
+            name,
+        })
     }
 
     /// "browser-mt" or "browser-st".
@@ -72,8 +82,9 @@ impl ThumbnailWorker {
     /// The video's [`VideoInfo`], as POST /probe answers it: `{ duration, fps, width, height,
     /// codedWidth, codedHeight, rotation, codec }` (width and height as shown).
     pub fn probe(&mut self, file: Blob) -> Result<JsValue, JsValue> {
-        let info = self.engine.open(&file).map_err(to_js);
-        self.engine.close();
+        let mut engine = self.engine.borrow_mut();
+        let info = engine.open(&file).map_err(to_js);
+        engine.close();
         describe(&info?)
     }
 
@@ -81,27 +92,31 @@ impl ThumbnailWorker {
     /// seek }). Resolves to `{ blob, width, height, time, duration }`.
     pub fn thumbnail(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
         let options = parse_options(&options)?;
-        let made = self.engine.open(&file).and_then(|info| {
+        if options.animated && options.format != Format::Gif {
+            return Err(invalid(
+                "an animated WebP is made by the server (engine: 'server'); in the browser, animate with format: 'gif'",
+            ));
+        }
+        let mut engine = self.engine.borrow_mut();
+        let made = engine.open(&file).and_then(|info| {
             let t = match options.at.seconds(info.duration) {
                 Some(t) => t,
-                None => best_time(info.duration, |t| self.engine.next_picture(t, PICK_SIDE, PICK_SIDE))?,
+                None => best_time(info.duration, |t| engine.next_picture(t, PICK_SIDE, PICK_SIDE))?,
             };
             let made = if options.format == Format::Gif {
                 // An animation: the frames from t at the options' rate, one GIF (as the server's).
                 let times = animation_times(t, options.duration, options.fps, info.duration);
                 let (w, h) = (options.max_width, options.max_height);
                 Made::Gif(make_gif(&times, options.fps, options.looped, |t| {
-                    self.engine.next_picture(t, w, h)
+                    engine.next_picture(t, w, h)
                 })?)
             } else {
-                Made::Still(
-                    self.engine
-                        .frame(t, options.max_width, options.max_height, options.seek)?,
-                )
+                Made::Still(engine.frame(t, options.max_width, options.max_height, options.seek)?)
             };
             Ok((made, info.duration))
         });
-        self.engine.close();
+        engine.close();
+        drop(engine);
         let (made, duration) = made.map_err(to_js)?;
         let (format, quality) = (options.format, options.quality);
         Ok(wasm_bindgen_futures::future_to_promise(async move {
@@ -116,9 +131,9 @@ impl ThumbnailWorker {
                     width,
                     height,
                     time,
-                    gif,
+                    bytes,
                 }) => {
-                    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&gif[..]));
+                    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
                     let options = web_sys::BlobPropertyBag::new();
                     options.set_type(format.mime());
                     (
@@ -151,15 +166,17 @@ impl ThumbnailWorker {
     /// the JSON of POST /sprite with the image as a Blob.
     pub fn sprite(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
         let options = parse_sprite_options(&options)?;
-        let made = self.engine.open(&file).and_then(|info| {
+        let mut engine = self.engine.borrow_mut();
+        let made = engine.open(&file).and_then(|info| {
             let times = sprite_times(info.duration, options.frames);
             let (w, h) = (options.tile_width, options.tile_height);
             let sheet = make_sheet(&times, options.columns, u64::from(DEFAULT_MAX_PIXELS), |t| {
-                self.engine.next_picture(t, w, h)
+                engine.next_picture(t, w, h)
             })?;
             Ok((info.duration, times, sheet))
         });
-        self.engine.close();
+        engine.close();
+        drop(engine);
         let (duration, times, (sheet, rgba)) = made.map_err(to_js)?;
         let info = SheetInfo::new(&sheet, times, duration, &image_name(options.format.extension()));
         let (format, quality) = (options.format, options.quality);
@@ -171,6 +188,81 @@ impl ThumbnailWorker {
             Ok(result)
         }))
     }
+}
+
+#[wasm_bindgen]
+impl ThumbnailWorker {
+    /// A series of frames: `options` as in the JS API ({ times | count | every, width, height,
+    /// seek, format, quality }). Each frame, `{ time, width, height, bitmap }` (an ImageBitmap) or
+    /// `{ time, width, height, blob }` when a format is asked, goes to `emit`, whose promise this
+    /// waits for before the next decode: `false` ends the series there. Resolves to `{ count,
+    /// duration }` when the series ends.
+    pub fn frames(&mut self, file: Blob, options: JsValue, emit: js_sys::Function) -> Result<Promise, JsValue> {
+        let options = parse_frames_options(&options)?;
+        let opened = self.engine.borrow_mut().open(&file);
+        let info = match opened {
+            Ok(info) => info,
+            Err(failure) => {
+                self.engine.borrow_mut().close();
+                return Err(to_js(failure));
+            }
+        };
+        let engine = self.engine.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let made = series(&engine, &info, &options, &emit).await;
+            engine.borrow_mut().close();
+            let count = made?;
+            let result = Object::new();
+            Reflect::set(&result, &"count".into(), &count.into())?;
+            Reflect::set(
+                &result,
+                &"duration".into(),
+                &info.duration.map_or(JsValue::NULL, JsValue::from),
+            )?;
+            Ok(result.into())
+        }))
+    }
+}
+
+/// Makes the series' frames one at a time, each handed to `emit` and waited for; how many went.
+async fn series(
+    engine: &RefCell<Engine>,
+    info: &VideoInfo,
+    options: &FramesOptions,
+    emit: &js_sys::Function,
+) -> Result<u32, JsValue> {
+    let (w, h) = (options.max_width, options.max_height);
+    let mut count = 0;
+    for t in series_times(info.duration, &options.series) {
+        // The engine is borrowed for the decode only, never across a wait.
+        let made = match options.seek {
+            Seek::Exact => engine.borrow_mut().next_frame(t, w, h),
+            Seek::Keyframe => engine.borrow_mut().frame(t, w, h, Seek::Keyframe),
+        };
+        let frame = made.map_err(to_js)?;
+        let out = Object::new();
+        Reflect::set(&out, &"time".into(), &frame.time.into())?;
+        Reflect::set(&out, &"width".into(), &frame.width.into())?;
+        Reflect::set(&out, &"height".into(), &frame.height.into())?;
+        match options.format {
+            Some(format) => {
+                let blob = encode(&frame, format, options.quality).await?;
+                Reflect::set(&out, &"blob".into(), &blob)?;
+            }
+            None => {
+                let canvas = OffscreenCanvas::new(frame.width, frame.height)?;
+                put_pixels(&canvas, frame.width, frame.height, &frame.rgba)?;
+                let bitmap: JsValue = canvas.transfer_to_image_bitmap()?.into();
+                Reflect::set(&out, &"bitmap".into(), &bitmap)?;
+            }
+        }
+        count += 1;
+        let more = JsFuture::from(Promise::from(emit.call1(&JsValue::NULL, &out)?)).await?;
+        if more.is_falsy() {
+            break;
+        }
+    }
+    Ok(count)
 }
 
 /// What a thumbnail job made, before it is a Blob: a still (encoded by the browser's canvas) or an
@@ -202,6 +294,12 @@ fn parse_options(options: &JsValue) -> Result<ThumbnailOptions, JsValue> {
     ThumbnailOptions::from_values(values(&entries)).map_err(|e| to_js(e.into()))
 }
 
+/// The same for a series of frames' options.
+fn parse_frames_options(options: &JsValue) -> Result<FramesOptions, JsValue> {
+    let entries = entries(options)?;
+    FramesOptions::from_values(values(&entries)).map_err(|e| to_js(e.into()))
+}
+
 /// The same for a contact sheet's options.
 fn parse_sprite_options(options: &JsValue) -> Result<SpriteOptions, JsValue> {
     let entries = entries(options)?;
@@ -226,7 +324,9 @@ fn entries(options: &JsValue) -> Result<Vec<(String, Value)>, JsValue> {
         let value = match (value.as_f64(), value.as_string()) {
             (Some(n), _) => Value::Number(n),
             (_, Some(text)) => Value::Text(text),
-            _ => return Err(invalid(&format!("`{name}` must be a number or a string"))),
+            // A list (`times: [1, 2.5]`) as the server's query has it: "1,2.5".
+            _ if js_sys::Array::is_array(&value) => Value::Text(js_sys::Array::from(&value).join(",").into()),
+            _ => return Err(invalid(&format!("`{name}` must be a number, a string or a list"))),
         };
         entries.push((name, value));
     }
@@ -270,15 +370,25 @@ async fn encode_rgba(
     quality: u8,
 ) -> Result<Blob, JsValue> {
     let canvas = OffscreenCanvas::new(width, height)?;
-    let context: OffscreenCanvasRenderingContext2d = canvas
-        .get_context("2d")?
-        .ok_or_else(|| JsValue::from_str("no 2d context"))?
-        .dyn_into()?;
-    let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(rgba, width, height)?;
-    context.put_image_data(&pixels, 0.0, 0.0)?;
+    put_pixels(&canvas, width, height, rgba)?;
     let options = ImageEncodeOptions::new();
     options.set_type(format.mime());
     options.set_quality(quality as f64 / 100.0);
     let blob = JsFuture::from(canvas.convert_to_blob_with_options(&options)?).await?;
     Ok(blob.unchecked_into())
+}
+
+/// Draws RGBA on a canvas of its size.
+fn put_pixels(
+    canvas: &OffscreenCanvas,
+    width: u32,
+    height: u32,
+    rgba: &js_sys::Uint8ClampedArray,
+) -> Result<(), JsValue> {
+    let context: OffscreenCanvasRenderingContext2d = canvas
+        .get_context("2d")?
+        .ok_or_else(|| JsValue::from_str("no 2d context"))?
+        .dyn_into()?;
+    let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(rgba, width, height)?;
+    context.put_image_data(&pixels, 0.0, 0.0)
 }
