@@ -724,3 +724,122 @@ async fn the_page_shows_a_filmstrip_and_live_frames() {
     assert!((1..12).contains(&counts["posted"].as_u64().unwrap()), "{counts}");
     browser.close().await;
 }
+
+/// `t.frames()`: an async iterator of frames, in the browser and from the server, each like the
+/// native engine's; one frame made per ask (leaving the loop ends the job, the worker goes on);
+/// an abort while the caller holds a frame ends the job; typed errors.
+#[tokio::test]
+async fn frames_come_one_at_a_time_like_the_native_engine_s() {
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    let file = fixture("h264.mp4");
+    browser.choose_file("#file", &file).await;
+    let got = browser
+        .run(
+            &format!(
+                "{COUNT_ENGINE_STARTS_AND_JOBS}
+             const file = document.getElementById('file').files[0];
+             const {{ Thumbnailer }} = await import('/thumbnailer.js');
+             const failure = (e) => ({{ code: e.code, name: e.name, message: e.message }});
+             const pixels = (bitmap) => {{
+               const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+               const context = canvas.getContext('2d');
+               context.drawImage(bitmap, 0, 0);
+               const data = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+               let text = '';
+               for (let i = 0; i < data.length; i++) text += String.fromCharCode(data[i]);
+               return btoa(text);
+             }};
+             const out = {{}};
+             for (const engine of ['browser', 'server']) {{
+               const t = await Thumbnailer.create({{ engine }});
+               const frames = [];
+               for await (const f of t.frames(file, {{ times: [0.5, 1, 2.25], width: 80 }})) {{
+                 frames.push({{ time: f.time, width: f.width, height: f.height, engine: f.engine,
+                               bitmap: f.bitmap instanceof ImageBitmap, rgba: pixels(f.bitmap) }});
+               }}
+               const jpegs = [];
+               for await (const f of t.frames(file, {{ count: 2, width: 64, format: 'jpeg' }})) jpegs.push(f.blob.type);
+               const errors = {{}};
+               for (const [name, options] of [['unsorted', {{ times: [2, 1] }}], ['none', {{}}], ['unknown', {{ count: 2, at: 1 }}]]) {{
+                 errors[name] = await (async () => {{ for await (const f of t.frames(file, options)); }})().then(() => null, failure);
+               }}
+               const bad = new File(['not a video'], 'notes.txt');
+               errors.notMedia = await (async () => {{ for await (const f of t.frames(bad, {{ count: 2 }})); }})().then(() => null, failure);
+               out[engine] = {{ frames, jpegs, errors }};
+               t.terminate();
+             }}
+             // In the browser: leave the loop after one frame of 100; the next job runs on the same worker.
+             const t = await Thumbnailer.create({{ engine: 'browser' }});
+             window.started = 0; window.posted = 0;
+             let seen = 0;
+             for await (const f of t.frames(file, {{ count: 100, width: 64 }})) {{ seen++; break; }}
+             const after = await t.thumbnail(file, {{ at: 2, width: 64 }}).then((r) => r.time, failure);
+             const early = {{ seen, after, started: window.started }};
+             // Aborted while the caller holds a frame: the job ends, the next one works.
+             const controller = new AbortController();
+             const it = t.frames(file, {{ count: 5, width: 64, signal: controller.signal }});
+             const first = (await it.next()).value.time;
+             controller.abort();
+             const aborted = await it.next().then(() => null, failure);
+             const next = await t.thumbnail(file, {{ at: 1, width: 64 }}).then((r) => r.time, failure);
+             t.terminate();
+             return {{ ...out, early, abort: {{ first, aborted, next }} }};"
+            ),
+            vec![],
+        )
+        .await;
+    for engine in ["browser", "server"] {
+        let made = &got[engine];
+        eprintln!("{engine}: {}", made["errors"]);
+        let frames = made["frames"].as_array().unwrap();
+        assert_eq!(frames.len(), 3, "{engine}");
+        for (frame, t) in frames.iter().zip([0.5, 1.0, 2.25]) {
+            let native = native_frame(&file, t, 80);
+            assert_eq!(frame["bitmap"], true, "{engine}: an ImageBitmap");
+            assert_eq!(
+                (
+                    frame["width"].as_u64().unwrap() as u32,
+                    frame["height"].as_u64().unwrap() as u32
+                ),
+                (native.width, native.height)
+            );
+            assert!(
+                (frame["time"].as_f64().unwrap() - native.time).abs() < 1e-3,
+                "{engine} at {t}: {frame:?}"
+            );
+            let rgba = base64::engine::general_purpose::STANDARD
+                .decode(frame["rgba"].as_str().unwrap())
+                .unwrap();
+            let db = psnr(&rgba, &native.rgba);
+            eprintln!("{engine} frame at {t}: {db:.1} dB vs native");
+            assert!(db >= SAME_FRAME_DB, "{engine} at {t}: {db:.1} dB");
+        }
+        let name = if engine == "browser" { "browser-mt" } else { "server" };
+        assert_eq!(frames[0]["engine"], name);
+        assert_eq!(made["jpegs"], json!(["image/jpeg", "image/jpeg"]));
+        for error in ["unsorted", "none", "unknown"] {
+            assert_eq!(made["errors"][error]["code"], "invalid_argument", "{engine} {error}");
+        }
+        assert_eq!(made["errors"]["notMedia"]["code"], "not_media", "{engine}");
+    }
+    // The same messages from both hosts: one parser.
+    assert_eq!(got["browser"]["errors"], got["server"]["errors"]);
+    eprintln!("early: {}, abort: {}", got["early"], got["abort"]);
+    assert_eq!(got["early"]["seen"], 1);
+    assert!(
+        (got["early"]["after"].as_f64().unwrap() - 2.0).abs() < 0.05,
+        "{}",
+        got["early"]
+    );
+    assert_eq!(got["early"]["started"], 0, "the worker went on after the loop was left");
+    assert_eq!(got["abort"]["aborted"]["code"], "aborted");
+    assert_eq!(got["abort"]["aborted"]["name"], "AbortError");
+    assert!(
+        (got["abort"]["next"].as_f64().unwrap() - 1.0).abs() < 0.05,
+        "{}",
+        got["abort"]
+    );
+    browser.close().await;
+}
