@@ -88,8 +88,9 @@ export interface ThumbnailOptions extends JobOptions {
   /** 'exact' (default): the frame at `at`; 'keyframe': the keyframe before it, faster. */
   seek?: 'exact' | 'keyframe';
   /**
-   * An animation: always for 'gif'; `true` with 'webp' makes an animated WebP (made by the server:
-   * the browser engine refuses it with `invalid_argument`). Not for png or jpeg.
+   * An animation: always for 'gif'; `true` with 'webp' makes an animated WebP (in the browser each
+   * frame is a still WebP of the canvas; the server's libwebp codes only what changed, so its
+   * files are smaller). Not for png or jpeg.
    */
   animated?: boolean;
   /** For an animation: seconds of video (default 3, at most 30), */

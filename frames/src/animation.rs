@@ -46,14 +46,13 @@ pub struct Animation {
     pub bytes: Vec<u8>,
 }
 
-/// The animation of the frames `next` makes at `times` (asked in order: each packet decoded at
-/// most once), encoded by `encode` (the GIF below, or a host's own encoder). A frame of another
-/// size than the first (a resolution change) is left out.
-pub fn make_animation<E>(
+/// The frames `next` makes at `times` (asked in order: each packet decoded at most once) that an
+/// animation shows: those of the first frame's size (a frame of another size, after a resolution
+/// change, is left out).
+pub fn animation_pictures<E>(
     times: &[f64],
     mut next: impl FnMut(f64) -> Result<Picture, E>,
-    encode: impl FnOnce(&[Picture]) -> Result<Vec<u8>, String>,
-) -> Result<Animation, Failed<E>> {
+) -> Result<Vec<Picture>, Failed<E>> {
     let mut pictures = times
         .iter()
         .map(|&t| next(t))
@@ -62,8 +61,20 @@ pub fn make_animation<E>(
     let first = pictures
         .first()
         .ok_or_else(|| Failed::Refused("no frames to animate".into()))?;
-    let (width, height, time) = (first.width, first.height, first.time);
-    pictures.retain(|p| (p.width, p.height) == (width, height));
+    let size = (first.width, first.height);
+    pictures.retain(|p| (p.width, p.height) == size);
+    Ok(pictures)
+}
+
+/// The animation of the frames `next` makes at `times` ([`animation_pictures`]), encoded by
+/// `encode` (the GIF below, or a host's own encoder).
+pub fn make_animation<E>(
+    times: &[f64],
+    next: impl FnMut(f64) -> Result<Picture, E>,
+    encode: impl FnOnce(&[Picture]) -> Result<Vec<u8>, String>,
+) -> Result<Animation, Failed<E>> {
+    let pictures = animation_pictures(times, next)?;
+    let (width, height, time) = (pictures[0].width, pictures[0].height, pictures[0].time);
     let bytes = encode(&pictures).map_err(Failed::Refused)?;
     Ok(Animation {
         width,

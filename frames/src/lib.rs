@@ -7,7 +7,8 @@
 //!
 //! - [`sprite`]: a contact sheet, frames tiled in one image, and its WebVTT thumbnails track;
 //! - [`animation`]: an animation (the GIF here; the server's animated WebP through libwebp);
-//! - [`series`]: the times of a series of frames (`t.frames()`, POST /frames).
+//! - [`series`]: the times of a series of frames (`t.frames()`, POST /frames);
+//! - [`webp`]: an animated WebP from the browser canvas's still WebP frames.
 //!
 //! The frames come from the host's engine as [`Picture`]s, asked for at increasing times (its
 //! `next_frame`: each packet decoded at most once); the loops that ask for them are here, once.
@@ -15,6 +16,7 @@
 pub mod animation;
 pub mod series;
 pub mod sprite;
+pub mod webp;
 
 /// A frame a host's engine made: its size, its own time and its RGBA.
 #[derive(Debug, Clone, PartialEq)]

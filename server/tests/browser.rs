@@ -594,7 +594,8 @@ async fn the_browser_and_the_server_answer_alike() {
                    const made = {};
                    for (const options of [
                      { at: 1.5, width: 200 }, { at: '50%', seek: 'keyframe' }, { at: 1e-7, width: 64, height: 64 }, { at: 'auto', width: 160 }, { format: 'gif', duration: 1, width: 120 },
-                     { colour: 'red' }, { mode: 'keyframe' }, { width: 0 }, { width: 320.5 }, { at: -1 }, { seek: 'fast' }, { format: 'bmp' },
+                     { format: 'webp', animated: true, duration: 0.6, width: 120 }, { format: 'gif', loop: false, duration: 0.4, width: 64 },
+                     { colour: 'red' }, { format: 'png', animated: true }, { format: 'webp', fps: 5 }, { mode: 'keyframe' }, { width: 0 }, { width: 320.5 }, { at: -1 }, { seek: 'fast' }, { format: 'bmp' },
                    ]) {
                      made[JSON.stringify(options)] = await t.thumbnail(file, options).then(metadata, failure);
                    }
@@ -841,5 +842,56 @@ async fn frames_come_one_at_a_time_like_the_native_engine_s() {
         "{}",
         got["abort"]
     );
+    browser.close().await;
+}
+
+/// An animated WebP made in the browser: each frame is the canvas's still WebP of that frame (the
+/// same bytes as a still thumbnail at its time), each shown 1/fps s.
+#[tokio::test]
+async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills() {
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.choose_file("#file", &fixture("h264.mp4")).await;
+    let got = browser
+        .run(
+            "const file = document.getElementById('file').files[0];
+             const { Thumbnailer } = await import('/thumbnailer.js');
+             const t = await Thumbnailer.create({ engine: 'browser' });
+             const base64 = async (blob) => { const b = new Uint8Array(await blob.arrayBuffer()); let s = ''; for (const x of b) s += String.fromCharCode(x); return btoa(s); };
+             const made = await t.thumbnail(file, { format: 'webp', animated: true, width: 160, loop: false });
+             const stills = [];
+             for (const at of [1, 1.2, 2.8]) stills.push(await base64((await t.thumbnail(file, { format: 'webp', at, width: 160 })).blob));
+             t.terminate();
+             return { type: made.blob.type, engine: made.engine, time: made.time, width: made.width, animation: await base64(made.blob), stills };",
+            vec![],
+        )
+        .await;
+    assert_eq!(got["type"], "image/webp");
+    assert_eq!(got["engine"], "browser-mt");
+    assert_eq!((got["width"].as_u64(), got["time"].as_f64()), (Some(160), Some(1.0)));
+    let decode = |key: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(key.as_str().unwrap())
+            .unwrap()
+    };
+    let bytes = decode(&got["animation"]);
+    use image::AnimationDecoder;
+    let frames: Vec<image::Frame> = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&bytes))
+        .unwrap()
+        .into_frames()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // 1 s to the end (3 s) at 5 fps.
+    assert_eq!(frames.len(), 10);
+    for f in &frames {
+        assert_eq!(f.delay().numer_denom_ms(), (200, 1));
+        assert_eq!(f.buffer().dimensions(), (160, 120));
+    }
+    for (i, still) in [(0, &got["stills"][0]), (1, &got["stills"][1]), (9, &got["stills"][2])] {
+        let still = image::load_from_memory(&decode(still)).unwrap().to_rgba8();
+        let db = psnr(frames[i].buffer().as_raw(), still.as_raw());
+        assert!(db >= 60.0, "frame {i}: {db:.1} dB against the still WebP at its time");
+    }
     browser.close().await;
 }

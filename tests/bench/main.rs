@@ -62,6 +62,8 @@ fn main() {
     test_support::fixtures();
     run(root().join("tests/fixtures.sh").as_os_str(), &["--bench"]);
 
+    // Where every section writes its files (CLI outputs, the page's folder, the peer libraries).
+    std::fs::create_dir_all(root().join("target/bench")).unwrap();
     let want = |section| args.only.map_or(true, |only| only == section);
     let mut report = String::new();
     machine(&mut report);
@@ -325,6 +327,43 @@ fn wasm_vs_native(report: &mut String, runs: usize, native: &NativeTimes) {
     let _ = writeln!(report);
 }
 
+/// The peer libraries the browser figures are measured against, installed from npm (pinned) into
+/// target/bench/npm once; their folder.
+const PEERS: &[&str] = &["@ffmpeg/ffmpeg@0.12.15", "@ffmpeg/core-mt@0.12.10"];
+
+fn peer_libraries() -> PathBuf {
+    let dir = root().join("target/bench/npm");
+    let stamp = dir.join("installed.txt");
+    let want = PEERS.join(" ");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args = vec!["install", "--no-audit", "--no-fund", "--prefix", dir.to_str().unwrap()];
+        args.extend_from_slice(PEERS);
+        run("npm".as_ref(), &args);
+        std::fs::write(&stamp, &want).unwrap();
+    }
+    dir.join("node_modules")
+}
+
+/// The real server on the app's www/ plus an empty page (`/blank.html`, so that nothing loads
+/// before a timer starts) and the peer libraries under `/peers/`.
+fn bench_server() -> Server {
+    let www = root().join("target/bench/www");
+    let _ = std::fs::remove_dir_all(&www);
+    std::fs::create_dir_all(&www).unwrap();
+    for entry in std::fs::read_dir(root().join("www")).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(entry.path(), www.join(entry.file_name())).unwrap();
+    }
+    std::os::unix::fs::symlink(peer_libraries(), www.join("peers")).unwrap();
+    std::fs::write(
+        www.join("blank.html"),
+        "<!doctype html><meta charset=utf-8><title>bench</title><input id=file type=file>",
+    )
+    .unwrap();
+    Server::start(&server_binary(), &["--www", www.to_str().unwrap()])
+}
+
 fn server_binary() -> PathBuf {
     let binary = std::env::current_exe().unwrap().with_file_name("thumbnail-server");
     assert!(binary.exists(), "build the server first (./dev.sh bench does)");
@@ -376,20 +415,7 @@ async fn time_thumbnails(
 /// the mt engine (a cross-origin-isolated page of the server) and the st engine (a page of another
 /// origin without COOP/COEP, as a site embedding the thumbnailer).
 fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTimes) {
-    // The server's www/ plus an empty page, so that nothing loads before the timer starts.
-    let www = root().join("target/bench/www");
-    let _ = std::fs::remove_dir_all(&www);
-    std::fs::create_dir_all(&www).unwrap();
-    for entry in std::fs::read_dir(root().join("www")).unwrap() {
-        let entry = entry.unwrap();
-        std::os::unix::fs::symlink(entry.path(), www.join(entry.file_name())).unwrap();
-    }
-    std::fs::write(
-        www.join("blank.html"),
-        "<!doctype html><meta charset=utf-8><title>bench</title><input id=file type=file>",
-    )
-    .unwrap();
-    let server = Server::start(&server_binary(), &["--www", www.to_str().unwrap()]);
+    let server = bench_server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -598,7 +624,7 @@ fn gif(report: &mut String, runs: usize) {
         let times = animation_times(1.0, 3.0, 5.0, engine.info().duration);
         bytes = make_gif(&times, 5.0, true, |t| next_picture(&mut engine, t, 720))
             .unwrap()
-            .gif
+            .bytes
             .len();
         ours.push(started.elapsed());
     }
@@ -632,5 +658,85 @@ fn gif(report: &mut String, runs: usize) {
         ms(ours),
         ms(cli),
         cli.as_secs_f64() / ours.as_secs_f64()
+    ));
+    gif_in_browser(report, runs);
+}
+
+/// JS run in a page of the server with a `#file` input: the tutorial's GIF of the file
+/// `arguments[0]` times after one untimed run, with our JS API (the browser engine) and with
+/// ffmpeg.wasm (its mt core: the tutorial's own command, the file copied into its memory as its
+/// API needs; the copy, the command and reading the GIF out are timed).
+const TIME_GIFS: &str = "
+    const [runs] = arguments;
+    const file = document.getElementById('file').files[0];
+    const { Thumbnailer } = await import('/thumbnailer.js');
+    const t = await Thumbnailer.create({ engine: 'browser' });
+    const { FFmpeg } = await import('/peers/@ffmpeg/ffmpeg/dist/esm/index.js');
+    const ffmpeg = new FFmpeg();
+    const core = '/peers/@ffmpeg/core-mt/dist/esm/';
+    await ffmpeg.load({ coreURL: core + 'ffmpeg-core.js', wasmURL: core + 'ffmpeg-core.wasm', workerURL: core + 'ffmpeg-core.worker.js' });
+    const ours = async () => (await t.thumbnail(file, { format: 'gif' })).blob.size;
+    const theirs = async () => {
+      await ffmpeg.writeFile('in.mp4', new Uint8Array(await file.arrayBuffer()));
+      const code = await ffmpeg.exec(['-ss', '1', '-t', '3', '-i', 'in.mp4', '-filter_complex',
+        'fps=5,scale=720:-1:flags=lanczos[x];[x]split[x1][x2];[x1]palettegen[p];[x2][p]paletteuse', '-f', 'gif', 'out.gif']);
+      if (code !== 0) throw new Error(`ffmpeg.wasm exited with ${code}`);
+      const gif = await ffmpeg.readFile('out.gif');
+      await ffmpeg.deleteFile('in.mp4');
+      await ffmpeg.deleteFile('out.gif');
+      return gif.length;
+    };
+    const out = {};
+    for (const [name, make] of [['ours', ours], ['ffmpeg.wasm', theirs]]) {
+      await make();
+      const times = [];
+      let bytes;
+      for (let i = 0; i < runs; i++) {
+        const start = performance.now();
+        bytes = await make();
+        times.push(performance.now() - start);
+      }
+      out[name] = { times, bytes };
+    }
+    t.terminate();
+    ffmpeg.terminate();
+    return out;";
+
+/// The tutorial's GIF in headless chromium: our JS API (browser-mt) against ffmpeg.wasm's mt core.
+fn gif_in_browser(report: &mut String, runs: usize) {
+    let server = bench_server();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = runtime.block_on(async {
+        let browser = Browser::start().await;
+        browser.client.goto(&server.url("/blank.html")).await.unwrap();
+        browser.choose_file("#file", &fixture("h264-1080p.mp4")).await;
+        let out = browser.run(TIME_GIFS, vec![json!(runs)]).await;
+        browser.close().await;
+        out
+    });
+    assert!(out["thrown"].is_null(), "{out}");
+    let figure = |name: &str| {
+        let times = out[name]["times"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
+            .collect();
+        (median(times), out[name]["bytes"].as_u64().unwrap())
+    };
+    let (ours, ours_bytes) = figure("ours");
+    let (theirs, their_bytes) = figure("ffmpeg.wasm");
+    report.push_str(&format!(
+        "\n### The same GIF in headless chromium (warm: after one untimed run, median of {runs})\n\n\
+         | system | time | bytes |\n| --- | ---: | ---: |\n\
+         | ours, JS API, browser-mt (`t.thumbnail(file, {{ format: 'gif' }})`) | {} | {ours_bytes} |\n\
+         | ffmpeg.wasm 0.12.15, core-mt 0.12.10 (the tutorial's command; writeFile + exec + readFile) | {} | {their_bytes} |\n\n\
+         ffmpeg.wasm takes {:.1}x our time.\n",
+        ms(ours),
+        ms(theirs),
+        theirs.as_secs_f64() / ours.as_secs_f64()
     ));
 }

@@ -12,10 +12,11 @@ use std::rc::Rc;
 
 use engine::{Engine, EngineModule, Failure};
 use js_sys::{Object, Promise, Reflect};
-use thumbnail_frames::animation::{animation_times, make_gif, Animation};
+use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
-use thumbnail_frames::{best_time, PICK_SIDE};
+use thumbnail_frames::webp::mux_animation;
+use thumbnail_frames::{best_time, Picture, PICK_SIDE};
 use thumbnail_vocabulary::{
     Format, FramesOptions, OptionValue, Seek, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS,
 };
@@ -92,24 +93,22 @@ impl ThumbnailWorker {
     /// seek }). Resolves to `{ blob, width, height, time, duration }`.
     pub fn thumbnail(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
         let options = parse_options(&options)?;
-        if options.animated && options.format != Format::Gif {
-            return Err(invalid(
-                "an animated WebP is made by the server (engine: 'server'); in the browser, animate with format: 'gif'",
-            ));
-        }
         let mut engine = self.engine.borrow_mut();
         let made = engine.open(&file).and_then(|info| {
             let t = match options.at.seconds(info.duration) {
                 Some(t) => t,
                 None => best_time(info.duration, |t| engine.next_picture(t, PICK_SIDE, PICK_SIDE))?,
             };
-            let made = if options.format == Format::Gif {
-                // An animation: the frames from t at the options' rate, one GIF (as the server's).
+            let made = if options.animated {
+                // An animation: the frames from t at the options' rate (as the server's), one GIF,
+                // or WebP stills from the canvas in one animated WebP.
                 let times = animation_times(t, options.duration, options.fps, info.duration);
                 let (w, h) = (options.max_width, options.max_height);
-                Made::Gif(make_gif(&times, options.fps, options.looped, |t| {
-                    engine.next_picture(t, w, h)
-                })?)
+                let next = |t| engine.next_picture(t, w, h);
+                match options.format {
+                    Format::Gif => Made::Gif(make_gif(&times, options.fps, options.looped, next)?),
+                    _ => Made::WebpFrames(animation_pictures(&times, next)?),
+                }
             } else {
                 Made::Still(engine.frame(t, options.max_width, options.max_height, options.seek)?)
             };
@@ -118,9 +117,22 @@ impl ThumbnailWorker {
         engine.close();
         drop(engine);
         let (made, duration) = made.map_err(to_js)?;
-        let (format, quality) = (options.format, options.quality);
+        let (format, quality, fps, looped) = (options.format, options.quality, options.fps, options.looped);
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let (blob, width, height, time) = match made {
+                Made::WebpFrames(pictures) => {
+                    let (width, height, time) = (pictures[0].width, pictures[0].height, pictures[0].time);
+                    let mut stills = Vec::with_capacity(pictures.len());
+                    for picture in &pictures {
+                        let pixels = js_sys::Uint8ClampedArray::from(&picture.rgba[..]);
+                        let still = encode_rgba(width, height, &pixels, Format::Webp, quality).await?;
+                        let bytes = JsFuture::from(still.array_buffer()).await?;
+                        stills.push(js_sys::Uint8Array::new(&bytes).to_vec());
+                    }
+                    let animation =
+                        mux_animation(&stills, width, height, fps, looped).map_err(|message| invalid(&message))?;
+                    (bytes_blob(&animation, format)?, width, height, time)
+                }
                 Made::Still(frame) => (
                     encode(&frame, format, quality).await?,
                     frame.width,
@@ -132,17 +144,7 @@ impl ThumbnailWorker {
                     height,
                     time,
                     bytes,
-                }) => {
-                    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&bytes[..]));
-                    let options = web_sys::BlobPropertyBag::new();
-                    options.set_type(format.mime());
-                    (
-                        Blob::new_with_u8_array_sequence_and_options(&parts, &options)?,
-                        width,
-                        height,
-                        time,
-                    )
-                }
+                }) => (bytes_blob(&bytes, format)?, width, height, time),
             };
             let result = Object::new();
             Reflect::set(&result, &"blob".into(), &blob)?;
@@ -265,11 +267,21 @@ async fn series(
     Ok(count)
 }
 
-/// What a thumbnail job made, before it is a Blob: a still (encoded by the browser's canvas) or an
-/// animation (encoded in Rust, as on the server).
+/// What a thumbnail job made, before it is a Blob: a still (encoded by the browser's canvas), a GIF
+/// (encoded in Rust, as on the server), or the frames of an animated WebP (each encoded by the
+/// canvas, then put together in Rust).
 enum Made {
     Still(engine::Frame),
     Gif(Animation),
+    WebpFrames(Vec<Picture>),
+}
+
+/// Encoded bytes as a Blob of the format's type.
+fn bytes_blob(bytes: &[u8], format: Format) -> Result<Blob, JsValue> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(format.mime());
+    Blob::new_with_u8_array_sequence_and_options(&parts, &options)
 }
 
 /// A failure as the JS side expects it: `{ code, message, fatal }`.
@@ -321,12 +333,14 @@ fn entries(options: &JsValue) -> Result<Vec<(String, Value)>, JsValue> {
         if value.is_undefined() || value.is_null() {
             continue;
         }
-        let value = match (value.as_f64(), value.as_string()) {
-            (Some(n), _) => Value::Number(n),
-            (_, Some(text)) => Value::Text(text),
+        let value = match (value.as_f64(), value.as_string(), value.as_bool()) {
+            (Some(n), _, _) => Value::Number(n),
+            (_, Some(text), _) => Value::Text(text),
+            // Yes or no (`animated: true`, `loop: false`) as the query says it.
+            (_, _, Some(flag)) => Value::Text(flag.to_string()),
             // A list (`times: [1, 2.5]`) as the server's query has it: "1,2.5".
             _ if js_sys::Array::is_array(&value) => Value::Text(js_sys::Array::from(&value).join(",").into()),
-            _ => return Err(invalid(&format!("`{name}` must be a number, a string or a list"))),
+            _ => return Err(invalid(&format!("`{name}` must be a number, a string, true or false, or a list"))),
         };
         entries.push((name, value));
     }
