@@ -23,10 +23,17 @@ pub const IMAGE_HEIGHT: HeaderName = HeaderName::from_static("x-image-height");
 /// The query string as name/value pairs, parsed by the shared vocabulary.
 type Params = Query<Vec<(String, String)>>;
 
-fn options(params: &Params) -> Result<ThumbnailOptions, ApiError> {
-    Ok(ThumbnailOptions::from_pairs(
-        params.0.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )?)
+/// The query's name/value pairs, for the vocabulary's `from_pairs`.
+fn pairs(params: &Params) -> impl Iterator<Item = (&str, &str)> {
+    params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// Bad parameters are refused (400) before the video is spooled: its body is drained, never stored.
+fn or_refuse<T, E: Into<ApiError>>(parsed: Result<T, E>, request: Request) -> Result<(T, Request), ApiError> {
+    match parsed {
+        Ok(options) => Ok((options, request)),
+        Err(error) => Err(refuse(request, error.into())),
+    }
 }
 
 /// The spooled video, for the engine (a descriptor: the engine opens no path).
@@ -39,11 +46,7 @@ fn video(upload: &Upload) -> Result<std::fs::File, ApiError> {
 }
 
 pub async fn thumbnail(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
-    // Bad parameters are refused before the video is spooled.
-    let options = match options(&params) {
-        Ok(options) => options,
-        Err(error) => return Err(refuse(request, error)),
-    };
+    let (options, request) = or_refuse(ThumbnailOptions::from_pairs(pairs(&params)), request)?;
     let upload = receive(&state, request).await?;
     let filename = download_name(upload.filename.as_deref(), options.format.extension());
     let job = Job {
@@ -105,10 +108,7 @@ pub async fn sprite(
     params: Params,
     request: Request,
 ) -> Result<Json<SpriteAnswer>, ApiError> {
-    let options = match SpriteOptions::from_pairs(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-        Ok(options) => options,
-        Err(error) => return Err(refuse(request, error.into())),
-    };
+    let (options, request) = or_refuse(SpriteOptions::from_pairs(pairs(&params)), request)?;
     let upload = receive(&state, request).await?;
     let job = Job {
         max_pixels: state.config.max_pixels,
@@ -155,10 +155,7 @@ pub async fn frames(
     params: Params,
     request: Request,
 ) -> Result<Json<FramesAnswer>, ApiError> {
-    let options = match FramesOptions::from_pairs(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-        Ok(options) => options,
-        Err(error) => return Err(refuse(request, error.into())),
-    };
+    let (options, request) = or_refuse(FramesOptions::from_pairs(pairs(&params)), request)?;
     let mime = options.format.unwrap_or(Format::Png).mime();
     let upload = receive(&state, request).await?;
     let job = Job {

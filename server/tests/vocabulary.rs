@@ -124,6 +124,16 @@ fn error_codes() {
     }
 }
 
+/// The names of an operation's query parameters in openapi.json.
+fn query_parameters(spec: &Value, path: &str) -> BTreeSet<String> {
+    spec["paths"][path]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn option_names() {
     let names = set(OPTION_NAMES);
@@ -136,12 +146,7 @@ fn option_names() {
     assert_eq!(fields, names, "ThumbnailOptions in thumbnailer.d.ts");
 
     let spec = openapi();
-    let params: BTreeSet<String> = spec["paths"]["/thumbnail"]["post"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_owned())
-        .collect();
+    let params = query_parameters(&spec, "/thumbnail");
     assert_eq!(params, names, "the query parameters of /thumbnail in openapi.json");
 }
 
@@ -181,12 +186,7 @@ fn sprite_option_names_and_answer() {
     ));
     assert_eq!(fields, names, "SpriteOptions in thumbnailer.d.ts");
     let spec = openapi();
-    let params: BTreeSet<String> = spec["paths"]["/sprite"]["post"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_owned())
-        .collect();
+    let params = query_parameters(&spec, "/sprite");
     assert_eq!(params, names, "the query parameters of /sprite in openapi.json");
 
     // The answer: the frames crate's SheetInfo, plus the image (a data URL on the server, a Blob
@@ -229,12 +229,7 @@ fn frames_option_names_and_answer() {
     ));
     assert_eq!(fields, names, "FramesOptions in thumbnailer.d.ts");
     let spec = openapi();
-    let params: BTreeSet<String> = spec["paths"]["/frames"]["post"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap().to_owned())
-        .collect();
+    let params = query_parameters(&spec, "/frames");
     assert_eq!(params, names, "the query parameters of /frames in openapi.json");
     // One frame: the server's carries its image as a data URL, the browser's a bitmap or a blob
     // and the engine's name.

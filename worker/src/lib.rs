@@ -340,7 +340,11 @@ fn entries(options: &JsValue) -> Result<Vec<(String, Value)>, JsValue> {
             (_, _, Some(flag)) => Value::Text(flag.to_string()),
             // A list (`times: [1, 2.5]`) as the server's query has it: "1,2.5".
             _ if js_sys::Array::is_array(&value) => Value::Text(js_sys::Array::from(&value).join(",").into()),
-            _ => return Err(invalid(&format!("`{name}` must be a number, a string, true or false, or a list"))),
+            _ => {
+                return Err(invalid(&format!(
+                    "`{name}` must be a number, a string, true or false, or a list"
+                )))
+            }
         };
         entries.push((name, value));
     }
