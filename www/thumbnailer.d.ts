@@ -15,6 +15,8 @@ export type EngineName = 'browser-mt' | 'browser-st' | 'server';
  * - upload_declined: `auto` would have sent the video to the server, and `confirmUpload` said no
  * - network, upload_too_large, busy, request_timeout, bad_request, unsupported_media_type, internal:
  *   the server path
+ * - not_found, gone, conflict: an asynchronous job of the server unknown, expired, or not in a
+ *   state for what was asked (cancelling a finished job)
  */
 export type ThumbnailErrorCode =
   | 'not_media'
@@ -34,6 +36,9 @@ export type ThumbnailErrorCode =
   | 'busy'
   | 'request_timeout'
   | 'internal'
+  | 'not_found'
+  | 'gone'
+  | 'conflict'
   | 'aborted'
   | 'engine_unavailable'
   | 'upload_declined'

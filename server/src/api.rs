@@ -1,16 +1,16 @@
 //! POST /thumbnail, /probe, /sprite and /frames: the fallback for clients that cannot run the
-//! wasm engine.
+//! wasm engine. Each is made now, or with `Prefer: respond-async` accepted as a job (async_api.rs)
+//! whose result is the same [`Answer`].
 
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use base64::Engine as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thumbnail_frames::sprite::{image_name, Sheet, SheetInfo};
-use thumbnail_vocabulary::{Format, FramesOptions, SpriteOptions, ThumbnailOptions, VideoInfo};
+use thumbnail_vocabulary::{Format, FramesOptions, SpriteOptions, ThumbnailOptions};
 
-use crate::engine_job::Job;
+use crate::engine_job::{Job, Output};
 use crate::error::ApiError;
 use crate::upload::{receive, refuse, Upload};
 use crate::AppState;
@@ -21,11 +21,11 @@ pub const IMAGE_WIDTH: HeaderName = HeaderName::from_static("x-image-width");
 pub const IMAGE_HEIGHT: HeaderName = HeaderName::from_static("x-image-height");
 
 /// The query string as name/value pairs, parsed by the shared vocabulary.
-type Params = Query<Vec<(String, String)>>;
+pub type Params = Query<Vec<(String, String)>>;
 
 /// The query's name/value pairs, for the vocabulary's `from_pairs`.
-fn pairs(params: &Params) -> impl Iterator<Item = (&str, &str)> {
-    params.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+pub fn pairs(params: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
 /// Bad parameters are refused (400) before the video is spooled: its body is drained, never stored.
@@ -45,53 +45,222 @@ fn video(upload: &Upload) -> Result<std::fs::File, ApiError> {
         .map_err(|e| ApiError::Internal(format!("the spooled upload: {e}")))
 }
 
-pub async fn thumbnail(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
-    let (options, request) = or_refuse(ThumbnailOptions::from_pairs(pairs(&params)), request)?;
-    let upload = receive(&state, request).await?;
-    let filename = download_name(upload.filename.as_deref(), options.format.extension());
-    let job = Job {
-        max_pixels: state.config.max_pixels,
-        thumbnail: Some(options),
-        sprite: None,
-        frames: None,
+/// What the API does with a video: POST /thumbnail, /probe, /sprite, /frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Thumbnail,
+    Probe,
+    Sprite,
+    Frames,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Thumbnail => "thumbnail",
+            Operation::Probe => "probe",
+            Operation::Sprite => "sprite",
+            Operation::Frames => "frames",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Operation> {
+        [
+            Operation::Thumbnail,
+            Operation::Probe,
+            Operation::Sprite,
+            Operation::Frames,
+        ]
+        .into_iter()
+        .find(|op| op.name() == name)
+    }
+
+    /// The operation's query read by the vocabulary (the same parser as the browser's).
+    pub fn parse<'a>(self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Asked, ApiError> {
+        Ok(match self {
+            Operation::Thumbnail => Asked::Thumbnail(ThumbnailOptions::from_pairs(pairs)?),
+            Operation::Probe => match pairs.into_iter().next() {
+                Some((name, _)) => {
+                    return Err(ApiError::Engine(thumbnail_vocabulary::Error::new(
+                        thumbnail_vocabulary::ErrorKind::InvalidArgument,
+                        format!("unknown option `{name}` (POST /probe takes none)"),
+                    )))
+                }
+                None => Asked::Probe,
+            },
+            Operation::Sprite => Asked::Sprite(SpriteOptions::from_pairs(pairs)?),
+            Operation::Frames => Asked::Frames(FramesOptions::from_pairs(pairs)?),
+        })
+    }
+}
+
+/// An operation with its options.
+#[derive(Debug, Clone)]
+pub enum Asked {
+    Thumbnail(ThumbnailOptions),
+    Probe,
+    Sprite(SpriteOptions),
+    Frames(FramesOptions),
+}
+
+impl Asked {
+    /// The engine job that makes it.
+    pub fn job(&self, max_pixels: u32) -> Job {
+        let probe = Job::probe(max_pixels);
+        match self {
+            Asked::Thumbnail(o) => Job {
+                thumbnail: Some(*o),
+                ..probe
+            },
+            Asked::Probe => probe,
+            Asked::Sprite(o) => Job {
+                sprite: Some(*o),
+                ..probe
+            },
+            Asked::Frames(o) => Job {
+                frames: Some(o.clone()),
+                ..probe
+            },
+        }
+    }
+
+    /// The answer to what the engine made; `filename` is the uploaded file's name.
+    pub fn answer(&self, output: Output, filename: Option<&str>) -> Result<Answer, ApiError> {
+        match self {
+            Asked::Thumbnail(options) => thumbnail_answer(options, output, filename),
+            Asked::Probe => Answer::json(&output.info),
+            Asked::Sprite(options) => sprite_answer(options, output),
+            Asked::Frames(options) => frames_answer(options, output),
+        }
+    }
+}
+
+/// An answer, the same whether it is sent at once or kept as an asynchronous job's result: its
+/// type, its own headers and its body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    #[serde(skip)]
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(value: &impl Serialize) -> Result<Answer, ApiError> {
+        Ok(Answer {
+            content_type: "application/json".into(),
+            headers: Vec::new(),
+            body: serde_json::to_vec(value).map_err(|e| ApiError::Internal(format!("an answer as JSON: {e}")))?,
+        })
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut response = self.body.into_response();
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::try_from(self.content_type) {
+            headers.insert(header::CONTENT_TYPE, value);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// Does the client prefer an answer at once, the job left to run (RFC 7240 `respond-async`)?
+fn prefers_async(headers: &HeaderMap) -> bool {
+    headers.get_all("prefer").iter().any(|value| {
+        value.to_str().unwrap_or_default().split(',').any(|preference| {
+            let token = preference.split([';', '=']).next().unwrap_or_default();
+            token.trim().eq_ignore_ascii_case("respond-async")
+        })
+    })
+}
+
+/// Longest idempotency key kept.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// One operation, the same for every endpoint: the query refused before the body if bad, the
+/// upload received, then the job made now or (`Prefer: respond-async`) accepted as a job.
+async fn operate(
+    state: AppState,
+    operation: Operation,
+    params: Params,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (asked, request) = or_refuse(operation.parse(pairs(&params.0)), request)?;
+    let headers = request.headers().clone();
+    let key = match headers.get("idempotency-key").map(HeaderValue::to_str) {
+        Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY => Some(key.to_owned()),
+        Some(_) => {
+            return Err(refuse(
+                request,
+                ApiError::BadRequest(format!(
+                    "an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+                )),
+            ))
+        }
+        None => None,
     };
-    let output = state.pool.run(job, video(&upload)?).await?;
+    let upload = receive(&state, request).await?;
+    if prefers_async(&headers) {
+        return crate::async_api::accept(&state, operation, &params.0, &upload, key.as_deref()).await;
+    }
+    let output = state
+        .pool
+        .run(asked.job(state.config.max_pixels), video(&upload)?)
+        .await?;
+    let filename = upload.filename.clone();
     drop(upload); // the temporary file goes as soon as the frame is out
+    Ok(asked.answer(output, filename.as_deref())?.into_response())
+}
+
+pub async fn thumbnail(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
+    operate(state, Operation::Thumbnail, params, request).await
+}
+
+pub async fn probe(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
+    operate(state, Operation::Probe, params, request).await
+}
+
+pub async fn sprite(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
+    operate(state, Operation::Sprite, params, request).await
+}
+
+pub async fn frames(State(state): State<AppState>, params: Params, request: Request) -> Result<Response, ApiError> {
+    operate(state, Operation::Frames, params, request).await
+}
+
+/// The image, with its time, size, the video's duration and a download name.
+fn thumbnail_answer(options: &ThumbnailOptions, output: Output, filename: Option<&str>) -> Result<Answer, ApiError> {
     let duration = output.info.duration;
     let frame = output
         .frame
         .ok_or_else(|| ApiError::Internal("the engine made no frame".into()))?;
-    let (bytes, time, width, height) = (frame.bytes, frame.time, frame.width, frame.height);
-
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(options.format.mime()));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let disposition = format!("inline; filename=\"{filename}\"");
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::try_from(disposition).expect("a sanitised name"),
-    );
-    headers.insert(
-        FRAME_TIME,
-        HeaderValue::try_from(format!("{time:.3}")).expect("a number"),
-    );
-    headers.insert(IMAGE_WIDTH, HeaderValue::from(width));
-    headers.insert(IMAGE_HEIGHT, HeaderValue::from(height));
+    let name = download_name(filename, options.format.extension());
+    let mut headers = vec![
+        (
+            header::CONTENT_DISPOSITION.to_string(),
+            format!("inline; filename=\"{name}\""),
+        ),
+        (FRAME_TIME.to_string(), format!("{:.3}", frame.time)),
+        (IMAGE_WIDTH.to_string(), frame.width.to_string()),
+        (IMAGE_HEIGHT.to_string(), frame.height.to_string()),
+    ];
     if let Some(d) = duration {
-        headers.insert(
-            VIDEO_DURATION,
-            HeaderValue::try_from(format!("{d:.3}")).expect("a number"),
-        );
+        headers.push((VIDEO_DURATION.to_string(), format!("{d:.3}")));
     }
-    Ok(response)
-}
-
-pub async fn probe(State(state): State<AppState>, request: Request) -> Result<Json<VideoInfo>, ApiError> {
-    let upload = receive(&state, request).await?;
-    let job = Job::probe(state.config.max_pixels);
-    let output = state.pool.run(job, video(&upload)?).await?;
-    Ok(Json(output.info))
+    Ok(Answer {
+        content_type: options.format.mime().into(),
+        headers,
+        body: frame.bytes,
+    })
 }
 
 /// What POST /sprite answers: the sheet as both hosts describe it, and its image as a data URL.
@@ -103,21 +272,7 @@ pub struct SpriteAnswer {
     image: String,
 }
 
-pub async fn sprite(
-    State(state): State<AppState>,
-    params: Params,
-    request: Request,
-) -> Result<Json<SpriteAnswer>, ApiError> {
-    let (options, request) = or_refuse(SpriteOptions::from_pairs(pairs(&params)), request)?;
-    let upload = receive(&state, request).await?;
-    let job = Job {
-        max_pixels: state.config.max_pixels,
-        thumbnail: None,
-        sprite: Some(options),
-        frames: None,
-    };
-    let output = state.pool.run(job, video(&upload)?).await?;
-    drop(upload);
+fn sprite_answer(options: &SpriteOptions, output: Output) -> Result<Answer, ApiError> {
     let (Some(frame), Some(sheet)) = (output.frame, output.sheet) else {
         return Err(ApiError::Internal("the engine made no sheet".into()));
     };
@@ -128,10 +283,10 @@ pub async fn sprite(
         tile_height: sheet.tile_height,
     };
     let name = image_name(options.format.extension());
-    Ok(Json(SpriteAnswer {
+    Answer::json(&SpriteAnswer {
         sheet: SheetInfo::new(&geometry, sheet.times, output.info.duration, &name),
         image: data_url(options.format.mime(), &frame.bytes),
-    }))
+    })
 }
 
 /// What POST /frames answers: the video's duration and each frame, its image as a data URL.
@@ -150,20 +305,8 @@ pub struct FrameAnswer {
     image: String,
 }
 
-pub async fn frames(
-    State(state): State<AppState>,
-    params: Params,
-    request: Request,
-) -> Result<Json<FramesAnswer>, ApiError> {
-    let (options, request) = or_refuse(FramesOptions::from_pairs(pairs(&params)), request)?;
+fn frames_answer(options: &FramesOptions, output: Output) -> Result<Answer, ApiError> {
     let mime = options.format.unwrap_or(Format::Png).mime();
-    let upload = receive(&state, request).await?;
-    let job = Job {
-        frames: Some(options),
-        ..Job::probe(state.config.max_pixels)
-    };
-    let output = state.pool.run(job, video(&upload)?).await?;
-    drop(upload);
     let frames = output
         .frames
         .into_iter()
@@ -174,10 +317,10 @@ pub async fn frames(
             image: data_url(mime, &frame.bytes),
         })
         .collect();
-    Ok(Json(FramesAnswer {
+    Answer::json(&FramesAnswer {
         duration: output.info.duration,
         frames,
-    }))
+    })
 }
 
 fn data_url(mime: &str, bytes: &[u8]) -> String {

@@ -112,6 +112,41 @@ pub struct Config {
     #[arg(long, env = "TEMP_DIR")]
     pub temp_dir: Option<PathBuf>,
 
+    /// Where the asynchronous jobs (`Prefer: respond-async`) are kept when neither
+    /// `--jobs-database` nor `--jobs-files` says otherwise: `<dir>/jobs.db` and `<dir>/files/`.
+    #[arg(long, env = "DATA_DIR", default_value = "thumbnail-data")]
+    pub data_dir: PathBuf,
+
+    /// The jobs' database: `sqlite:///path/jobs.db` or `postgres://user@host/db`. Servers that
+    /// share one database (and `--jobs-files`) share the jobs: any may accept, run or answer one.
+    #[arg(long, env = "JOBS_DATABASE")]
+    pub jobs_database: Option<String>,
+
+    /// Where the jobs' inputs and results are kept: `file:///path` or an object store's URL.
+    #[arg(long, env = "JOBS_FILES")]
+    pub jobs_files: Option<String>,
+
+    /// Jobs this server takes from the queue at once (default: `--workers`).
+    #[arg(long, env = "JOB_CONCURRENCY")]
+    pub job_concurrency: Option<usize>,
+
+    /// Seconds between this server's heartbeats in the job queue; a server silent for two is
+    /// presumed dead and its running jobs are run again by another.
+    #[arg(long, env = "JOB_HEARTBEAT", default_value_t = 5.0, value_parser = seconds)]
+    pub job_heartbeat: f64,
+
+    /// Runs of one job at most (a server stopping under it counts as one).
+    #[arg(long, env = "JOB_ATTEMPTS", default_value_t = 3)]
+    pub job_attempts: u32,
+
+    /// Seconds a finished job's result (or failure) stays readable; then 410 Gone.
+    #[arg(long, env = "RESULT_TTL", default_value_t = 3600.0, value_parser = seconds)]
+    pub result_ttl: f64,
+
+    /// This server's name among those sharing the jobs (default: the host's name).
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: Option<String>,
+
     /// Logs as JSON lines instead of text.
     #[arg(long, env = "LOG_JSON")]
     pub log_json: bool,
@@ -171,6 +206,27 @@ impl Config {
                 self.worker_memory_mb
             ));
         }
+        if self.job_heartbeat < 1.0 {
+            return Err(format!(
+                "--job-heartbeat {} is below 1 second (the queue counts whole seconds)",
+                self.job_heartbeat
+            ));
+        }
+        if self.job_attempts == 0 {
+            return Err("--job-attempts must be at least 1".into());
+        }
+        if self.job_concurrency == Some(0) {
+            return Err("--job-concurrency must be at least 1".into());
+        }
+        if let Some(files) = &self.jobs_files {
+            url::Url::parse(files).map_err(|e| format!("--jobs-files {files:?}: not a URL ({e})"))?;
+        }
+        if self.jobs_database.is_none() || self.jobs_files.is_none() {
+            std::fs::create_dir_all(&self.data_dir)
+                .and_then(|()| self.data_dir.canonicalize())
+                .map(|dir| self.data_dir = dir)
+                .map_err(|e| format!("--data-dir {}: {e}", self.data_dir.display()))?;
+        }
         let files = raise_open_files_limit();
         let others = self.max_uploads as u64 + 4 * self.workers() as u64 + SPARE_FDS;
         self.max_connections = match self.max_connections_flag {
@@ -228,6 +284,34 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.request_timeout)
+    }
+
+    /// Where and how the asynchronous jobs are kept and run (after `validate`).
+    pub fn queue_config(&self) -> thumbnail_queue::QueueConfig {
+        let database = self
+            .jobs_database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("jobs.db").display()));
+        let files = match &self.jobs_files {
+            Some(url) => url::Url::parse(url).expect("validated"),
+            None => url::Url::from_directory_path(self.data_dir.join("files")).expect("an absolute folder"),
+        };
+        let node = self.node_name.clone().unwrap_or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "server".into())
+        });
+        thumbnail_queue::QueueConfig {
+            database_url: database,
+            files_url: files,
+            node,
+            concurrency: self.job_concurrency.unwrap_or_else(|| self.workers()),
+            heartbeat: Duration::from_secs_f64(self.job_heartbeat.round()),
+            max_attempts: self.job_attempts,
+            result_ttl: Duration::from_secs_f64(self.result_ttl),
+            poll: Duration::from_millis(200),
+        }
     }
 
     pub fn temp_dir(&self) -> PathBuf {

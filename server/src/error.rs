@@ -36,6 +36,16 @@ pub enum ApiError {
     /// The job ran past the time limit and was stopped (503).
     #[error("the video took longer than {0} s to process")]
     Timeout(f64),
+    /// No such asynchronous job (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The job's result has expired (410).
+    #[error("{0}")]
+    Gone(String),
+    /// The job is not in a state for this: cancelling a finished job, the result of one still
+    /// running (409).
+    #[error("{0}")]
+    Conflict(String),
     /// A bug or a fault of the server's machine (500). The text goes to the log only: it may name
     /// paths; the client is told that something failed on the server's side.
     #[error("internal error: {0}")]
@@ -72,6 +82,9 @@ impl ApiError {
             ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout", "Request too slow"),
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Processing took too long"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "No such job"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone", "The result has expired"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Not in this state"),
             ApiError::EngineCrashed(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "engine_crashed",
@@ -106,6 +119,12 @@ impl ApiError {
             }) => "the server failed to process the request; the failure is in its log".into(),
             other => other.to_string(),
         }
+    }
+
+    /// The problem document as JSON (what a failed job keeps).
+    pub fn problem_json(&self) -> serde_json::Value {
+        let (_, body) = self.problem();
+        serde_json::from_slice(&body).expect("a problem is JSON")
     }
 
     /// The status and the problem+json body.
@@ -164,6 +183,9 @@ mod tests {
             ApiError::EngineCrashed(String::new()),
             ApiError::Timeout(1.0),
             ApiError::Internal(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::Gone(String::new()),
+            ApiError::Conflict(String::new()),
         ];
         errors.extend(ErrorKind::ALL.map(|kind| ApiError::Engine(EngineError::new(kind, ""))));
         for error in errors {
@@ -177,6 +199,9 @@ mod tests {
                 | ApiError::EngineCrashed(_)
                 | ApiError::Timeout(_)
                 | ApiError::Internal(_)
+                | ApiError::NotFound(_)
+                | ApiError::Gone(_)
+                | ApiError::Conflict(_)
                 | ApiError::Engine(_) => {}
             }
             let (_, code, _) = error.describe();

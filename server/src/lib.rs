@@ -2,6 +2,7 @@
 //! engine worker processes are `worker::main`).
 
 mod api;
+mod async_api;
 mod config;
 mod connections;
 mod encode;
@@ -44,6 +45,8 @@ pub struct AppState {
     admission: Arc<tokio::sync::Semaphore>,
     uploads: Arc<Uploads>,
     metrics: Arc<Metrics>,
+    /// The asynchronous jobs (async_api.rs), shared with every server on the same store.
+    jobs: thumbnail_queue::Jobs,
 }
 
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -58,11 +61,14 @@ pub async fn serve(
         max_connections: config.max_connections,
         header_timeout: config.header_timeout(),
     };
-    let (router, metrics) = app(config);
+    let jobs = thumbnail_queue::Jobs::open(config.queue_config())
+        .await
+        .map_err(|e| std::io::Error::other(format!("opening the job store: {e}")))?;
+    let (router, metrics) = app(config, jobs);
     connections::serve(listener, router, limits, metrics, shutdown).await
 }
 
-fn app(config: Config) -> (Router, Arc<Metrics>) {
+fn app(config: Config, jobs: thumbnail_queue::Jobs) -> (Router, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
     let pool = Arc::new(Pool::new(
         PoolConfig {
@@ -83,7 +89,12 @@ fn app(config: Config) -> (Router, Arc<Metrics>) {
         admission: Arc::new(tokio::sync::Semaphore::new(capacity)),
         uploads,
         metrics: metrics.clone(),
+        jobs: jobs.clone(),
     };
+    jobs.start(Arc::new(async_api::EngineRunner {
+        pool: state.pool.clone(),
+        max_pixels: state.config.max_pixels,
+    }));
 
     // Static files are revalidated on each use (Last-Modified).
     let no_cache = SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -100,6 +111,8 @@ fn app(config: Config) -> (Router, Arc<Metrics>) {
     // What pages of other origins may use: the operations, the widget, the engine and the API's
     // description (not the metrics or the health check).
     let public = operations
+        .route("/jobs/{id}", get(async_api::get).delete(async_api::cancel))
+        .route("/jobs/{id}/result", get(async_api::result))
         .route("/openapi.json", get(openapi))
         .route("/sw.js", get(service_worker::script))
         .nest_service("/engine", static_files::serve(state.config.engine_dir()))
@@ -111,9 +124,11 @@ fn app(config: Config) -> (Router, Arc<Metrics>) {
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
-                .allow_methods([Method::GET, Method::POST])
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
                 .allow_headers(Any)
                 .expose_headers([
+                    header::LOCATION,
+                    header::RETRY_AFTER,
                     api::FRAME_TIME,
                     api::VIDEO_DURATION,
                     api::IMAGE_WIDTH,

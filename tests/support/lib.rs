@@ -308,7 +308,7 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
 }
 
 /// A number no other call in this process got (for log and file names).
-pub(crate) fn unique() -> u64 {
+pub fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)

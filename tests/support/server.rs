@@ -10,16 +10,35 @@ pub struct Server {
     pub base: String,
     /// Where its logs go (stderr).
     pub log: PathBuf,
+    /// Its own data folder (the job store), removed when it stops; `None` when the test gave one.
+    data: Option<PathBuf>,
 }
 
 impl Server {
-    /// Starts `binary` with `args` (plus `--listen 127.0.0.1:0`) and waits until it listens.
+    /// Starts `binary` with `args` (plus `--listen 127.0.0.1:0`, and a data folder of its own
+    /// unless `args` give `--data-dir`) and waits until it listens.
     pub fn start(binary: &Path, args: &[&str]) -> Server {
+        let data = (!args.contains(&"--data-dir")).then(|| {
+            let dir = crate::root().join(format!("target/test-data/{}-{}", std::process::id(), crate::unique()));
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        });
+        let mut server = Server::spawn(binary, args, data.as_deref());
+        server.data = data;
+        server
+    }
+
+    fn spawn(binary: &Path, args: &[&str], data: Option<&Path>) -> Server {
         let logs = crate::root().join("target/test-logs");
         std::fs::create_dir_all(&logs).unwrap();
         let log = logs.join(format!("server-{}-{}.log", std::process::id(), crate::unique()));
+        let data_args: Vec<std::ffi::OsString> = match data {
+            Some(dir) => vec!["--data-dir".into(), dir.into()],
+            None => Vec::new(),
+        };
         let mut child = Command::new(binary)
             .args(["--listen", "127.0.0.1:0"])
+            .args(data_args)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -36,7 +55,18 @@ impl Server {
             .to_owned();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Server { child, base, log }
+        Server {
+            child,
+            base,
+            log,
+            data: None,
+        }
+    }
+
+    /// Kills the process at once (SIGKILL: nothing of it runs after) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -99,8 +129,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
+        if let Some(dir) = &self.data {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -1,0 +1,360 @@
+//! Asynchronous jobs for the server (the asynchronous request-reply pattern): a job is accepted at
+//! once, stored, run by any server sharing the store, and its result kept for a while.
+//!
+//! - [`store`]: each job's state (`thumbnail_jobs`), what the HTTP API reports;
+//! - [`files`]: the jobs' inputs and results in an object store;
+//! - the queue: apalis (`apalis-sqlite` by default, `apalis-postgres` to share the jobs between
+//!   servers) delivers job ids to this server's workers, beats their hearts, and re-delivers the
+//!   jobs of a server that stopped beating (killed, crashed) to another one.
+//!
+//! The host (the HTTP server) says what a job is and how to run it ([`Runner`]); this crate knows
+//! nothing of videos.
+
+pub mod files;
+pub mod store;
+
+use std::future::Future;
+use std::io::Seek;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use bytes::Bytes;
+pub use files::Files;
+pub use store::{now_ms, Counts, JobRecord, NewJob, State, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the job store: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the job files: {0}")]
+    Files(#[from] object_store::Error),
+    #[error("the job files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the job queue: {0}")]
+    Queue(String),
+    #[error("the job store holds something unexpected: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Where the jobs live and how this server takes part.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// `sqlite:///path/jobs.db` (created if missing) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Where inputs and results go: `file:///path` or any URL `object_store` takes.
+    pub files_url: url::Url,
+    /// This server's name among those sharing the store (its workers are named after it).
+    pub node: String,
+    /// Jobs this server runs at once.
+    pub concurrency: usize,
+    /// A server that misses two heartbeats is presumed dead: its jobs are run again elsewhere.
+    pub heartbeat: Duration,
+    /// Runs of one job at most (a server dying under it counts as one).
+    pub max_attempts: u32,
+    /// How long a finished job's result (or failure) stays readable.
+    pub result_ttl: Duration,
+    /// How often idle workers look for new jobs.
+    pub poll: Duration,
+}
+
+/// What a run made: files to keep, and the host's description of the result (kept as JSON).
+pub struct Made {
+    pub files: Vec<(String, Bytes)>,
+    pub result: serde_json::Value,
+}
+
+/// How the host runs its jobs.
+pub trait Runner: Send + Sync + 'static {
+    /// Runs `job` on its input. `Err`: the job failed, with the host's problem document.
+    fn run(
+        &self,
+        job: &JobRecord,
+        input: std::fs::File,
+    ) -> impl Future<Output = Result<Made, serde_json::Value>> + Send;
+
+    /// The problem document of a job given up after `attempts` runs that never finished (each
+    /// time the server running it stopped).
+    fn abandoned(&self, job: &JobRecord) -> serde_json::Value;
+}
+
+/// The queue's name in the backends' tables.
+const QUEUE: &str = "thumbnail-jobs";
+
+#[derive(Clone)]
+enum Queue {
+    Sqlite(SqliteStorage<String>),
+    Postgres(PostgresStorage<String>),
+}
+
+/// The jobs: their store, their files and their queue.
+#[derive(Clone)]
+pub struct Jobs {
+    store: Store,
+    files: Files,
+    queue: Queue,
+    config: Arc<QueueConfig>,
+}
+
+/// What asking to cancel a job did.
+pub enum Cancelled {
+    Now(JobRecord),
+    /// Too late: it is done, failed or cancelled already.
+    Finished(JobRecord),
+    NotFound,
+}
+
+impl Jobs {
+    /// Opens (creating what is missing) the store, the files and the queue.
+    pub async fn open(config: QueueConfig) -> Result<Jobs, Error> {
+        sqlx::any::install_default_drivers();
+        let url = config.database_url.as_str();
+        let queue = if url.starts_with("sqlite:") {
+            let options: sqlx::sqlite::SqliteConnectOptions = url
+                .parse::<sqlx::sqlite::SqliteConnectOptions>()?
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = sqlx::SqlitePool::connect_with(options).await?;
+            SqliteStorage::setup(&pool)
+                .await
+                .map_err(|e| Error::Queue(e.to_string()))?;
+            let config = apalis_sqlite::Config::default()
+                .queue(QUEUE)
+                .batch_size(config.concurrency.max(1))
+                .heartbeat_interval(config.heartbeat)
+                .missed_heartbeats(2);
+            Queue::Sqlite(SqliteStorage::new(&pool).with_config(config))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = sqlx::PgPool::connect(url).await?;
+            PostgresStorage::setup(&pool)
+                .await
+                .map_err(|e| Error::Queue(e.to_string()))?;
+            let config = apalis_postgres::Config::default()
+                .queue(QUEUE)
+                .batch_size(config.concurrency.max(1))
+                .heartbeat_interval(config.heartbeat)
+                .missed_heartbeats(2);
+            Queue::Postgres(PostgresStorage::new(&pool).with_config(config))
+        } else {
+            return Err(Error::Config(format!(
+                "the job database must be a sqlite: or postgres: URL, not {url:?}"
+            )));
+        };
+        let pool = sqlx::any::AnyPoolOptions::new().max_connections(8).connect(url).await?;
+        let store = Store::open(pool).await?;
+        let files = Files::open(&config.files_url)?;
+        Ok(Jobs {
+            store,
+            files,
+            queue,
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Accepts a job on the video at `input` (copied into the job files): stored as queued, then
+    /// handed to the queue. A job with the same idempotency key is returned instead (`false`).
+    pub async fn submit(&self, job: NewJob<'_>, input: &std::path::Path) -> Result<(JobRecord, bool), Error> {
+        if let Some(key) = job.idempotency_key {
+            if let Some(existing) = self.store.by_key(key).await? {
+                return Ok((existing, false));
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        self.files.put_input(&id, input).await?;
+        let (record, inserted) = self.store.insert(&id, &job).await?;
+        if !inserted {
+            // Another request with the same key stored its job first.
+            self.files.delete_input(&id).await?;
+            return Ok((record, false));
+        }
+        let pushed = match &self.queue {
+            Queue::Sqlite(q) => q.clone().push(id.clone()).await.map_err(|e| e.to_string()),
+            Queue::Postgres(q) => q.clone().push(id.clone()).await.map_err(|e| e.to_string()),
+        };
+        if let Err(e) = pushed {
+            // Not queued: it will never run; say so rather than leave it queued.
+            let problem = serde_json::json!({ "code": "internal", "detail": "the job could not be queued" });
+            self.store.fail_unqueued(&id, &problem, self.expiry()).await?;
+            return Err(Error::Queue(e));
+        }
+        Ok((record, true))
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<JobRecord>, Error> {
+        self.store.get(id).await
+    }
+
+    /// Whether a finished job's time is up (its result deleted, or about to be).
+    pub fn expired(&self, job: &JobRecord) -> bool {
+        job.expires_at.is_some_and(|t| t <= now_ms())
+    }
+
+    /// Cancels a queued or running job (a running one stops within a moment, wherever it runs).
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, Error> {
+        if self.store.cancel(id, self.expiry()).await? {
+            self.files.delete_input(id).await?;
+            let job = self
+                .store
+                .get(id)
+                .await?
+                .ok_or(Error::Corrupt("a cancelled job is gone".into()))?;
+            return Ok(Cancelled::Now(job));
+        }
+        Ok(match self.store.get(id).await? {
+            Some(job) => Cancelled::Finished(job),
+            None => Cancelled::NotFound,
+        })
+    }
+
+    /// A file a done job made, by the name its runner gave it.
+    pub async fn file(&self, job: &JobRecord, name: &str) -> Result<Option<Bytes>, Error> {
+        let Some(run) = job.run.as_deref().filter(|_| job.state == State::Done) else {
+            return Ok(None);
+        };
+        self.files.get(&Files::result_key(&job.id, run, name)).await
+    }
+
+    fn expiry(&self) -> i64 {
+        now_ms() + self.config.result_ttl.as_millis() as i64
+    }
+
+    /// Starts this server's workers (they take jobs until the process ends) and the sweeper
+    /// that deletes expired results.
+    pub fn start<R: Runner>(&self, runner: Arc<R>) {
+        let context = Arc::new(Context {
+            jobs: self.clone(),
+            runner,
+        });
+        // A name of its own for each start: the jobs of a killed process are another worker's to
+        // take back, and a restarted one must not pass for the one that died.
+        let name = format!("{}-{}-{}", self.config.node, std::process::id(), now_ms());
+        let concurrency = self.config.concurrency.max(1);
+        let poll = self.config.poll;
+        match self.queue.clone() {
+            Queue::Sqlite(q) => {
+                let worker = WorkerBuilder::new(name)
+                    .backend(q.poll_with_interval(poll))
+                    .data(context.clone())
+                    .concurrency(concurrency)
+                    .build(deliver::<R>);
+                tokio::spawn(async move {
+                    if let Err(e) = worker.run().await {
+                        tracing::error!(error = %e, "the job worker stopped");
+                    }
+                });
+            }
+            Queue::Postgres(q) => {
+                let worker = WorkerBuilder::new(name)
+                    .backend(q.poll_with_interval(poll))
+                    .data(context.clone())
+                    .concurrency(concurrency)
+                    .build(deliver::<R>);
+                tokio::spawn(async move {
+                    if let Err(e) = worker.run().await {
+                        tracing::error!(error = %e, "the job worker stopped");
+                    }
+                });
+            }
+        }
+        let jobs = self.clone();
+        tokio::spawn(async move { jobs.sweep().await });
+    }
+
+    /// Deletes the files of jobs whose time is up, now and then, for as long as the server runs.
+    async fn sweep(self) {
+        let every = (self.config.result_ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
+        loop {
+            tokio::time::sleep(every).await;
+            match self.store.expired(now_ms(), 100).await {
+                Ok(jobs) => {
+                    for job in jobs {
+                        let deleted = async {
+                            self.files.delete_results(&job.id, None).await?;
+                            self.files.delete_input(&job.id).await?;
+                            self.store.purged(&job.id).await
+                        };
+                        if let Err(e) = deleted.await {
+                            tracing::warn!(job = %job.id, error = %e, "deleting an expired job's files");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "looking for expired jobs"),
+            }
+        }
+    }
+}
+
+struct Context<R> {
+    jobs: Jobs,
+    runner: Arc<R>,
+}
+
+/// How often a running job looks whether it was cancelled.
+const CANCEL_CHECK: Duration = Duration::from_millis(250);
+
+/// A job id delivered by the queue: run it, unless it is finished or cancelled already.
+async fn deliver<R: Runner>(id: String, context: Data<Arc<Context<R>>>) -> Result<(), BoxDynError> {
+    let Context { jobs, runner } = &**context;
+    let run = uuid::Uuid::new_v4().to_string();
+    let Some(job) = jobs.store.start(&id, &run, &jobs.config.node).await? else {
+        return Ok(()); // done, failed or cancelled meanwhile
+    };
+    if job.attempts > jobs.config.max_attempts {
+        let problem = runner.abandoned(&job);
+        jobs.store.finish(&id, &run, Err(&problem), jobs.expiry()).await?;
+        jobs.files.delete_input(&id).await?;
+        return Ok(());
+    }
+    let input = {
+        let mut file = tokio::fs::File::from_std(tempfile_in_tmp()?);
+        jobs.files.get_input(&id, &mut file).await?;
+        let mut file = file.into_std().await;
+        file.rewind()?;
+        file
+    };
+    let work = runner.run(&job, input);
+    let cancelled = async {
+        loop {
+            tokio::time::sleep(CANCEL_CHECK).await;
+            match jobs.store.state(&id).await {
+                Ok(Some(State::Running)) | Err(_) => continue,
+                _ => return,
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        () = cancelled => return Ok(()), // dropping the run stops the engine
+    };
+    let result = match outcome {
+        Ok(made) => {
+            for (name, bytes) in made.files {
+                jobs.files.put(&Files::result_key(&id, &run, &name), bytes).await?;
+            }
+            Ok(made.result)
+        }
+        Err(problem) => Err(problem),
+    };
+    let finished = jobs.store.finish(&id, &run, result.as_ref(), jobs.expiry()).await?;
+    if finished {
+        jobs.files.delete_input(&id).await?;
+    } else {
+        // Cancelled, or finished by another run: this run's files are nobody's.
+        jobs.files.delete_results(&id, Some(&run)).await?;
+    }
+    Ok(())
+}
+
+/// An unnamed temporary file (gone when closed, whatever happens).
+fn tempfile_in_tmp() -> std::io::Result<std::fs::File> {
+    tempfile::tempfile()
+}

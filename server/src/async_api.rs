@@ -1,0 +1,241 @@
+//! Asynchronous request-reply: an operation called with `Prefer: respond-async` is accepted as a
+//! job (202 Accepted, `Location: /jobs/{id}`) and run by any server sharing the job store
+//! (crate `thumbnail-queue`); its result is the answer the synchronous call would have given.
+//!
+//!   GET    /jobs/{id}         its state (303 See Other to the result once done)
+//!   GET    /jobs/{id}/result  the answer, or the failed job's problem
+//!   DELETE /jobs/{id}         cancels it while queued or running
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use serde::Serialize;
+use thumbnail_queue::{Cancelled, JobRecord, Made, NewJob, Runner, State as JobState};
+
+use crate::api::{pairs, Answer, Operation};
+use crate::error::ApiError;
+use crate::jobs::Pool;
+use crate::upload::Upload;
+use crate::AppState;
+
+/// Seconds a client is told to wait before asking about a job again.
+const POLL_AFTER_SECS: u32 = 1;
+/// The name a done job keeps its answer's body under.
+const BODY: &str = "body";
+
+/// A job as GET /jobs/{id} describes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    id: String,
+    operation: String,
+    status: JobState,
+    /// Runs started (more than one: its server stopped and another took it).
+    attempts: u32,
+    /// Milliseconds since the Unix epoch.
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    /// When the result (or failure) stops being kept.
+    expires_at: Option<i64>,
+    /// This description.
+    href: String,
+    /// Where the result is, once done.
+    result: Option<String>,
+    /// Why it failed: the problem the synchronous call would have answered.
+    error: Option<serde_json::Value>,
+}
+
+fn href(id: &str) -> String {
+    format!("/jobs/{id}")
+}
+
+fn result_href(id: &str) -> String {
+    format!("/jobs/{id}/result")
+}
+
+fn status(job: &JobRecord) -> JobStatus {
+    JobStatus {
+        id: job.id.clone(),
+        operation: job.kind.clone(),
+        status: job.state,
+        attempts: job.attempts,
+        created_at: job.created_at,
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+        expires_at: job.expires_at,
+        href: href(&job.id),
+        result: (job.state == JobState::Done).then(|| result_href(&job.id)),
+        error: job.problem.clone(),
+    }
+}
+
+fn store_error(e: thumbnail_queue::Error) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// Accepts an operation (its query checked, its upload received) as a job: 202, `Location` and
+/// `Retry-After`. A retried request with the same `Idempotency-Key` gets the same job.
+pub async fn accept(
+    state: &AppState,
+    operation: Operation,
+    params: &[(String, String)],
+    upload: &Upload,
+    idempotency_key: Option<&str>,
+) -> Result<Response, ApiError> {
+    let job = NewJob {
+        kind: operation.name(),
+        params,
+        filename: upload.filename.as_deref(),
+        idempotency_key,
+    };
+    let (record, _new) = state.jobs.submit(job, upload.file.path()).await.map_err(store_error)?;
+    let mut response = (StatusCode::ACCEPTED, Json(status(&record))).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::try_from(href(&record.id)).expect("a job's path"),
+    );
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECS));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// A job by the id in its path: 400 if it cannot be one, 404 if unknown, 410 once expired.
+async fn find(state: &AppState, id: &str) -> Result<JobRecord, ApiError> {
+    if uuid::Uuid::try_parse(id).is_err() {
+        return Err(ApiError::BadRequest(format!("{id:?} is not a job id")));
+    }
+    let job = state
+        .jobs
+        .get(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))?;
+    if state.jobs.expired(&job) {
+        return Err(ApiError::Gone(format!("job {id} finished and its result has expired")));
+    }
+    Ok(job)
+}
+
+/// GET /jobs/{id}: the job; once done, 303 See Other to its result (with the same description).
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let job = find(&state, &id).await?;
+    let done = job.state == JobState::Done;
+    let mut response = Json(status(&job)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if done {
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        response.headers_mut().insert(
+            header::LOCATION,
+            HeaderValue::try_from(result_href(&id)).expect("a job's path"),
+        );
+    } else if !job.state.is_final() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECS));
+    }
+    Ok(response)
+}
+
+/// GET /jobs/{id}/result: the answer of a done job, exactly as the synchronous call gives it;
+/// a failed job's problem (its own status and code); 409 while it is not finished or if cancelled.
+pub async fn result(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let job = find(&state, &id).await?;
+    match job.state {
+        JobState::Done => {
+            let answer: Answer = job
+                .result
+                .clone()
+                .and_then(|r| serde_json::from_value(r).ok())
+                .ok_or_else(|| ApiError::Internal(format!("job {id} is done without a result")))?;
+            let body = state
+                .jobs
+                .file(&job, BODY)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| ApiError::Gone(format!("job {id}'s result is no longer kept")))?;
+            Ok(Answer {
+                body: body.to_vec(),
+                ..answer
+            }
+            .into_response())
+        }
+        JobState::Failed => {
+            let problem = job
+                .problem
+                .unwrap_or_else(|| ApiError::Internal(String::new()).problem_json());
+            let status = problem["status"]
+                .as_u64()
+                .and_then(|s| StatusCode::from_u16(s as u16).ok())
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = (status, Json(problem)).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            );
+            Ok(response)
+        }
+        JobState::Cancelled => Err(ApiError::Conflict(format!("job {id} was cancelled"))),
+        JobState::Queued | JobState::Running => Err(ApiError::Conflict(format!(
+            "job {id} is {}; its result is at this address once it is done",
+            job.state.name()
+        ))),
+    }
+}
+
+/// DELETE /jobs/{id}: cancels a queued or running job (200, the job now cancelled); 409 once it
+/// is finished.
+pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    find(&state, &id).await?;
+    match state.jobs.cancel(&id).await.map_err(store_error)? {
+        Cancelled::Now(job) => Ok(Json(status(&job)).into_response()),
+        Cancelled::Finished(job) => Err(ApiError::Conflict(format!("job {id} is {} already", job.state.name()))),
+        Cancelled::NotFound => Err(ApiError::NotFound(format!("no job {id}"))),
+    }
+}
+
+/// Runs this server's share of the jobs on its engine pool.
+pub struct EngineRunner {
+    pub pool: std::sync::Arc<Pool>,
+    pub max_pixels: u32,
+}
+
+impl Runner for EngineRunner {
+    async fn run(&self, job: &JobRecord, input: std::fs::File) -> Result<Made, serde_json::Value> {
+        let made = async {
+            let operation = Operation::from_name(&job.kind)
+                .ok_or_else(|| ApiError::Internal(format!("a job of the unknown kind {:?}", job.kind)))?;
+            let asked = operation.parse(pairs(&job.params))?;
+            let output = self.pool.run(asked.job(self.max_pixels), input).await?;
+            asked.answer(output, job.filename.as_deref())
+        };
+        match made.await {
+            Ok(mut answer) => {
+                // The body is a file of its own; the rest (type, headers) is the job's result.
+                let body = Bytes::from(std::mem::take(&mut answer.body));
+                let result = serde_json::to_value(&answer).expect("an answer's description serialises");
+                Ok(Made {
+                    files: vec![(BODY.to_owned(), body)],
+                    result,
+                })
+            }
+            Err(error) => {
+                tracing::info!(job = %job.id, error = %error, "job failed");
+                Err(error.problem_json())
+            }
+        }
+    }
+
+    fn abandoned(&self, job: &JobRecord) -> serde_json::Value {
+        ApiError::EngineCrashed(format!(
+            "the job was started {} times and each time the server running it stopped",
+            job.attempts - 1
+        ))
+        .problem_json()
+    }
+}

@@ -1,0 +1,344 @@
+//! Asynchronous request-reply against the real server and its embedded job store (SQLite and a
+//! local folder under `--data-dir`): `Prefer: respond-async` gives 202 + Location, the job's
+//! result is the synchronous answer, bad input is refused before any job, jobs survive the server
+//! being killed (SIGKILL) and restarted, results survive restarts and expire.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use test_support::{eventually, fixture, Server};
+
+fn start(args: &[&str]) -> Server {
+    Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), args)
+}
+
+/// A data folder of the test's own, kept across the servers it starts on it.
+struct DataDir(PathBuf);
+
+impl DataDir {
+    fn new() -> DataDir {
+        let dir = test_support::root().join(format!(
+            "target/test-data/async-{}-{}",
+            std::process::id(),
+            test_support::unique()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        DataDir(dir)
+    }
+
+    fn start(&self, args: &[&str]) -> Server {
+        let mut all = vec!["--data-dir", self.0.to_str().unwrap()];
+        all.extend_from_slice(args);
+        start(&all)
+    }
+
+    /// Files left in the store's inputs (a finished or refused job leaves none).
+    fn inputs(&self) -> usize {
+        std::fs::read_dir(self.0.join("files/inputs")).map_or(0, |d| d.count())
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn client() -> Client {
+    // Redirects are looked at, not followed.
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn form(name: &str) -> Form {
+    let bytes = std::fs::read(fixture(name)).unwrap();
+    Form::new().part("video", Part::bytes(bytes).file_name(name.to_owned()))
+}
+
+/// POST `route` with the video, asking for an asynchronous answer (and `key` as Idempotency-Key).
+async fn submit(server: &Server, route: &str, name: &str, key: Option<&str>) -> Response {
+    let mut request = client()
+        .post(server.url(route))
+        .header("prefer", "respond-async")
+        .multipart(form(name));
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    request.send().await.unwrap()
+}
+
+/// The 202's job id, its Location and Retry-After checked.
+async fn accepted(response: Response) -> String {
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/jobs/{id}"));
+    assert_eq!(body["href"], location);
+    assert!(
+        matches!(body["status"].as_str(), Some("queued" | "running" | "done")),
+        "{body}"
+    );
+    id
+}
+
+async fn job(server: &Server, id: &str) -> (StatusCode, Value) {
+    let r = client().get(server.url(&format!("/jobs/{id}"))).send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
+/// Waits until the job is finished (done, failed or cancelled); its description.
+async fn finished(server: &Server, id: &str) -> Value {
+    let mut last = Value::Null;
+    eventually("the job to finish", Duration::from_secs(60), async || {
+        let (status, body) = job(server, id).await;
+        let done = body["status"] == "done";
+        assert_eq!(status == StatusCode::SEE_OTHER, done, "{status} {body}");
+        last = body;
+        matches!(last["status"].as_str(), Some("done" | "failed" | "cancelled"))
+    })
+    .await;
+    last
+}
+
+async fn result(server: &Server, id: &str) -> Response {
+    client()
+        .get(server.url(&format!("/jobs/{id}/result")))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The same request made at once.
+async fn at_once(server: &Server, route: &str, name: &str) -> Response {
+    client()
+        .post(server.url(route))
+        .multipart(form(name))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn an_accepted_job_answers_what_the_call_would_have() {
+    let data = DataDir::new();
+    let server = data.start(&[]);
+    // The tutorial's thumbnail: the same PNG and headers as made at once.
+    let id = accepted(submit(&server, "/thumbnail?width=160", "h264.mp4", None).await).await;
+    let described = finished(&server, &id).await;
+    assert_eq!(described["status"], "done", "{described}");
+    assert_eq!(described["operation"], "thumbnail");
+    assert_eq!(described["attempts"], 1);
+    assert_eq!(described["result"], format!("/jobs/{id}/result"));
+    let (status, _) = job(&server, &id).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let later = result(&server, &id).await;
+    let now = at_once(&server, "/thumbnail?width=160", "h264.mp4").await;
+    assert_eq!(later.status(), StatusCode::OK);
+    for name in [
+        "content-type",
+        "content-disposition",
+        "x-frame-time",
+        "x-image-width",
+        "x-image-height",
+        "x-video-duration",
+    ] {
+        assert_eq!(later.headers()[name], now.headers()[name], "{name}");
+    }
+    assert_eq!(later.bytes().await.unwrap(), now.bytes().await.unwrap());
+    // Following the 303 gives the result too.
+    let followed = reqwest::get(server.url(&format!("/jobs/{id}"))).await.unwrap();
+    assert_eq!(followed.headers()["content-type"], "image/png");
+
+    // Probe, sheet and frames: the same JSON.
+    for route in ["/probe", "/sprite?count=4&width=80", "/frames?times=0.5,2&width=64"] {
+        let id = accepted(submit(&server, route, "h264.mp4", None).await).await;
+        assert_eq!(finished(&server, &id).await["status"], "done");
+        let later: Value = result(&server, &id).await.json().await.unwrap();
+        let now: Value = at_once(&server, route, "h264.mp4").await.json().await.unwrap();
+        assert_eq!(later, now, "{route}");
+    }
+    // Every finished job's input is gone.
+    assert_eq!(data.inputs(), 0);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_a_job_and_failed_jobs_are_problems() {
+    let data = DataDir::new();
+    let server = data.start(&[]);
+    // A bad query: 400 at once, no job stored.
+    assert_problem(
+        submit(&server, "/thumbnail?width=0", "h264.mp4", None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+    )
+    .await;
+    assert_problem(
+        submit(&server, "/probe?at=1", "h264.mp4", None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+    )
+    .await;
+    assert_eq!(data.inputs(), 0);
+    // Not a video: accepted (the engine decides), then failed with the synchronous call's problem.
+    let id = accepted(submit(&server, "/thumbnail", "text.txt", None).await).await;
+    let described = finished(&server, &id).await;
+    assert_eq!(described["status"], "failed");
+    assert_eq!(described["error"]["code"], "not_media", "{described}");
+    assert_eq!(described["error"]["status"], 415);
+    assert_problem(
+        result(&server, &id).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "not_media",
+    )
+    .await;
+    // Cancelling a finished job: 409.
+    let r = client()
+        .delete(server.url(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::CONFLICT, "conflict").await;
+    // Unknown and malformed ids.
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    for path in [format!("/jobs/{unknown}"), format!("/jobs/{unknown}/result")] {
+        let r = client().get(server.url(&path)).send().await.unwrap();
+        assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let r = client()
+        .delete(server.url(&format!("/jobs/{unknown}")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    for id in ["nope", "1", "..%2F..%2Fetc", "00000000-0000-4000-8000-00000000000g"] {
+        let r = client().get(server.url(&format!("/jobs/{id}"))).send().await.unwrap();
+        assert_problem(r, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+    // A bad Idempotency-Key.
+    let long = "k".repeat(300);
+    assert_problem(
+        submit(&server, "/thumbnail", "h264.mp4", Some(&long)).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    // Without the header nothing changes.
+    assert_eq!(
+        at_once(&server, "/thumbnail", "h264.mp4").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(data.inputs(), 0);
+}
+
+#[tokio::test]
+async fn a_retried_post_with_the_same_key_is_the_same_job() {
+    let server = start(&[]);
+    let first = accepted(submit(&server, "/thumbnail?width=64", "h264.mp4", Some("upload-42")).await).await;
+    let again = accepted(submit(&server, "/thumbnail?width=64", "h264.mp4", Some("upload-42")).await).await;
+    assert_eq!(first, again);
+    let other = accepted(submit(&server, "/thumbnail?width=64", "h264.mp4", Some("upload-43")).await).await;
+    assert_ne!(first, other);
+    assert_eq!(finished(&server, &first).await["status"], "done");
+}
+
+/// A job that runs for seconds in this (debug) build: 8 full-size PNG frames of a 1080p video.
+const SLOW: &str = "/frames?count=8";
+const SLOW_VIDEO: &str = "h264-1080p.mp4";
+
+/// Waits until the job runs.
+async fn running(server: &Server, id: &str) {
+    eventually("the job to run", Duration::from_secs(30), async || {
+        let (_, body) = job(server, id).await;
+        assert_ne!(
+            body["status"], "done",
+            "the job finished before the test could act on it: {body}"
+        );
+        body["status"] == "running"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cancelling_stops_a_running_or_queued_job() {
+    let data = DataDir::new();
+    let server = data.start(&["--job-concurrency", "1"]);
+    let slow = accepted(submit(&server, SLOW, SLOW_VIDEO, None).await).await;
+    running(&server, &slow).await;
+    // Queued behind it (one at a time), then cancelled before it ran.
+    let queued = accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
+    assert_eq!(job(&server, &queued).await.1["status"], "queued");
+    let r = client()
+        .delete(server.url(&format!("/jobs/{queued}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    // The running one, cancelled: it stops, and the server takes the next job.
+    let r = client()
+        .delete(server.url(&format!("/jobs/{slow}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    assert_problem(result(&server, &slow).await, StatusCode::CONFLICT, "conflict").await;
+    let next = accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
+    assert_eq!(finished(&server, &next).await["status"], "done");
+    assert_eq!(job(&server, &queued).await.1["status"], "cancelled", "never ran");
+    assert_eq!(job(&server, &slow).await.1["status"], "cancelled");
+    assert_eq!(data.inputs(), 0);
+}
+
+#[tokio::test]
+async fn a_job_survives_its_server_killed_and_results_survive_restarts() {
+    let data = DataDir::new();
+    let args = ["--job-heartbeat", "1"];
+    let mut first = data.start(&args);
+    let id = accepted(submit(&first, SLOW, SLOW_VIDEO, None).await).await;
+    running(&first, &id).await;
+    first.kill(); // SIGKILL, mid-job
+    let second = data.start(&args);
+    let described = finished(&second, &id).await;
+    eprintln!("after the kill: {described}");
+    assert_eq!(described["status"], "done", "{described}");
+    assert_eq!(described["attempts"], 2, "run again once");
+    let frames: Value = result(&second, &id).await.json().await.unwrap();
+    assert_eq!(frames["frames"].as_array().unwrap().len(), 8);
+    drop(second);
+    // A finished result, read by a third server on the same store.
+    let third = data.start(&args);
+    let again: Value = result(&third, &id).await.json().await.unwrap();
+    assert_eq!(again, frames);
+    assert_eq!(data.inputs(), 0);
+}
+
+#[tokio::test]
+async fn results_expire() {
+    let server = start(&["--result-ttl", "1"]);
+    let id = accepted(submit(&server, "/thumbnail?width=64", "h264.mp4", None).await).await;
+    assert_eq!(finished(&server, &id).await["status"], "done");
+    eventually("the result to expire", Duration::from_secs(10), async || {
+        result(&server, &id).await.status() == StatusCode::GONE
+    })
+    .await;
+    let (status, body) = job(&server, &id).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(body["code"], "gone");
+}
