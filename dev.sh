@@ -12,12 +12,13 @@ log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: the native engine's libraries, the ffmpeg CLI (fixtures, references), exiftool
 # (rotated fixture), brotli (size check), Node (runs the wasm engine in tests), chromium and its
-# WebDriver (browser tests).
+# WebDriver (browser tests), PostgreSQL (the shared job store's tests start their own server).
 APT_PACKAGES=(
   build-essential pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   ffmpeg libimage-exiftool-perl brotli
   chromium chromium-driver
+  postgresql
 )
 
 apt_install() {

@@ -50,7 +50,7 @@ pub struct QueueConfig {
     pub files_url: url::Url,
     /// This server's name among those sharing the store (its workers are named after it).
     pub node: String,
-    /// Jobs this server runs at once.
+    /// Jobs this server runs at once (0: none; it only accepts jobs and answers about them).
     pub concurrency: usize,
     /// A server that misses two heartbeats is presumed dead: its jobs are run again elsewhere.
     pub heartbeat: Duration,
@@ -84,6 +84,8 @@ pub trait Runner: Send + Sync + 'static {
 
 /// The queue's name in the backends' tables.
 const QUEUE: &str = "thumbnail-jobs";
+/// The Postgres advisory lock held while the tables are made ("thumbs" in ASCII).
+const SETUP_LOCK: i64 = 0x7468_756d_6273;
 
 #[derive(Clone)]
 enum Queue {
@@ -113,7 +115,8 @@ impl Jobs {
     pub async fn open(config: QueueConfig) -> Result<Jobs, Error> {
         sqlx::any::install_default_drivers();
         let url = config.database_url.as_str();
-        let queue = if url.starts_with("sqlite:") {
+        let any = || sqlx::any::AnyPoolOptions::new().max_connections(8).connect(url);
+        let (queue, store) = if url.starts_with("sqlite:") {
             let options: sqlx::sqlite::SqliteConnectOptions = url
                 .parse::<sqlx::sqlite::SqliteConnectOptions>()?
                 .create_if_missing(true)
@@ -123,30 +126,51 @@ impl Jobs {
             SqliteStorage::setup(&pool)
                 .await
                 .map_err(|e| Error::Queue(e.to_string()))?;
-            let config = apalis_sqlite::Config::default()
+            let queue_config = apalis_sqlite::Config::default()
                 .queue(QUEUE)
                 .batch_size(config.concurrency.max(1))
                 .heartbeat_interval(config.heartbeat)
                 .missed_heartbeats(2);
-            Queue::Sqlite(SqliteStorage::new(&pool).with_config(config))
+            let store = Store::open(any().await?).await?;
+            (
+                Queue::Sqlite(SqliteStorage::new(&pool).with_config(queue_config)),
+                store,
+            )
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = sqlx::PgPool::connect(url).await?;
-            PostgresStorage::setup(&pool)
-                .await
-                .map_err(|e| Error::Queue(e.to_string()))?;
-            let config = apalis_postgres::Config::default()
+            // Servers starting together on a new database would create the same tables at once,
+            // which Postgres refuses: one at a time.
+            let mut lock = pool.acquire().await?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(SETUP_LOCK)
+                .execute(&mut *lock)
+                .await?;
+            let set_up = async {
+                PostgresStorage::setup(&pool)
+                    .await
+                    .map_err(|e| Error::Queue(e.to_string()))?;
+                Store::open(any().await?).await
+            }
+            .await;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(SETUP_LOCK)
+                .execute(&mut *lock)
+                .await?;
+            let store = set_up?;
+            let queue_config = apalis_postgres::Config::default()
                 .queue(QUEUE)
                 .batch_size(config.concurrency.max(1))
                 .heartbeat_interval(config.heartbeat)
                 .missed_heartbeats(2);
-            Queue::Postgres(PostgresStorage::new(&pool).with_config(config))
+            (
+                Queue::Postgres(PostgresStorage::new(&pool).with_config(queue_config)),
+                store,
+            )
         } else {
             return Err(Error::Config(format!(
                 "the job database must be a sqlite: or postgres: URL, not {url:?}"
             )));
         };
-        let pool = sqlx::any::AnyPoolOptions::new().max_connections(8).connect(url).await?;
-        let store = Store::open(pool).await?;
         let files = Files::open(&config.files_url)?;
         Ok(Jobs {
             store,
@@ -227,8 +251,8 @@ impl Jobs {
         now_ms() + self.config.result_ttl.as_millis() as i64
     }
 
-    /// Starts this server's workers (they take jobs until the process ends) and the sweeper
-    /// that deletes expired results.
+    /// Starts this server's workers (they take jobs until the process ends; none with a
+    /// concurrency of 0) and the sweeper that deletes expired results.
     pub fn start<R: Runner>(&self, runner: Arc<R>) {
         let context = Arc::new(Context {
             jobs: self.clone(),
@@ -237,9 +261,10 @@ impl Jobs {
         // A name of its own for each start: the jobs of a killed process are another worker's to
         // take back, and a restarted one must not pass for the one that died.
         let name = format!("{}-{}-{}", self.config.node, std::process::id(), now_ms());
-        let concurrency = self.config.concurrency.max(1);
+        let concurrency = self.config.concurrency;
         let poll = self.config.poll;
         match self.queue.clone() {
+            _ if concurrency == 0 => {}
             Queue::Sqlite(q) => {
                 let worker = WorkerBuilder::new(name)
                     .backend(q.poll_with_interval(poll))

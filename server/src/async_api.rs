@@ -34,6 +34,8 @@ pub struct JobStatus {
     status: JobState,
     /// Runs started (more than one: its server stopped and another took it).
     attempts: u32,
+    /// The server (`--node-name`) running it, or that ran it.
+    node: Option<String>,
     /// Milliseconds since the Unix epoch.
     created_at: i64,
     started_at: Option<i64>,
@@ -62,6 +64,7 @@ fn status(job: &JobRecord) -> JobStatus {
         operation: job.kind.clone(),
         status: job.state,
         attempts: job.attempts,
+        node: job.node.clone(),
         created_at: job.created_at,
         started_at: job.started_at,
         finished_at: job.finished_at,

@@ -126,7 +126,8 @@ pub struct Config {
     #[arg(long, env = "JOBS_FILES")]
     pub jobs_files: Option<String>,
 
-    /// Jobs this server takes from the queue at once (default: `--workers`).
+    /// Jobs this server takes from the queue at once (default: `--workers`); 0: it runs none (it
+    /// accepts jobs and answers about them, others sharing the store run them).
     #[arg(long, env = "JOB_CONCURRENCY")]
     pub job_concurrency: Option<usize>,
 
@@ -214,9 +215,6 @@ impl Config {
         }
         if self.job_attempts == 0 {
             return Err("--job-attempts must be at least 1".into());
-        }
-        if self.job_concurrency == Some(0) {
-            return Err("--job-concurrency must be at least 1".into());
         }
         if let Some(files) = &self.jobs_files {
             url::Url::parse(files).map_err(|e| format!("--jobs-files {files:?}: not a URL ({e})"))?;
