@@ -80,6 +80,12 @@ pub trait Runner: Send + Sync + 'static {
     /// The problem document of a job given up after `attempts` runs that never finished (each
     /// time the server running it stopped).
     fn abandoned(&self, job: &JobRecord) -> serde_json::Value;
+
+    /// A run of `job` starts here (`job.attempts` counts it).
+    fn started(&self, _job: &JobRecord) {}
+
+    /// This server finished `job` (done or failed), `latency` after it was accepted.
+    fn finished(&self, _job: &JobRecord, _state: State, _latency: Duration) {}
 }
 
 /// The queue's name in the backends' tables.
@@ -333,9 +339,16 @@ async fn deliver<R: Runner>(id: String, context: Data<Arc<Context<R>>>) -> Resul
     let Some(job) = jobs.store.start(&id, &run, &jobs.config.node).await? else {
         return Ok(()); // done, failed or cancelled meanwhile
     };
+    runner.started(&job);
+    let ended = |state: State| {
+        let latency = Duration::from_millis(now_ms().saturating_sub(job.created_at).max(0) as u64);
+        runner.finished(&job, state, latency);
+    };
     if job.attempts > jobs.config.max_attempts {
         let problem = runner.abandoned(&job);
-        jobs.store.finish(&id, &run, Err(&problem), jobs.expiry()).await?;
+        if jobs.store.finish(&id, &run, Err(&problem), jobs.expiry()).await? {
+            ended(State::Failed);
+        }
         jobs.files.delete_input(&id).await?;
         return Ok(());
     }
@@ -369,8 +382,10 @@ async fn deliver<R: Runner>(id: String, context: Data<Arc<Context<R>>>) -> Resul
         }
         Err(problem) => Err(problem),
     };
+    let state = if result.is_ok() { State::Done } else { State::Failed };
     let finished = jobs.store.finish(&id, &run, result.as_ref(), jobs.expiry()).await?;
     if finished {
+        ended(state);
         jobs.files.delete_input(&id).await?;
     } else {
         // Cancelled, or finished by another run: this run's files are nobody's.

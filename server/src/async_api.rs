@@ -17,6 +17,7 @@ use thumbnail_queue::{Cancelled, JobRecord, Made, NewJob, Runner, State as JobSt
 use crate::api::{pairs, Answer, Operation};
 use crate::error::ApiError;
 use crate::jobs::Pool;
+use crate::metrics::{JobStateLabels, Metrics};
 use crate::upload::Upload;
 use crate::AppState;
 
@@ -72,6 +73,29 @@ fn status(job: &JobRecord) -> JobStatus {
         href: href(&job.id),
         result: (job.state == JobState::Done).then(|| result_href(&job.id)),
         error: job.problem.clone(),
+    }
+}
+
+/// Sets the gauges of jobs by state from the store (all servers sharing it).
+pub async fn count_jobs(state: &AppState) {
+    match state.jobs.store().counts().await {
+        Ok(counts) => {
+            for (name, n) in [
+                ("queued", counts.queued),
+                ("running", counts.running),
+                ("done", counts.done),
+                ("failed", counts.failed),
+                ("cancelled", counts.cancelled),
+            ] {
+                state
+                    .metrics
+                    .async_jobs
+                    .by_state
+                    .get_or_create(&JobStateLabels { state: name.into() })
+                    .set(n as i64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "counting the jobs for the metrics"),
     }
 }
 
@@ -206,6 +230,7 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
 pub struct EngineRunner {
     pub pool: std::sync::Arc<Pool>,
     pub max_pixels: u32,
+    pub metrics: std::sync::Arc<Metrics>,
 }
 
 impl Runner for EngineRunner {
@@ -232,6 +257,23 @@ impl Runner for EngineRunner {
                 Err(error.problem_json())
             }
         }
+    }
+
+    fn started(&self, job: &JobRecord) {
+        self.metrics.async_jobs.runs.inc();
+        if job.attempts > 1 {
+            self.metrics.async_jobs.retries.inc();
+        }
+    }
+
+    fn finished(&self, _job: &JobRecord, state: JobState, latency: std::time::Duration) {
+        let jobs = &self.metrics.async_jobs;
+        jobs.finished
+            .get_or_create(&JobStateLabels {
+                state: state.name().into(),
+            })
+            .inc();
+        jobs.latency.observe(latency.as_secs_f64());
     }
 
     fn abandoned(&self, job: &JobRecord) -> serde_json::Value {

@@ -94,6 +94,7 @@ fn app(config: Config, jobs: thumbnail_queue::Jobs) -> (Router, Arc<Metrics>) {
     jobs.start(Arc::new(async_api::EngineRunner {
         pool: state.pool.clone(),
         max_pixels: state.config.max_pixels,
+        metrics: metrics.clone(),
     }));
 
     // Static files are revalidated on each use (Last-Modified).
@@ -235,6 +236,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    async_api::count_jobs(&state).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -26,6 +26,22 @@ pub struct ErrorLabels {
     pub code: String,
 }
 
+/// An asynchronous job's state: queued, running, done, failed, cancelled.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobStateLabels {
+    pub state: String,
+}
+
+/// Asynchronous jobs: all of them by state (every server sharing the store; read when the metrics
+/// are), and what this server ran.
+pub struct AsyncJobMetrics {
+    pub by_state: Family<JobStateLabels, Gauge>,
+    pub runs: Counter,
+    pub retries: Counter,
+    pub finished: Family<JobStateLabels, Counter>,
+    pub latency: Histogram,
+}
+
 fn latency_histogram() -> Histogram {
     // 5 ms to ~40 s
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
@@ -57,6 +73,7 @@ pub struct Metrics {
     pub connections: Gauge,
     pub connection_limit: Gauge,
     pub connections_refused: Counter,
+    pub async_jobs: AsyncJobMetrics,
 }
 
 impl Metrics {
@@ -129,6 +146,39 @@ impl Metrics {
         registry.register("jobs_queued", "Engine jobs waiting for a worker", queued.clone());
         registry.register("jobs_running", "Engine jobs running", running.clone());
         registry.register("uploaded_bytes", "Bytes of video received", uploaded_bytes.clone());
+        let async_jobs = AsyncJobMetrics {
+            by_state: Family::default(),
+            runs: Counter::default(),
+            retries: Counter::default(),
+            finished: Family::default(),
+            // 5 ms to ~80 s
+            latency: Histogram::new(exponential_buckets(0.005, 2.0, 15)),
+        };
+        registry.register(
+            "async_jobs",
+            "Asynchronous jobs by state, on every server sharing the job store",
+            async_jobs.by_state.clone(),
+        );
+        registry.register(
+            "async_job_runs",
+            "Job runs this server started",
+            async_jobs.runs.clone(),
+        );
+        registry.register(
+            "async_job_retries",
+            "Job runs this server started again after the server running them stopped",
+            async_jobs.retries.clone(),
+        );
+        registry.register(
+            "async_jobs_finished",
+            "Jobs this server finished, by state (done, failed)",
+            async_jobs.finished.clone(),
+        );
+        registry.register(
+            "async_job_latency_seconds",
+            "From a job's acceptance to its end, for the jobs this server finished",
+            async_jobs.latency.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -148,6 +198,7 @@ impl Metrics {
             connections,
             connection_limit,
             connections_refused,
+            async_jobs,
         }
     }
 

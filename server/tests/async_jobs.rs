@@ -146,6 +146,16 @@ async fn an_accepted_job_answers_what_the_call_would_have() {
     assert_eq!(described["operation"], "thumbnail");
     assert_eq!(described["attempts"], 1);
     assert_eq!(described["result"], format!("/jobs/{id}/result"));
+    // Described as openapi.json says.
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(test_support::root().join("server/openapi.json")).unwrap())
+            .unwrap();
+    let schema = &spec["components"]["schemas"]["Job"];
+    let mut fields: Vec<&String> = described.as_object().unwrap().keys().collect();
+    let mut documented: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    fields.sort();
+    documented.sort();
+    assert_eq!(fields, documented, "the Job schema in openapi.json");
     let (status, _) = job(&server, &id).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let later = result(&server, &id).await;
@@ -176,6 +186,18 @@ async fn an_accepted_job_answers_what_the_call_would_have() {
     }
     // Every finished job's input is gone.
     assert_eq!(data.inputs(), 0);
+    // The metrics: the store's jobs by state, and what this server ran.
+    let metrics = server.metrics().await;
+    for line in [
+        "thumbnail_async_jobs{state=\"done\"} 4",
+        "thumbnail_async_jobs{state=\"queued\"} 0",
+        "thumbnail_async_job_runs_total 4",
+        "thumbnail_async_job_retries_total 0",
+        "thumbnail_async_jobs_finished_total{state=\"done\"} 4",
+        "thumbnail_async_job_latency_seconds_count 4",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no {line:?} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
@@ -321,6 +343,7 @@ async fn a_job_survives_its_server_killed_and_results_survive_restarts() {
     assert_eq!(described["attempts"], 2, "run again once");
     let frames: Value = result(&second, &id).await.json().await.unwrap();
     assert_eq!(frames["frames"].as_array().unwrap().len(), 8);
+    assert_eq!(second.metric("thumbnail_async_job_retries_total").await, 1.0);
     drop(second);
     // A finished result, read by a third server on the same store.
     let third = data.start(&args);

@@ -124,12 +124,13 @@ fn error_codes() {
     }
 }
 
-/// The names of an operation's query parameters in openapi.json.
+/// The names of an operation's query parameters in openapi.json (not its headers).
 fn query_parameters(spec: &Value, path: &str) -> BTreeSet<String> {
     spec["paths"][path]["post"]["parameters"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|p| p["in"] == "query")
         .map(|p| p["name"].as_str().unwrap().to_owned())
         .collect()
 }
