@@ -190,6 +190,24 @@ export interface Frame {
   engine: EngineName;
 }
 
+/** A job of the server, as GET /jobs/{id} describes it (see openapi.json). */
+export interface Job {
+  id: string;
+  operation: 'thumbnail' | 'probe' | 'sprite' | 'frames';
+  status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  attempts: number;
+  node: string | null;
+  /** Milliseconds since the Unix epoch. */
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  expiresAt: number | null;
+  /** Its address (absolute from `job()`): GET it to know where it is (303 to the result once done), DELETE it to cancel. */
+  href: string;
+  result: string | null;
+  error: { code: ThumbnailErrorCode; detail: string; status: number } | null;
+}
+
 export class Thumbnailer {
   static create(options?: CreateOptions): Promise<Thumbnailer>;
   probe(file: Blob, options?: JobOptions): Promise<VideoInfo>;
@@ -200,6 +218,14 @@ export class Thumbnailer {
    * `for await (const frame of t.frames(file, { count: 10, width: 160 })) ctx.drawImage(frame.bitmap, 0, 0);`
    */
   frames(file: Blob, options?: FramesOptions): AsyncGenerator<Frame, void, undefined>;
+  /**
+   * Sends the video to the server as an asynchronous job and resolves, once the server has it, to
+   * the job. (`sprite()`, `frames()` and animations already run as such jobs on the server.)
+   */
+  job(operation: 'thumbnail', file: Blob, options?: ThumbnailOptions): Promise<Job>;
+  job(operation: 'probe', file: Blob, options?: JobOptions): Promise<Job>;
+  job(operation: 'sprite', file: Blob, options?: SpriteOptions): Promise<Job>;
+  job(operation: 'frames', file: Blob, options?: FramesOptions): Promise<Job>;
   /**
    * Stops the browser engine and ends every job not yet settled (queued, waiting for the engine to
    * start, running, or on the server) with `aborted`; the next job starts a new engine.

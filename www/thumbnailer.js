@@ -282,6 +282,26 @@ export class Thumbnailer {
   }
 
   /**
+   * Sends the video to the server as an asynchronous job of `operation` ('thumbnail', 'probe',
+   * 'sprite' or 'frames', with that call's options) and resolves, as soon as the server has it,
+   * to the job's description `{ id, status, href, ... }`: `href` (GET) says where it is and
+   * leads to its result once done; DELETE on it cancels it. For callers that keep the id
+   * (to ask again after a reload, from another device); `t.sprite()` and the others already use
+   * such jobs on the server for long work, and wait for them.
+   */
+  job(operation, file, { signal, timeout, ...options } = {}) {
+    if (!['thumbnail', 'probe', 'sprite', 'frames'].includes(operation)) {
+      return Promise.reject(new ThumbnailError('invalid_argument', `operation must be thumbnail, probe, sprite or frames, not ${operation}`));
+    }
+    try {
+      check(file, signal, timeout ?? this.#timeout);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#request(operation, file, options, signal, timeout ?? this.#timeout, this.#generation, 'accept');
+  }
+
+  /**
    * Stops the worker and ends every job not yet settled (queued, starting the engine, running, or
    * on the server) with `aborted`. The Thumbnailer can still be used: the next job starts a new worker.
    */
@@ -437,7 +457,22 @@ export class Thumbnailer {
     }
   }
 
+  /**
+   * Makes it on the server. A long operation (a sheet, a series of frames, an animation) is sent
+   * as an asynchronous job (`Prefer: respond-async`): the server answers at once and the job is
+   * polled with backoff until its result (which the poll's 303 leads to); a cancel or a timeout
+   * deletes the job on the server.
+   */
   async #viaServer(kind, file, options, signal, timeout, generation) {
+    const long = kind === 'sprite' || kind === 'frames' || (kind === 'thumbnail' && (options.format === 'gif' || options.animated === true));
+    return this.#request(kind, file, options, signal, timeout, generation, long ? 'job' : 'now');
+  }
+
+  /**
+   * POSTs the video; `how` is 'now' (wait for the answer), 'job' (an asynchronous job, polled
+   * to its result) or 'accept' (an asynchronous job: its description, at once).
+   */
+  async #request(kind, file, options, signal, timeout, generation, how) {
     if (generation !== this.#generation) throw new ThumbnailError('aborted', 'the thumbnailer was terminated');
     // POST /probe, /sprite and /frames live beside POST /thumbnail.
     const url = kind === 'thumbnail' ? new URL(this.#server.href) : new URL(kind, this.#server);
@@ -457,14 +492,18 @@ export class Thumbnailer {
     const onAbort = () => request.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#requests.add(request);
+    let job = null; // the asynchronous job's address, while it is not finished
     try {
-      const response = await fetch(url, { method: 'POST', body, signal: request.signal });
-      if (!response.ok) {
-        const problem = await response.json().catch(() => ({}));
-        // Not a problem document (a proxy's error page, ...): said in the vocabulary's words.
-        const code = problem.code || (response.status >= 500 ? 'internal' : 'bad_request');
-        throw new ThumbnailError(code, problem.detail || `the server answered ${response.status}`, { status: response.status });
+      const headers = how === 'now' ? {} : { prefer: 'respond-async' };
+      let response = await fetch(url, { method: 'POST', body, headers, signal: request.signal });
+      if (response.status === 202) {
+        const accepted = await response.json();
+        if (how === 'accept') return { ...accepted, href: new URL(accepted.href, url).href };
+        job = new URL(accepted.href, url);
+        response = await this.#poll(job, response, request.signal);
+        job = null;
       }
+      if (!response.ok) throw await problem(response);
       if (kind === 'probe' || kind === 'frames') return await response.json(); // probe: the same shape as the browser's
       if (kind === 'sprite') {
         const { image, ...sheet } = await response.json(); // the same shape, the image as a data URL
@@ -480,8 +519,10 @@ export class Thumbnailer {
         engine: 'server',
       };
     } catch (e) {
-      if (e instanceof ThumbnailError) throw e;
-      // Stopped while sending or while reading the answer.
+      if (e instanceof ThumbnailError) throw e; // the job (if any) is finished
+      // A job stopped here is stopped on the server too (nobody would read its result).
+      if (job) fetch(job, { method: 'DELETE', keepalive: true }).catch(() => {});
+      // Stopped while sending, waiting or reading the answer.
       if (timedOut) throw new ThumbnailError('timeout', `the server took longer than ${timeout} ms`);
       if (request.signal.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
       throw new ThumbnailError('network', `the server could not be reached: ${e.message}`);
@@ -491,6 +532,51 @@ export class Thumbnailer {
       this.#requests.delete(request);
     }
   }
+
+  /**
+   * Asks about the job at `job` until it is finished: its result's response (GET /jobs/{id}
+   * answers 303 to it once done, which fetch follows), or a ThumbnailError with the failed job's
+   * code. Waits Retry-After, growing by half each time up to 2 s.
+   */
+  async #poll(job, accepted, signal) {
+    let wait = Math.max(100, Number(accepted.headers.get('retry-after')) * 1000 || 250) / 2;
+    for (;;) {
+      await sleep(wait, signal);
+      wait = Math.min(wait * 1.5, 2000);
+      const response = await fetch(job, { signal, cache: 'no-store' });
+      if (response.redirected) return response; // done: this is the result
+      if (!response.ok) throw await problem(response);
+      const described = await response.json();
+      if (described.status === 'failed') {
+        const { code, detail, status } = described.error || {};
+        throw new ThumbnailError(code || 'internal', detail || 'the job failed on the server', { status });
+      }
+      if (described.status === 'cancelled') throw new ThumbnailError('aborted', 'the job was cancelled on the server');
+    }
+  }
+}
+
+/** Resolves after `ms`, or rejects (AbortError) when `signal` aborts first. */
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new DOMException('aborted', 'AbortError'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A failed response as a ThumbnailError: its problem document, or its status in the vocabulary's words. */
+async function problem(response) {
+  const body = await response.json().catch(() => ({}));
+  // Not a problem document (a proxy's error page, ...): said in the vocabulary's words.
+  const code = body.code || (response.status >= 500 ? 'internal' : 'bad_request');
+  return new ThumbnailError(code, body.detail || `the server answered ${response.status}`, { status: response.status });
 }
 
 defineVideoThumbnailer(Thumbnailer);

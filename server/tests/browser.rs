@@ -895,3 +895,93 @@ async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills() {
     }
     browser.close().await;
 }
+
+/// The JS API on the server engine: long operations (a sheet, frames, an animation) go as
+/// asynchronous jobs and are polled to their result, others wait for their answer; `t.job()`
+/// gives the job; a cancelled call cancels its job on the server; a failed job is a typed error.
+#[tokio::test]
+async fn the_server_engine_runs_long_work_as_jobs() {
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.choose_file("#file", &fixture("h264-1080p.mp4")).await;
+    browser
+        .run("window.big = document.getElementById('file').files[0];", vec![])
+        .await;
+    browser.choose_file("#file", &fixture("h264.mp4")).await;
+    let got = browser
+        .run(
+            "const file = document.getElementById('file').files[0];
+             const { Thumbnailer } = await import('/thumbnailer.js');
+             const seen = [];
+             const realFetch = window.fetch;
+             let onPoll = null;
+             window.fetch = (input, init = {}) => {
+               const url = new URL(input instanceof Request ? input.url : input, location.href);
+               if (!url.protocol.startsWith('data')) {
+                 seen.push(`${init.method || 'GET'} ${url.pathname}${init.headers?.prefer ? ' async' : ''}`);
+                 if (url.pathname.startsWith('/jobs/') && (init.method || 'GET') === 'GET') onPoll?.(url.href);
+               }
+               return realFetch(input, init);
+             };
+             const failure = (e) => ({ code: e.code, name: e.name });
+             const t = await Thumbnailer.create({ engine: 'server' });
+             const still = await t.thumbnail(file, { width: 64 });
+             const stillSeen = seen.splice(0);
+             const sheet = await t.sprite(file, { count: 4, width: 80 }).then(({ blob, engine, ...rest }) => ({ ...rest, type: blob.type, engine }));
+             const sheetSeen = seen.splice(0);
+             const gif = await t.thumbnail(file, { format: 'gif', duration: 0.4, width: 64 });
+             const gifSeen = seen.splice(0);
+             const job = await t.job('thumbnail', file, { width: 48 });
+             let made;
+             for (;;) { const r = await realFetch(job.href); if (r.redirected) { made = r.headers.get('x-image-width'); break; } await new Promise((r) => setTimeout(r, 100)); }
+             const failed = await t.sprite(new File(['not a video'], 'notes.txt'), { count: 2 }).then(() => null, failure);
+             // Cancelled at its first poll: the job is deleted on the server.
+             const controller = new AbortController();
+             let polled;
+             onPoll = (href) => { polled = href; onPoll = null; controller.abort(); };
+             const cancelled = await (async () => { for await (const f of t.frames(window.big, { count: 8, signal: controller.signal })); })().then(() => null, failure);
+             seen.splice(0);
+             let after;
+             for (let i = 0; i < 50; i++) { after = await (await realFetch(polled)).json(); if (after.status === 'cancelled') break; await new Promise((r) => setTimeout(r, 100)); }
+             t.terminate();
+             return { still: still.width, stillSeen, sheet, sheetSeen, gif: { type: gif.blob.type, width: gif.width }, gifSeen,
+                      job: { status: job.status, href: job.href, id: job.id }, made, failed, cancelled, after: after.status };",
+            vec![],
+        )
+        .await;
+    eprintln!("{got}");
+    assert_eq!(got["still"], 64);
+    assert_eq!(
+        got["stillSeen"],
+        json!(["POST /thumbnail"]),
+        "a still waits for its answer"
+    );
+    assert_eq!(
+        (&got["sheet"]["columns"], &got["sheet"]["type"]),
+        (&json!(4), &json!("image/jpeg"))
+    );
+    let polled = |key: &str| {
+        let seen: Vec<String> = serde_json::from_value(got[key].clone()).unwrap();
+        assert!(
+            seen[0].starts_with("POST /") && seen[0].ends_with(" async"),
+            "{key}: {seen:?}"
+        );
+        assert!(seen[1..].iter().all(|s| s.starts_with("GET /jobs/")), "{key}: {seen:?}");
+        assert!(seen.len() >= 2, "{key}: {seen:?}");
+    };
+    polled("sheetSeen");
+    polled("gifSeen");
+    assert_eq!(got["gif"], json!({ "type": "image/gif", "width": 64 }));
+    assert!(matches!(
+        got["job"]["status"].as_str(),
+        Some("queued" | "running" | "done")
+    ));
+    assert!(got["job"]["href"].as_str().unwrap().starts_with(&server.base));
+    assert_eq!(got["made"], "48");
+    assert_eq!(got["failed"]["code"], "not_media");
+    assert_eq!(got["cancelled"]["code"], "aborted");
+    assert_eq!(got["cancelled"]["name"], "AbortError");
+    assert_eq!(got["after"], "cancelled", "the job was cancelled on the server");
+    browser.close().await;
+}

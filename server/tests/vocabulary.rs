@@ -247,3 +247,20 @@ fn frames_option_names_and_answer() {
         "Frame in thumbnailer.d.ts"
     );
 }
+
+#[test]
+fn the_job_description() {
+    let spec = openapi();
+    let properties: BTreeSet<String> = spec["components"]["schemas"]["Job"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let dts = read("www/thumbnailer.d.ts");
+    assert_eq!(
+        ts_fields(between(&dts, "export interface Job {", "\n}")),
+        properties,
+        "Job in thumbnailer.d.ts against openapi.json"
+    );
+}
