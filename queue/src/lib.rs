@@ -134,7 +134,7 @@ impl Jobs {
                 .map_err(|e| Error::Queue(e.to_string()))?;
             let queue_config = apalis_sqlite::Config::default()
                 .queue(QUEUE)
-                .batch_size(config.concurrency.max(1))
+                .batch_size(2 * config.concurrency.max(1))
                 .heartbeat_interval(config.heartbeat)
                 .missed_heartbeats(2);
             let store = Store::open(any().await?).await?;
@@ -165,7 +165,7 @@ impl Jobs {
             let store = set_up?;
             let queue_config = apalis_postgres::Config::default()
                 .queue(QUEUE)
-                .batch_size(config.concurrency.max(1))
+                .batch_size(2 * config.concurrency.max(1))
                 .heartbeat_interval(config.heartbeat)
                 .missed_heartbeats(2);
             (

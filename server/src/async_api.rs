@@ -231,6 +231,8 @@ pub struct EngineRunner {
     pub pool: std::sync::Arc<Pool>,
     pub max_pixels: u32,
     pub metrics: std::sync::Arc<Metrics>,
+    /// An asynchronous job's time limit (`--async-job-timeout`): longer than a request's.
+    pub timeout: std::time::Duration,
 }
 
 impl Runner for EngineRunner {
@@ -239,7 +241,10 @@ impl Runner for EngineRunner {
             let operation = Operation::from_name(&job.kind)
                 .ok_or_else(|| ApiError::Internal(format!("a job of the unknown kind {:?}", job.kind)))?;
             let asked = operation.parse(pairs(&job.params))?;
-            let output = self.pool.run(asked.job(self.max_pixels), input).await?;
+            let output = self
+                .pool
+                .run_within(asked.job(self.max_pixels), input, self.timeout)
+                .await?;
             asked.answer(output, job.filename.as_deref())
         };
         match made.await {

@@ -140,6 +140,11 @@ pub struct Config {
     #[arg(long, env = "JOB_ATTEMPTS", default_value_t = 3)]
     pub job_attempts: u32,
 
+    /// Longest an asynchronous job may run, in seconds (its engine job is stopped then: failed
+    /// with `timeout`).
+    #[arg(long, env = "ASYNC_JOB_TIMEOUT", default_value_t = 600.0, value_parser = seconds)]
+    pub async_job_timeout: f64,
+
     /// Seconds a finished job's result (or failure) stays readable; then 410 Gone.
     #[arg(long, env = "RESULT_TTL", default_value_t = 3600.0, value_parser = seconds)]
     pub result_ttl: f64,
@@ -272,6 +277,10 @@ impl Config {
         Duration::from_secs_f64(self.job_timeout)
     }
 
+    pub fn async_job_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.async_job_timeout)
+    }
+
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.header_timeout)
     }
@@ -308,7 +317,7 @@ impl Config {
             heartbeat: Duration::from_secs_f64(self.job_heartbeat.round()),
             max_attempts: self.job_attempts,
             result_ttl: Duration::from_secs_f64(self.result_ttl),
-            poll: Duration::from_millis(200),
+            poll: Duration::from_millis(50),
         }
     }
 

@@ -92,11 +92,16 @@ impl Pool {
         }
     }
 
-    /// Runs `job` on the video `file` reads.
+    /// Runs `job` on the video `file` reads, within the pool's time limit (`--job-timeout`).
     pub async fn run(&self, job: Job, file: File) -> Result<Output, ApiError> {
+        self.run_within(job, file, self.timeout).await
+    }
+
+    /// Runs `job` within `timeout` (an asynchronous job's own limit).
+    pub async fn run_within(&self, job: Job, file: File, timeout: Duration) -> Result<Output, ApiError> {
         let result = match &self.runner {
-            Runner::Processes(p) => p.run(&job, &file, self.timeout, &self.metrics).await,
-            Runner::Threads(t) => t.run(job, file, self.timeout, &self.metrics).await,
+            Runner::Processes(p) => p.run(&job, &file, timeout, &self.metrics).await,
+            Runner::Threads(t) => t.run(job, file, timeout, &self.metrics).await,
         };
         result?.map_err(|failure| match failure.engine_error() {
             Some(e) => ApiError::Engine(e),

@@ -95,6 +95,7 @@ fn app(config: Config, jobs: thumbnail_queue::Jobs) -> (Router, Arc<Metrics>) {
         pool: state.pool.clone(),
         max_pixels: state.config.max_pixels,
         metrics: metrics.clone(),
+        timeout: state.config.async_job_timeout(),
     }));
 
     // Static files are revalidated on each use (Last-Modified).

@@ -44,6 +44,7 @@ enum Section {
     Browser,
     Server,
     Sprite,
+    Jobs,
 }
 
 /// The benchmark inputs: 10 s, a keyframe every 2 s, the frame at 1 s.
@@ -84,6 +85,9 @@ fn main() {
     }
     if want(Section::Sprite) {
         sprite(&mut report, args.runs.min(3));
+    }
+    if want(Section::Jobs) {
+        jobs(&mut report, args.load_seconds);
     }
 
     print!("{report}");
@@ -551,6 +555,108 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
         ms(cli),
         cli.as_secs_f64() / single.as_secs_f64()
     );
+}
+
+/// What a load of asynchronous jobs measured.
+struct JobLoad {
+    /// From the 202 to the job seen done, per job.
+    to_done: Vec<Duration>,
+    elapsed: Duration,
+}
+
+/// `clients` clients each post the video as an asynchronous job (`Prefer: respond-async`), poll
+/// its address every 50 ms until it is done, read its result, and start again, until `seconds`.
+async fn job_load(server: &Server, route: &str, video: &[u8], clients: usize, seconds: f64) -> JobLoad {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let runs = (0..clients).map(|_| {
+        let client = client.clone();
+        async move {
+            let mut to_done = Vec::new();
+            while Instant::now() < deadline {
+                let r = client
+                    .post(server.url(route))
+                    .header("content-type", "video/mp4")
+                    .header("prefer", "respond-async")
+                    .body(video.to_vec())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap_or_default());
+                let accepted = Instant::now();
+                let job = server.url(r.headers()["location"].to_str().unwrap());
+                loop {
+                    let r = client.get(&job).send().await.unwrap();
+                    if r.status().as_u16() == 303 {
+                        break;
+                    }
+                    let described: serde_json::Value = r.json().await.unwrap();
+                    assert_ne!(described["status"], "failed", "{described}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                to_done.push(accepted.elapsed());
+                let result = client.get(format!("{job}/result")).send().await.unwrap();
+                assert_eq!(result.status().as_u16(), 200);
+                let _ = result.bytes().await.unwrap();
+            }
+            to_done
+        }
+    });
+    let to_done = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    JobLoad {
+        to_done,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The asynchronous path (embedded store: SQLite and a local folder) beside the synchronous
+/// POST /thumbnail, at 8 and 32 concurrent clients.
+fn jobs(report: &mut String, seconds: f64) {
+    let (label, file) = inputs().remove(0);
+    let video = std::fs::read(&file).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let room = ["--queue", "256", "--max-uploads", "64"];
+    let server = Server::start(&server_binary(), &room);
+    let _ = writeln!(
+        report,
+        "\n## Asynchronous jobs: POST /thumbnail with `Prefer: respond-async` ({label}, full-size PNG)\n\n\
+         Embedded store (SQLite + local folder), one server, workers one per core. Each client posts a job, \
+         polls it every 50 ms until done, reads its result, again, for {seconds} s; beside it, the same \
+         clients calling POST /thumbnail synchronously.\n\n\
+         | clients | jobs/s | 202 → done p50 | p99 | synchronous thumbnails/s | jobs / synchronous |\n| ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for clients in [8, 32] {
+        let load = runtime.block_on(job_load(&server, "/thumbnail", &video, clients, seconds));
+        let sync = runtime.block_on(test_support::load::run(
+            &server.url("/thumbnail"),
+            &video,
+            clients,
+            seconds,
+        ));
+        let mut to_done = load.to_done;
+        to_done.sort();
+        let rate = to_done.len() as f64 / load.elapsed.as_secs_f64();
+        let _ = writeln!(
+            report,
+            "| {clients} | {rate:.1} | {} | {} | {:.1} | {:.2} |",
+            ms(percentile(&to_done, 0.5)),
+            ms(percentile(&to_done, 0.99)),
+            sync.rate(),
+            rate / sync.rate()
+        );
+    }
 }
 
 /// A contact sheet of 100 frames of a 10-minute 720p video (keyframe every 10 s), 160 px tiles,
