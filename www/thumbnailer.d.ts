@@ -205,6 +205,8 @@ export interface Job {
   /** Its address (absolute from `job()`): GET it to know where it is (303 to the result once done), DELETE it to cancel. */
   href: string;
   result: string | null;
+  /** A done sheet's image and WebVTT track at their own address (the track points at the image beside it). */
+  files: string[];
   error: { code: ThumbnailErrorCode; detail: string; status: number } | null;
 }
 

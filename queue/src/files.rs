@@ -29,8 +29,8 @@ fn input(id: &str) -> String {
 }
 
 impl Files {
-    /// `url`: `file:///var/lib/thumbnails/objects`, or any URL `object_store::parse_url` takes.
-    /// A local folder is created if missing.
+    /// `url`: `file:///var/lib/thumbnails/objects`, `s3://bucket/prefix`, or any URL
+    /// `object_store::parse_url` takes. A local folder is created if missing.
     pub fn open(url: &url::Url) -> Result<Files, Error> {
         if url.scheme() == "file" {
             let dir = url
@@ -43,7 +43,12 @@ impl Files {
                 root: Path::default(),
             });
         }
-        let (store, root) = object_store::parse_url(url)?;
+        // s3://bucket/prefix (any S3-compatible service): credentials, region and endpoint from
+        // the environment's AWS_* variables (AWS_ENDPOINT for a service other than AWS).
+        let options = std::env::vars()
+            .filter(|(name, _)| name.starts_with("AWS_"))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value));
+        let (store, root) = object_store::parse_url_opts(url, options)?;
         Ok(Files {
             store: Arc::from(store),
             root,

@@ -144,6 +144,20 @@ pub struct Answer {
     pub headers: Vec<(String, String)>,
     #[serde(skip)]
     pub body: Vec<u8>,
+    /// Parts a job's client may also fetch on their own (a sheet's image and its track, which
+    /// points at the image by name): `/jobs/{id}/result/{name}`.
+    #[serde(default)]
+    pub parts: Vec<Part>,
+}
+
+/// A part of an answer, by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    pub name: String,
+    pub content_type: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -152,6 +166,7 @@ impl Answer {
             content_type: "application/json".into(),
             headers: Vec::new(),
             body: serde_json::to_vec(value).map_err(|e| ApiError::Internal(format!("an answer as JSON: {e}")))?,
+            parts: Vec::new(),
         })
     }
 }
@@ -163,6 +178,7 @@ impl IntoResponse for Answer {
         if let Ok(value) = HeaderValue::try_from(self.content_type) {
             headers.insert(header::CONTENT_TYPE, value);
         }
+        // (A sheet's parts are in its body already; a job keeps them apart too.)
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         for (name, value) in self.headers {
             if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
@@ -260,6 +276,7 @@ fn thumbnail_answer(options: &ThumbnailOptions, output: Output, filename: Option
         content_type: options.format.mime().into(),
         headers,
         body: frame.bytes,
+        parts: Vec::new(),
     })
 }
 
@@ -283,11 +300,29 @@ fn sprite_answer(options: &SpriteOptions, output: Output) -> Result<Answer, ApiE
         tile_height: sheet.tile_height,
     };
     let name = image_name(options.format.extension());
-    Answer::json(&SpriteAnswer {
-        sheet: SheetInfo::new(&geometry, sheet.times, output.info.duration, &name),
+    let info = SheetInfo::new(&geometry, sheet.times, output.info.duration, &name);
+    let vtt = info.vtt.clone().into_bytes();
+    let mut answer = Answer::json(&SpriteAnswer {
+        sheet: info,
         image: data_url(options.format.mime(), &frame.bytes),
-    })
+    })?;
+    answer.parts = vec![
+        Part {
+            name,
+            content_type: options.format.mime().into(),
+            bytes: frame.bytes,
+        },
+        Part {
+            name: TRACK_NAME.into(),
+            content_type: "text/vtt".into(),
+            bytes: vtt,
+        },
+    ];
+    Ok(answer)
 }
+
+/// The name a sheet's WebVTT track goes by beside its image.
+pub const TRACK_NAME: &str = "thumbnails.vtt";
 
 /// What POST /frames answers: the video's duration and each frame, its image as a data URL.
 #[derive(Serialize)]

@@ -47,6 +47,8 @@ pub struct JobStatus {
     href: String,
     /// Where the result is, once done.
     result: Option<String>,
+    /// Parts of the result at their own address, once done (a sheet's image and its WebVTT track).
+    files: Vec<String>,
     /// Why it failed: the problem the synchronous call would have answered.
     error: Option<serde_json::Value>,
 }
@@ -57,6 +59,14 @@ fn href(id: &str) -> String {
 
 fn result_href(id: &str) -> String {
     format!("/jobs/{id}/result")
+}
+
+/// A done job's answer as kept (its description; the bytes are in the job files).
+fn stored_answer(job: &JobRecord) -> Option<Answer> {
+    job.result
+        .clone()
+        .filter(|_| job.state == JobState::Done)
+        .and_then(|r| serde_json::from_value(r).ok())
 }
 
 fn status(job: &JobRecord) -> JobStatus {
@@ -72,6 +82,15 @@ fn status(job: &JobRecord) -> JobStatus {
         expires_at: job.expires_at,
         href: href(&job.id),
         result: (job.state == JobState::Done).then(|| result_href(&job.id)),
+        files: stored_answer(job)
+            .map(|answer| {
+                answer
+                    .parts
+                    .iter()
+                    .map(|part| format!("{}/{}", result_href(&job.id), part.name))
+                    .collect()
+            })
+            .unwrap_or_default(),
         error: job.problem.clone(),
     }
 }
@@ -174,11 +193,8 @@ pub async fn result(State(state): State<AppState>, Path(id): Path<String>) -> Re
     let job = find(&state, &id).await?;
     match job.state {
         JobState::Done => {
-            let answer: Answer = job
-                .result
-                .clone()
-                .and_then(|r| serde_json::from_value(r).ok())
-                .ok_or_else(|| ApiError::Internal(format!("job {id} is done without a result")))?;
+            let answer =
+                stored_answer(&job).ok_or_else(|| ApiError::Internal(format!("job {id} is done without a result")))?;
             let body = state
                 .jobs
                 .file(&job, BODY)
@@ -187,6 +203,7 @@ pub async fn result(State(state): State<AppState>, Path(id): Path<String>) -> Re
                 .ok_or_else(|| ApiError::Gone(format!("job {id}'s result is no longer kept")))?;
             Ok(Answer {
                 body: body.to_vec(),
+                parts: Vec::new(),
                 ..answer
             }
             .into_response())
@@ -213,6 +230,40 @@ pub async fn result(State(state): State<AppState>, Path(id): Path<String>) -> Re
             job.state.name()
         ))),
     }
+}
+
+/// GET /jobs/{id}/result/{name}: a part of a done job's result on its own (`files` in the job's
+/// description): a sheet's image, or its WebVTT track, which points at the image beside it.
+pub async fn part(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let job = find(&state, &id).await?;
+    if job.state != JobState::Done {
+        return Err(ApiError::Conflict(format!(
+            "job {id} is {}: no result",
+            job.state.name()
+        )));
+    }
+    let answer = stored_answer(&job).ok_or_else(|| ApiError::Internal(format!("job {id} is done without a result")))?;
+    let part = answer
+        .parts
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| ApiError::NotFound(format!("job {id}'s result has no part {name:?}")))?;
+    let bytes = state
+        .jobs
+        .file(&job, &part.name)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::Gone(format!("job {id}'s result is no longer kept")))?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::try_from(part.content_type.as_str()) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// DELETE /jobs/{id}: cancels a queued or running job (200, the job now cancelled); 409 once it
@@ -249,13 +300,14 @@ impl Runner for EngineRunner {
         };
         match made.await {
             Ok(mut answer) => {
-                // The body is a file of its own; the rest (type, headers) is the job's result.
-                let body = Bytes::from(std::mem::take(&mut answer.body));
+                // The body and each part are files of their own; the rest (type, headers, the
+                // parts' names and types) is the job's result.
+                let mut files = vec![(BODY.to_owned(), Bytes::from(std::mem::take(&mut answer.body)))];
+                for part in &mut answer.parts {
+                    files.push((part.name.clone(), Bytes::from(std::mem::take(&mut part.bytes))));
+                }
                 let result = serde_json::to_value(&answer).expect("an answer's description serialises");
-                Ok(Made {
-                    files: vec![(BODY.to_owned(), body)],
-                    result,
-                })
+                Ok(Made { files, result })
             }
             Err(error) => {
                 tracing::info!(job = %job.id, error = %error, "job failed");

@@ -115,6 +115,7 @@ fn app(config: Config, jobs: thumbnail_queue::Jobs) -> (Router, Arc<Metrics>) {
     let public = operations
         .route("/jobs/{id}", get(async_api::get).delete(async_api::cancel))
         .route("/jobs/{id}/result", get(async_api::result))
+        .route("/jobs/{id}/result/{name}", get(async_api::part))
         .route("/openapi.json", get(openapi))
         .route("/sw.js", get(service_worker::script))
         .nest_service("/engine", static_files::serve(state.config.engine_dir()))

@@ -184,17 +184,46 @@ async fn an_accepted_job_answers_what_the_call_would_have() {
         let now: Value = at_once(&server, route, "h264.mp4").await.json().await.unwrap();
         assert_eq!(later, now, "{route}");
     }
+    // A sheet's image and track at their own addresses: the track's cues point at the image beside it.
+    let id = accepted(submit(&server, "/sprite?count=4&columns=2&width=80", "h264.mp4", None).await).await;
+    let described = finished(&server, &id).await;
+    let files: Vec<String> = serde_json::from_value(described["files"].clone()).unwrap();
+    assert_eq!(
+        files,
+        [
+            format!("/jobs/{id}/result/sprite.jpg"),
+            format!("/jobs/{id}/result/thumbnails.vtt")
+        ]
+    );
+    let track = client().get(server.url(&files[1])).send().await.unwrap();
+    assert_eq!(track.headers()["content-type"], "text/vtt");
+    let track = track.text().await.unwrap();
+    assert!(
+        track.starts_with("WEBVTT") && track.contains("sprite.jpg#xywh=80,60,80,60"),
+        "{track}"
+    );
+    let image = client().get(server.url(&files[0])).send().await.unwrap();
+    assert_eq!(image.headers()["content-type"], "image/jpeg");
+    let image = image::load_from_memory(&image.bytes().await.unwrap()).unwrap();
+    assert_eq!((image.width(), image.height()), (160, 120));
+    let other = client()
+        .get(server.url(&format!("/jobs/{id}/result/..%2Fbody")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(other, StatusCode::NOT_FOUND, "not_found").await;
+
     // Every finished job's input is gone.
     assert_eq!(data.inputs(), 0);
     // The metrics: the store's jobs by state, and what this server ran.
     let metrics = server.metrics().await;
     for line in [
-        "thumbnail_async_jobs{state=\"done\"} 4",
+        "thumbnail_async_jobs{state=\"done\"} 5",
         "thumbnail_async_jobs{state=\"queued\"} 0",
-        "thumbnail_async_job_runs_total 4",
+        "thumbnail_async_job_runs_total 5",
         "thumbnail_async_job_retries_total 0",
-        "thumbnail_async_jobs_finished_total{state=\"done\"} 4",
-        "thumbnail_async_job_latency_seconds_count 4",
+        "thumbnail_async_jobs_finished_total{state=\"done\"} 5",
+        "thumbnail_async_job_latency_seconds_count 5",
     ] {
         assert!(metrics.lines().any(|l| l == line), "no {line:?} in\n{metrics}");
     }
