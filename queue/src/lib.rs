@@ -190,6 +190,10 @@ impl Jobs {
         &self.store
     }
 
+    pub fn files(&self) -> &Files {
+        &self.files
+    }
+
     /// Accepts a job on the video at `input` (copied into the job files): stored as queued, then
     /// handed to the queue. A job with the same idempotency key is returned instead (`false`).
     pub async fn submit(&self, job: NewJob<'_>, input: &std::path::Path) -> Result<(JobRecord, bool), Error> {
@@ -206,17 +210,34 @@ impl Jobs {
             self.files.delete_input(&id).await?;
             return Ok((record, false));
         }
-        let pushed = match &self.queue {
-            Queue::Sqlite(q) => q.clone().push(id.clone()).await.map_err(|e| e.to_string()),
-            Queue::Postgres(q) => q.clone().push(id.clone()).await.map_err(|e| e.to_string()),
-        };
-        if let Err(e) = pushed {
+        if let Err(e) = self.push(&id).await {
             // Not queued: it will never run; say so rather than leave it queued.
             let problem = serde_json::json!({ "code": "internal", "detail": "the job could not be queued" });
             self.store.fail_unqueued(&id, &problem, self.expiry()).await?;
             return Err(Error::Queue(e));
         }
+        self.store.mark_queued(&id).await?;
         Ok((record, true))
+    }
+
+    /// Hands the job's id to the queue, once ever: the id is the task's idempotency key, so that
+    /// pushing it again (the sweeper does, for a job stored but never queued: a server stopped
+    /// between the two) cannot deliver it twice.
+    async fn push(&self, id: &str) -> Result<(), String> {
+        match &self.queue {
+            Queue::Sqlite(q) => {
+                let task = TaskBuilder::new(id.to_owned()).idempotency_key(id).build();
+                q.clone().push_task(task).await.map_err(|e| e.to_string())
+            }
+            Queue::Postgres(q) => {
+                let task = TaskBuilder::new(id.to_owned()).idempotency_key(id).build();
+                match q.clone().push_task(task).await {
+                    // Postgres refuses the key a second time, where SQLite ignores it: queued already.
+                    Err(e) if e.to_string().contains("idx_jobs_idempotency_key") => Ok(()),
+                    other => other.map_err(|e| e.to_string()),
+                }
+            }
+        }
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<JobRecord>, Error> {
@@ -300,11 +321,29 @@ impl Jobs {
         tokio::spawn(async move { jobs.sweep().await });
     }
 
-    /// Deletes the files of jobs whose time is up, now and then, for as long as the server runs.
+    /// Now and then, for as long as the server runs: deletes the files of jobs whose time is up,
+    /// and queues jobs stored but never queued (their server stopped between the two).
     async fn sweep(self) {
         let every = (self.config.result_ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
         loop {
-            tokio::time::sleep(every).await;
+            let stale = now_ms() - 3 * self.config.heartbeat.as_millis() as i64;
+            match self.store.unqueued_before(stale, 100).await {
+                Ok(ids) => {
+                    for id in ids {
+                        tracing::info!(job = %id, "queuing a job stored but never queued");
+                        match self.push(&id).await {
+                            Ok(()) => {
+                                if let Err(e) = self.store.mark_queued(&id).await {
+                                    tracing::warn!(job = %id, error = %e, "noting a job queued");
+                                }
+                            }
+                            Err(e) => tracing::warn!(job = %id, error = %e, "queuing a job"),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "looking for jobs never queued"),
+            }
+            tokio::time::sleep(every.min(self.config.heartbeat)).await;
             match self.store.expired(now_ms(), 100).await {
                 Ok(jobs) => {
                     for job in jobs {

@@ -30,6 +30,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS thumbnail_jobs (
     expires_at BIGINT,
     result TEXT,
     problem TEXT,
+    queued BIGINT NOT NULL DEFAULT 0,
     purged BIGINT NOT NULL DEFAULT 0
 )";
 
@@ -296,6 +297,28 @@ impl Store {
             .await?;
         row.map(|r| State::from_name(&r.try_get::<String, _>("state")?))
             .transpose()
+    }
+
+    /// Notes that the job's id is on the queue.
+    pub async fn mark_queued(&self, id: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE thumbnail_jobs SET queued = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ids of jobs accepted before `before` whose id is not known to be on the queue (their
+    /// server stopped between storing and queuing them), at most `limit`.
+    pub async fn unqueued_before(&self, before: i64, limit: i64) -> Result<Vec<String>, Error> {
+        let rows = sqlx::query(
+            "SELECT id FROM thumbnail_jobs WHERE state = 'queued' AND queued = 0 AND created_at < $1 LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
     /// Finished jobs whose time is up, at most `limit`.
