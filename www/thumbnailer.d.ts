@@ -196,6 +196,8 @@ export interface Job {
   operation: 'thumbnail' | 'probe' | 'sprite' | 'frames';
   status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
   attempts: number;
+  /** How far a job of many frames is, 0 to 1 (null where unknown). */
+  progress: number | null;
   node: string | null;
   /** Milliseconds since the Unix epoch. */
   createdAt: number;

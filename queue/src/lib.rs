@@ -68,13 +68,29 @@ pub struct Made {
     pub result: serde_json::Value,
 }
 
+/// Where a runner says how far its job is (0 to 1), from any thread; kept in the job's row a few
+/// times a second at most.
+#[derive(Clone)]
+pub struct Progress(tokio::sync::watch::Sender<f64>);
+
+impl Progress {
+    pub fn set(&self, done: f64) {
+        self.0.send_replace(done.clamp(0.0, 1.0));
+    }
+}
+
+/// How often a running job's progress is written to its row, at most.
+const PROGRESS_EVERY: Duration = Duration::from_millis(300);
+
 /// How the host runs its jobs.
 pub trait Runner: Send + Sync + 'static {
-    /// Runs `job` on its input. `Err`: the job failed, with the host's problem document.
+    /// Runs `job` on its input, telling `progress` how far it is where it knows. `Err`: the job
+    /// failed, with the host's problem document.
     fn run(
         &self,
         job: &JobRecord,
         input: std::fs::File,
+        progress: Progress,
     ) -> impl Future<Output = Result<Made, serde_json::Value>> + Send;
 
     /// The problem document of a job given up after `attempts` runs that never finished (each
@@ -398,7 +414,21 @@ async fn deliver<R: Runner>(id: String, context: Data<Arc<Context<R>>>) -> Resul
         file.rewind()?;
         file
     };
-    let work = runner.run(&job, input);
+    let (progress, mut told) = tokio::sync::watch::channel(0.0);
+    let writer = {
+        let (store, id, run) = (jobs.store.clone(), id.clone(), run.clone());
+        tokio::spawn(async move {
+            while told.changed().await.is_ok() {
+                let done = *told.borrow_and_update();
+                if let Err(e) = store.set_progress(&id, &run, done).await {
+                    tracing::debug!(job = %id, error = %e, "noting a job's progress");
+                }
+                tokio::time::sleep(PROGRESS_EVERY).await;
+            }
+        })
+    };
+    let _stop_writing = AbortOnDrop(writer);
+    let work = runner.run(&job, input, Progress(progress));
     let cancelled = async {
         loop {
             tokio::time::sleep(CANCEL_CHECK).await;
@@ -431,6 +461,15 @@ async fn deliver<R: Runner>(id: String, context: Data<Arc<Context<R>>>) -> Resul
         jobs.files.delete_results(&id, Some(&run)).await?;
     }
     Ok(())
+}
+
+/// Ends a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// An unnamed temporary file (gone when closed, whatever happens).

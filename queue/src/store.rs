@@ -30,6 +30,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS thumbnail_jobs (
     expires_at BIGINT,
     result TEXT,
     problem TEXT,
+    progress DOUBLE PRECISION,
     queued BIGINT NOT NULL DEFAULT 0,
     purged BIGINT NOT NULL DEFAULT 0
 )";
@@ -38,7 +39,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS thumbnail_jobs (
 macro_rules! select {
     ($rest:literal) => {
         concat!(
-            "SELECT id, kind, params, filename, state, attempts, run, node, created_at, started_at, finished_at, expires_at, result, problem FROM thumbnail_jobs ",
+            "SELECT id, kind, params, filename, state, attempts, run, node, created_at, started_at, finished_at, expires_at, progress, result, problem FROM thumbnail_jobs ",
             $rest
         )
     };
@@ -106,6 +107,8 @@ pub struct JobRecord {
     pub finished_at: Option<i64>,
     /// When a finished job's result is deleted.
     pub expires_at: Option<i64>,
+    /// How far a running job is, 0 to 1, where its runner says.
+    pub progress: Option<f64>,
     /// What a done job made (the host's description of its files), as JSON.
     pub result: Option<serde_json::Value>,
     /// Why a failed job failed: the host's problem document, as JSON.
@@ -138,6 +141,7 @@ fn record(row: &AnyRow) -> Result<JobRecord, Error> {
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         expires_at: row.try_get("expires_at")?,
+        progress: row.try_get("progress")?,
         result: json("result")?,
         problem: json("problem")?,
     })
@@ -228,7 +232,7 @@ impl Store {
     /// or cancelled (or gone), nothing to run.
     pub async fn start(&self, id: &str, run: &str, node: &str) -> Result<Option<JobRecord>, Error> {
         let updated = sqlx::query(
-            "UPDATE thumbnail_jobs SET state = 'running', attempts = attempts + 1, run = $1, node = $2, started_at = $3
+            "UPDATE thumbnail_jobs SET state = 'running', attempts = attempts + 1, run = $1, node = $2, started_at = $3, progress = NULL
              WHERE id = $4 AND state IN ('queued', 'running')",
         )
         .bind(run)
@@ -258,7 +262,8 @@ impl Store {
             Err(problem) => ("failed", None, Some(problem.to_string())),
         };
         let updated = sqlx::query(
-            "UPDATE thumbnail_jobs SET state = $1, result = $2, problem = $3, finished_at = $4, expires_at = $5
+            "UPDATE thumbnail_jobs SET state = $1, result = $2, problem = $3, finished_at = $4, expires_at = $5,
+             progress = CASE WHEN $1 = 'done' THEN 1.0 ELSE progress END
              WHERE id = $6 AND run = $7 AND state = 'running'",
         )
         .bind(state)
@@ -272,6 +277,17 @@ impl Store {
         .await?
         .rows_affected();
         Ok(updated == 1)
+    }
+
+    /// How far the run `run` of a running job is.
+    pub async fn set_progress(&self, id: &str, run: &str, progress: f64) -> Result<(), Error> {
+        sqlx::query("UPDATE thumbnail_jobs SET progress = $1 WHERE id = $2 AND run = $3 AND state = 'running'")
+            .bind(progress)
+            .bind(id)
+            .bind(run)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Cancels a queued or running job; `false` if it was neither.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use thumbnail_queue::{JobRecord, Jobs, Made, NewJob, QueueConfig, Runner, State};
+use thumbnail_queue::{JobRecord, Jobs, Made, NewJob, Progress, QueueConfig, Runner, State};
 
 /// Answers each job with its input reversed, counting its runs.
 struct Reverse {
@@ -16,7 +16,13 @@ struct Reverse {
 }
 
 impl Runner for Reverse {
-    async fn run(&self, _job: &JobRecord, mut input: std::fs::File) -> Result<Made, serde_json::Value> {
+    async fn run(
+        &self,
+        _job: &JobRecord,
+        mut input: std::fs::File,
+        progress: Progress,
+    ) -> Result<Made, serde_json::Value> {
+        progress.set(0.5);
         self.runs.fetch_add(1, Ordering::SeqCst);
         let mut bytes = Vec::new();
         input.read_to_end(&mut bytes).unwrap();

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use serde::Serialize;
-use thumbnail_queue::{Cancelled, JobRecord, Made, NewJob, Runner, State as JobState};
+use thumbnail_queue::{Cancelled, JobRecord, Made, NewJob, Progress, Runner, State as JobState};
 
 use crate::api::{pairs, Answer, Operation};
 use crate::error::ApiError;
@@ -35,6 +35,8 @@ pub struct JobStatus {
     status: JobState,
     /// Runs started (more than one: its server stopped and another took it).
     attempts: u32,
+    /// How far it is, 0 to 1, for jobs of many frames (a sheet, frames, an animation).
+    progress: Option<f64>,
     /// The server (`--node-name`) running it, or that ran it.
     node: Option<String>,
     /// Milliseconds since the Unix epoch.
@@ -75,6 +77,7 @@ fn status(job: &JobRecord) -> JobStatus {
         operation: job.kind.clone(),
         status: job.state,
         attempts: job.attempts,
+        progress: job.progress,
         node: job.node.clone(),
         created_at: job.created_at,
         started_at: job.started_at,
@@ -287,14 +290,15 @@ pub struct EngineRunner {
 }
 
 impl Runner for EngineRunner {
-    async fn run(&self, job: &JobRecord, input: std::fs::File) -> Result<Made, serde_json::Value> {
+    async fn run(&self, job: &JobRecord, input: std::fs::File, progress: Progress) -> Result<Made, serde_json::Value> {
         let made = async {
             let operation = Operation::from_name(&job.kind)
                 .ok_or_else(|| ApiError::Internal(format!("a job of the unknown kind {:?}", job.kind)))?;
             let asked = operation.parse(pairs(&job.params))?;
+            let tell: crate::jobs::ProgressFn = std::sync::Arc::new(move |done| progress.set(done));
             let output = self
                 .pool
-                .run_within(asked.job(self.max_pixels), input, self.timeout)
+                .run_within(asked.job(self.max_pixels), input, self.timeout, Some(tell))
                 .await?;
             asked.answer(output, job.filename.as_deref())
         };

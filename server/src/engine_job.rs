@@ -113,8 +113,11 @@ impl Failure {
     }
 }
 
+/// Told how far a job of many frames is (0 to 1) after each frame.
+pub type Progress<'a> = &'a (dyn Fn(f64) + Sync);
+
 /// Runs a job on the video `file` reads.
-pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output, Failure> {
+pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>, progress: Progress) -> Result<Output, Failure> {
     let options = OpenOptions {
         threads: 1,
         max_pixels: Some(job.max_pixels),
@@ -123,10 +126,10 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
     let mut engine = Engine::open_file(file, &options)?;
     let info = engine.info().clone();
     if let Some(sprite) = &job.sprite {
-        return make_sheet(engine, info, sprite, job.max_pixels);
+        return make_sheet(engine, info, sprite, job.max_pixels, progress);
     }
     if let Some(frames) = &job.frames {
-        return make_frames(engine, info, frames, job.max_pixels);
+        return make_frames(engine, info, frames, job.max_pixels, progress);
     }
     let Some(thumbnail) = &job.thumbnail else {
         return Ok(Output {
@@ -141,7 +144,7 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>) -> Result<Output
         None => best_time(info.duration, |t| next_picture(&mut engine, t, PICK_SIDE, PICK_SIDE))?,
     };
     if thumbnail.animated {
-        return make_animation(engine, info, thumbnail, t);
+        return make_animation(engine, info, thumbnail, t, progress);
     }
     let image = engine.frame(t, thumbnail.max_width, thumbnail.max_height, thumbnail.seek)?;
     drop(engine);
@@ -165,6 +168,28 @@ fn encoded(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Failur
         ApiError::BadRequest(message) => Failure::from(EngineError::new(ErrorKind::InvalidArgument, message)),
         other => Failure::Internal(other.to_string()),
     })
+}
+
+/// Counts the frames of a job of `total`, telling `progress`.
+struct Counted<'a> {
+    made: usize,
+    total: usize,
+    progress: Progress<'a>,
+}
+
+impl<'a> Counted<'a> {
+    fn new(total: usize, progress: Progress<'a>) -> Self {
+        Counted {
+            made: 0,
+            total: total.max(1),
+            progress,
+        }
+    }
+
+    fn one(&mut self) {
+        self.made += 1;
+        (self.progress)(self.made as f64 / self.total as f64);
+    }
 }
 
 /// The engine's next frame (`te_decode_next`) as the frames crate takes it.
@@ -193,10 +218,16 @@ fn make_animation(
     info: VideoInfo,
     options: &ThumbnailOptions,
     start: f64,
+    progress: Progress,
 ) -> Result<Output, Failure> {
     let times = animation_times(start, options.duration, options.fps, info.duration);
     let (w, h) = (options.max_width, options.max_height);
-    let next = |t| next_picture(&mut engine, t, w, h);
+    let mut counted = Counted::new(times.len(), progress);
+    let next = |t| {
+        let picture = next_picture(&mut engine, t, w, h);
+        counted.one();
+        picture
+    };
     let made = match options.format {
         Format::Gif => animation::make_gif(&times, options.fps, options.looped, next)?,
         _ => animation::make_animation(&times, next, |frames| {
@@ -222,11 +253,15 @@ fn make_sheet(
     info: VideoInfo,
     options: &SpriteOptions,
     max_pixels: u32,
+    progress: Progress,
 ) -> Result<Output, Failure> {
     let times = sprite_times(info.duration, options.frames);
     let (w, h) = (options.tile_width, options.tile_height);
+    let mut counted = Counted::new(times.len(), progress);
     let (sheet, rgba) = sprite::make_sheet(&times, options.columns, u64::from(max_pixels), |t| {
-        next_picture(&mut engine, t, w, h)
+        let picture = next_picture(&mut engine, t, w, h);
+        counted.one();
+        picture
     })?;
     drop(engine);
     let image = Image {
@@ -263,12 +298,14 @@ fn make_frames(
     info: VideoInfo,
     options: &FramesOptions,
     max_pixels: u32,
+    progress: Progress,
 ) -> Result<Output, Failure> {
     let times = series_times(info.duration, &options.series);
     let format = options.format.unwrap_or(Format::Png);
     let (w, h) = (options.max_width, options.max_height);
     let mut frames = Vec::with_capacity(times.len());
     let mut pixels = 0u64;
+    let mut counted = Counted::new(times.len(), progress);
     for &t in &times {
         let image = match options.seek {
             Seek::Exact => engine.next_frame(t, w, h)?,
@@ -293,6 +330,7 @@ fn make_frames(
             height: image.height,
             bytes: encoded(&image, format, options.quality)?,
         });
+        counted.one();
     }
     Ok(Output {
         info,

@@ -27,6 +27,9 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::worker::{CallError, Worker};
 
+/// Told how far a job is, from any thread.
+pub type ProgressFn = Arc<dyn Fn(f64) + Send + Sync>;
+
 pub struct Pool {
     runner: Runner,
     timeout: Duration,
@@ -94,14 +97,21 @@ impl Pool {
 
     /// Runs `job` on the video `file` reads, within the pool's time limit (`--job-timeout`).
     pub async fn run(&self, job: Job, file: File) -> Result<Output, ApiError> {
-        self.run_within(job, file, self.timeout).await
+        self.run_within(job, file, self.timeout, None).await
     }
 
-    /// Runs `job` within `timeout` (an asynchronous job's own limit).
-    pub async fn run_within(&self, job: Job, file: File, timeout: Duration) -> Result<Output, ApiError> {
+    /// Runs `job` within `timeout` (an asynchronous job's own limit), telling `progress` how far
+    /// a job of many frames is.
+    pub async fn run_within(
+        &self,
+        job: Job,
+        file: File,
+        timeout: Duration,
+        progress: Option<ProgressFn>,
+    ) -> Result<Output, ApiError> {
         let result = match &self.runner {
-            Runner::Processes(p) => p.run(&job, &file, timeout, &self.metrics).await,
-            Runner::Threads(t) => t.run(job, file, timeout, &self.metrics).await,
+            Runner::Processes(p) => p.run(&job, &file, timeout, &self.metrics, progress.as_deref()).await,
+            Runner::Threads(t) => t.run(job, file, timeout, &self.metrics, progress).await,
         };
         result?.map_err(|failure| match failure.engine_error() {
             Some(e) => ApiError::Engine(e),
@@ -161,6 +171,7 @@ impl Processes {
         file: &File,
         timeout: Duration,
         metrics: &Metrics,
+        progress: Option<&(dyn Fn(f64) + Send + Sync)>,
     ) -> Result<Result<Output, Failure>, ApiError> {
         let mut tracked = Tracked::queued(metrics);
         let _slot = self.slots.acquire().await.expect("the slots are never closed");
@@ -178,7 +189,7 @@ impl Processes {
         tracked.start(); // the job is on the worker
                          // An encoded image is never larger than its RGBA pixels, plus headers.
         let max_image = u64::from(job.max_pixels) * 4 + (1 << 20);
-        match tokio::time::timeout(timeout, worker.result(max_image)).await {
+        match tokio::time::timeout(timeout, worker.result(max_image, progress)).await {
             Ok(Ok(result)) => {
                 self.idle.lock().expect("idle workers").push(worker);
                 Ok(result)
@@ -242,6 +253,7 @@ impl Threads {
         file: File,
         timeout: Duration,
         metrics: &Metrics,
+        progress: Option<ProgressFn>,
     ) -> Result<Result<Output, Failure>, ApiError> {
         let mut tracked = Tracked::queued(metrics);
         let interrupt = Interrupt::new();
@@ -253,7 +265,13 @@ impl Threads {
                 return; // its request is gone already
             }
             let _ = started_tx.send(());
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| engine_job::run(&job, file, Some(interrupt))));
+            let tell = |done: f64| {
+                if let Some(progress) = &progress {
+                    progress(done);
+                }
+            };
+            let result =
+                std::panic::catch_unwind(AssertUnwindSafe(|| engine_job::run(&job, file, Some(interrupt), &tell)));
             let _ = done_tx.send(result);
         });
         self.jobs

@@ -2,9 +2,10 @@
 //! one job at a time, over a Unix socket on its standard input.
 //!
 //! The wire: the server sends `u32 length (LE) + JSON` [`Job`], with the video's open file
-//! descriptor attached (SCM_RIGHTS); the worker answers `u32 length + JSON`
-//! `Result<Output, Failure>`, then the encoded images' bytes one after another (`bytes` is not in
-//! the JSON; their lengths are `image_lens`, in the order of [`Output::images_mut`]). The worker reads the video through the descriptor, so inside its
+//! descriptor attached (SCM_RIGHTS); the worker answers with `u32 length + JSON` messages: any
+//! number of `Progress` (a job of many frames, after each), then one `Reply`
+//! (`Result<Output, Failure>`) followed by the encoded images' bytes one after another (`bytes`
+//! is not in the JSON; their lengths are `image_lens`, in the order of [`Output::images_mut`]). The worker reads the video through the descriptor, so inside its
 //! sandbox (sandbox.rs) it opens no file at all. A worker that crashes, aborts or is killed costs
 //! its one job: the server sees the socket close and starts another (jobs.rs).
 
@@ -35,6 +36,20 @@ struct Reply {
     image_lens: Vec<u64>,
 }
 
+/// What the worker says about a job.
+#[derive(Serialize, Deserialize)]
+enum Message {
+    /// How far it is, 0 to 1.
+    Progress(f64),
+    Reply(Reply),
+}
+
+fn write_message(mut socket: &StdUnixStream, message: &Message) -> io::Result<()> {
+    let json = serde_json::to_vec(message)?;
+    socket.write_all(&(json.len() as u32).to_le_bytes())?;
+    socket.write_all(&json)
+}
+
 /// The worker process's main: `thumbnail-server --engine-worker <max memory in bytes>`.
 pub fn main(args: &[String]) -> ! {
     let max_memory = args.first().and_then(|a| a.parse().ok()).unwrap_or(0);
@@ -56,7 +71,9 @@ pub fn main(args: &[String]) -> ! {
                 std::process::exit(2);
             }
         };
-        let result = engine_job::run(&job, file, None);
+        // A server that stopped listening is seen at the reply.
+        let progress = |done: f64| drop(write_message(&socket, &Message::Progress(done)));
+        let result = engine_job::run(&job, file, None, &progress);
         if send_reply(&socket, result).is_err() {
             std::process::exit(0); // the server gave up on this job
         }
@@ -128,9 +145,7 @@ fn send_reply(mut socket: &StdUnixStream, mut result: Result<Output, Failure>) -
         result,
         image_lens: images.iter().map(|image| image.len() as u64).collect(),
     };
-    let json = serde_json::to_vec(&reply)?;
-    socket.write_all(&(json.len() as u32).to_le_bytes())?;
-    socket.write_all(&json)?;
+    write_message(socket, &Message::Reply(reply))?;
     for image in &images {
         socket.write_all(image)?;
     }
@@ -191,11 +206,15 @@ impl Worker {
             .map_err(CallError::NotDelivered)
     }
 
-    /// The answer to the job [`Worker::start`] handed over. Images above `max_image` bytes in all,
-    /// or not as many as the output has, are a broken (or compromised) worker, not something to
-    /// allocate.
-    pub async fn result(&mut self, max_image: u64) -> Result<Result<Output, Failure>, CallError> {
-        self.receive(max_image).await.map_err(CallError::Died)
+    /// The answer to the job [`Worker::start`] handed over, telling `progress` how far it is
+    /// meanwhile. Images above `max_image` bytes in all, or not as many as the output has, are a
+    /// broken (or compromised) worker, not something to allocate.
+    pub async fn result(
+        &mut self,
+        max_image: u64,
+        progress: Option<&(dyn Fn(f64) + Send + Sync)>,
+    ) -> Result<Result<Output, Failure>, CallError> {
+        self.receive(max_image, progress).await.map_err(CallError::Died)
     }
 
     async fn send(&self, message: &[u8], fd: RawFd) -> io::Result<()> {
@@ -223,14 +242,27 @@ impl Worker {
         Ok(())
     }
 
-    async fn receive(&mut self, max_image: u64) -> io::Result<Result<Output, Failure>> {
-        let len = self.socket.read_u32_le().await?;
-        if len > MAX_MESSAGE {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too long"));
-        }
-        let mut json = vec![0u8; len as usize];
-        self.socket.read_exact(&mut json).await?;
-        let reply: Reply = serde_json::from_slice(&json)?;
+    async fn receive(
+        &mut self,
+        max_image: u64,
+        progress: Option<&(dyn Fn(f64) + Send + Sync)>,
+    ) -> io::Result<Result<Output, Failure>> {
+        let reply = loop {
+            let len = self.socket.read_u32_le().await?;
+            if len > MAX_MESSAGE {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too long"));
+            }
+            let mut json = vec![0u8; len as usize];
+            self.socket.read_exact(&mut json).await?;
+            match serde_json::from_slice(&json)? {
+                Message::Progress(done) => {
+                    if let Some(progress) = progress {
+                        progress(done.clamp(0.0, 1.0));
+                    }
+                }
+                Message::Reply(reply) => break reply,
+            }
+        };
         let mut result = reply.result;
         let total = reply.image_lens.iter().try_fold(0u64, |sum, len| sum.checked_add(*len));
         if !matches!(total, Some(total) if total <= max_image) {

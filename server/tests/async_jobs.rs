@@ -364,12 +364,23 @@ async fn a_job_survives_its_server_killed_and_results_survive_restarts() {
     let mut first = data.start(&args);
     let id = accepted(submit(&first, SLOW, SLOW_VIDEO, None).await).await;
     running(&first, &id).await;
+    // Some of its frames made: its progress says so.
+    let mut progress = 0.0;
+    eventually("the job to make a frame", Duration::from_secs(30), async || {
+        let (_, body) = job(&first, &id).await;
+        assert_eq!(body["status"], "running", "{body}");
+        progress = body["progress"].as_f64().unwrap_or(0.0);
+        progress > 0.0
+    })
+    .await;
+    assert!(progress < 1.0, "{progress}");
     first.kill(); // SIGKILL, mid-job
     let second = data.start(&args);
     let described = finished(&second, &id).await;
     eprintln!("after the kill: {described}");
     assert_eq!(described["status"], "done", "{described}");
     assert_eq!(described["attempts"], 2, "run again once");
+    assert_eq!(described["progress"], 1.0);
     let frames: Value = result(&second, &id).await.json().await.unwrap();
     assert_eq!(frames["frames"].as_array().unwrap().len(), 8);
     assert_eq!(second.metric("thumbnail_async_job_retries_total").await, 1.0);
