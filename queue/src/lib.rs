@@ -211,7 +211,8 @@ impl Jobs {
     }
 
     /// Accepts a job on the video at `input` (copied into the job files): stored as queued, then
-    /// handed to the queue. A job with the same idempotency key is returned instead (`false`).
+    /// handed to the queue (or, if the queue refuses now, to the sweeper). A job with the same
+    /// idempotency key is returned instead (`false`).
     pub async fn submit(&self, job: NewJob<'_>, input: &std::path::Path) -> Result<(JobRecord, bool), Error> {
         if let Some(key) = job.idempotency_key {
             if let Some(existing) = self.store.by_key(key).await? {
@@ -226,13 +227,11 @@ impl Jobs {
             self.files.delete_input(&id).await?;
             return Ok((record, false));
         }
-        if let Err(e) = self.push(&id).await {
-            // Not queued: it will never run; say so rather than leave it queued.
-            let problem = serde_json::json!({ "code": "internal", "detail": "the job could not be queued" });
-            self.store.fail_unqueued(&id, &problem, self.expiry()).await?;
-            return Err(Error::Queue(e));
+        match self.push(&id).await {
+            Ok(()) => self.store.mark_queued(&id).await?,
+            // Stored all the same: the sweeper queues it a little later.
+            Err(e) => tracing::warn!(job = %id, error = %e, "queuing a job; the sweeper will"),
         }
-        self.store.mark_queued(&id).await?;
         Ok((record, true))
     }
 
@@ -306,32 +305,25 @@ impl Jobs {
         let name = format!("{}-{}-{}", self.config.node, std::process::id(), now_ms());
         let concurrency = self.config.concurrency;
         let poll = self.config.poll;
+        // The same worker on either backend (their types differ, their use does not).
+        macro_rules! spawn_worker {
+            ($backend:expr) => {{
+                let worker = WorkerBuilder::new(name)
+                    .backend($backend.poll_with_interval(poll))
+                    .data(context.clone())
+                    .concurrency(concurrency)
+                    .build(deliver::<R>);
+                tokio::spawn(async move {
+                    if let Err(e) = worker.run().await {
+                        tracing::error!(error = %e, "the job worker stopped");
+                    }
+                });
+            }};
+        }
         match self.queue.clone() {
             _ if concurrency == 0 => {}
-            Queue::Sqlite(q) => {
-                let worker = WorkerBuilder::new(name)
-                    .backend(q.poll_with_interval(poll))
-                    .data(context.clone())
-                    .concurrency(concurrency)
-                    .build(deliver::<R>);
-                tokio::spawn(async move {
-                    if let Err(e) = worker.run().await {
-                        tracing::error!(error = %e, "the job worker stopped");
-                    }
-                });
-            }
-            Queue::Postgres(q) => {
-                let worker = WorkerBuilder::new(name)
-                    .backend(q.poll_with_interval(poll))
-                    .data(context.clone())
-                    .concurrency(concurrency)
-                    .build(deliver::<R>);
-                tokio::spawn(async move {
-                    if let Err(e) = worker.run().await {
-                        tracing::error!(error = %e, "the job worker stopped");
-                    }
-                });
-            }
+            Queue::Sqlite(q) => spawn_worker!(q),
+            Queue::Postgres(q) => spawn_worker!(q),
         }
         let jobs = self.clone();
         tokio::spawn(async move { jobs.sweep().await });

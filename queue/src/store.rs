@@ -205,20 +205,6 @@ impl Store {
         row.as_ref().map(record).transpose()
     }
 
-    /// Fails a job the queue did not take (it would never run).
-    pub async fn fail_unqueued(&self, id: &str, problem: &serde_json::Value, expires_at: i64) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE thumbnail_jobs SET state = 'failed', problem = $1, finished_at = $2, expires_at = $3 WHERE id = $4",
-        )
-        .bind(problem.to_string())
-        .bind(now_ms())
-        .bind(expires_at)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn get(&self, id: &str) -> Result<Option<JobRecord>, Error> {
         let row = sqlx::query(select!("WHERE id = $1"))
             .bind(id)
