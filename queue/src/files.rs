@@ -2,7 +2,8 @@
 //! `object_store::parse_url` knows by configuration. Every server sharing the jobs must see the
 //! same store: the one that accepts a job stores its input, the one that runs it stores the result.
 //!
-//!   inputs/<job id>              the uploaded video, until the job is finished
+//!   inputs/<job id>              the uploaded video, until the job is finished (in a local store
+//!                                on the upload's file system, a hard link to it: no copy)
 //!   results/<job id>/<run>/<name> what a run made (a run that loses the race deletes its own)
 
 use std::path::Path as FsPath;
@@ -22,6 +23,9 @@ pub struct Files {
     store: Arc<dyn ObjectStore>,
     /// The store's path below which the files live.
     root: Path,
+    /// The folder, when the store is a local one: inputs are then linked in and read in place
+    /// rather than copied in and out.
+    local: Option<std::path::PathBuf>,
 }
 
 fn input(id: &str) -> String {
@@ -38,9 +42,12 @@ impl Files {
                 .map_err(|()| Error::Config(format!("not a local folder: {url}")))?;
             std::fs::create_dir_all(&dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
             let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)?;
+            std::fs::create_dir_all(dir.join("inputs"))
+                .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
             return Ok(Files {
                 store: Arc::new(store),
                 root: Path::default(),
+                local: Some(dir),
             });
         }
         // s3://bucket/prefix (any S3-compatible service): credentials, region and endpoint from
@@ -52,6 +59,7 @@ impl Files {
         Ok(Files {
             store: Arc::from(store),
             root,
+            local: None,
         })
     }
 
@@ -59,8 +67,14 @@ impl Files {
         key.split('/').fold(self.root.clone(), |p, part| p.join(part))
     }
 
-    /// Copies the file at `from` (an upload) into the store as the job's input.
+    /// Puts the file at `from` (an upload) into the store as the job's input: a hard link in a
+    /// local store on the same file system, else a copy.
     pub async fn put_input(&self, id: &str, from: &FsPath) -> Result<(), Error> {
+        if let Some(dir) = &self.local {
+            if std::fs::hard_link(from, dir.join(input(id))).is_ok() {
+                return Ok(());
+            }
+        }
         let mut file = tokio::fs::File::open(from).await?;
         let mut writer = BufWriter::new(self.store.clone(), self.path(&input(id)));
         tokio::io::copy(&mut file, &mut writer).await?;
@@ -68,14 +82,21 @@ impl Files {
         Ok(())
     }
 
-    /// Writes the job's input into `to` (a temporary file the engine reads).
-    pub async fn get_input(&self, id: &str, to: &mut tokio::fs::File) -> Result<(), Error> {
+    /// The job's input, open for reading: in place in a local store, else copied into an unnamed
+    /// temporary file. (Deleted meanwhile, a file open here stays readable.)
+    pub async fn open_input(&self, id: &str) -> Result<std::fs::File, Error> {
+        if let Some(dir) = &self.local {
+            return Ok(std::fs::File::open(dir.join(input(id)))?);
+        }
+        let mut to = tokio::fs::File::from_std(tempfile::tempfile()?);
         let mut stream = self.store.get(&self.path(&input(id))).await?.into_stream();
         while let Some(chunk) = stream.next().await {
             to.write_all(&chunk?).await?;
         }
         to.flush().await?;
-        Ok(())
+        let mut file = to.into_std().await;
+        std::io::Seek::rewind(&mut file)?;
+        Ok(file)
     }
 
     pub async fn delete_input(&self, id: &str) -> Result<(), Error> {

@@ -14,7 +14,6 @@ pub mod files;
 pub mod store;
 
 use std::future::Future;
-use std::io::Seek;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -137,12 +136,29 @@ impl Jobs {
     pub async fn open(config: QueueConfig) -> Result<Jobs, Error> {
         sqlx::any::install_default_drivers();
         let url = config.database_url.as_str();
-        let any = || sqlx::any::AnyPoolOptions::new().max_connections(8).connect(url);
-        let (queue, store) = if url.starts_with("sqlite:") {
+        let sqlite = url.starts_with("sqlite:");
+        let any = || {
+            sqlx::any::AnyPoolOptions::new()
+                .max_connections(8)
+                .after_connect(move |connection, _| {
+                    Box::pin(async move {
+                        if sqlite {
+                            // As the queue's connections (below): WAL, synced at checkpoints.
+                            sqlx::query("PRAGMA synchronous = NORMAL").execute(connection).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .connect(url)
+        };
+        let (queue, store) = if sqlite {
             let options: sqlx::sqlite::SqliteConnectOptions = url
                 .parse::<sqlx::sqlite::SqliteConnectOptions>()?
                 .create_if_missing(true)
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                // With WAL, what a process killed at any moment committed is kept; only a power
+                // cut may lose the last commits (FULL would sync every commit).
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10));
             let pool = sqlx::SqlitePool::connect_with(options).await?;
             SqliteStorage::setup(&pool)
@@ -399,13 +415,7 @@ async fn deliver<R: Runner>(id: String, context: Data<Arc<Context<R>>>) -> Resul
         jobs.files.delete_input(&id).await?;
         return Ok(());
     }
-    let input = {
-        let mut file = tokio::fs::File::from_std(tempfile_in_tmp()?);
-        jobs.files.get_input(&id, &mut file).await?;
-        let mut file = file.into_std().await;
-        file.rewind()?;
-        file
-    };
+    let input = jobs.files.open_input(&id).await?;
     let (progress, mut told) = tokio::sync::watch::channel(0.0);
     let writer = {
         let (store, id, run) = (jobs.store.clone(), id.clone(), run.clone());
@@ -462,9 +472,4 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// An unnamed temporary file (gone when closed, whatever happens).
-fn tempfile_in_tmp() -> std::io::Result<std::fs::File> {
-    tempfile::tempfile()
 }

@@ -342,6 +342,14 @@ impl Store {
         Ok(())
     }
 
+    /// Jobs waiting to run, on every server sharing the store.
+    pub async fn queued_count(&self) -> Result<u64, Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM thumbnail_jobs WHERE state = 'queued'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? as u64)
+    }
+
     /// How many jobs are queued or running, here and on every server sharing the store.
     pub async fn counts(&self) -> Result<Counts, Error> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM thumbnail_jobs GROUP BY state")

@@ -224,8 +224,14 @@ async fn operate(
         }
         None => None,
     };
+    let asynchronous = prefers_async(&headers);
+    if asynchronous {
+        if let Err(full) = crate::async_api::room(&state).await {
+            return Err(refuse(request, full));
+        }
+    }
     let upload = receive(&state, request).await?;
-    if prefers_async(&headers) {
+    if asynchronous {
         return crate::async_api::accept(&state, operation, &params.0, &upload, key.as_deref()).await;
     }
     let output = state

@@ -125,6 +125,16 @@ fn store_error(e: thumbnail_queue::Error) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// Whether a new job may be accepted: fewer than `--max-queued-jobs` are waiting (checked before
+/// the upload is received).
+pub async fn room(state: &AppState) -> Result<(), ApiError> {
+    let queued = state.jobs.store().queued_count().await.map_err(store_error)?;
+    if queued >= state.config.max_queued_jobs {
+        return Err(ApiError::Busy("the job queue is full"));
+    }
+    Ok(())
+}
+
 /// Accepts an operation (its query checked, its upload received) as a job: 202, `Location` and
 /// `Retry-After`. A retried request with the same `Idempotency-Key` gets the same job.
 pub async fn accept(

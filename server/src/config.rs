@@ -140,6 +140,11 @@ pub struct Config {
     #[arg(long, env = "JOB_ATTEMPTS", default_value_t = 3)]
     pub job_attempts: u32,
 
+    /// Jobs waiting to run (on every server sharing the store) before a new one is refused with
+    /// 503 and Retry-After, before its upload: their inputs wait on disk.
+    #[arg(long, env = "MAX_QUEUED_JOBS", default_value_t = 1000)]
+    pub max_queued_jobs: u64,
+
     /// Longest an asynchronous job may run, in seconds (its engine job is stopped then: failed
     /// with `timeout`).
     #[arg(long, env = "ASYNC_JOB_TIMEOUT", default_value_t = 600.0, value_parser = seconds)]

@@ -405,3 +405,25 @@ async fn results_expire() {
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(body["code"], "gone");
 }
+
+#[tokio::test]
+async fn a_full_job_queue_refuses_before_the_upload() {
+    // A server that runs none of its jobs, with room for one waiting.
+    let server = start(&["--job-concurrency", "0", "--max-queued-jobs", "1"]);
+    let first = accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
+    let refused = submit(&server, "/thumbnail", "h264.mp4", None).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    let body = assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
+    assert!(body["detail"].as_str().unwrap().contains("job queue"), "{body}");
+    // Cancelled, it makes room; synchronous calls never waited for it.
+    client()
+        .delete(server.url(&format!("/jobs/{first}")))
+        .send()
+        .await
+        .unwrap();
+    accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
+    assert_eq!(
+        at_once(&server, "/thumbnail", "h264.mp4").await.status(),
+        StatusCode::OK
+    );
+}
