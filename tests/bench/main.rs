@@ -115,6 +115,14 @@ fn sh(script: &str) -> String {
     run("sh".as_ref(), &["-c", script]).trim().to_owned()
 }
 
+/// A runtime for a section's HTTP clients and browser sessions.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -420,10 +428,7 @@ async fn time_thumbnails(
 /// origin without COOP/COEP, as a site embedding the thumbnailer).
 fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTimes) {
     let server = bench_server();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
 
     let _ = writeln!(
         report,
@@ -484,10 +489,7 @@ fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTi
 fn server(report: &mut String, seconds: f64, runs: usize) {
     let (label, file) = inputs().remove(0);
     let video = std::fs::read(&file).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
 
     let _ = writeln!(
         report,
@@ -623,10 +625,7 @@ async fn job_load(server: &Server, route: &str, video: &[u8], clients: usize, se
 fn jobs(report: &mut String, seconds: f64) {
     let (label, file) = inputs().remove(0);
     let video = std::fs::read(&file).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let room = ["--queue", "256", "--max-uploads", "64"];
     let server = Server::start(&server_binary(), &room);
     let _ = writeln!(
@@ -811,10 +810,7 @@ const TIME_GIFS: &str = "
 /// The tutorial's GIF in headless chromium: our JS API (browser-mt) against ffmpeg.wasm's mt core.
 fn gif_in_browser(report: &mut String, runs: usize) {
     let server = bench_server();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let out = runtime.block_on(async {
         let browser = Browser::start().await;
         browser.client.goto(&server.url("/blank.html")).await.unwrap();
