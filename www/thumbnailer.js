@@ -289,16 +289,12 @@ export class Thumbnailer {
    * (to ask again after a reload, from another device); `t.sprite()` and the others already use
    * such jobs on the server for long work, and wait for them.
    */
-  job(operation, file, { signal, timeout, ...options } = {}) {
+  async job(operation, file, { signal, timeout = this.#timeout, ...options } = {}) {
     if (!['thumbnail', 'probe', 'sprite', 'frames'].includes(operation)) {
-      return Promise.reject(new ThumbnailError('invalid_argument', `operation must be thumbnail, probe, sprite or frames, not ${operation}`));
+      throw new ThumbnailError('invalid_argument', `operation must be thumbnail, probe, sprite or frames, not ${operation}`);
     }
-    try {
-      check(file, signal, timeout ?? this.#timeout);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#request(operation, file, options, signal, timeout ?? this.#timeout, this.#generation, 'accept');
+    check(file, signal, timeout);
+    return this.#request(operation, file, options, signal, timeout, this.#generation, 'accept');
   }
 
   /**

@@ -932,6 +932,7 @@ async fn the_server_engine_runs_long_work_as_jobs() {
              const sheetSeen = seen.splice(0);
              const gif = await t.thumbnail(file, { format: 'gif', duration: 0.4, width: 64 });
              const gifSeen = seen.splice(0);
+             const badJob = await t.job('render', file).then(() => null, failure);
              const job = await t.job('thumbnail', file, { width: 48 });
              let made;
              for (;;) { const r = await realFetch(job.href); if (r.redirected) { made = r.headers.get('x-image-width'); break; } await new Promise((r) => setTimeout(r, 100)); }
@@ -946,7 +947,7 @@ async fn the_server_engine_runs_long_work_as_jobs() {
              for (let i = 0; i < 50; i++) { after = await (await realFetch(polled)).json(); if (after.status === 'cancelled') break; await new Promise((r) => setTimeout(r, 100)); }
              t.terminate();
              return { still: still.width, stillSeen, sheet, sheetSeen, gif: { type: gif.blob.type, width: gif.width }, gifSeen,
-                      job: { status: job.status, href: job.href, id: job.id }, made, failed, cancelled, after: after.status };",
+                      job: { status: job.status, href: job.href, id: job.id }, badJob, made, failed, cancelled, after: after.status };",
             vec![],
         )
         .await;
@@ -979,6 +980,7 @@ async fn the_server_engine_runs_long_work_as_jobs() {
     ));
     assert!(got["job"]["href"].as_str().unwrap().starts_with(&server.base));
     assert_eq!(got["made"], "48");
+    assert_eq!(got["badJob"]["code"], "invalid_argument");
     assert_eq!(got["failed"]["code"], "not_media");
     assert_eq!(got["cancelled"]["code"], "aborted");
     assert_eq!(got["cancelled"]["name"], "AbortError");
