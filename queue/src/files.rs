@@ -41,7 +41,8 @@ impl Files {
                 .to_file_path()
                 .map_err(|()| Error::Config(format!("not a local folder: {url}")))?;
             std::fs::create_dir_all(&dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
-            let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)?;
+            // Empty folders (a deleted job's results/<id>/<run>/) go with their last file.
+            let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true);
             std::fs::create_dir_all(dir.join("inputs"))
                 .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
             return Ok(Files {
@@ -71,7 +72,10 @@ impl Files {
     /// local store on the same file system, else a copy.
     pub async fn put_input(&self, id: &str, from: &FsPath) -> Result<(), Error> {
         if let Some(dir) = &self.local {
-            if std::fs::hard_link(from, dir.join(input(id))).is_ok() {
+            // (The folder goes with its last file: made again here.)
+            let linked = std::fs::create_dir_all(dir.join("inputs"))
+                .and_then(|()| std::fs::hard_link(from, dir.join(input(id))));
+            if linked.is_ok() {
                 return Ok(());
             }
         }

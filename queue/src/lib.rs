@@ -57,6 +57,8 @@ pub struct QueueConfig {
     pub max_attempts: u32,
     /// How long a finished job's result (or failure) stays readable.
     pub result_ttl: Duration,
+    /// How long after that its row stays (answering that it expired), before it is forgotten.
+    pub row_retention: Duration,
     /// How often idle workers look for new jobs.
     pub poll: Duration,
 }
@@ -345,8 +347,9 @@ impl Jobs {
         tokio::spawn(async move { jobs.sweep().await });
     }
 
-    /// Now and then, for as long as the server runs: deletes the files of jobs whose time is up,
-    /// and queues jobs stored but never queued (their server stopped between the two).
+    /// Now and then, for as long as the server runs: deletes the files of jobs whose time is up
+    /// (and their rows `row_retention` later), and queues jobs stored but never queued (their
+    /// server stopped between the two).
     async fn sweep(self) {
         let every = (self.config.result_ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
         loop {
@@ -382,6 +385,10 @@ impl Jobs {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "looking for expired jobs"),
+            }
+            let forgotten = now_ms() - self.config.row_retention.as_millis() as i64;
+            if let Err(e) = self.store.delete_forgotten(forgotten).await {
+                tracing::warn!(error = %e, "forgetting expired jobs");
             }
         }
     }

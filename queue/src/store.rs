@@ -342,6 +342,16 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the rows of jobs whose files were deleted and that expired before `before`.
+    pub async fn delete_forgotten(&self, before: i64) -> Result<u64, Error> {
+        let deleted = sqlx::query("DELETE FROM thumbnail_jobs WHERE purged = 1 AND expires_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
+    }
+
     /// Jobs waiting to run, on every server sharing the store.
     pub async fn queued_count(&self) -> Result<u64, Error> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM thumbnail_jobs WHERE state = 'queued'")

@@ -62,6 +62,7 @@ async fn each_runs_once(database_url: String) {
         heartbeat: Duration::from_secs(1),
         max_attempts: 3,
         result_ttl: Duration::from_secs(3600),
+        row_retention: Duration::from_secs(3600),
         poll: Duration::from_millis(50),
     };
     // `jobs` runs none: its sweeper alone looks at the jobs, before `back` runs them.
@@ -152,4 +153,55 @@ async fn on_sqlite_each_job_runs_once() {
 async fn on_postgres_each_job_runs_once() {
     let postgres = test_support::Postgres::start();
     each_runs_once(postgres.url.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_jobs_lose_their_files_then_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = QueueConfig {
+        database_url: format!("sqlite://{}", dir.path().join("jobs.db").display()),
+        files_url: url::Url::from_directory_path(dir.path().join("files")).unwrap(),
+        node: "test".into(),
+        concurrency: 1,
+        heartbeat: Duration::from_secs(1),
+        max_attempts: 3,
+        result_ttl: Duration::from_millis(500),
+        row_retention: Duration::from_secs(1),
+        poll: Duration::from_millis(50),
+    };
+    let jobs = Jobs::open(config).await.unwrap();
+    let input = dir.path().join("input");
+    std::fs::write(&input, b"abc").unwrap();
+    let params = Vec::new();
+    let (job, _) = jobs
+        .submit(
+            NewJob {
+                kind: "probe",
+                params: &params,
+                filename: None,
+                idempotency_key: None,
+            },
+            &input,
+        )
+        .await
+        .unwrap();
+    jobs.start(Arc::new(Reverse {
+        runs: AtomicUsize::new(0),
+    }));
+    let done = done(&jobs, &job.id).await;
+    assert!(jobs.file(&done, "body").await.unwrap().is_some());
+    let results = dir.path().join("files/results").join(&job.id);
+    assert!(results.exists());
+    // Past its lifetime: its files go, its row says it expired; a while later the row goes too.
+    let mut seen_expired = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match jobs.get(&job.id).await.unwrap() {
+            Some(row) => seen_expired |= jobs.expired(&row),
+            None => break,
+        }
+    }
+    assert!(seen_expired, "the expired row was there for a while");
+    assert_eq!(jobs.get(&job.id).await.unwrap(), None, "the row is forgotten");
+    assert!(!results.exists(), "the results are deleted");
 }

@@ -322,6 +322,8 @@ impl Config {
             heartbeat: Duration::from_secs_f64(self.job_heartbeat.round()),
             max_attempts: self.job_attempts,
             result_ttl: Duration::from_secs_f64(self.result_ttl),
+            // An expired job answers 410 for a week (or seven result lifetimes), then 404.
+            row_retention: Duration::from_secs_f64((7.0 * self.result_ttl).max(7.0 * 86_400.0)),
             poll: Duration::from_millis(50),
         }
     }
