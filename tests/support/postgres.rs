@@ -75,10 +75,9 @@ impl Postgres {
             .unwrap();
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
         let port = free_port();
-        let log = std::fs::File::create(
-            crate::root().join(format!("target/test-logs/postgres-{}-{port}.log", std::process::id())),
-        )
-        .unwrap();
+        let logs = crate::root().join("target/test-logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let log = std::fs::File::create(logs.join(format!("postgres-{}-{port}.log", std::process::id()))).unwrap();
         let child = as_server_user(&bin.join("postgres"))
             .arg("-D")
             .arg(&data)
