@@ -43,8 +43,6 @@ impl Files {
             std::fs::create_dir_all(&dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
             // Empty folders (a deleted job's results/<id>/<run>/) go with their last file.
             let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true);
-            std::fs::create_dir_all(dir.join("inputs"))
-                .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
             return Ok(Files {
                 store: Arc::new(store),
                 root: Path::default(),

@@ -22,7 +22,7 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use bytes::Bytes;
 pub use files::Files;
-pub use store::{now_ms, Counts, JobRecord, NewJob, State, Store};
+pub use store::{now_ms, JobRecord, NewJob, State, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

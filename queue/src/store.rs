@@ -57,6 +57,14 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 5] = [
+        State::Queued,
+        State::Running,
+        State::Done,
+        State::Failed,
+        State::Cancelled,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             State::Queued => "queued",
@@ -360,32 +368,18 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? as u64)
     }
 
-    /// How many jobs are queued or running, here and on every server sharing the store.
-    pub async fn counts(&self) -> Result<Counts, Error> {
+    /// How many jobs are in each state (every state, zero included), on every server sharing the
+    /// store.
+    pub async fn counts(&self) -> Result<Vec<(State, u64)>, Error> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM thumbnail_jobs GROUP BY state")
             .fetch_all(&self.pool)
             .await?;
-        let mut counts = Counts::default();
+        let mut counts = State::ALL.map(|state| (state, 0));
         for row in rows {
+            let state = State::from_name(&row.try_get::<String, _>("state")?)?;
             let n = row.try_get::<i64, _>("n")? as u64;
-            match State::from_name(&row.try_get::<String, _>("state")?)? {
-                State::Queued => counts.queued = n,
-                State::Running => counts.running = n,
-                State::Done => counts.done = n,
-                State::Failed => counts.failed = n,
-                State::Cancelled => counts.cancelled = n,
-            }
+            counts.iter_mut().filter(|(s, _)| *s == state).for_each(|c| c.1 = n);
         }
-        Ok(counts)
+        Ok(counts.to_vec())
     }
-}
-
-/// Jobs by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub queued: u64,
-    pub running: u64,
-    pub done: u64,
-    pub failed: u64,
-    pub cancelled: u64,
 }

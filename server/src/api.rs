@@ -171,6 +171,7 @@ impl Answer {
     }
 }
 
+/// The answer as sent (a sheet's parts are in its body already: only a job keeps them apart too).
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
         let mut response = self.body.into_response();
@@ -178,7 +179,6 @@ impl IntoResponse for Answer {
         if let Ok(value) = HeaderValue::try_from(self.content_type) {
             headers.insert(header::CONTENT_TYPE, value);
         }
-        // (A sheet's parts are in its body already; a job keeps them apart too.)
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         for (name, value) in self.headers {
             if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {

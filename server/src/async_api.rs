@@ -102,19 +102,11 @@ fn status(job: &JobRecord) -> JobStatus {
 pub async fn count_jobs(state: &AppState) {
     match state.jobs.store().counts().await {
         Ok(counts) => {
-            for (name, n) in [
-                ("queued", counts.queued),
-                ("running", counts.running),
-                ("done", counts.done),
-                ("failed", counts.failed),
-                ("cancelled", counts.cancelled),
-            ] {
-                state
-                    .metrics
-                    .async_jobs
-                    .by_state
-                    .get_or_create(&JobStateLabels { state: name.into() })
-                    .set(n as i64);
+            for (job_state, n) in counts {
+                let labels = JobStateLabels {
+                    state: job_state.name().into(),
+                };
+                state.metrics.async_jobs.by_state.get_or_create(&labels).set(n as i64);
             }
         }
         Err(e) => tracing::warn!(error = %e, "counting the jobs for the metrics"),
@@ -200,27 +192,29 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     Ok(response)
 }
 
+/// A done job's answer as kept; its body and parts are files of their own.
+fn done_answer(job: &JobRecord) -> Result<Answer, ApiError> {
+    stored_answer(job).ok_or_else(|| ApiError::Internal(format!("job {} is done without a result", job.id)))
+}
+
+/// A file a done job kept, by name: 410 once it is no longer there.
+async fn kept(state: &AppState, job: &JobRecord, name: &str) -> Result<Vec<u8>, ApiError> {
+    let bytes = state.jobs.file(job, name).await.map_err(store_error)?;
+    let bytes = bytes.ok_or_else(|| ApiError::Gone(format!("job {}'s result is no longer kept", job.id)))?;
+    Ok(bytes.to_vec())
+}
+
 /// GET /jobs/{id}/result: the answer of a done job, exactly as the synchronous call gives it;
 /// a failed job's problem (its own status and code); 409 while it is not finished or if cancelled.
 pub async fn result(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let job = find(&state, &id).await?;
     match job.state {
-        JobState::Done => {
-            let answer =
-                stored_answer(&job).ok_or_else(|| ApiError::Internal(format!("job {id} is done without a result")))?;
-            let body = state
-                .jobs
-                .file(&job, BODY)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| ApiError::Gone(format!("job {id}'s result is no longer kept")))?;
-            Ok(Answer {
-                body: body.to_vec(),
-                parts: Vec::new(),
-                ..answer
-            }
-            .into_response())
+        JobState::Done => Ok(Answer {
+            body: kept(&state, &job, BODY).await?,
+            parts: Vec::new(),
+            ..done_answer(&job)?
         }
+        .into_response()),
         JobState::Failed => {
             let problem = job
                 .problem
@@ -258,25 +252,19 @@ pub async fn part(
             job.state.name()
         )));
     }
-    let answer = stored_answer(&job).ok_or_else(|| ApiError::Internal(format!("job {id} is done without a result")))?;
+    let answer = done_answer(&job)?;
     let part = answer
         .parts
         .iter()
         .find(|p| p.name == name)
         .ok_or_else(|| ApiError::NotFound(format!("job {id}'s result has no part {name:?}")))?;
-    let bytes = state
-        .jobs
-        .file(&job, &part.name)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::Gone(format!("job {id}'s result is no longer kept")))?;
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::try_from(part.content_type.as_str()) {
-        headers.insert(header::CONTENT_TYPE, value);
+    Ok(Answer {
+        content_type: part.content_type.clone(),
+        headers: Vec::new(),
+        body: kept(&state, &job, &part.name).await?,
+        parts: Vec::new(),
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    .into_response())
 }
 
 /// DELETE /jobs/{id}: cancels a queued or running job (200, the job now cancelled); 409 once it

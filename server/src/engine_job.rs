@@ -190,6 +190,12 @@ impl<'a> Counted<'a> {
         self.made += 1;
         (self.progress)(self.made as f64 / self.total as f64);
     }
+
+    /// `made` (a frame, or the engine's failure to make it), counted.
+    fn after<T>(&mut self, made: T) -> T {
+        self.one();
+        made
+    }
 }
 
 /// The engine's next frame (`te_decode_next`) as the frames crate takes it.
@@ -223,11 +229,7 @@ fn make_animation(
     let times = animation_times(start, options.duration, options.fps, info.duration);
     let (w, h) = (options.max_width, options.max_height);
     let mut counted = Counted::new(times.len(), progress);
-    let next = |t| {
-        let picture = next_picture(&mut engine, t, w, h);
-        counted.one();
-        picture
-    };
+    let next = |t| counted.after(next_picture(&mut engine, t, w, h));
     let made = match options.format {
         Format::Gif => animation::make_gif(&times, options.fps, options.looped, next)?,
         _ => animation::make_animation(&times, next, |frames| {
@@ -259,9 +261,7 @@ fn make_sheet(
     let (w, h) = (options.tile_width, options.tile_height);
     let mut counted = Counted::new(times.len(), progress);
     let (sheet, rgba) = sprite::make_sheet(&times, options.columns, u64::from(max_pixels), |t| {
-        let picture = next_picture(&mut engine, t, w, h);
-        counted.one();
-        picture
+        counted.after(next_picture(&mut engine, t, w, h))
     })?;
     drop(engine);
     let image = Image {
