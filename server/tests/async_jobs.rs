@@ -3,47 +3,35 @@
 //! result is the synchronous answer, bad input is refused before any job, jobs survive the server
 //! being killed (SIGKILL) and restarted, results survive restarts and expire.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
-use test_support::{eventually, fixture, Server};
+use test_support::{eventually, fixture, Server, TestDir};
 
 fn start(args: &[&str]) -> Server {
     Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), args)
 }
 
 /// A data folder of the test's own, kept across the servers it starts on it.
-struct DataDir(PathBuf);
+struct DataDir(TestDir);
 
 impl DataDir {
     fn new() -> DataDir {
-        let dir = test_support::root().join(format!(
-            "target/test-data/async-{}-{}",
-            std::process::id(),
-            test_support::unique()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        DataDir(dir)
+        DataDir(TestDir::new("async"))
     }
 
     fn start(&self, args: &[&str]) -> Server {
-        let mut all = vec!["--data-dir", self.0.to_str().unwrap()];
+        let mut all = vec!["--data-dir", self.0.path().to_str().unwrap()];
         all.extend_from_slice(args);
         start(&all)
     }
 
     /// Files left in the store's inputs (a finished or refused job leaves none).
     fn inputs(&self) -> usize {
-        std::fs::read_dir(self.0.join("files/inputs")).map_or(0, |d| d.count())
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        std::fs::read_dir(self.0.path().join("files/inputs")).map_or(0, |d| d.count())
     }
 }
 

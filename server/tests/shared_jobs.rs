@@ -10,31 +10,25 @@ use futures_util::future::join_all;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use test_support::{eventually, fixture, Postgres, Server};
+use test_support::{eventually, fixture, Postgres, Server, TestDir};
 
 /// Servers on one job store: the database and a files folder of the test's own.
 struct Cluster {
     postgres: Postgres,
-    files: std::path::PathBuf,
+    files: TestDir,
 }
 
 impl Cluster {
     fn new() -> Cluster {
-        let files = test_support::root().join(format!(
-            "target/test-data/shared-{}-{}",
-            std::process::id(),
-            test_support::unique()
-        ));
-        std::fs::create_dir_all(&files).unwrap();
         Cluster {
             postgres: Postgres::start(),
-            files,
+            files: TestDir::new("shared"),
         }
     }
 
     /// A server named `node` on the shared store, running `concurrency` jobs at once.
     fn server(&self, node: &str, concurrency: usize, extra: &[&str]) -> Server {
-        let files = format!("file://{}/", self.files.display());
+        let files = format!("file://{}/", self.files.path().display());
         let concurrency = concurrency.to_string();
         let mut args = vec![
             "--jobs-database",
@@ -50,12 +44,6 @@ impl Cluster {
         ];
         args.extend_from_slice(extra);
         Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &args)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.files);
     }
 }
 

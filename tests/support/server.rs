@@ -11,19 +11,15 @@ pub struct Server {
     /// Where its logs go (stderr).
     pub log: PathBuf,
     /// Its own data folder (the job store), removed when it stops; `None` when the test gave one.
-    data: Option<PathBuf>,
+    data: Option<crate::TestDir>,
 }
 
 impl Server {
     /// Starts `binary` with `args` (plus `--listen 127.0.0.1:0`, and a data folder of its own
     /// unless `args` give `--data-dir`) and waits until it listens.
     pub fn start(binary: &Path, args: &[&str]) -> Server {
-        let data = (!args.contains(&"--data-dir")).then(|| {
-            let dir = crate::root().join(format!("target/test-data/{}-{}", std::process::id(), crate::unique()));
-            std::fs::create_dir_all(&dir).unwrap();
-            dir
-        });
-        let mut server = Server::spawn(binary, args, data.as_deref());
+        let data = (!args.contains(&"--data-dir")).then(|| crate::TestDir::new("server"));
+        let mut server = Server::spawn(binary, args, data.as_ref().map(crate::TestDir::path));
         server.data = data;
         server
     }
@@ -129,10 +125,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.kill();
-        if let Some(dir) = &self.data {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        self.kill(); // (then its data folder goes)
     }
 }
 
