@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use test_support::{cli_frame_by, fixture, psnr, rotation_of, Expect, Server, REAL_WORLD};
+use test_support::{cli_frame_by, fixture, psnr, rotation_of, Expect, RealWorld, Server, REAL_WORLD};
 
 const SAME_FRAME_DB: f64 = 35.0;
 
@@ -21,10 +21,14 @@ fn client() -> Client {
 }
 
 async fn post(server: &Server, name: &str, query: &str) -> reqwest::Response {
+    post_to(server, "/thumbnail", name, query).await
+}
+
+async fn post_to(server: &Server, route: &str, name: &str, query: &str) -> reqwest::Response {
     let bytes = std::fs::read(fixture(name)).unwrap();
     let form = Form::new().part("video", Part::bytes(bytes).file_name(name.to_owned()));
     client()
-        .post(server.url(&format!("/thumbnail{query}")))
+        .post(server.url(&format!("{route}{query}")))
         .multipart(form)
         .send()
         .await
@@ -82,22 +86,62 @@ async fn real_world_files_give_the_cli_frame() {
                 let frame_time: f64 = response.headers()["x-frame-time"].to_str().unwrap().parse().unwrap();
                 assert!((frame_time - time).abs() < 0.002, "{}: {frame_time}", case.file);
                 let bytes = response.bytes().await.unwrap();
-                let img = image::load_from_memory(&bytes).unwrap().to_rgba8();
-                assert_eq!(img.dimensions(), size, "{}", case.file);
-                // Transparency is kept (the fixture is half transparent); other frames are opaque.
-                let alpha = img.pixels().map(|p| p.0[3] as f64).sum::<f64>() / (size.0 * size.1) as f64;
-                let want_alpha = if case.file == "alpha-qtrle.mov" { 128.0 } else { 255.0 };
-                assert!((alpha - want_alpha).abs() < 1.5, "{}: mean alpha {alpha}", case.file);
-                let reference = cli_frame_by(
-                    case.reference,
-                    &fixture(case.file),
-                    (frame_time - 0.001).max(0.0),
-                    size.0,
-                    size.1,
-                    rotation_of(case.file),
-                );
-                let db = psnr(img.as_raw(), &reference);
-                assert!(db >= SAME_FRAME_DB, "{}: {db:.1} dB from the CLI's frame", case.file);
+                assert_is_the_cli_frame(case, frame_time, size, &bytes);
+            }
+        }
+    }
+    assert_still_serving(&server).await;
+}
+
+/// The image `bytes` is the case's frame at `frame_time`, `size`, as the CLI makes it (alpha kept
+/// where the fixture has it).
+fn assert_is_the_cli_frame(case: &RealWorld, frame_time: f64, size: (u32, u32), bytes: &[u8]) {
+    let img = image::load_from_memory(bytes).unwrap().to_rgba8();
+    assert_eq!(img.dimensions(), size, "{}", case.file);
+    // Transparency is kept (the fixture is half transparent); other frames are opaque.
+    let alpha = img.pixels().map(|p| p.0[3] as f64).sum::<f64>() / (size.0 * size.1) as f64;
+    let want_alpha = if case.file == "alpha-qtrle.mov" { 128.0 } else { 255.0 };
+    assert!((alpha - want_alpha).abs() < 1.5, "{}: mean alpha {alpha}", case.file);
+    let reference = cli_frame_by(
+        case.reference,
+        &fixture(case.file),
+        (frame_time - 0.001).max(0.0),
+        size.0,
+        size.1,
+        rotation_of(case.file),
+    );
+    let db = psnr(img.as_raw(), &reference);
+    assert!(db >= SAME_FRAME_DB, "{}: {db:.1} dB from the CLI's frame", case.file);
+}
+
+/// The same through POST /frames (a series of one, made by `te_decode_next` in the worker and
+/// sent back over its socket with the other images' framing): every real-world file gives the
+/// CLI's frame, or its problem.
+#[tokio::test]
+async fn real_world_files_give_the_cli_frame_in_a_series() {
+    let server = start(&["--workers", "2"]);
+    for case in REAL_WORLD {
+        let response = post_to(&server, "/frames", case.file, &format!("?times={}", case.at)).await;
+        match case.expect {
+            Expect::Error(kind) => {
+                let (status, code) = problem_code(response).await;
+                assert_eq!(code, kind, "{}", case.file);
+                assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", case.file);
+            }
+            Expect::Frame { time, size } => {
+                assert_eq!(response.status(), StatusCode::OK, "{}", case.file);
+                let body: Value = response.json().await.unwrap();
+                let frame = &body["frames"][0];
+                assert_eq!(body["frames"].as_array().map(Vec::len), Some(1), "{}", case.file);
+                let frame_time = frame["time"].as_f64().unwrap();
+                assert!((frame_time - time).abs() < 0.002, "{}: {frame_time}", case.file);
+                let data = frame["image"]
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix("data:image/png;base64,")
+                    .unwrap();
+                let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).unwrap();
+                assert_is_the_cli_frame(case, frame_time, size, &bytes);
             }
         }
     }
