@@ -7,7 +7,9 @@
 #include <libavutil/avstring.h>
 #include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
+#ifndef TE_NO_DECODERS
 #include <libswscale/swscale.h>
+#endif
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -49,6 +51,19 @@ _Static_assert(offsetof(te_image, rgba) == 16, "te_image layout");
 #define SKIP_MARGIN_FRAMES 2
 /* Give up on a file whose packets keep failing before any frame decodes. */
 #define MAX_DECODE_ERRORS 64
+/* te_read_packets gives up (the engine's own decoder then goes on) past this many packets or bytes
+ * from a keyframe to the frame wanted: a GOP of minutes, or of huge intra frames. */
+#define MAX_PACKETS 3000
+#define MAX_PACKET_BYTES (256 * 1024 * 1024)
+/* When packets carry no decode times, this many packets after the one wanted may still come out
+ * before it (the most frames a decoder reorders). */
+#define MAX_REORDER 16
+
+#ifdef TE_NO_DECODERS
+/* The demux-only build has no scaler: nothing calls it, since no decoder is ever found. */
+struct SwsContext;
+static void sws_freeContext(struct SwsContext *c) { (void)c; }
+#endif
 
 struct te_engine {
   AVFormatContext *fmt;
@@ -56,7 +71,9 @@ struct te_engine {
   const AVInputFormat *ifmt; /* the probed container, to open it again from byte 0 */
   int fd, own_io;            /* te_open_fd: the caller's descriptor, and e->io is a custom one */
   char url[4096];
-  AVCodecContext *dec;
+  const AVCodec *codec; /* the decoder for the stream, NULL when this build has none */
+  int threads;          /* the decoder threads asked at open */
+  AVCodecContext *dec;  /* opened at the first decode */
   AVPacket *pkt;
   AVFrame *frame; /* the decoder's output */
   AVFrame *kept;  /* the best frame found so far */
@@ -75,9 +92,19 @@ struct te_engine {
   int64_t max_dts;              /* the latest packet ever given to it (AV_NOPTS_VALUE: none yet) */
   int64_t packets, again;       /* packets given to the decoder since te_open; of them, given again */
   int indexed;                  /* the container's header indexes the keyframes (see open_video) */
+  int unflagged_keys;           /* the decoder flags no frame as a keyframe (H.261): keyframe mode
+                                   takes the first frame from the container's keyframe */
   int32_t max_pixels;
   const volatile int32_t *interrupt;
   te_info info;
+  te_codec codec_info;
+  te_packets list;  /* te_read_packets's answer, in plist and pdata */
+  te_packet *plist;
+  size_t plist_cap;
+  uint8_t *pdata;
+  size_t pdata_cap;
+  double reader_size; /* te_open_reader: the host's file, and where the next read starts */
+  int64_t reader_pos;
   te_image image;
   uint8_t *pixels;
   size_t pixels_size;
@@ -147,13 +174,17 @@ TE_EXPORT void te_close(te_engine *e) {
   av_frame_unref(e->kept);
   av_frame_unref(e->scaled);
   e->positioned = e->drained = 0;
+  e->unflagged_keys = 0;
   e->packets = e->again = 0;
   e->max_dts = AV_NOPTS_VALUE;
   e->ifmt = NULL;
   sws_freeContext(e->sws);
   e->sws = NULL;
   e->stream = -1;
+  e->codec = NULL;
   memset(&e->info, 0, sizeof e->info);
+  memset(&e->codec_info, 0, sizeof e->codec_info);
+  memset(&e->list, 0, sizeof e->list);
   memset(&e->image, 0, sizeof e->image);
 }
 
@@ -165,6 +196,8 @@ TE_EXPORT void te_free(te_engine *e) {
   av_frame_free(&e->kept);
   av_frame_free(&e->scaled);
   av_free(e->pixels);
+  av_free(e->plist);
+  av_free(e->pdata);
   av_free(e);
 }
 
@@ -218,6 +251,25 @@ static void describe(te_engine *e, const AVStream *st) {
   info->display_height = info->rotation % 180 ? dw : dh;
   av_strlcpy(info->codec, avcodec_get_name(par->codec_id), sizeof info->codec);
 
+  /* For another decoder: what its configuration needs, as the stream declares it. */
+  te_codec *c = &e->codec_info;
+  c->profile = par->profile;
+  c->level = par->level;
+  const AVPixFmtDescriptor *pix = av_pix_fmt_desc_get(par->format);
+  c->bit_depth = pix ? pix->comp[0].depth : par->bits_per_raw_sample > 0 ? par->bits_per_raw_sample : 0;
+  c->chroma = !pix ? 0 : pix->nb_components < 3 ? 400
+            : pix->log2_chroma_w == 1 && pix->log2_chroma_h == 1 ? 420
+            : pix->log2_chroma_w == 1 ? 422 : pix->log2_chroma_w == 0 && pix->log2_chroma_h == 0 ? 444 : 0;
+  c->alpha = pix && (pix->flags & AV_PIX_FMT_FLAG_ALPHA) ? 1 : 0;
+  c->color_space = par->color_space;
+  c->color_range = par->color_range;
+  c->color_primaries = par->color_primaries;
+  c->color_transfer = par->color_trc;
+  c->sar_num = sar.num > 0 && sar.den > 0 ? sar.num : 1;
+  c->sar_den = sar.num > 0 && sar.den > 0 ? sar.den : 1;
+  c->extradata_size = par->extradata_size;
+  c->extradata = par->extradata;
+
   int64_t start = e->fmt->start_time != AV_NOPTS_VALUE ? e->fmt->start_time : 0;
   e->start = av_rescale_q(start, AV_TIME_BASE_Q, st->time_base);
   e->frame_dur = info->fps > 0 ? av_rescale_q(1, av_inv_q(rate), st->time_base) : 0;
@@ -267,6 +319,61 @@ TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
   e->io = io;
   return open_video(e, threads);
 }
+
+#ifdef __EMSCRIPTEN__
+#define READER_BUFFER_SIZE (64 * 1024)
+
+/* The host's reader: copies up to `size` bytes at `offset` to `buf`; the count, 0 at the end, or
+ * negative when the host cannot read (it keeps the reason). */
+EM_JS(int, te_host_read, (double offset, uint8_t *buf, int size), {
+  return Module.teRead ? Module.teRead(offset, buf, size) : -1;
+});
+
+static int reader_read(void *opaque, uint8_t *buf, int size) {
+  te_engine *e = opaque;
+  if (interrupted(e)) return AVERROR_EXIT;
+  if ((double)e->reader_pos >= e->reader_size) return AVERROR_EOF;
+  int n = te_host_read((double)e->reader_pos, buf, size);
+  if (n < 0) return AVERROR(EIO);
+  if (n == 0) return AVERROR_EOF;
+  e->reader_pos += n;
+  return n;
+}
+
+static int64_t reader_seek(void *opaque, int64_t offset, int whence) {
+  te_engine *e = opaque;
+  int64_t size = (int64_t)e->reader_size;
+  switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return size;
+    case SEEK_SET: break;
+    case SEEK_CUR: offset = sat_add(e->reader_pos, offset); break;
+    case SEEK_END: offset = sat_add(size, offset); break;
+    default: return AVERROR(EINVAL);
+  }
+  if (offset < 0) return AVERROR(EINVAL);
+  e->reader_pos = offset;
+  return offset;
+}
+
+/* Like te_open, on the host's bytes (see engine.h): a URL read by HTTP Range requests. */
+TE_EXPORT int te_open_reader(te_engine *e, double size, int32_t threads) {
+  te_close(e);
+  e->message[0] = 0;
+  if (!isfinite(size) || size < 0 || size > 9e15) return fail(e, TE_ERR_INVALID_ARGUMENT, "bad size");
+  e->reader_size = size;
+  e->reader_pos = 0;
+  snprintf(e->url, sizeof e->url, "reader:");
+  uint8_t *buffer = av_malloc(READER_BUFFER_SIZE);
+  if (!buffer) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  e->io = avio_alloc_context(buffer, READER_BUFFER_SIZE, 0, e, reader_read, NULL, reader_seek);
+  if (!e->io) {
+    av_free(buffer);
+    return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  }
+  e->own_io = 1;
+  return open_video(e, threads);
+}
+#endif
 
 #ifndef __EMSCRIPTEN__
 #include <sys/stat.h>
@@ -337,22 +444,12 @@ static int open_video(te_engine *e, int32_t threads) {
   if (index < 0) return fail(e, TE_ERR_NO_VIDEO, "the file has no video stream");
   AVStream *st = e->fmt->streams[index];
   const AVCodecParameters *par = st->codecpar;
-  const AVCodec *codec = avcodec_find_decoder(par->codec_id);
-  if (!codec) return fail(e, TE_ERR_UNSUPPORTED_CODEC, "the %s codec is not supported", avcodec_get_name(par->codec_id));
   if (par->width <= 0 || par->height <= 0) return fail(e, TE_ERR_CORRUPT, "the video stream has no frame size");
   if ((int64_t)par->width * par->height > e->max_pixels)
     return fail(e, TE_ERR_TOO_LARGE, "%dx%d frames are above the limit of %d pixels", par->width, par->height, e->max_pixels);
-
-  e->dec = avcodec_alloc_context3(codec);
-  if (!e->dec) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
-  ret = avcodec_parameters_to_context(e->dec, par);
-  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "bad codec parameters");
-  e->dec->pkt_timebase = st->time_base;
-  e->dec->max_pixels = e->max_pixels;
-  e->dec->thread_count = threads > 0 ? FFMIN(threads, TE_MAX_THREADS) : (TE_MAX_THREADS < 64 ? TE_MAX_THREADS : 0);
-  e->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-  ret = avcodec_open2(e->dec, codec, NULL);
-  if (ret < 0) return fail_av(e, TE_ERR_UNSUPPORTED_CODEC, ret, "cannot start the decoder");
+  /* The decoder starts at the first decode: probing and reading packets need none. */
+  e->codec = avcodec_find_decoder(par->codec_id);
+  e->threads = threads;
 
   e->stream = index;
   e->fresh = 1;
@@ -364,7 +461,30 @@ static int open_video(te_engine *e, int32_t threads) {
   return TE_OK;
 }
 
+/* Starts the stream's decoder, if this build has one. */
+static int open_decoder(te_engine *e) {
+  if (e->dec) return TE_OK;
+  const AVStream *st = e->fmt->streams[e->stream];
+  if (!e->codec) return fail(e, TE_ERR_UNSUPPORTED_CODEC, "the %s codec is not supported", avcodec_get_name(st->codecpar->codec_id));
+  e->dec = avcodec_alloc_context3(e->codec);
+  if (!e->dec) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  int ret = avcodec_parameters_to_context(e->dec, st->codecpar);
+  if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "bad codec parameters");
+  e->dec->pkt_timebase = st->time_base;
+  e->dec->max_pixels = e->max_pixels;
+  e->dec->thread_count = e->threads > 0 ? FFMIN(e->threads, TE_MAX_THREADS) : (TE_MAX_THREADS < 64 ? TE_MAX_THREADS : 0);
+  e->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  ret = avcodec_open2(e->dec, e->codec, NULL);
+  if (ret < 0) {
+    avcodec_free_context(&e->dec);
+    return fail_av(e, TE_ERR_UNSUPPORTED_CODEC, ret, "cannot start the decoder");
+  }
+  return TE_OK;
+}
+
 TE_EXPORT const te_info *te_probe(const te_engine *e) { return &e->info; }
+TE_EXPORT const te_codec *te_codec_info(const te_engine *e) { return &e->codec_info; }
+TE_EXPORT const te_packets *te_packet_list(const te_engine *e) { return &e->list; }
 TE_EXPORT const te_image *te_result(const te_engine *e) { return &e->image; }
 TE_EXPORT const char *te_message(const te_engine *e) { return e->message; }
 
@@ -377,7 +497,7 @@ static int restart(te_engine *e) {
   if (ret != TE_OK) return ret;
   if ((unsigned)e->stream >= e->fmt->nb_streams || e->fmt->streams[e->stream]->codecpar->codec_id != codec)
     return fail(e, TE_ERR_CORRUPT, "the streams differ when the file is read again");
-  avcodec_flush_buffers(e->dec);
+  if (e->dec) avcodec_flush_buffers(e->dec);
   e->positioned = e->drained = 0;
   e->fresh = 1;
   return TE_OK;
@@ -386,7 +506,7 @@ static int restart(te_engine *e) {
 /* Positions the demuxer at the keyframe at or before `target` (stream time base). */
 static int seek_before(te_engine *e, int64_t target) {
   e->positioned = e->drained = 0;
-  avcodec_flush_buffers(e->dec);
+  if (e->dec) avcodec_flush_buffers(e->dec);
   if (e->fresh && target <= e->start) return 0; /* already at the start */
   int ret = avformat_seek_file(e->fmt, e->stream, INT64_MIN, target, target, 0);
   if (ret < 0) ret = av_seek_frame(e->fmt, e->stream, target, AVSEEK_FLAG_BACKWARD);
@@ -415,7 +535,7 @@ static int decode_until(te_engine *e, int64_t target, int mode, int at_start, in
   int64_t early_before = sat_add(target, -sat_mul(e->frame_dur, SKIP_MARGIN_FRAMES));
   e->positioned = e->drained = 0;
   if (!continuing) av_frame_unref(e->kept);
-  e->dec->skip_frame = mode == TE_MODE_KEYFRAME ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
+  e->dec->skip_frame = mode == TE_MODE_KEYFRAME && !e->unflagged_keys ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
   for (;;) {
     if (interrupted(e)) return fail(e, TE_ERR_INTERRUPTED, "interrupted");
     int ret = avcodec_receive_frame(e->dec, e->frame);
@@ -563,6 +683,10 @@ static void copy_rgba(const uint8_t *src, int stride, int w, int h, int rotation
  * converts it to RGBA and applies the rotation. The size comes from the frame itself, since a
  * stream may change its resolution. */
 static int to_rgba(te_engine *e, int max_width, int max_height) {
+#ifdef TE_NO_DECODERS
+  (void)max_width, (void)max_height;
+  return fail(e, TE_ERR_UNSUPPORTED_CODEC, "this build reads containers only");
+#else
   const AVFrame *f = e->kept;
   const int rotation = e->info.rotation, turned = rotation % 180 != 0;
   if (f->width <= 0 || f->height <= 0) return fail(e, TE_ERR_CORRUPT, "a frame without a size");
@@ -632,6 +756,7 @@ static int to_rgba(te_engine *e, int max_width, int max_height) {
   e->image.height = out_h;
   e->image.rgba = e->pixels;
   return TE_OK;
+#endif
 }
 
 /* Checks a decode call's arguments; sets *target to t in the stream's time base. */
@@ -652,7 +777,13 @@ static int decode_args(te_engine *e, double t, int32_t max_width, int32_t max_he
 TE_EXPORT int te_decode(te_engine *e, double t, int32_t max_width, int32_t max_height, int32_t mode) {
   int64_t target;
   int status = decode_args(e, t, max_width, max_height, mode, &target);
+  if (status == TE_OK) status = open_decoder(e);
   if (status == TE_OK) status = find_frame(e, target, mode);
+  if (status == TE_ERR_CORRUPT && mode == TE_MODE_KEYFRAME && !e->unflagged_keys) {
+    e->unflagged_keys = 1; /* nothing came out as a keyframe: the decoder may flag none */
+    e->message[0] = 0;
+    status = find_frame(e, target, mode);
+  }
   if (status != TE_OK) return status;
   return to_rgba(e, max_width, max_height);
 }
@@ -671,6 +802,7 @@ static int keyframe_ahead(te_engine *e, int64_t target) {
 TE_EXPORT int te_decode_next(te_engine *e, double t, int32_t max_width, int32_t max_height) {
   int64_t target;
   int status = decode_args(e, t, max_width, max_height, TE_MODE_EXACT, &target);
+  if (status == TE_OK) status = open_decoder(e);
   if (status != TE_OK) return status;
   int ready = e->positioned || e->drained;
   if (ready && target <= e->kept_pts && e->before_pts != AV_NOPTS_VALUE && target > e->before_pts)
@@ -685,6 +817,210 @@ TE_EXPORT int te_decode_next(te_engine *e, double t, int32_t max_width, int32_t 
     status = decode_until(e, target, TE_MODE_EXACT, 0, 1);
   if (status != TE_OK) return status;
   return to_rgba(e, max_width, max_height);
+}
+
+/* --- Packets for another decoder (te_read_packets) --- */
+
+/* The length-prefix size of AVCC/HVCC packets (from avcC/hvcC extradata), or 0: Annex B. */
+static int nal_length_size(const te_codec *c, enum AVCodecID id) {
+  const uint8_t *x = c->extradata;
+  if (!x || c->extradata_size < 7 || x[0] != 1) return 0;
+  if (id == AV_CODEC_ID_H264) return (x[4] & 3) + 1;
+  if (id == AV_CODEC_ID_HEVC && c->extradata_size >= 23) return (x[21] & 3) + 1;
+  return 0;
+}
+
+/* Is one H.264/HEVC NAL unit a picture that another refers to? -1: not a picture's NAL. As
+ * FFmpeg's decoders tell it for skip_frame = NONREF: H.264's nal_ref_idc; HEVC's sub-layer
+ * non-reference types (TRAIL_N, TSA_N, STSA_N, RADL_N, RASL_N, and reserved 10, 12, 14). */
+static int nal_is_reference(const uint8_t *nal, size_t size, int hevc) {
+  if (size < 1) return -1;
+  if (!hevc) {
+    int type = nal[0] & 0x1f;
+    if (type < 1 || type > 5) return -1;
+    return (nal[0] >> 5) & 3 ? 1 : 0;
+  }
+  int type = (nal[0] >> 1) & 0x3f;
+  if (type > 31) return -1;
+  return type <= 14 && type % 2 == 0 ? 0 : 1;
+}
+
+/* Does nothing refer to this packet's picture? Only said of H.264 and HEVC, when every picture NAL
+ * in it says so; anything unreadable counts as a reference. */
+static int packet_unreferenced(const uint8_t *d, size_t size, enum AVCodecID id, int length_size) {
+  if (id != AV_CODEC_ID_H264 && id != AV_CODEC_ID_HEVC) return 0;
+  int hevc = id == AV_CODEC_ID_HEVC, pictures = 0;
+  size_t i = 0;
+  while (i < size) {
+    size_t start, end;
+    if (length_size) {
+      if (size - i < (size_t)length_size) return 0;
+      size_t n = 0;
+      for (int k = 0; k < length_size; k++) n = n << 8 | d[i + k];
+      start = i + length_size;
+      if (n > size - start) return 0;
+      end = start + n;
+    } else { /* Annex B: from after a start code to the next one */
+      while (i + 3 <= size && !(d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1)) i++;
+      if (i + 3 > size) break;
+      start = i + 3;
+      end = start;
+      while (end + 3 <= size && !(d[end] == 0 && d[end + 1] == 0 && (d[end + 2] == 1 || d[end + 2] == 0))) end++;
+      if (end + 3 > size) end = size;
+    }
+    int ref = nal_is_reference(d + start, end - start, hevc);
+    if (ref == 1) return 0;
+    if (ref == 0) pictures++;
+    i = end;
+  }
+  return pictures > 0;
+}
+
+/* Appends the packet in e->pkt to e->list. */
+static int keep_packet(te_engine *e, const AVStream *st) {
+  te_packets *p = &e->list;
+  if (p->count >= MAX_PACKETS || (size_t)p->data_size + e->pkt->size > MAX_PACKET_BYTES)
+    return fail(e, TE_ERR_TOO_LARGE, "more than %d packets or %d MB from the keyframe to the frame", MAX_PACKETS, MAX_PACKET_BYTES >> 20);
+  if ((size_t)p->count + 1 > e->plist_cap) {
+    size_t cap = e->plist_cap ? e->plist_cap * 2 : 64;
+    te_packet *list = av_realloc_array(e->plist, cap, sizeof *list);
+    if (!list) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+    e->plist = list;
+    e->plist_cap = cap;
+  }
+  size_t need = (size_t)p->data_size + e->pkt->size;
+  if (need > e->pdata_cap) {
+    size_t cap = FFMAX(need, e->pdata_cap * 2);
+    uint8_t *data = av_realloc(e->pdata, cap);
+    if (!data) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+    e->pdata = data;
+    e->pdata_cap = cap;
+  }
+  memcpy(e->pdata + p->data_size, e->pkt->data, e->pkt->size);
+  AVRational tb = st->time_base;
+  te_packet *out = &e->plist[p->count++];
+  out->time = ((double)e->pkt->pts - (double)e->start) * av_q2d(tb);
+  out->duration = e->pkt->duration > 0 ? e->pkt->duration * av_q2d(tb) : 0;
+  out->offset = p->data_size;
+  out->size = e->pkt->size;
+  out->flags = e->pkt->flags & AV_PKT_FLAG_KEY ? TE_PACKET_KEY : 0;
+  out->reserved = 0;
+  p->data_size += e->pkt->size;
+  p->list = e->plist;
+  p->data = e->pdata;
+  return TE_OK;
+}
+
+/* From where the demuxer is, the packets from the first keyframe up to the frame for `target`,
+ * into e->list. Sets *late when that keyframe comes after the target (the seek landed too
+ * late). */
+static int collect_packets(te_engine *e, int64_t target, int mode, int *late) {
+  const AVStream *st = e->fmt->streams[e->stream];
+  te_packets *p = &e->list;
+  p->count = p->data_size = 0;
+  p->wanted = -1;
+  *late = 0;
+  int64_t wanted_pts = AV_NOPTS_VALUE, last_pts = AV_NOPTS_VALUE;
+  int after_wanted = 0, skipped = 0;
+  for (;;) {
+    if (interrupted(e)) return fail(e, TE_ERR_INTERRUPTED, "interrupted");
+    int ret = av_read_frame(e->fmt, e->pkt);
+    e->fresh = 0;
+    if (ret == AVERROR(ENOMEM)) return fail_av(e, TE_ERR_NO_MEMORY, ret, "reading");
+    if (ret < 0) break; /* the end, or a truncation */
+    if (e->pkt->stream_index != e->stream) {
+      av_packet_unref(e->pkt);
+      continue;
+    }
+    if (p->count == 0 && !(e->pkt->flags & AV_PKT_FLAG_KEY)) { /* a seek may land before a keyframe */
+      av_packet_unref(e->pkt);
+      if (++skipped > MAX_PACKETS) return fail(e, TE_ERR_CORRUPT, "no keyframe found");
+      continue;
+    }
+    int64_t pts = e->pkt->pts, dts = e->pkt->dts;
+    if (pts == AV_NOPTS_VALUE) {
+      av_packet_unref(e->pkt);
+      return fail(e, TE_ERR_UNSUPPORTED_CODEC, "packets without timestamps");
+    }
+    /* All wanted is out of the decoder once a packet decodes after it in time (dts past its pts). */
+    if (wanted_pts != AV_NOPTS_VALUE && (dts != AV_NOPTS_VALUE ? dts > wanted_pts : after_wanted >= MAX_REORDER)) {
+      av_packet_unref(e->pkt);
+      break;
+    }
+    ret = keep_packet(e, st);
+    av_packet_unref(e->pkt);
+    if (ret != TE_OK) return ret;
+    int index = p->count - 1;
+    /* (as te_decode, which takes in keyframe mode the first keyframe the seek finds) */
+    if (index == 0 && mode == TE_MODE_EXACT && pts > sat_add(target, e->frame_dur)) *late = 1;
+    if (mode == TE_MODE_KEYFRAME) {
+      p->wanted = 0;
+      return TE_OK;
+    }
+    if (pts >= target && (wanted_pts == AV_NOPTS_VALUE || pts < wanted_pts)) {
+      wanted_pts = pts;
+      p->wanted = index;
+      after_wanted = 0;
+    } else if (wanted_pts != AV_NOPTS_VALUE) {
+      after_wanted++;
+    }
+    if (p->wanted < 0 && (last_pts == AV_NOPTS_VALUE || pts > last_pts)) last_pts = pts;
+  }
+  if (p->count == 0) return fail(e, TE_ERR_CORRUPT, "no packet of the video could be read");
+  if (p->wanted < 0) { /* past the end: the last frame */
+    for (int i = 0; i < p->count; i++)
+      if (p->wanted < 0 || e->plist[i].time > e->plist[p->wanted].time) p->wanted = i;
+  }
+  return TE_OK;
+}
+
+TE_EXPORT int te_read_packets(te_engine *e, double t, int32_t mode) {
+  int64_t target;
+  int status = decode_args(e, t, 0, 0, mode, &target);
+  memset(&e->list, 0, sizeof e->list);
+  if (status != TE_OK) return status;
+  /* What te_decode would then do is unknown: it seeks again. */
+  e->positioned = e->drained = 0;
+  int64_t back = sat_mul(e->frame_dur, 25), seek_to = target;
+  int late = 0;
+  for (int attempt = 0;; attempt++) {
+    if (seek_to <= e->start || attempt > 4) { /* from the start */
+      if (!e->fresh && seek_before(e, e->start) >= 0) {
+        status = collect_packets(e, target, mode, &late);
+        if (status == TE_OK && !late) break;
+        if (status != TE_OK && status != TE_ERR_CORRUPT) return status;
+      }
+      /* the start not reached (no index; an MPEG-TS seek landing later): from the first byte */
+      if (!e->fresh && (status = restart(e)) != TE_OK) return status;
+      status = collect_packets(e, target, mode, &late);
+      if (status != TE_OK) return status;
+      break;
+    }
+    if (seek_before(e, seek_to) < 0) {
+      seek_to = e->start;
+      continue;
+    }
+    status = collect_packets(e, target, mode, &late);
+    if (status != TE_OK && status != TE_ERR_CORRUPT) return status;
+    if (status == TE_OK && !late) break;
+    /* too late, or nothing readable from there: go back */
+    back = back > 0 ? sat_mul(back, 4) : sat_add(target, -e->start);
+    seek_to = sat_add(target, -back);
+  }
+  /* What need not be decoded: pictures nothing refers to, but the one wanted. */
+  te_packets *p = &e->list;
+  enum AVCodecID id = e->fmt->streams[e->stream]->codecpar->codec_id;
+  int length_size = nal_length_size(&e->codec_info, id);
+  for (int i = 0; i < p->count; i++) {
+    te_packet *k = &e->plist[i];
+    if (i != p->wanted && !(k->flags & TE_PACKET_KEY) && packet_unreferenced(e->pdata + k->offset, k->size, id, length_size))
+      k->flags |= TE_PACKET_SKIP;
+  }
+  /* Two packets at the wanted time: which one comes out is the decoder's choice. */
+  for (int i = 0; i < p->count; i++)
+    if (i != p->wanted && e->plist[i].time == e->plist[p->wanted].time)
+      return fail(e, TE_ERR_UNSUPPORTED_CODEC, "two packets at the time wanted");
+  return TE_OK;
 }
 
 TE_EXPORT double te_packets_decoded(const te_engine *e, int32_t again) { return (double)(again ? e->again : e->packets); }

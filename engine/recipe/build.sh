@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The recipe for the wasm engine (the README's third command):
 #   1. fetch Debian's FFmpeg source package (exact version below),
-#   2. build a slim, decode-only, LGPL FFmpeg with Debian's emscripten, twice:
-#      st (no threads) and mt (pthreads),
+#   2. build a slim, decode-only, LGPL FFmpeg with Debian's emscripten, three times:
+#      st (no threads), mt (pthreads), and demux (containers and parsers only: no decoders, no
+#      scaler; what the browser loads first, to hand packets to its own decoder, WebCodecs),
 #   3. link c/engine.c into each as a MODULARIZE'd factory with WORKERFS,
 #   4. write dist/: the artifacts, BUILDINFO (versions, flags, sha256s) and the licence notice.
 # Also: --print-component-flags, --fetch-source (for fuzz/fuzz.sh), --print-recipe-hash.
@@ -60,6 +61,7 @@ component_list() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$engine_dir/c/format
 
 # What FFmpeg is made of, whatever it is built for: the components of formats.h, C code only
 # (no assembly: wasm has none), LGPL, decode only. The fuzzer (fuzz/fuzz.sh) builds the same.
+# `component_flags demux`: the same containers and parsers, without decoders or swscale.
 component_flags() {
   local flags=(
     --disable-asm --disable-x86asm --disable-inline-asm --disable-runtime-cpudetect
@@ -69,16 +71,19 @@ component_flags() {
     --disable-gpl --disable-nonfree --enable-small
     --enable-protocol=file
     "--enable-demuxer=$(component_list TE_DEMUXERS)"
-    "--enable-decoder=$(component_list TE_DECODERS)"
     "--enable-parser=$(component_list TE_PARSERS)"
   )
+  case ${1:-} in
+    demux) flags+=(--disable-swscale) ;;
+    *) flags+=("--enable-decoder=$(component_list TE_DECODERS)") ;;
+  esac
   printf '%s\n' "${flags[@]}"
 }
 
 configure_flags() {
   local variant=$1
   local components
-  mapfile -t components < <(component_flags)
+  mapfile -t components < <(component_flags "$variant")
   local flags=(
     --target-os=none --arch=x86_32 --enable-cross-compile
     --cc=emcc --cxx=em++ --ar=emar --ranlib=emranlib --nm=emnm
@@ -86,7 +91,7 @@ configure_flags() {
     --optflags=-O3
   )
   case $variant in
-    st) flags+=(--disable-pthreads --disable-w32threads --disable-os2threads) ;;
+    st | demux) flags+=(--disable-pthreads --disable-w32threads --disable-os2threads) ;;
     mt) flags+=(--enable-pthreads --disable-w32threads --disable-os2threads
                 --extra-cflags=-pthread --extra-ldflags=-pthread) ;;
   esac
@@ -95,7 +100,7 @@ configure_flags() {
 
 link_flags() {
   local variant=$1
-  local exports=_te_new,_te_free,_te_set_max_pixels,_te_set_interrupt,_te_open,_te_close,_te_probe,_te_decode,_te_decode_next,_te_packets_decoded,_te_result,_te_message,_te_error_name,_malloc,_free
+  local exports=_te_new,_te_free,_te_set_max_pixels,_te_set_interrupt,_te_open,_te_close,_te_probe,_te_codec_info,_te_decode,_te_decode_next,_te_packets_decoded,_te_result,_te_read_packets,_te_packet_list,_te_open_reader,_te_message,_te_error_name,_malloc,_free
   local flags=(
     -O3 --closure=0
     -sMODULARIZE=1 -sEXPORT_NAME=createThumbnailEngine
@@ -109,6 +114,7 @@ link_flags() {
   case $variant in
     st) ;;
     mt) flags+=(-pthread "-sPTHREAD_POOL_SIZE=$MT_THREADS" "-DTE_MAX_THREADS=$MT_THREADS") ;;
+    demux) flags+=(-DTE_NO_DECODERS) ;;
   esac
   printf '%s\n' "${flags[@]}"
 }
@@ -142,9 +148,10 @@ link_engine() {
   mapfile -t args < <(link_flags "$variant")
   log "engine $variant: link"
   rm -rf "$out" && mkdir -p "$out"
-  emcc "${args[@]}" -I"$prefix/include" \
-    "$engine_dir/c/engine.c" \
-    "$prefix/lib/libavformat.a" "$prefix/lib/libavcodec.a" "$prefix/lib/libswscale.a" "$prefix/lib/libavutil.a" \
+  local libs=("$prefix/lib/libavformat.a" "$prefix/lib/libavcodec.a")
+  [ "$variant" = demux ] || libs+=("$prefix/lib/libswscale.a")
+  libs+=("$prefix/lib/libavutil.a")
+  emcc "${args[@]}" -I"$prefix/include" "$engine_dir/c/engine.c" "${libs[@]}" \
     -o "$out/thumbnail-engine-$variant.js"
   mkdir -p "$dist"
   rm -f "$dist"/thumbnail-engine-"$variant".*
@@ -160,7 +167,7 @@ write_buildinfo() {
     (cd "$work/src" && for f in ffmpeg_*.dsc ffmpeg_*.tar.xz; do echo "source-sha256: $(sha256sum "$f")"; done)
     echo "emcc: $(emcc --version | head -1) (Debian package emscripten $(dpkg-query -W -f='${Version}' emscripten))"
     echo "clang: $(emcc -v 2>&1 | grep -m1 "clang version")"
-    for v in st mt; do
+    for v in st mt demux; do
       echo "configure-$v: $(configure_flags $v | tr '\n' ' ')"
       echo "link-$v: $(link_flags $v | tr '\n' ' ')"
     done
@@ -181,7 +188,7 @@ main() {
     --fetch-source) fetch_source >&2; echo "$work/src/ffmpeg-$FFMPEG_VERSION"; return ;;
   esac
   local variants=("$@")
-  [ ${#variants[@]} -gt 0 ] || variants=(st mt)
+  [ ${#variants[@]} -gt 0 ] || variants=(st mt demux)
   ensure_tools
   fetch_source
   for v in "${variants[@]}"; do build_ffmpeg "$v"; done

@@ -20,6 +20,48 @@ pub const TE_INFO: [(&str, usize); 9] = [
 /// `te_image`'s fields and offsets in a wasm32 build (4-byte pointer).
 pub const TE_IMAGE_WASM32: [(&str, usize); 4] = [("time", 0), ("width", 8), ("height", 12), ("rgba", 16)];
 
+/// `te_codec`'s fields and offsets in a wasm32 build (the pointer last).
+pub const TE_CODEC_WASM32: [(&str, usize); 13] = [
+    ("profile", 0),
+    ("level", 4),
+    ("bit_depth", 8),
+    ("chroma", 12),
+    ("color_space", 16),
+    ("color_range", 20),
+    ("color_primaries", 24),
+    ("color_transfer", 28),
+    ("sar_num", 32),
+    ("sar_den", 36),
+    ("alpha", 40),
+    ("extradata_size", 44),
+    ("extradata", 48),
+];
+/// `te_packet`'s fields and offsets (no pointer: the same on every host).
+pub const TE_PACKET: [(&str, usize); 6] = [
+    ("time", 0),
+    ("duration", 8),
+    ("offset", 16),
+    ("size", 20),
+    ("flags", 24),
+    ("reserved", 28),
+];
+/// `te_packets`'s fields and offsets in a wasm32 build.
+pub const TE_PACKETS_WASM32: [(&str, usize); 6] = [
+    ("count", 0),
+    ("wanted", 4),
+    ("data_size", 8),
+    ("reserved", 12),
+    ("list", 16),
+    ("data", 20),
+];
+/// `sizeof` of each in a wasm32 build.
+pub const CODEC_SIZE_WASM32: usize = 52;
+pub const PACKET_SIZE: usize = 32;
+pub const PACKETS_SIZE_WASM32: usize = 24;
+/// `te_packet.flags`: TE_PACKET_KEY and TE_PACKET_SKIP.
+pub const PACKET_KEY: i32 = 1;
+pub const PACKET_SKIP: i32 = 2;
+
 /// `sizeof(te_info)`.
 pub const INFO_SIZE: usize = 64;
 /// `sizeof(te_image)` in a wasm32 build (4-byte pointer, padded to 8).
@@ -89,6 +131,100 @@ pub fn info_from_bytes(b: &[u8]) -> VideoInfo {
         height: size(INFO_DISPLAY_HEIGHT),
         rotation: size(INFO_ROTATION),
         codec: String::from_utf8_lossy(&codec[..end]).into_owned(),
+    }
+}
+
+/// A wasm32 `te_codec` (CODEC_SIZE_WASM32 bytes), and where its extradata lies in the heap.
+pub fn codec_from_wasm32_bytes(b: &[u8]) -> (CodecInfo, u32, usize) {
+    let at = |field| i32_at(b, offset(&TE_CODEC_WASM32, field));
+    let info = CodecInfo {
+        profile: at("profile"),
+        level: at("level"),
+        bit_depth: at("bit_depth"),
+        chroma: at("chroma"),
+        color_space: at("color_space"),
+        color_range: at("color_range"),
+        color_primaries: at("color_primaries"),
+        color_transfer: at("color_transfer"),
+        sar: (at("sar_num"), at("sar_den")),
+        alpha: at("alpha") != 0,
+        extradata: Vec::new(),
+    };
+    (info, at("extradata") as u32, at("extradata_size").max(0) as usize)
+}
+
+/// A `te_packet` (PACKET_SIZE bytes).
+pub fn packet_from_bytes(b: &[u8]) -> Packet {
+    let flags = i32_at(b, offset(&TE_PACKET, "flags"));
+    Packet {
+        time: f64_at(b, offset(&TE_PACKET, "time")),
+        duration: f64_at(b, offset(&TE_PACKET, "duration")),
+        offset: i32_at(b, offset(&TE_PACKET, "offset")).max(0) as usize,
+        size: i32_at(b, offset(&TE_PACKET, "size")).max(0) as usize,
+        key: flags & PACKET_KEY != 0,
+        skip: flags & PACKET_SKIP != 0,
+    }
+}
+
+/// A wasm32 `te_packets`: (count, wanted, data size, heap offset of the list, of the data).
+pub fn packets_from_wasm32_bytes(b: &[u8]) -> (usize, usize, usize, u32, u32) {
+    let at = |field| i32_at(b, offset(&TE_PACKETS_WASM32, field));
+    (
+        at("count").max(0) as usize,
+        at("wanted").max(0) as usize,
+        at("data_size").max(0) as usize,
+        at("list") as u32,
+        at("data") as u32,
+    )
+}
+
+/// What another decoder needs to decode the stream (`te_codec`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CodecInfo {
+    /// FFmpeg's profile and level numbers; -99 when unknown.
+    pub profile: i32,
+    pub level: i32,
+    /// 8, 10, 12; 0 when unknown.
+    pub bit_depth: i32,
+    /// 420, 422, 444, 400; 0 when unknown.
+    pub chroma: i32,
+    /// FFmpeg's AVColorSpace, AVColorRange, AVColorPrimaries, AVColorTransferCharacteristic.
+    pub color_space: i32,
+    pub color_range: i32,
+    pub color_primaries: i32,
+    pub color_transfer: i32,
+    /// The sample aspect ratio the engine applies (1:1 when none).
+    pub sar: (i32, i32),
+    pub alpha: bool,
+    /// avcC, hvcC, av1C, ... or Annex B parameter sets.
+    pub extradata: Vec<u8>,
+}
+
+/// One packet of `te_read_packets`, its bytes at `offset..offset + size` of the packets' data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Packet {
+    /// Presentation time in seconds from the start (as a frame's time).
+    pub time: f64,
+    pub duration: f64,
+    pub offset: usize,
+    pub size: usize,
+    pub key: bool,
+    /// Nothing refers to it and it is not the frame wanted: need not be decoded.
+    pub skip: bool,
+}
+
+/// What `te_read_packets` gives: the packets in decode order (the first a keyframe), which of them
+/// is the frame wanted, and their bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Packets {
+    pub list: Vec<Packet>,
+    pub wanted: usize,
+    pub data: Vec<u8>,
+}
+
+impl Packets {
+    pub fn bytes(&self, packet: &Packet) -> &[u8] {
+        &self.data[packet.offset..packet.offset + packet.size]
     }
 }
 

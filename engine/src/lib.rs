@@ -2,6 +2,8 @@
 //!
 //! - [`layout`]: the engine's structs as bytes, for a host that reads them out of the wasm heap (the
 //!   browser worker); no native code, builds for wasm32.
+//! - [`webcodecs`]: the codec string and description another decoder (the browser's WebCodecs) is
+//!   configured with for a stream the engine demuxes (`te_read_packets`); no native code either.
 //! - with the `native` feature (default), [`Engine`]: `c/engine.c` compiled against the system's
 //!   FFmpeg (build.rs), the same source the wasm recipe (`recipe/build.sh`) links for the browser.
 //!
@@ -9,6 +11,7 @@
 //! vocabulary crate's, `thumbnail-vocabulary`.
 
 pub mod layout;
+pub mod webcodecs;
 #[cfg(feature = "native")]
 mod native;
 

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use thumbnail_vocabulary::{Error, ErrorKind, Seek, VideoInfo};
 
+use crate::layout::{CodecInfo, Packet, Packets};
+
 #[repr(C)]
 struct TeEngine {
     _opaque: [u8; 0],
@@ -38,7 +40,48 @@ struct TeImage {
     rgba: *const u8,
 }
 
+/// `te_codec` in engine.h.
+#[repr(C)]
+struct TeCodec {
+    profile: i32,
+    level: i32,
+    bit_depth: i32,
+    chroma: i32,
+    color_space: i32,
+    color_range: i32,
+    color_primaries: i32,
+    color_transfer: i32,
+    sar_num: i32,
+    sar_den: i32,
+    alpha: i32,
+    extradata_size: i32,
+    extradata: *const u8,
+}
+
+/// `te_packet` in engine.h.
+#[repr(C)]
+struct TePacket {
+    time: f64,
+    duration: f64,
+    offset: i32,
+    size: i32,
+    flags: i32,
+    reserved: i32,
+}
+
+/// `te_packets` in engine.h.
+#[repr(C)]
+struct TePackets {
+    count: i32,
+    wanted: i32,
+    data_size: i32,
+    reserved: i32,
+    list: *const TePacket,
+    data: *const u8,
+}
+
 const _: () = assert!(std::mem::size_of::<TeInfo>() == crate::layout::INFO_SIZE);
+const _: () = assert!(std::mem::size_of::<TePacket>() == crate::layout::PACKET_SIZE);
 const _: () = assert!(std::mem::size_of::<TeImage>() == 24);
 
 extern "C" {
@@ -49,6 +92,9 @@ extern "C" {
     fn te_open(e: *mut TeEngine, path: *const c_char, threads: i32) -> c_int;
     fn te_open_fd(e: *mut TeEngine, fd: c_int, threads: i32) -> c_int;
     fn te_probe(e: *const TeEngine) -> *const TeInfo;
+    fn te_codec_info(e: *const TeEngine) -> *const TeCodec;
+    fn te_read_packets(e: *mut TeEngine, t: f64, mode: i32) -> c_int;
+    fn te_packet_list(e: *const TeEngine) -> *const TePackets;
     fn te_decode(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32, mode: i32) -> c_int;
     fn te_decode_next(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32) -> c_int;
     fn te_packets_decoded(e: *const TeEngine, again: i32) -> f64;
@@ -200,6 +246,61 @@ impl Engine {
         Ok(self.result())
     }
 
+    /// What another decoder needs for the video stream (`te_codec_info`).
+    pub fn codec(&self) -> CodecInfo {
+        // SAFETY: te_codec_info points at the engine's te_codec, whose extradata (when not NULL)
+        // holds extradata_size bytes while the video is open; we copy them out now.
+        unsafe {
+            let c = &*te_codec_info(self.raw.as_ptr());
+            let extradata = if c.extradata.is_null() || c.extradata_size <= 0 {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(c.extradata, c.extradata_size as usize).to_vec()
+            };
+            CodecInfo {
+                profile: c.profile,
+                level: c.level,
+                bit_depth: c.bit_depth,
+                chroma: c.chroma,
+                color_space: c.color_space,
+                color_range: c.color_range,
+                color_primaries: c.color_primaries,
+                color_transfer: c.color_transfer,
+                sar: (c.sar_num, c.sar_den),
+                alpha: c.alpha != 0,
+                extradata,
+            }
+        }
+    }
+
+    /// The packets the frame at `t` needs, undecoded (`te_read_packets`).
+    pub fn read_packets(&mut self, t: f64, seek: Seek) -> Result<Packets, Error> {
+        // SAFETY: raw is a live engine with a video open.
+        let status = unsafe { te_read_packets(self.raw.as_ptr(), t, seek.code()) };
+        self.check(status)?;
+        // SAFETY: after success, te_packet_list describes `count` packets and `data_size` bytes
+        // the engine holds until its next call; we copy them out now.
+        unsafe {
+            let p = &*te_packet_list(self.raw.as_ptr());
+            let list = std::slice::from_raw_parts(p.list, p.count as usize)
+                .iter()
+                .map(|k| Packet {
+                    time: k.time,
+                    duration: k.duration,
+                    offset: k.offset as usize,
+                    size: k.size as usize,
+                    key: k.flags & crate::layout::PACKET_KEY != 0,
+                    skip: k.flags & crate::layout::PACKET_SKIP != 0,
+                })
+                .collect();
+            Ok(Packets {
+                list,
+                wanted: p.wanted as usize,
+                data: std::slice::from_raw_parts(p.data, p.data_size as usize).to_vec(),
+            })
+        }
+    }
+
     /// Packets given to the decoder since the video was opened, and of them those given again
     /// (decoded a second time after a seek back).
     pub fn packets_decoded(&self) -> (u64, u64) {
@@ -269,8 +370,8 @@ fn read_info(raw: &TeInfo) -> VideoInfo {
 mod tests {
     use std::mem::offset_of;
 
-    use super::{TeImage, TeInfo};
-    use crate::layout::{TE_IMAGE_WASM32, TE_INFO};
+    use super::{TeCodec, TeImage, TeInfo, TePacket, TePackets};
+    use crate::layout::{TE_CODEC_WASM32, TE_IMAGE_WASM32, TE_INFO, TE_PACKET, TE_PACKETS_WASM32};
 
     /// The `#[repr(C)]` mirrors have engine.h's fields at engine.h's offsets (layout.rs holds them;
     /// engine/tests/abi.rs checks layout.rs against the header).
@@ -296,5 +397,39 @@ mod tests {
             ("rgba", offset_of!(TeImage, rgba)),
         ];
         assert_eq!(image, TE_IMAGE_WASM32);
+        let codec = [
+            ("profile", offset_of!(TeCodec, profile)),
+            ("level", offset_of!(TeCodec, level)),
+            ("bit_depth", offset_of!(TeCodec, bit_depth)),
+            ("chroma", offset_of!(TeCodec, chroma)),
+            ("color_space", offset_of!(TeCodec, color_space)),
+            ("color_range", offset_of!(TeCodec, color_range)),
+            ("color_primaries", offset_of!(TeCodec, color_primaries)),
+            ("color_transfer", offset_of!(TeCodec, color_transfer)),
+            ("sar_num", offset_of!(TeCodec, sar_num)),
+            ("sar_den", offset_of!(TeCodec, sar_den)),
+            ("alpha", offset_of!(TeCodec, alpha)),
+            ("extradata_size", offset_of!(TeCodec, extradata_size)),
+            ("extradata", offset_of!(TeCodec, extradata)),
+        ];
+        assert_eq!(codec, TE_CODEC_WASM32);
+        let packet = [
+            ("time", offset_of!(TePacket, time)),
+            ("duration", offset_of!(TePacket, duration)),
+            ("offset", offset_of!(TePacket, offset)),
+            ("size", offset_of!(TePacket, size)),
+            ("flags", offset_of!(TePacket, flags)),
+            ("reserved", offset_of!(TePacket, reserved)),
+        ];
+        assert_eq!(packet, TE_PACKET);
+        // The pointers last: the fields before them are where wasm32 has them.
+        let packets = [
+            ("count", offset_of!(TePackets, count)),
+            ("wanted", offset_of!(TePackets, wanted)),
+            ("data_size", offset_of!(TePackets, data_size)),
+            ("reserved", offset_of!(TePackets, reserved)),
+            ("list", offset_of!(TePackets, list)),
+        ];
+        assert_eq!(packets, TE_PACKETS_WASM32[..5]);
     }
 }

@@ -2,14 +2,14 @@
 //! here, so that a status, a seek mode or a struct field added on one side only fails:
 //! - `te_status` against the vocabulary's `ErrorKind` (numbers and names),
 //! - `te_mode` against the vocabulary's `Seek`, and the pixel limits against its constants,
-//! - `te_info` and `te_image` against `layout.rs` (offsets computed from the header's types as a
+//! - `te_info`, `te_image`, `te_codec`, `te_packet` and `te_packets` against `layout.rs` (offsets computed from the header's types as a
 //!   wasm32 compiler lays them out, and the offsets its comments state), and against the Node
 //!   runner of the wasm tests (`wasm-runner.cjs`). native.rs checks its `#[repr(C)]` mirrors against
 //!   `layout.rs` in its own unit test.
 
 use std::collections::BTreeSet;
 
-use thumbnail_engine::layout::{INFO_SIZE, TE_IMAGE_WASM32, TE_INFO};
+use thumbnail_engine::layout::{self, INFO_SIZE, TE_IMAGE_WASM32, TE_INFO};
 use thumbnail_vocabulary::{ErrorKind, Seek};
 
 fn header() -> String {
@@ -121,6 +121,17 @@ fn structs_are_laid_out_as_layout_rs_says() {
     let (image, image_size) = c_struct(&text, "te_image");
     check("te_image", &image, &TE_IMAGE_WASM32);
     assert_eq!(image_size, thumbnail_engine::layout::IMAGE_SIZE_WASM32);
+    let (codec, codec_size) = c_struct(&text, "te_codec");
+    check("te_codec", &codec, &layout::TE_CODEC_WASM32);
+    assert_eq!(codec_size, layout::CODEC_SIZE_WASM32);
+    let (packet, packet_size) = c_struct(&text, "te_packet");
+    check("te_packet", &packet, &layout::TE_PACKET);
+    assert_eq!(packet_size, layout::PACKET_SIZE);
+    let (packets, packets_size) = c_struct(&text, "te_packets");
+    check("te_packets", &packets, &layout::TE_PACKETS_WASM32);
+    assert_eq!(packets_size, layout::PACKETS_SIZE_WASM32);
+    assert_eq!(define(&text, "TE_PACKET_KEY"), layout::PACKET_KEY as u64);
+    assert_eq!(define(&text, "TE_PACKET_SKIP"), layout::PACKET_SKIP as u64);
 }
 
 /// `(name, offset)` of each `name ... (ptr + N)` or `name ... [ptr >> k]` the runner reads in `function`.
@@ -171,6 +182,7 @@ fn define(text: &str, name: &str) -> u64 {
         .lines()
         .find_map(|l| l.trim().strip_prefix(&format!("#define {name} ")))
         .unwrap_or_else(|| panic!("no #define {name}"));
+    let line = line.split("/*").next().unwrap();
     line.trim()
         .trim_start_matches('(')
         .trim_end_matches(')')

@@ -1,7 +1,7 @@
 //! The native engine against the ffmpeg CLI on the generated fixtures.
 
 use test_support::{cli_frame, cli_frame_by, fixture, psnr, rotation_of, Expect, BAD_INPUTS, REAL_WORLD, VIDEOS};
-use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
+use thumbnail_engine::{webcodecs, Engine, Image, Interrupt, OpenOptions};
 use thumbnail_vocabulary::{ErrorKind, Seek};
 
 /// Our frame and the CLI's are the same picture when at least this close (dB). Neighbouring
@@ -448,4 +448,67 @@ fn next_frame_on_every_real_world_fixture() {
             }
         }
     }
+}
+
+/// Demuxing apart from decoding (`te_read_packets`, for the browser's own decoder): on every
+/// fixture, the packets start at a keyframe and the one wanted is the frame `te_decode` makes (its
+/// time), in both modes and past the end; where the packets alone cannot tell (no timestamps),
+/// the engine says so and its own decoder goes on. Those the browser decodes get a codec string.
+#[test]
+fn packets_lead_to_the_frame_the_engine_decodes() {
+    let names: Vec<&str> = VIDEOS
+        .iter()
+        .map(|v| v.file)
+        .chain(["av1.mp4"])
+        .chain(REAL_WORLD.iter().filter(|c| matches!(c.expect, Expect::Frame { .. })).map(|c| c.file))
+        .collect();
+    let mut declined = Vec::new();
+    for name in names {
+        let at = REAL_WORLD.iter().find(|c| c.file == name).map_or(1.0, |c| c.at);
+        let mut engine = open(name);
+        let info = engine.info().clone();
+        let codec = engine.codec();
+        let config = webcodecs::decoder_config(&info.codec, info.coded_width, info.coded_height, &codec);
+        if ["h264", "hevc", "vp8", "vp9", "av1"].contains(&info.codec.as_str()) && !name.starts_with("raw.") {
+            let config = config.unwrap_or_else(|| panic!("{name}: no decoder config for {}", info.codec));
+            assert!(config.codec.len() >= 3, "{name}: {config:?}");
+        }
+        for (t, seek) in [(at, Seek::Exact), (0.0, Seek::Exact), (at, Seek::Keyframe), (99.0, Seek::Exact)] {
+            let packets = match engine.read_packets(t, seek) {
+                Ok(p) => p,
+                Err(e) => {
+                    declined.push(format!("{name} at {t}: {e}"));
+                    continue;
+                }
+            };
+            let first = packets.list.first().unwrap_or_else(|| panic!("{name}: no packets"));
+            assert!(first.key, "{name} at {t}: the first packet is not a keyframe");
+            let wanted = packets.list[packets.wanted];
+            assert!(!wanted.skip, "{name} at {t}");
+            let image = engine.frame(t, 64, 64, seek).unwrap_or_else(|e| panic!("{name} at {t}: {e}"));
+            assert!(
+                (wanted.time.max(0.0) - image.time).abs() < 1e-6,
+                "{name} at {t} {seek:?}: packets lead to {} but the engine decodes {}",
+                wanted.time,
+                image.time
+            );
+        }
+    }
+    let declined_files: std::collections::BTreeSet<&str> =
+        declined.iter().map(|d| d.split(' ').next().unwrap()).collect();
+    eprintln!("packets declined: {declined:#?}");
+    assert!(
+        declined_files.iter().all(|f| f.starts_with("raw.") || *f == "cover-art.mp3"),
+        "{declined:#?}"
+    );
+}
+
+/// Pictures nothing refers to are marked: an H.264 with B-frames needs about half its packets.
+#[test]
+fn packets_nothing_refers_to_need_not_be_decoded() {
+    let mut engine = open("h264.mp4");
+    let packets = engine.read_packets(1.9, Seek::Exact).unwrap();
+    let skipped = packets.list.iter().filter(|p| p.skip).count();
+    eprintln!("h264.mp4 at 1.9 s: {} packets, {skipped} need not be decoded", packets.list.len());
+    assert!(skipped > 0 && skipped < packets.list.len(), "{skipped} of {}", packets.list.len());
 }

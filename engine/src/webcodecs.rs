@@ -1,0 +1,205 @@
+//! What the browser's own decoder (WebCodecs' `VideoDecoder`) is configured with for a stream the
+//! engine demuxes: the codec string of the WebCodecs codec registry (`avc1.64001f`, `hvc1.1.6.L93.B0`,
+//! `vp09.00.31.08`, `av01.0.08M.08`, `vp8`) and the description (avcC, hvcC, av1C), read from
+//! what `te_codec_info` gives. No native code: the browser worker uses it, the native tests check it.
+
+use crate::layout::CodecInfo;
+
+/// A `VideoDecoderConfig`'s codec and description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecoderConfig {
+    pub codec: String,
+    /// None: the packets carry their parameter sets (Annex B), or the codec needs none.
+    pub description: Option<Vec<u8>>,
+    /// The colour matrix the engine converts with (its rule: the stream's, BT.601 when it says
+    /// nothing), as WebCodecs names it, and whether the samples are full range.
+    pub matrix: &'static str,
+    pub full_range: bool,
+}
+
+/// The config for a stream of FFmpeg's codec `codec` ("h264", "hevc", "vp8", "vp9", "av1") of
+/// `width` x `height` coded pixels; None for a codec WebCodecs does not name, or a stream whose
+/// parameters cannot be told without decoding.
+pub fn decoder_config(codec: &str, width: u32, height: u32, c: &CodecInfo) -> Option<DecoderConfig> {
+    let x = &c.extradata[..];
+    let (codec, description) = match codec {
+        "h264" => h264(c, x)?,
+        "hevc" => hevc(c, x)?,
+        "vp8" => ("vp8".to_owned(), None),
+        "vp9" => (vp9(c, width, height), None),
+        "av1" => av1(x)?,
+        _ => return None,
+    };
+    Some(DecoderConfig {
+        codec,
+        description,
+        matrix: matrix(c.color_space),
+        full_range: c.color_range == 2,
+    })
+}
+
+/// WebCodecs' name for FFmpeg's AVColorSpace as swscale converts it (unspecified and the rest: 601).
+fn matrix(space: i32) -> &'static str {
+    match space {
+        1 => "bt709",
+        5 => "bt470bg",
+        9 | 10 => "bt2020-ncl",
+        _ => "smpte170m",
+    }
+}
+
+/// avcC (ISO 14496-15 5.3.3.1): `avc1.PPCCLL` from its profile, constraint and level bytes. Annex B
+/// (MPEG-TS, raw, AVI): the same three bytes from the SPS in the extradata, no description.
+fn h264(c: &CodecInfo, x: &[u8]) -> Option<(String, Option<Vec<u8>>)> {
+    if x.len() >= 7 && x[0] == 1 {
+        return Some((format!("avc1.{:02x}{:02x}{:02x}", x[1], x[2], x[3]), Some(x.to_vec())));
+    }
+    let sps = annex_b_nals(x).find(|n| !n.is_empty() && n[0] & 0x1f == 7 && n.len() >= 4);
+    let (profile, constraints, level) = match sps {
+        Some(n) => (n[1], n[2], n[3]),
+        None if c.profile > 0 && c.level > 0 => (
+            (c.profile & 0xff) as u8,
+            if c.profile & (1 << 9) != 0 { 0x40 } else { 0 },
+            c.level as u8,
+        ),
+        None => return None,
+    };
+    Some((format!("avc1.{profile:02x}{constraints:02x}{level:02x}"), None))
+}
+
+/// hvcC (ISO 14496-15 8.3.3.1), its string per Annex E: `hvc1.[A-C]P.FLAGS.[LH]L.CC…`.
+/// Annex B: `hev1` from FFmpeg's profile and level, the parameter sets in the packets.
+fn hevc(c: &CodecInfo, x: &[u8]) -> Option<(String, Option<Vec<u8>>)> {
+    if x.len() >= 23 && x[0] == 1 {
+        let space = ["", "A", "B", "C"][(x[1] >> 6) as usize];
+        let tier = if x[1] & 0x20 != 0 { 'H' } else { 'L' };
+        let profile = x[1] & 0x1f;
+        let flags = u32::from_be_bytes([x[2], x[3], x[4], x[5]]).reverse_bits();
+        let mut constraints = x[6..12].to_vec();
+        while constraints.len() > 1 && constraints.last() == Some(&0) {
+            constraints.pop();
+        }
+        let constraints: Vec<String> = constraints.iter().map(|b| format!("{b:X}")).collect();
+        let codec = format!("hvc1.{space}{profile}.{flags:X}.{tier}{}.{}", x[12], constraints.join("."));
+        return Some((codec, Some(x.to_vec())));
+    }
+    if c.profile <= 0 || c.level <= 0 {
+        return None;
+    }
+    // compatible with its own profile, and Main with Main 10 (as encoders write it)
+    let profile = c.profile.clamp(0, 31) as u32;
+    let flags = (1u32 << profile) | if profile == 1 { 1 << 2 } else { 0 };
+    Some((format!("hev1.{}.{flags:X}.L{}.B0", c.profile, c.level), None))
+}
+
+/// `vp09.PP.LL.DD`: profile and bit depth as the stream declares them; the level is the smallest
+/// whose picture size holds the frame (VP9 levels, annex A), the decoder only checks it is one.
+fn vp9(c: &CodecInfo, width: u32, height: u32) -> String {
+    let depth = if c.bit_depth > 8 { c.bit_depth } else if c.profile >= 2 { 10 } else { 8 };
+    let profile = c.profile.clamp(0, 3);
+    let area = u64::from(width) * u64::from(height);
+    let level = [
+        (36_864, 10),
+        (73_728, 11),
+        (122_880, 20),
+        (245_760, 21),
+        (552_960, 30),
+        (983_040, 31),
+        (2_228_224, 41),
+        (8_912_896, 51),
+    ]
+    .iter()
+    .find(|(most, _)| area <= *most)
+    .map_or(62, |l| l.1);
+    format!("vp09.{profile:02}.{level:02}.{depth:02}")
+}
+
+/// av1C (AV1 ISOBMFF binding 2.3): `av01.P.LLT.DD`.
+fn av1(x: &[u8]) -> Option<(String, Option<Vec<u8>>)> {
+    if x.len() < 4 || x[0] != 0x81 {
+        return None;
+    }
+    let (profile, level) = (x[1] >> 5, x[1] & 0x1f);
+    let tier = if x[2] & 0x80 != 0 { 'H' } else { 'M' };
+    let depth = match (x[2] & 0x40 != 0, x[2] & 0x20 != 0) {
+        (true, true) => 12,
+        (true, false) => 10,
+        _ => 8,
+    };
+    Some((format!("av01.{profile}.{level:02}{tier}.{depth:02}"), Some(x.to_vec())))
+}
+
+/// The NAL units of an Annex B byte stream (after each 00 00 01 start code).
+fn annex_b_nals(x: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= x.len() {
+        if x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .skip(1)
+        .map(|&s| {
+            // the next start code, with a fourth leading zero if there is one
+            let mut e = s - 3;
+            while e > 0 && x[e - 1] == 0 {
+                e -= 1;
+            }
+            e
+        })
+        .chain(std::iter::once(x.len()))
+        .collect();
+    starts.into_iter().zip(ends).map(move |(s, e)| &x[s..e.max(s)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(extradata: &[u8]) -> CodecInfo {
+        CodecInfo {
+            profile: -99,
+            level: -99,
+            extradata: extradata.to_vec(),
+            ..CodecInfo::default()
+        }
+    }
+
+    #[test]
+    fn names_the_codecs_as_the_registry_does() {
+        let avcc = [1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, 0];
+        let c = decoder_config("h264", 1920, 1080, &info(&avcc)).unwrap();
+        assert_eq!((c.codec.as_str(), c.description.as_deref()), ("avc1.64001f", Some(&avcc[..])));
+        // Annex B: from the SPS (here after a four-byte start code), no description
+        let annex_b = [0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0x11, 0, 0, 1, 0x68, 0xce];
+        let c = decoder_config("h264", 320, 240, &info(&annex_b)).unwrap();
+        assert_eq!((c.codec.as_str(), c.description), ("avc1.42c01e", None));
+        // hvcC of x265's Main profile, level 3.1
+        let mut hvcc = vec![1, 0x01, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 93];
+        hvcc.resize(23, 0);
+        let c = decoder_config("hevc", 1280, 720, &info(&hvcc)).unwrap();
+        assert_eq!(c.codec, "hvc1.1.6.L93.90");
+        let c = decoder_config("hevc", 1280, 720, &CodecInfo { profile: 1, level: 93, ..info(&[]) }).unwrap();
+        assert_eq!(c.codec, "hev1.1.6.L93.B0");
+        let c = decoder_config("vp9", 1280, 720, &CodecInfo { profile: 0, bit_depth: 8, ..info(&[]) }).unwrap();
+        assert_eq!(c.codec, "vp09.00.31.08");
+        let av1c = [0x81, 0x08, 0x0c, 0x00];
+        let c = decoder_config("av1", 1920, 1080, &info(&av1c)).unwrap();
+        assert_eq!(c.codec, "av01.0.08M.08");
+        assert_eq!(decoder_config("mpeg4", 320, 240, &info(&[])), None);
+        assert_eq!(decoder_config("av1", 320, 240, &info(&[])), None);
+    }
+
+    #[test]
+    fn the_matrix_is_the_engine_s() {
+        let c = |space, range| CodecInfo { color_space: space, color_range: range, ..info(&[]) };
+        let config = |c| decoder_config("vp8", 16, 16, &c).unwrap();
+        assert_eq!((config(c(2, 0)).matrix, config(c(2, 0)).full_range), ("smpte170m", false));
+        assert_eq!((config(c(1, 2)).matrix, config(c(1, 2)).full_range), ("bt709", true));
+    }
+}
