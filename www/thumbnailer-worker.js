@@ -35,7 +35,7 @@ function emitter(id) {
 }
 
 self.onmessage = async ({ data }) => {
-  const { id, kind, file, options, more } = data;
+  const { id, kind, file, options, more, webcodecs } = data;
   if (more !== undefined) {
     waiting.get(id)?.(more);
     waiting.delete(id);
@@ -44,9 +44,10 @@ self.onmessage = async ({ data }) => {
   try {
     const worker = await ready;
     const result =
-      kind === 'probe' ? worker.probe(file)
+      kind === 'probe' ? await worker.probe(file)
       : kind === 'frames' ? await worker.frames(file, options, emitter(id))
-      : await worker[kind](file, options); // thumbnail, sprite
+      : kind === 'thumbnail' ? await worker.thumbnail(file, options, webcodecs !== false)
+      : await worker.sprite(file, options);
     postMessage({ id, ok: true, result });
   } catch (e) {
     postMessage({ id, ok: false, error: asError(e) });

@@ -1,7 +1,7 @@
 // Types of /thumbnailer.js, the thumbnailer's JS API.
 
 /** Which engine made a frame. */
-export type EngineName = 'browser-mt' | 'browser-st' | 'server';
+export type EngineName = 'browser-webcodecs' | 'browser-mt' | 'browser-st' | 'server';
 
 /**
  * What a `ThumbnailError` says went wrong: `CODES` in vocabulary/src/error.rs, the one list (a test
@@ -57,8 +57,8 @@ export interface CreateOptions {
   server?: string;
   /**
    * Which engine makes the frames. 'auto' (default): in the browser, falling back to the server
-   * when the browser cannot (no Worker/WebAssembly, or a codec the browser engine lacks, such as
-   * AV1; see `confirmUpload`); 'browser'; 'server'. Unknown options are refused.
+   * when the browser cannot (no Worker/WebAssembly, or a codec neither WebCodecs nor the wasm
+   * engine decodes; see `confirmUpload`); 'browser'; 'server'. Unknown options are refused.
    */
   engine?: 'auto' | 'browser' | 'server';
   /** Milliseconds a job may take, the engine's start included. Default 60000. */
@@ -69,6 +69,13 @@ export interface CreateOptions {
    * `upload_declined`. Without it, `auto` sends the video.
    */
   confirmUpload?: (why: { code: ThumbnailErrorCode; message: string; file: Blob }) => boolean | Promise<boolean>;
+  /**
+   * A still frame of a codec the browser decodes (H.264, VP8, VP9, AV1; HEVC where it has it) is
+   * decoded by the browser's WebCodecs (`engine: 'browser-webcodecs'` in the result), the wasm
+   * engine's decoders loading only for the rest and whenever WebCodecs fails. Default true; false:
+   * always the wasm engine.
+   */
+  webcodecs?: boolean;
 }
 
 export interface JobOptions {

@@ -29,6 +29,8 @@ function browserCapable() {
 
 /** One worker, started on first use and replaced after a crash, an abort or a timeout. */
 class EngineWorker {
+  /** Whether still frames may be decoded by the browser's WebCodecs (the Thumbnailer's `webcodecs`). */
+  webcodecs = true;
   #worker = null;
   #ready = null;
   #failStart = null; // rejects #ready while the engine is starting
@@ -94,7 +96,7 @@ class EngineWorker {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ id, kind, file, options });
+      this.#worker.postMessage({ id, kind, file, options, webcodecs: this.webcodecs });
     });
   }
 
@@ -218,15 +220,20 @@ export class Thumbnailer {
    *           confirmUpload?: (why: { code: string, message: string, file: Blob }) => boolean|Promise<boolean> }} [options]
    * `server`: URL of POST /thumbnail (POST /probe beside it), by default the one of the server this
    * module comes from; `timeout`: ms per job; `confirmUpload`: asked before `auto` sends a video to
-   * the server because the browser could not make the frame (false: the job fails with `upload_declined`).
+   * the server because the browser could not make the frame (false: the job fails with `upload_declined`);
+   * `webcodecs` (default true): a still frame of a codec the browser decodes (H.264, VP8, VP9, AV1,
+   * HEVC where it has it) is decoded by the browser's WebCodecs, the wasm engine's decoders loading
+   * only for the rest (false: always the wasm engine).
    */
-  static async create({ server = new URL('thumbnail', here).href, engine = 'auto', timeout = 60000, confirmUpload, ...unknown } = {}) {
+  static async create({ server = new URL('thumbnail', here).href, engine = 'auto', timeout = 60000, confirmUpload, webcodecs = true, ...unknown } = {}) {
     const extra = Object.keys(unknown);
-    if (extra.length) throw new ThumbnailError('invalid_argument', `unknown option \`${extra[0]}\` (known: server, engine, timeout, confirmUpload)`);
+    if (extra.length) throw new ThumbnailError('invalid_argument', `unknown option \`${extra[0]}\` (known: server, engine, timeout, confirmUpload, webcodecs)`);
+    if (typeof webcodecs !== 'boolean') throw new ThumbnailError('invalid_argument', 'webcodecs must be true or false');
     if (!ENGINES.has(engine)) throw new ThumbnailError('invalid_argument', `engine must be auto, browser or server, not ${engine}`);
     if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
     if (confirmUpload !== undefined && typeof confirmUpload !== 'function') throw new ThumbnailError('invalid_argument', 'confirmUpload must be a function');
     const t = new Thumbnailer(server, engine, timeout, confirmUpload);
+    t.#engine.webcodecs = webcodecs;
     if (engine !== 'server' && browserCapable()) {
       // Start loading the engine now; `browser` reports a failure here, `auto` falls back later.
       const started = t.#engine.start();
@@ -447,7 +454,8 @@ export class Thumbnailer {
     }
     try {
       const result = await Promise.race([this.#engine.run(kind, file, options), stopped]);
-      return kind === 'probe' ? result : { ...result, engine };
+      // A still frame says which path made it (browser-webcodecs); the rest, the engine's name.
+      return kind === 'probe' ? result : { engine, ...result };
     } catch (e) {
       throw this.#engineFailure(e);
     }

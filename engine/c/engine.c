@@ -682,16 +682,11 @@ static void copy_rgba(const uint8_t *src, int stride, int w, int h, int rotation
 /* Scales e->kept to fit the box (never enlarging; at most max_pixels, and TE_MAX_SIDE a side),
  * converts it to RGBA and applies the rotation. The size comes from the frame itself, since a
  * stream may change its resolution. */
-static int to_rgba(te_engine *e, int max_width, int max_height) {
-#ifdef TE_NO_DECODERS
-  (void)max_width, (void)max_height;
-  return fail(e, TE_ERR_UNSUPPORTED_CODEC, "this build reads containers only");
-#else
-  const AVFrame *f = e->kept;
-  const int rotation = e->info.rotation, turned = rotation % 180 != 0;
-  if (f->width <= 0 || f->height <= 0) return fail(e, TE_ERR_CORRUPT, "a frame without a size");
-  AVRational sar = av_guess_sample_aspect_ratio(e->fmt, e->fmt->streams[e->stream], (AVFrame *)f);
-  double shown_w = shown_width(f->width, sar), shown_h = f->height;
+/* The size a w x h frame of the open stream is shown at, fitted in the box: its sample aspect
+ * ratio and rotation applied, never enlarged, at most max_pixels, and TE_MAX_SIDE a side. */
+static void fit_size(const te_engine *e, int w, int h, AVRational sar, int max_width, int max_height, int *out_w_, int *out_h_) {
+  const int turned = e->info.rotation % 180 != 0;
+  double shown_w = shown_width(w, sar), shown_h = h;
   double disp_w = turned ? shown_h : shown_w, disp_h = turned ? shown_w : shown_h;
   double scale = 1.0;
   if (max_width > 0) scale = FFMIN(scale, max_width / disp_w);
@@ -705,6 +700,31 @@ static int to_rgba(te_engine *e, int max_width, int max_height) {
     if (out_w >= out_h) out_w = FFMAX(1, e->max_pixels / out_h);
     else out_h = FFMAX(1, e->max_pixels / out_w);
   }
+  *out_w_ = out_w;
+  *out_h_ = out_h;
+}
+
+TE_EXPORT int te_output_size(te_engine *e, int32_t width, int32_t height, int32_t max_width, int32_t max_height, int32_t *out) {
+  e->message[0] = 0;
+  if (!e->fmt || e->stream < 0) return fail(e, TE_ERR_INVALID_ARGUMENT, "no video is open");
+  if (width <= 0 || height <= 0 || (int64_t)width * height > e->max_pixels || max_width < 0 || max_height < 0)
+    return fail(e, TE_ERR_INVALID_ARGUMENT, "bad frame size %dx%d", width, height);
+  AVRational sar = {e->codec_info.sar_num, e->codec_info.sar_den};
+  fit_size(e, width, height, sar, max_width, max_height, &out[0], &out[1]);
+  return TE_OK;
+}
+
+static int to_rgba(te_engine *e, int max_width, int max_height) {
+#ifdef TE_NO_DECODERS
+  (void)max_width, (void)max_height;
+  return fail(e, TE_ERR_UNSUPPORTED_CODEC, "this build reads containers only");
+#else
+  const AVFrame *f = e->kept;
+  const int rotation = e->info.rotation, turned = rotation % 180 != 0;
+  if (f->width <= 0 || f->height <= 0) return fail(e, TE_ERR_CORRUPT, "a frame without a size");
+  AVRational sar = av_guess_sample_aspect_ratio(e->fmt, e->fmt->streams[e->stream], (AVFrame *)f);
+  int out_w, out_h;
+  fit_size(e, f->width, f->height, sar, max_width, max_height, &out_w, &out_h);
   int scaled_w = turned ? out_h : out_w, scaled_h = turned ? out_w : out_h;
 
   if (!sws_isSupportedInput(f->format))

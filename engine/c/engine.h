@@ -155,6 +155,10 @@ const te_image *te_result(const te_engine *e);
 int te_read_packets(te_engine *e, double t, int32_t mode);
 const te_packets *te_packet_list(const te_engine *e);
 
+/* The size te_decode makes a width x height frame of the open video fitted in the box (out[0] x
+ * out[1]): for another decoder's frames to come out the engine's size. */
+int te_output_size(te_engine *e, int32_t width, int32_t height, int32_t max_width, int32_t max_height, int32_t *out);
+
 /* Why the last call failed, in words ("" after success). */
 const char *te_message(const te_engine *e);
 /* A stable name for a status: "not_media", "no_video", ... */

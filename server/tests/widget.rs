@@ -234,8 +234,9 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
         json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
     );
 
-    // AV1, which this browser engine cannot decode: `upload` is announced and may be declined.
-    browser.choose_file("#file", &fixture("av1.mp4")).await;
+    // PNG in QuickTime, which neither WebCodecs nor the wasm engine decodes: `upload` is announced
+    // and may be declined.
+    browser.choose_file("#file", &fixture("png.mov")).await;
     browser.run(load, vec![]).await;
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(event, json!({ "type": "upload", "code": "unsupported_codec" }));

@@ -1,11 +1,15 @@
-//! The wasm engine (engine/dist/thumbnail-engine-{st,mt}.js) as seen from Rust: its
+//! The wasm engine (engine/dist/thumbnail-engine-{st,mt,demux}.js) as seen from Rust: its
 //! emscripten module's exported C functions and filesystem, behind a small safe wrapper.
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
-use thumbnail_engine::layout::{self, ImageRef, IMAGE_SIZE_WASM32, INFO_SIZE};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use thumbnail_engine::layout::{
+    self, CodecInfo, ImageRef, Packets, CODEC_SIZE_WASM32, IMAGE_SIZE_WASM32, INFO_SIZE, PACKETS_SIZE_WASM32,
+    PACKET_SIZE,
+};
 use thumbnail_frames::{Failed, Picture};
 use thumbnail_vocabulary::{ErrorKind, Seek, VideoInfo};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -20,6 +24,14 @@ extern "C" {
     fn te_close(this: &EngineModule, e: u32);
     #[wasm_bindgen(method, js_name = _te_probe)]
     fn te_probe(this: &EngineModule, e: u32) -> u32;
+    #[wasm_bindgen(method, js_name = _te_codec_info)]
+    fn te_codec_info(this: &EngineModule, e: u32) -> u32;
+    #[wasm_bindgen(method, catch, js_name = _te_read_packets)]
+    fn te_read_packets(this: &EngineModule, e: u32, t: f64, mode: i32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(method, js_name = _te_packet_list)]
+    fn te_packet_list(this: &EngineModule, e: u32) -> u32;
+    #[wasm_bindgen(method, js_name = _te_output_size)]
+    fn te_output_size(this: &EngineModule, e: u32, w: i32, h: i32, max_w: i32, max_h: i32, out: u32) -> i32;
     #[wasm_bindgen(method, catch, js_name = _te_decode)]
     fn te_decode(this: &EngineModule, e: u32, t: f64, w: i32, h: i32, mode: i32) -> Result<i32, JsValue>;
     #[wasm_bindgen(method, catch, js_name = _te_decode_next)]
@@ -117,6 +129,27 @@ pub struct Engine {
     threads: i32,
 }
 
+/// Loads `thumbnail-engine-<variant>.js` from `base` (a folder URL ending in `/`) into this worker
+/// and instantiates it.
+pub async fn load(base: &str, variant: &str) -> Result<EngineModule, JsValue> {
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let script = format!("{base}thumbnail-engine-{variant}.js");
+    scope.import_scripts_1(&script)?;
+    // Each build defines the same factory: taken at once, before another build replaces it.
+    let factory: js_sys::Function = Reflect::get(&scope, &"createThumbnailEngine".into())?.dyn_into()?;
+    // Where the engine finds its .wasm and worker files: this worker may have been started from a
+    // blob (a page of another origin), whose URL says nothing about where the engine lives.
+    let base = base.to_owned();
+    let locate = Closure::<dyn Fn(String) -> String>::new(move |file: String| format!("{base}{file}"));
+    let options = Object::new();
+    Reflect::set(&options, &"locateFile".into(), &locate.into_js_value())?;
+    // The mt engine starts its own workers from this URL: inside a worker it cannot find itself.
+    Reflect::set(&options, &"mainScriptUrlOrBlob".into(), &script.into())?;
+    Reflect::set(&options, &"printErr".into(), &js_sys::Function::new_no_args(""))?;
+    let module = JsFuture::from(Promise::from(factory.call1(&JsValue::NULL, &options)?)).await?;
+    Ok(module.unchecked_into())
+}
+
 impl Engine {
     pub fn new(module: EngineModule, threads: u32) -> Result<Engine, Failure> {
         let raw = module.te_new();
@@ -177,6 +210,48 @@ impl Engine {
         Ok(layout::info_from_bytes(
             &self.bytes(self.module.te_probe(self.raw), INFO_SIZE),
         ))
+    }
+
+    /// What another decoder needs for the open video (`te_codec_info`), the extradata copied out.
+    pub fn codec(&self) -> CodecInfo {
+        let (mut info, at, len) =
+            layout::codec_from_wasm32_bytes(&self.bytes(self.module.te_codec_info(self.raw), CODEC_SIZE_WASM32));
+        if at != 0 {
+            info.extradata = self.bytes(at, len);
+        }
+        info
+    }
+
+    /// The packets, undecoded, that the frame at `t` needs (`te_read_packets`), copied out.
+    pub fn read_packets(&mut self, t: f64, mode: Seek) -> Result<Packets, Failure> {
+        let status = self.module.te_read_packets(self.raw, t, mode.code());
+        self.check(status)?;
+        let (count, wanted, size, list, data) =
+            layout::packets_from_wasm32_bytes(&self.bytes(self.module.te_packet_list(self.raw), PACKETS_SIZE_WASM32));
+        let table = self.bytes(list, count * PACKET_SIZE);
+        Ok(Packets {
+            list: table.chunks_exact(PACKET_SIZE).map(layout::packet_from_bytes).collect(),
+            wanted,
+            data: self.bytes(data, size),
+        })
+    }
+
+    /// The size the engine makes a `width` x `height` frame of the open video fitted in the box.
+    pub fn output_size(&self, width: u32, height: u32, max_width: u32, max_height: u32) -> Result<(u32, u32), Failure> {
+        let out = self.module.malloc(8);
+        let status = self.module.te_output_size(
+            self.raw,
+            width as i32,
+            height as i32,
+            max_width as i32,
+            max_height as i32,
+            out,
+        );
+        let size = self.bytes(out, 8);
+        self.module.free(out);
+        self.check(Ok(status))?;
+        let side = |at: usize| i32::from_le_bytes(size[at..at + 4].try_into().unwrap()).max(1) as u32;
+        Ok((side(0), side(4)))
     }
 
     /// The frame at `t` seconds of the open video, fitted in the box.

@@ -1,16 +1,20 @@
 //! The browser side of the thumbnailer, compiled to wasm32 with wasm-bindgen. It runs inside a Web
-//! Worker (www/thumbnailer-worker.js is its glue): loads the engine (the mt build when the page is
-//! cross-origin isolated, else st), reads the user's File in place with WORKERFS, makes the frame
-//! and encodes it with OffscreenCanvas. Options, video descriptions and errors are the vocabulary
-//! crate's (thumbnail-vocabulary), as on the server: `at: '10%'` means the same on both, an unknown
-//! option is refused by both, and `probe` answers the JSON of POST /probe.
+//! Worker (www/thumbnailer-worker.js is its glue). It loads the demux-only engine first (containers
+//! and parsers, no decoders): a still frame of a codec the browser decodes is demuxed there and
+//! decoded by WebCodecs (webcodecs.rs). The whole engine (the mt build when the page is
+//! cross-origin isolated, else st) is loaded only when needed: a codec WebCodecs refuses, a decoder
+//! error, many frames. Both read the user's File in place with WORKERFS; frames are encoded with
+//! OffscreenCanvas. Options, video descriptions and errors are the vocabulary crate's
+//! (thumbnail-vocabulary), as on the server: `at: '10%'` means the same on both, an unknown option
+//! is refused by both, and `probe` answers the JSON of POST /probe.
 
 mod engine;
+mod webcodecs;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use engine::{Engine, EngineModule, Failure};
+use engine::{Engine, Failure};
 use js_sys::{Object, Promise, Reflect};
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
 use thumbnail_frames::series::series_times;
@@ -18,7 +22,7 @@ use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
 use thumbnail_frames::webp::mux_animation;
 use thumbnail_frames::{best_time, Picture, PICK_SIDE};
 use thumbnail_vocabulary::{
-    Format, FramesOptions, OptionValue, Seek, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS,
+    At, Format, FramesOptions, OptionValue, Seek, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -27,17 +31,49 @@ use web_sys::{Blob, ImageData, ImageEncodeOptions, OffscreenCanvas, OffscreenCan
 /// Decoder threads of the mt engine (its pthread pool holds 4).
 const MT_THREADS: u32 = 2;
 
-/// One engine in one worker; jobs run one at a time (a series of frames holds it between frames,
-/// hence the shared cell).
+/// The engines of one worker: the demux-only one, loaded at start, and the whole one, loaded at
+/// the first job that needs it. Jobs run one at a time (a series of frames holds the engine between
+/// frames, hence the shared cells).
+struct Engines {
+    /// Where thumbnail-engine-*.js are, ending in `/`.
+    base: String,
+    /// The whole engine's build ("mt" or "st"), its name in results, and its decoder threads.
+    variant: &'static str,
+    name: &'static str,
+    threads: u32,
+    demuxer: RefCell<Engine>,
+    whole: RefCell<Option<Rc<RefCell<Engine>>>>,
+    support: webcodecs::Support,
+}
+
+impl Engines {
+    /// The whole engine, loaded now if it is not yet.
+    async fn whole(&self) -> Result<Rc<RefCell<Engine>>, JsValue> {
+        if let Some(engine) = self.whole.borrow().as_ref() {
+            return Ok(engine.clone());
+        }
+        let module = engine::load(&self.base, self.variant).await.map_err(|e| {
+            to_js(Failure {
+                code: "engine_unavailable".into(),
+                message: format!("the engine did not load: {}", js_message(&e)),
+                fatal: true,
+            })
+        })?;
+        let engine = Rc::new(RefCell::new(Engine::new(module, self.threads).map_err(to_js)?));
+        *self.whole.borrow_mut() = Some(engine.clone());
+        Ok(engine)
+    }
+}
+
 #[wasm_bindgen]
 pub struct ThumbnailWorker {
-    engine: Rc<RefCell<Engine>>,
-    name: &'static str,
+    engines: Rc<Engines>,
 }
 
 #[wasm_bindgen]
 impl ThumbnailWorker {
-    /// Loads the engine from `engine_base` (the URL of the folder holding thumbnail-engine-*.js).
+    /// Loads the demux-only engine from `engine_base` (the URL of the folder holding
+    /// thumbnail-engine-*.js); the whole engine loads when a job first needs it.
     pub async fn start(engine_base: String) -> Result<ThumbnailWorker, JsValue> {
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let isolated = Reflect::get(&scope, &"crossOriginIsolated".into())
@@ -53,48 +89,144 @@ impl ThumbnailWorker {
             ("st", "browser-st", 1)
         };
         let base = format!("{}/", engine_base.trim_end_matches('/'));
-        let script = format!("{base}thumbnail-engine-{variant}.js");
-        scope.import_scripts_1(&script)?;
-        let factory: js_sys::Function = Reflect::get(&scope, &"createThumbnailEngine".into())?.dyn_into()?;
-        // Where the engine finds its .wasm and worker files: this worker may have been started from a
-        // blob (a page of another origin), whose URL says nothing about where the engine lives.
-        let locate = Closure::<dyn Fn(String) -> String>::new(move |file: String| format!("{base}{file}"));
-        let options = Object::new();
-        Reflect::set(&options, &"locateFile".into(), &locate.into_js_value())?;
-        // The mt engine starts its own workers from this URL: inside a worker it cannot find itself.
-        Reflect::set(&options, &"mainScriptUrlOrBlob".into(), &script.into())?;
-        Reflect::set(&options, &"printErr".into(), &js_sys::Function::new_no_args(""))?;
-        let module: EngineModule = JsFuture::from(Promise::from(factory.call1(&JsValue::NULL, &options)?))
-            .await?
-            .unchecked_into();
-        let engine = Engine::new(module, threads).map_err(to_js)?;
+        let demuxer = Engine::new(engine::load(&base, "demux").await?, 1).map_err(to_js)?;
         Ok(ThumbnailWorker {
-            engine: Rc::new(RefCell::new(engine)),
-            name,
+            engines: Rc::new(Engines {
+                base,
+                variant,
+                name,
+                threads,
+                demuxer: RefCell::new(demuxer),
+                whole: RefCell::new(None),
+                support: webcodecs::Support::default(),
+            }),
         })
     }
 
-    /// "browser-mt" or "browser-st".
+    /// The whole engine's name, "browser-mt" or "browser-st" (a still frame the browser's own
+    /// decoder made says "browser-webcodecs").
     #[wasm_bindgen(getter)]
     pub fn engine(&self) -> String {
-        self.name.into()
+        self.engines.name.into()
     }
 
     /// The video's [`VideoInfo`], as POST /probe answers it: `{ duration, fps, width, height,
-    /// codedWidth, codedHeight, rotation, codec }` (width and height as shown).
-    pub fn probe(&mut self, file: Blob) -> Result<JsValue, JsValue> {
-        let mut engine = self.engine.borrow_mut();
-        let info = engine.open(&file).map_err(to_js);
-        engine.close();
-        describe(&info?)
+    /// codedWidth, codedHeight, rotation, codec }` (width and height as shown). Read by the
+    /// demux-only engine (no decoder needed); what it cannot read, by the whole engine.
+    pub fn probe(&self, file: Blob) -> Promise {
+        let engines = self.engines.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let read = {
+                let mut demuxer = engines.demuxer.borrow_mut();
+                let info = demuxer.open(&file);
+                demuxer.close();
+                info
+            };
+            let info = match read {
+                Ok(info) => info,
+                Err(_) => {
+                    let engine = engines.whole().await?;
+                    let mut engine = engine.borrow_mut();
+                    let info = engine.open(&file).map_err(to_js);
+                    engine.close();
+                    info?
+                }
+            };
+            describe(&info)
+        })
     }
 
     /// Makes the thumbnail: `options` as in the JS API ({ at, width, height, format, quality,
-    /// seek }). Resolves to `{ blob, width, height, time, duration }`.
-    pub fn thumbnail(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
+    /// seek, animated, ... }). Resolves to `{ blob, width, height, time, duration, engine }`. A
+    /// still frame at a given time goes to WebCodecs first when `webcodecs` and the browser
+    /// decodes the codec; anything it does not make, the whole engine makes.
+    pub fn thumbnail(&self, file: Blob, options: JsValue, webcodecs: bool) -> Result<Promise, JsValue> {
         let options = parse_options(&options)?;
-        let mut engine = self.engine.borrow_mut();
-        let made = engine.open(&file).and_then(|info| {
+        let engines = self.engines.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            if webcodecs && webcodecs::available() && !options.animated && options.at != At::Auto {
+                if let Some(made) = via_webcodecs(&engines, &file, &options).await? {
+                    return Ok(made);
+                }
+            }
+            let engine = engines.whole().await?;
+            let made = JsFuture::from(thumbnail_wasm(&engine, &file, options)?).await?;
+            Reflect::set(&made, &"engine".into(), &engines.name.into())?;
+            Ok(made)
+        }))
+    }
+}
+
+/// A still frame by the browser's own decoder: the demux-only engine reads the packets and says
+/// the size; WebCodecs decodes. `None` when it cannot (no WebCodecs name for the codec, a config
+/// the browser refuses, packets without timestamps, a decoder error): the whole engine then makes it.
+async fn via_webcodecs(engines: &Engines, file: &Blob, options: &ThumbnailOptions) -> Result<Option<JsValue>, JsValue> {
+    let read = {
+        let mut demuxer = engines.demuxer.borrow_mut();
+        let read = demuxer.open(file).and_then(|info| {
+            let t = options.at.seconds(info.duration).unwrap_or(0.0);
+            let config = thumbnail_engine::webcodecs::decoder_config(
+                &info.codec,
+                info.coded_width,
+                info.coded_height,
+                &demuxer.codec(),
+            );
+            let packets = match config {
+                Some(_) => Some(demuxer.read_packets(t, options.seek)?),
+                None => None,
+            };
+            Ok((info, config, packets))
+        });
+        if !matches!(read, Ok((_, Some(_), Some(_)))) {
+            demuxer.close();
+        }
+        read
+    };
+    let (info, config, packets) = match read {
+        Ok((info, Some(config), Some(packets))) => (info, config, packets),
+        _ => return Ok(None),
+    };
+    // The demuxer stays open while the browser decodes: it says the frame's size after.
+    let decoded = if engines.support.supported(&config).await {
+        webcodecs::decode(&config, &packets).await.ok()
+    } else {
+        None
+    };
+    let sized = decoded.map(|frame| {
+        let (w, h) = webcodecs::visible_size(&frame);
+        let size = engines
+            .demuxer
+            .borrow()
+            .output_size(w, h, options.max_width, options.max_height);
+        (frame, size)
+    });
+    engines.demuxer.borrow_mut().close();
+    let (frame, (width, height)) = match sized {
+        Some((frame, Ok(size))) => (frame, size),
+        Some((frame, Err(_))) => {
+            frame.close();
+            return Ok(None);
+        }
+        None => return Ok(None),
+    };
+    let rgba = webcodecs::draw(frame, width, height, info.rotation, &config).await?;
+    let blob = encode_rgba(width, height, &rgba, options.format, options.quality).await?;
+    let result = Object::new();
+    Reflect::set(&result, &"blob".into(), &blob)?;
+    Reflect::set(&result, &"width".into(), &width.into())?;
+    Reflect::set(&result, &"height".into(), &height.into())?;
+    Reflect::set(&result, &"time".into(), &packets.list[packets.wanted].time.max(0.0).into())?;
+    Reflect::set(&result, &"duration".into(), &info.duration.map_or(JsValue::NULL, JsValue::from))?;
+    Reflect::set(&result, &"engine".into(), &"browser-webcodecs".into())?;
+    Ok(Some(result.into()))
+}
+
+/// The thumbnail by the whole engine (its own decoders), as a promise of `{ blob, width, height,
+/// time, duration }`.
+fn thumbnail_wasm(engine: &RefCell<Engine>, file: &Blob, options: ThumbnailOptions) -> Result<Promise, JsValue> {
+    {
+        let mut engine = engine.borrow_mut();
+        let made = engine.open(file).and_then(|info| {
             let t = match options.at.seconds(info.duration) {
                 Some(t) => t,
                 None => best_time(info.duration, |t| engine.next_picture(t, PICK_SIDE, PICK_SIDE))?,
@@ -166,23 +298,27 @@ impl ThumbnailWorker {
     /// A contact sheet: `options` as in the JS API ({ count | every, columns, width, height,
     /// format, quality }). Resolves to `{ blob, columns, rows, tileWidth, tileHeight, times, vtt }`,
     /// the JSON of POST /sprite with the image as a Blob.
-    pub fn sprite(&mut self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
+    pub fn sprite(&self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
         let options = parse_sprite_options(&options)?;
-        let mut engine = self.engine.borrow_mut();
-        let made = engine.open(&file).and_then(|info| {
-            let times = sprite_times(info.duration, options.frames);
-            let (w, h) = (options.tile_width, options.tile_height);
-            let sheet = make_sheet(&times, options.columns, u64::from(DEFAULT_MAX_PIXELS), |t| {
-                engine.next_picture(t, w, h)
-            })?;
-            Ok((info.duration, times, sheet))
-        });
-        engine.close();
-        drop(engine);
-        let (duration, times, (sheet, rgba)) = made.map_err(to_js)?;
-        let info = SheetInfo::new(&sheet, times, duration, &image_name(options.format.extension()));
-        let (format, quality) = (options.format, options.quality);
+        let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let engine = engines.whole().await?;
+            let made = {
+                let mut engine = engine.borrow_mut();
+                let made = engine.open(&file).and_then(|info| {
+                    let times = sprite_times(info.duration, options.frames);
+                    let (w, h) = (options.tile_width, options.tile_height);
+                    let sheet = make_sheet(&times, options.columns, u64::from(DEFAULT_MAX_PIXELS), |t| {
+                        engine.next_picture(t, w, h)
+                    })?;
+                    Ok((info.duration, times, sheet))
+                });
+                engine.close();
+                made
+            };
+            let (duration, times, (sheet, rgba)) = made.map_err(to_js)?;
+            let info = SheetInfo::new(&sheet, times, duration, &image_name(options.format.extension()));
+            let (format, quality) = (options.format, options.quality);
             let pixels = js_sys::Uint8ClampedArray::from(&rgba[..]);
             let blob = encode_rgba(sheet.width(), sheet.height(), &pixels, format, quality).await?;
             let result = serde::Serialize::serialize(&info, &serde_wasm_bindgen::Serializer::json_compatible())?;
@@ -199,18 +335,19 @@ impl ThumbnailWorker {
     /// `{ time, width, height, blob }` when a format is asked, goes to `emit`, whose promise this
     /// waits for before the next decode: `false` ends the series there. Resolves to `{ count,
     /// duration }` when the series ends.
-    pub fn frames(&mut self, file: Blob, options: JsValue, emit: js_sys::Function) -> Result<Promise, JsValue> {
+    pub fn frames(&self, file: Blob, options: JsValue, emit: js_sys::Function) -> Result<Promise, JsValue> {
         let options = parse_frames_options(&options)?;
-        let opened = self.engine.borrow_mut().open(&file);
-        let info = match opened {
-            Ok(info) => info,
-            Err(failure) => {
-                self.engine.borrow_mut().close();
-                return Err(to_js(failure));
-            }
-        };
-        let engine = self.engine.clone();
+        let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let engine = engines.whole().await?;
+            let opened = engine.borrow_mut().open(&file);
+            let info = match opened {
+                Ok(info) => info,
+                Err(failure) => {
+                    engine.borrow_mut().close();
+                    return Err(to_js(failure));
+                }
+            };
             let made = series(&engine, &info, &options, &emit).await;
             engine.borrow_mut().close();
             let count = made?;
@@ -282,6 +419,15 @@ fn bytes_blob(bytes: &[u8], format: Format) -> Result<Blob, JsValue> {
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(format.mime());
     Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+}
+
+/// What a JS exception says.
+fn js_message(e: &JsValue) -> String {
+    Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
 }
 
 /// A failure as the JS side expects it: `{ code, message, fatal }`.
@@ -408,5 +554,5 @@ fn put_pixels(
         .ok_or_else(|| JsValue::from_str("no 2d context"))?
         .dyn_into()?;
     let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(rgba, width, height)?;
-    context.put_image_data(&pixels, 0.0, 0.0)
+    context.put_image_data(&pixels, 0, 0)
 }
