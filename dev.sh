@@ -12,13 +12,14 @@ log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: the native engine's libraries, the ffmpeg CLI (fixtures, references), exiftool
 # (rotated fixture), brotli (size check), Node (runs the wasm engine in tests), chromium and its
-# WebDriver (browser tests), PostgreSQL (the shared job store's tests start their own server).
+# WebDriver (browser tests), PostgreSQL (the shared job store's tests start their own server),
+# nginx (a server of byte ranges for the URL sources' tests, which start their own).
 APT_PACKAGES=(
   build-essential pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   ffmpeg libimage-exiftool-perl brotli
   chromium chromium-driver
-  postgresql
+  postgresql nginx-light
 )
 
 apt_install() {
@@ -31,7 +32,14 @@ apt_install() {
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update -q
+  # No package's service starts on installing (PostgreSQL's cluster, nginx on port 80): the tests
+  # start their own on 127.0.0.1. A policy-rc.d that refuses is put in place if there is none.
+  local policy=/usr/sbin/policy-rc.d ours=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null && "${sudo[@]}" chmod +x "$policy" && ours=1
+  fi
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -z "$ours" ] || "${sudo[@]}" rm -f "$policy"
 }
 
 setup() {

@@ -17,6 +17,9 @@ export type EngineName = 'browser-webcodecs' | 'browser-mt' | 'browser-st' | 'se
  *   the server path
  * - not_found, gone, conflict: an asynchronous job of the server unknown, expired, or not in a
  *   state for what was asked (cancelling a finished job)
+ * - source_not_found, source_no_range, source_refused: a URL source is not there (404, 410), is
+ *   served without HTTP Range requests, or cannot be read from this page (CORS, unreachable,
+ *   another status)
  */
 export type ThumbnailErrorCode =
   | 'not_media'
@@ -42,7 +45,10 @@ export type ThumbnailErrorCode =
   | 'aborted'
   | 'engine_unavailable'
   | 'upload_declined'
-  | 'network';
+  | 'network'
+  | 'source_not_found'
+  | 'source_no_range'
+  | 'source_refused';
 
 export class ThumbnailError extends Error {
   /** 'AbortError' for `aborted`, else 'ThumbnailError'. */
@@ -219,16 +225,22 @@ export interface Job {
   error: { code: ThumbnailErrorCode; detail: string; status: number } | null;
 }
 
+/**
+ * What a job reads: a File or Blob, or a URL (absolute, or relative to the page) that the browser
+ * engine reads in HTTP Range requests (CORS), never whole; a URL is never sent to the server.
+ */
+export type Source = Blob | string | URL;
+
 export class Thumbnailer {
   static create(options?: CreateOptions): Promise<Thumbnailer>;
-  probe(file: Blob, options?: JobOptions): Promise<VideoInfo>;
-  thumbnail(file: Blob, options?: ThumbnailOptions): Promise<Thumbnail>;
-  sprite(file: Blob, options?: SpriteOptions): Promise<Sprite>;
+  probe(file: Source, options?: JobOptions): Promise<VideoInfo>;
+  thumbnail(file: Source, options?: ThumbnailOptions): Promise<Thumbnail>;
+  sprite(file: Source, options?: SpriteOptions): Promise<Sprite>;
   /**
    * The frames one at a time, each made when it is asked for; leaving the loop ends the job.
    * `for await (const frame of t.frames(file, { count: 10, width: 160 })) ctx.drawImage(frame.bitmap, 0, 0);`
    */
-  frames(file: Blob, options?: FramesOptions): AsyncGenerator<Frame, void, undefined>;
+  frames(file: Source, options?: FramesOptions): AsyncGenerator<Frame, void, undefined>;
   /**
    * Sends the video to the server as an asynchronous job and resolves, once the server has it, to
    * the job. (`sprite()`, `frames()` and animations already run as such jobs on the server.)

@@ -198,9 +198,24 @@ function watch(signal, timeout, what) {
   return watcher;
 }
 
-/** Refuses what no engine could take: not a Blob, a bad timeout, a signal already aborted. */
+/**
+ * What a job reads: a File or Blob as it is, or a URL (a string or a URL) as its absolute address,
+ * which the browser engine reads in HTTP Range requests, never whole.
+ */
+function source(file) {
+  if (file instanceof Blob) return file;
+  if (typeof file === 'string' || file instanceof URL) {
+    try {
+      return new URL(file, location.href).href;
+    } catch {
+      throw new ThumbnailError('invalid_argument', `not a URL: ${file}`);
+    }
+  }
+  throw new ThumbnailError('invalid_argument', 'pass a File, a Blob or a URL');
+}
+
+/** Refuses what no engine could take: a bad timeout, a signal already aborted. */
 function check(file, signal, timeout) {
-  if (!(file instanceof Blob)) throw new ThumbnailError('invalid_argument', 'pass a File or a Blob');
   if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
   if (signal?.aborted) throw new ThumbnailError('aborted', 'the job was cancelled');
 }
@@ -300,6 +315,7 @@ export class Thumbnailer {
     if (!['thumbnail', 'probe', 'sprite', 'frames'].includes(operation)) {
       throw new ThumbnailError('invalid_argument', `operation must be thumbnail, probe, sprite or frames, not ${operation}`);
     }
+    if (!(file instanceof Blob)) throw new ThumbnailError('invalid_argument', 'a job on the server takes a File or a Blob');
     check(file, signal, timeout);
     return this.#request(operation, file, options, signal, timeout, this.#generation, 'accept');
   }
@@ -314,10 +330,14 @@ export class Thumbnailer {
     for (const request of this.#requests) request.abort();
   }
 
-  async #dispatch(kind, file, options, signal, timeout = this.#timeout) {
+  async #dispatch(kind, given, options, signal, timeout = this.#timeout) {
+    const file = source(given);
     check(file, signal, timeout);
     const generation = this.#generation;
-    if (this.#engineChoice === 'server') return this.#viaServer(kind, file, options, signal, timeout, generation);
+    if (this.#engineChoice === 'server') {
+      if (typeof file === 'string') throw new ThumbnailError('invalid_argument', 'a URL is read by the browser engine only: pass the File, or use engine auto or browser');
+      return this.#viaServer(kind, file, options, signal, timeout, generation);
+    }
     if (!browserCapable()) {
       const why = new ThumbnailError('engine_unavailable', 'this browser has no Web Workers, WebAssembly or OffscreenCanvas');
       await this.#mayUpload(file, why, signal);
@@ -332,8 +352,10 @@ export class Thumbnailer {
     }
   }
 
-  async *#series(file, options, signal, timeout = this.#timeout) {
+  async *#series(given, options, signal, timeout = this.#timeout) {
+    const file = source(given);
     check(file, signal, timeout);
+    if (typeof file === 'string' && this.#engineChoice === 'server') throw new ThumbnailError('invalid_argument', 'a URL is read by the browser engine only');
     const generation = this.#generation;
     if (this.#engineChoice !== 'server' && browserCapable()) {
       let yielded = false;
@@ -416,6 +438,7 @@ export class Thumbnailer {
 
   /** `auto` is about to send the video to the server because of `why`: the page may say no. */
   async #mayUpload(file, why, signal) {
+    if (typeof file === 'string') throw why; // a URL: nothing here to send, the browser could not make it
     if (!this.#confirmUpload) return;
     let yes = false;
     try {

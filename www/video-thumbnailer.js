@@ -6,8 +6,10 @@
 //
 // The file types, the drop zone and the shown thumbnail are the page's too (picking.js).
 //
-// Attributes: server, engine (auto, browser, server), at (the first frame; by default the most
-// representative one, 'auto'), width, height, format, quality, seek (exact, keyframe), upload.
+// Attributes: src (a video's URL, read in the browser in HTTP Range requests: the server of it must
+// allow CORS and serve ranges), server, engine (auto, browser, server), at (the first frame; by
+// default the most representative one, 'auto'), width, height, format, quality, seek (exact,
+// keyframe), upload.
 // Moving the slider shows frames live; letting it go makes the frame and fires `thumbnail`. Events: `thumbnail`
 // (detail: { blob, width, height, time, engine }), `error` (detail: a ThumbnailError) and `upload`
 // (cancelable; detail: { code, message, file }): in `auto` mode, before a video the browser could
@@ -76,7 +78,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
   if (typeof customElements === 'undefined' || customElements.get('video-thumbnailer')) return;
 
   class VideoThumbnailer extends HTMLElement {
-    static observedAttributes = ['server', 'engine'];
+    static observedAttributes = ['server', 'engine', 'src'];
     #thumbnailer = null; // a Promise<Thumbnailer>, made on first use
     #file = null;
     #job = null; // the AbortController of the job in progress
@@ -110,6 +112,10 @@ export function defineVideoThumbnailer(Thumbnailer) {
 
     attributeChangedCallback(name, before, after) {
       if (before === after) return;
+      if (name === 'src') {
+        if (after) this.load(after);
+        return;
+      }
       // `server` or `engine` changed: a new Thumbnailer; a job in progress is made again with it.
       const redo = this.#job !== null;
       this.#release();
@@ -123,7 +129,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
       this.#shown.clear();
     }
 
-    /** Takes a video File or Blob (as the button and the drop zone do) and makes its thumbnail. */
+    /** Takes a video File or Blob (as the button and the drop zone do), or a URL (as `src`), and makes its thumbnail. */
     async load(file) {
       this.#file = file;
       this.#el.controls.hidden = true;

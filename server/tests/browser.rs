@@ -1099,3 +1099,81 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders() {
     }
     browser.close().await;
 }
+
+/// URL sources: the worker reads a video another server serves (a real nginx, another origin,
+/// CORS) in HTTP Range requests, never whole. A frame in the middle of the 4.5 GiB file (its
+/// header at the end, its frames after a hole of 4.5 GiB) is fetched in less than 5 MB; probing
+/// and both decoding paths give the native engine's answers; a missing file, a server without
+/// ranges and one without CORS are typed errors (the one without ranges stops its download).
+#[tokio::test]
+async fn urls_are_read_in_ranges() {
+    let large = test_support::large_mp4();
+    let ranges = test_support::RangeServer::start(&test_support::fixtures());
+    let server = start_server();
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    let base = ranges.base.clone();
+    let run = |js: String| {
+        let browser = &browser;
+        async move {
+            browser
+                .run(
+                    &format!(
+                        "{BASE64_OF}
+                         const thumbnailOf = async (r) =>
+                           ({{ engine: r.engine, width: r.width, height: r.height, time: r.time, image: await base64Of(r.blob) }});
+                         const {{ Thumbnailer }} = await import('/thumbnailer.js');
+                         window.t ??= await Thumbnailer.create({{ engine: 'auto' }});
+                         window.wasm ??= await Thumbnailer.create({{ engine: 'browser', webcodecs: false }});
+                         try {{ {js} }} catch (e) {{ return {{ code: e.code, message: e.message }}; }}"
+                    ),
+                    vec![],
+                )
+                .await
+        }
+    };
+
+    let info = run(format!("return await t.probe('{base}/cors/h264.mp4');")).await;
+    let native = Engine::open(&fixture("h264.mp4"), &OpenOptions::default()).unwrap();
+    let read: thumbnail_vocabulary::VideoInfo = serde_json::from_value(info.clone()).expect("a description");
+    assert_eq!(&read, native.info(), "{info}");
+
+    let name = large.strip_prefix(test_support::fixtures()).unwrap().display().to_string();
+    let native = Engine::open(&large, &OpenOptions::default()).unwrap();
+    let middle = native.info().duration.unwrap() / 2.0;
+    let before = ranges.bytes_sent("/cors/");
+    let made = run(format!(
+        "return await thumbnailOf(await t.thumbnail(new URL('{base}/cors/{name}'), {{ at: '50%', width: 160, height: 160 }}));"
+    ))
+    .await;
+    assert!(made["code"].is_null(), "{made}");
+    let fetched = ranges.bytes_sent("/cors/") - before;
+    eprintln!("a frame at 50% of the {} byte file: {fetched} bytes fetched", std::fs::metadata(&large).unwrap().len());
+    assert!(fetched < 5_000_000, "{fetched} bytes fetched");
+    assert_like_native(&Made::from_json(&made), &large, middle, 160, "browser-webcodecs", WEBCODECS_DB);
+    // The wasm decoders read the same way.
+    let made = run(format!(
+        "return await thumbnailOf(await wasm.thumbnail('{base}/cors/{name}', {{ at: '50%', width: 160, height: 160 }}));"
+    ))
+    .await;
+    assert!(made["code"].is_null(), "{made}");
+    assert_like_native(&Made::from_json(&made), &large, middle, 160, "browser-mt", SAME_FRAME_DB);
+
+    let failed = |path: &str| run(format!("await t.thumbnail('{base}{path}'); return {{ code: null }};"));
+    let missing = failed("/cors/no-such-video.mp4").await;
+    assert_eq!(missing["code"], json!("source_not_found"), "{missing}");
+    let before = ranges.bytes_sent("/no-range/");
+    let whole = failed(&format!("/no-range/{name}")).await;
+    assert_eq!(whole["code"], json!("source_no_range"), "{whole}");
+    let sent = ranges.bytes_sent("/no-range/") - before;
+    assert!(sent < 256 << 20, "{sent} bytes of a server without ranges were read");
+    let refused = failed("/no-cors/h264.mp4").await;
+    assert_eq!(refused["code"], json!("source_refused"), "{refused}");
+    for outcome in [&missing, &whole, &refused] {
+        assert!(outcome["message"].as_str().is_some_and(|m| m.contains(&base)), "{outcome}");
+    }
+    // And the Thumbnailer goes on.
+    let made = run(format!("return await thumbnailOf(await t.thumbnail('{base}/cors/h264.mp4', {{ width: 160, height: 160 }}));")).await;
+    assert_like_native(&Made::from_json(&made), &fixture("h264.mp4"), 1.0, 160, "browser-webcodecs", WEBCODECS_DB);
+    browser.close().await;
+}

@@ -116,7 +116,7 @@ async fn after_one_visit_the_page_works_with_the_server_stopped() {
     );
     assert_eq!(
         make_h264(&browser).await,
-        json!({ "engine": "browser-mt", "width": 320, "error": "" })
+        json!({ "engine": "browser-webcodecs", "width": 320, "error": "" })
     );
     browser.close().await;
 }
@@ -217,7 +217,7 @@ async fn a_new_version_waits_for_the_open_page_then_replaces_the_old_cache() {
     assert_eq!(now, json!({ "cached": true, "served": true }));
     assert_eq!(
         make_h264(&browser).await,
-        json!({ "engine": "browser-mt", "width": 320, "error": "" })
+        json!({ "engine": "browser-webcodecs", "width": 320, "error": "" })
     );
     browser.close().await;
 }

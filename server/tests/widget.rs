@@ -126,7 +126,7 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() 
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         (event["engine"].clone(), event["time"].clone()),
-        (json!("browser-st"), json!(2.48))
+        (json!("browser-webcodecs"), json!(2.48))
     );
 
     // mode="server": the widget posts across origins to the server attribute.
@@ -218,7 +218,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
+        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160 })
     );
 
     // An attribute changes while the new engine is still starting: the job is made with the new one.
@@ -231,7 +231,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
+        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160 })
     );
 
     // PNG in QuickTime, which neither WebCodecs nor the wasm engine decodes: `upload` is announced

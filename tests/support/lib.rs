@@ -6,11 +6,13 @@ pub mod browser;
 pub mod large;
 pub mod load;
 pub mod postgres;
+pub mod ranges;
 pub mod server;
 
 pub use browser::Browser;
 pub use large::large_mp4;
 pub use postgres::Postgres;
+pub use ranges::RangeServer;
 pub use server::{eventually, zeros, Server};
 
 use std::path::{Path, PathBuf};

@@ -8,18 +8,25 @@ use thumbnail_engine::layout::{
 };
 use thumbnail_frames::{Failed, Picture};
 use thumbnail_vocabulary::{ErrorKind, Seek, VideoInfo};
+use std::rc::Rc;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::source::{RangeReader, Source};
 
 #[wasm_bindgen]
 extern "C" {
     /// The object `createThumbnailEngine()` resolves to.
+    #[derive(Clone)]
     pub type EngineModule;
 
     #[wasm_bindgen(method, js_name = _te_new)]
     fn te_new(this: &EngineModule) -> u32;
     #[wasm_bindgen(method, catch, js_name = _te_open)]
     fn te_open(this: &EngineModule, e: u32, path: u32, threads: i32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = _te_open_reader)]
+    fn te_open_reader(this: &EngineModule, e: u32, size: f64, threads: i32) -> Result<i32, JsValue>;
     #[wasm_bindgen(method, js_name = _te_close)]
     fn te_close(this: &EngineModule, e: u32);
     #[wasm_bindgen(method, js_name = _te_probe)]
@@ -127,6 +134,8 @@ pub struct Engine {
     module: EngineModule,
     raw: u32,
     threads: i32,
+    /// While a URL is open: the reader the engine calls (`Module.teRead`), and its source.
+    reading: Option<(Closure<dyn FnMut(f64, u32, i32) -> i32>, Rc<RangeReader>)>,
 }
 
 /// Loads `thumbnail-engine-<variant>.js` from `base` (a folder URL ending in `/`) into this worker
@@ -161,18 +170,12 @@ impl Engine {
             module,
             raw,
             threads: threads as i32,
+            reading: None,
         })
     }
 
-    /// The heap as it is now: with threads, another thread may have grown the memory since the
-    /// module last refreshed its views.
     fn heap(&self) -> Uint8Array {
-        match Reflect::get(&self.module, &"wasmMemory".into()) {
-            Ok(memory) if !memory.is_undefined() => {
-                Uint8Array::new(&memory.unchecked_into::<js_sys::WebAssembly::Memory>().buffer())
-            }
-            _ => self.module.heap_u8(),
-        }
+        heap_of(&self.module)
     }
 
     fn bytes(&self, ptr: u32, len: usize) -> Vec<u8> {
@@ -180,6 +183,12 @@ impl Engine {
     }
 
     fn check(&self, status: Result<i32, JsValue>) -> Result<(), Failure> {
+        // A URL that could not be read: its own failure, not the engine's "cannot read".
+        if let Some((_, reader)) = &self.reading {
+            if let Some(failure) = reader.failure.borrow_mut().take() {
+                return Err(failure);
+            }
+        }
         match status {
             Ok(0) => Ok(()),
             Ok(code) => {
@@ -190,9 +199,41 @@ impl Engine {
         }
     }
 
-    /// Mounts `file` (a File or Blob, read in place by WORKERFS: nothing is copied) and opens it.
-    pub fn open(&mut self, file: &web_sys::Blob) -> Result<VideoInfo, Failure> {
+    /// Opens a source: a File or Blob mounted with WORKERFS (read in place: nothing is copied),
+    /// or a URL read through its [`RangeReader`].
+    pub fn open(&mut self, source: &Source) -> Result<VideoInfo, Failure> {
         self.close();
+        match source {
+            Source::File(file) => self.open_file(file),
+            Source::Url(reader) => self.open_url(reader),
+        }
+    }
+
+    fn open_url(&mut self, reader: &Rc<RangeReader>) -> Result<VideoInfo, Failure> {
+        let (source, module) = (reader.clone(), self.module.clone());
+        let read = Closure::<dyn FnMut(f64, u32, i32) -> i32>::new(move |offset: f64, at: u32, len: i32| {
+            let mut bytes = vec![0u8; len.max(0) as usize];
+            match source.read(offset as u64, &mut bytes) {
+                Ok(n) => {
+                    heap_of(&module).subarray(at, at + n as u32).copy_from(&bytes[..n]);
+                    n as i32
+                }
+                Err(failure) => {
+                    *source.failure.borrow_mut() = Some(failure);
+                    -1
+                }
+            }
+        });
+        Reflect::set(&self.module, &"teRead".into(), read.as_ref()).map_err(Failure::crashed)?;
+        self.reading = Some((read, reader.clone()));
+        let status = self.module.te_open_reader(self.raw, reader.size as f64, self.threads);
+        self.check(status)?;
+        Ok(layout::info_from_bytes(
+            &self.bytes(self.module.te_probe(self.raw), INFO_SIZE),
+        ))
+    }
+
+    fn open_file(&mut self, file: &web_sys::Blob) -> Result<VideoInfo, Failure> {
         let fs = self.module.fs();
         let workerfs = Reflect::get(&fs.filesystems(), &"WORKERFS".into()).map_err(Failure::crashed)?;
         let blob = Object::new();
@@ -302,5 +343,19 @@ impl Engine {
     pub fn close(&mut self) {
         self.module.te_close(self.raw);
         let _ = self.module.fs().unmount(MOUNT);
+        if self.reading.take().is_some() {
+            let _ = Reflect::delete_property(self.module.unchecked_ref::<Object>(), &"teRead".into());
+        }
+    }
+}
+
+/// The heap as it is now: with threads, another thread may have grown the memory since the
+/// module last refreshed its views.
+fn heap_of(module: &EngineModule) -> Uint8Array {
+    match Reflect::get(module, &"wasmMemory".into()) {
+        Ok(memory) if !memory.is_undefined() => {
+            Uint8Array::new(&memory.unchecked_into::<js_sys::WebAssembly::Memory>().buffer())
+        }
+        _ => module.heap_u8(),
     }
 }

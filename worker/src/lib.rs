@@ -9,12 +9,14 @@
 //! is refused by both, and `probe` answers the JSON of POST /probe.
 
 mod engine;
+mod source;
 mod webcodecs;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use engine::{Engine, Failure};
+use source::Source;
 use js_sys::{Object, Promise, Reflect};
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
 use thumbnail_frames::series::series_times;
@@ -113,9 +115,10 @@ impl ThumbnailWorker {
     /// The video's [`VideoInfo`], as POST /probe answers it: `{ duration, fps, width, height,
     /// codedWidth, codedHeight, rotation, codec }` (width and height as shown). Read by the
     /// demux-only engine (no decoder needed); what it cannot read, by the whole engine.
-    pub fn probe(&self, file: Blob) -> Promise {
+    pub fn probe(&self, file: JsValue) -> Promise {
         let engines = self.engines.clone();
         wasm_bindgen_futures::future_to_promise(async move {
+            let file = Source::from_js(&file).await.map_err(to_js)?;
             let read = {
                 let mut demuxer = engines.demuxer.borrow_mut();
                 let info = demuxer.open(&file);
@@ -140,10 +143,11 @@ impl ThumbnailWorker {
     /// seek, animated, ... }). Resolves to `{ blob, width, height, time, duration, engine }`. A
     /// still frame at a given time goes to WebCodecs first when `webcodecs` and the browser
     /// decodes the codec; anything it does not make, the whole engine makes.
-    pub fn thumbnail(&self, file: Blob, options: JsValue, webcodecs: bool) -> Result<Promise, JsValue> {
+    pub fn thumbnail(&self, file: JsValue, options: JsValue, webcodecs: bool) -> Result<Promise, JsValue> {
         let options = parse_options(&options)?;
         let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let file = Source::from_js(&file).await.map_err(to_js)?;
             if webcodecs && webcodecs::available() && !options.animated && options.at != At::Auto {
                 if let Some(made) = via_webcodecs(&engines, &file, &options).await? {
                     return Ok(made);
@@ -160,7 +164,7 @@ impl ThumbnailWorker {
 /// A still frame by the browser's own decoder: the demux-only engine reads the packets and says
 /// the size; WebCodecs decodes. `None` when it cannot (no WebCodecs name for the codec, a config
 /// the browser refuses, packets without timestamps, a decoder error): the whole engine then makes it.
-async fn via_webcodecs(engines: &Engines, file: &Blob, options: &ThumbnailOptions) -> Result<Option<JsValue>, JsValue> {
+async fn via_webcodecs(engines: &Engines, file: &Source, options: &ThumbnailOptions) -> Result<Option<JsValue>, JsValue> {
     let read = {
         let mut demuxer = engines.demuxer.borrow_mut();
         let read = demuxer.open(file).and_then(|info| {
@@ -223,7 +227,7 @@ async fn via_webcodecs(engines: &Engines, file: &Blob, options: &ThumbnailOption
 
 /// The thumbnail by the whole engine (its own decoders), as a promise of `{ blob, width, height,
 /// time, duration }`.
-fn thumbnail_wasm(engine: &RefCell<Engine>, file: &Blob, options: ThumbnailOptions) -> Result<Promise, JsValue> {
+fn thumbnail_wasm(engine: &RefCell<Engine>, file: &Source, options: ThumbnailOptions) -> Result<Promise, JsValue> {
     {
         let mut engine = engine.borrow_mut();
         let made = engine.open(file).and_then(|info| {
@@ -298,10 +302,11 @@ impl ThumbnailWorker {
     /// A contact sheet: `options` as in the JS API ({ count | every, columns, width, height,
     /// format, quality }). Resolves to `{ blob, columns, rows, tileWidth, tileHeight, times, vtt }`,
     /// the JSON of POST /sprite with the image as a Blob.
-    pub fn sprite(&self, file: Blob, options: JsValue) -> Result<Promise, JsValue> {
+    pub fn sprite(&self, file: JsValue, options: JsValue) -> Result<Promise, JsValue> {
         let options = parse_sprite_options(&options)?;
         let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let file = Source::from_js(&file).await.map_err(to_js)?;
             let engine = engines.whole().await?;
             let made = {
                 let mut engine = engine.borrow_mut();
@@ -335,10 +340,11 @@ impl ThumbnailWorker {
     /// `{ time, width, height, blob }` when a format is asked, goes to `emit`, whose promise this
     /// waits for before the next decode: `false` ends the series there. Resolves to `{ count,
     /// duration }` when the series ends.
-    pub fn frames(&self, file: Blob, options: JsValue, emit: js_sys::Function) -> Result<Promise, JsValue> {
+    pub fn frames(&self, file: JsValue, options: JsValue, emit: js_sys::Function) -> Result<Promise, JsValue> {
         let options = parse_frames_options(&options)?;
         let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let file = Source::from_js(&file).await.map_err(to_js)?;
             let engine = engines.whole().await?;
             let opened = engine.borrow_mut().open(&file);
             let info = match opened {
