@@ -174,6 +174,20 @@ tail -c +$(( (size * 2 / 5) / 188 * 188 + 1 )) "$out/interlaced.ts" >"$out/cut-m
 # A header that promises more than the file holds: an AVI cut in half (no index either).
 size=$(stat -c %s "$out/mpeg4.avi")
 head -c $((size / 2)) "$out/mpeg4.avi" >"$out/half.avi"
+# A camera's damaged frame: in a copy of h264.mp4, the NAL length of the first B-frame after
+# 1.2 s that nothing refers to claims more bytes than the file has. FFmpeg's decoders (the CLI, the
+# engine) drop it and go on with the same frames after it; the browser's decoder stops there (and
+# the engine, which cannot read that packet's NAL header, does not know to leave it out).
+damaged=$(ffprobe -v error -select_streams v:0 -show_entries packet=pts_time,pos,flags -of csv=p=0 "$out/h264.mp4" |
+  while IFS=, read -r t pos flags; do
+    [[ $flags == *K* ]] && continue
+    awk -v t="$t" 'BEGIN { exit !(t > 1.2 && t < 1.85) }' || continue
+    nal=$(od -An -tu1 -j $((pos + 4)) -N1 "$out/h264.mp4" | tr -d ' ')
+    if (( ((nal >> 5) & 3) == 0 )); then echo "$pos"; break; fi
+  done)
+cp "$out/h264.mp4" "$out/tmp-damaged-frame.mp4"
+printf '\x7f\xff\xff\xff' | dd of="$out/tmp-damaged-frame.mp4" bs=1 seek="$damaged" conv=notrunc status=none
+mv "$out/tmp-damaged-frame.mp4" "$out/damaged-frame.mp4"
 # Truncated ASF with several video streams.
 size=$(stat -c %s "$out/three-streams.wmv")
 head -c $((size * 3 / 5)) "$out/three-streams.wmv" >"$out/three-streams-truncated.wmv"
