@@ -6,7 +6,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" = --bench ]; then
-  # Larger inputs for the benchmark only (slower to make): 720p VP9 and 4K HEVC, 10 s, 2 s GOP,
+  # Larger inputs for the benchmark only (slower to make): 720p VP9, 1080p AV1 and 4K HEVC, 10 s, 2 s GOP,
   # and a 10-minute 720p H.264 video for contact sheets.
   out=$root/target/fixtures/bench
   mkdir -p "$out"
@@ -20,6 +20,12 @@ if [ "${1:-}" = --bench ]; then
     ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=1280x720:rate=25:duration=600 \
       -c:v libx264 -preset ultrafast -crf 32 -pix_fmt yuv420p -g 250 "$out/tmp.mp4"
     mv "$out/tmp.mp4" "$out/h264-720p-10min.mp4"
+  fi
+  if [ ! -s "$out/av1-1080p.mp4" ]; then
+    # The AV1 the browsers decode (WebCodecs): 1080p, 10 s, a keyframe every 2 s.
+    ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=1920x1080:rate=25:duration=10 \
+      -c:v libaom-av1 -cpu-used 8 -usage realtime -row-mt 1 -b:v 2M -g 50 "$out/tmp.mp4"
+    mv "$out/tmp.mp4" "$out/av1-1080p.mp4"
   fi
   if [ ! -s "$out/hevc-4k.mp4" ]; then
     ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=3840x2160:rate=25:duration=10 \

@@ -45,6 +45,7 @@ enum Section {
     Server,
     Sprite,
     Jobs,
+    Peers,
 }
 
 /// The benchmark inputs: 10 s, a keyframe every 2 s, the frame at 1 s.
@@ -88,6 +89,9 @@ fn main() {
     }
     if want(Section::Jobs) {
         jobs(&mut report, args.load_seconds);
+    }
+    if want(Section::Peers) {
+        peers(&mut report, args.runs.min(5), args.cold_runs.min(3));
     }
 
     print!("{report}");
@@ -341,7 +345,7 @@ fn wasm_vs_native(report: &mut String, runs: usize, native: &NativeTimes) {
 
 /// The peer libraries the browser figures are measured against, installed from npm (pinned) into
 /// target/bench/npm once; their folder.
-const PEERS: &[&str] = &["@ffmpeg/ffmpeg@0.12.15", "@ffmpeg/core-mt@0.12.10"];
+const PEERS: &[&str] = &["@ffmpeg/ffmpeg@0.12.15", "@ffmpeg/core-mt@0.12.10", "mediabunny@1.61.0"];
 
 fn peer_libraries() -> PathBuf {
     let dir = root().join("target/bench/npm");
@@ -841,4 +845,180 @@ fn gif_in_browser(report: &mut String, runs: usize) {
         ms(theirs),
         theirs.as_secs_f64() / ours.as_secs_f64()
     ));
+}
+
+/// JS run in a fresh page of the server with a `#file` input: `arguments[1]` thumbnails of the
+/// file's frame at 1 s, 640 px wide PNG, by the system `arguments[0]`, timed from before it loads
+/// (the first: cold) and each after (warm). Each system's own way, as its documentation shows it:
+/// - ours: the JS API (`webcodecs` on: WebCodecs and the demux-only engine; off: the wasm decoders);
+/// - mediabunny: `Input` + `BlobSource` + `CanvasSink` (WebCodecs; the canvas to PNG);
+/// - ffmpeg.wasm: its mt core, the file written into its memory, `-ss 1 -i in -frames:v 1
+///   -vf scale=640:-1 out.png`, read out;
+/// - `<video>`: an object URL, seek to 1 s, draw on a canvas, PNG.
+const TIME_PEERS: &str = "
+    const [system, runs] = arguments;
+    const file = document.getElementById('file').files[0];
+    const started = performance.now();
+    const png = (canvas) => canvas.convertToBlob
+      ? canvas.convertToBlob({ type: 'image/png' })
+      : new Promise((done) => canvas.toBlob(done, 'image/png'));
+    let make;
+    if (system === 'ours' || system === 'ours-wasm') {
+      const { Thumbnailer } = await import('/thumbnailer.js');
+      const t = await Thumbnailer.create({ engine: 'browser', webcodecs: system === 'ours' });
+      make = async () => {
+        const r = await t.thumbnail(file, { at: 1, width: 640, height: 640, format: 'png' });
+        return { width: r.width, engine: r.engine };
+      };
+    } else if (system === 'mediabunny') {
+      const mb = await import('/peers/mediabunny/dist/modules/src/index.js');
+      make = async () => {
+        const input = new mb.Input({ source: new mb.BlobSource(file), formats: mb.ALL_FORMATS });
+        const track = await input.getPrimaryVideoTrack();
+        const { canvas } = await new mb.CanvasSink(track, { width: 640 }).getCanvas(1);
+        await png(canvas);
+        input.dispose?.();
+        return { width: canvas.width };
+      };
+    } else if (system === 'ffmpeg.wasm') {
+      const { FFmpeg } = await import('/peers/@ffmpeg/ffmpeg/dist/esm/index.js');
+      const ffmpeg = new FFmpeg();
+      const core = '/peers/@ffmpeg/core-mt/dist/esm/';
+      await ffmpeg.load({ coreURL: core + 'ffmpeg-core.js', wasmURL: core + 'ffmpeg-core.wasm', workerURL: core + 'ffmpeg-core.worker.js' });
+      make = async () => {
+        await ffmpeg.writeFile('in', new Uint8Array(await file.arrayBuffer()));
+        const code = await ffmpeg.exec(['-ss', '1', '-i', 'in', '-frames:v', '1', '-vf', 'scale=640:-1', 'out.png']);
+        if (code !== 0) throw new Error(`ffmpeg.wasm exited with ${code}`);
+        const out = await ffmpeg.readFile('out.png');
+        await ffmpeg.deleteFile('in');
+        await ffmpeg.deleteFile('out.png');
+        return { width: 640, bytes: out.length };
+      };
+    } else {
+      make = async () => {
+        const video = document.createElement('video');
+        video.muted = true;
+        const url = URL.createObjectURL(file);
+        video.src = url;
+        await new Promise((ok, fail) => { video.onloadeddata = ok; video.onerror = () => fail(new Error(`<video>: ${video.error?.message}`)); });
+        video.currentTime = 1;
+        await new Promise((ok) => { video.onseeked = ok; });
+        const canvas = new OffscreenCanvas(640, Math.round(640 * video.videoHeight / video.videoWidth));
+        canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
+        await png(canvas);
+        URL.revokeObjectURL(url);
+        video.removeAttribute('src');
+        video.load();
+        return { width: canvas.width };
+      };
+    }
+    const times = [];
+    let last;
+    try {
+      for (let i = 0; i < runs; i++) {
+        const start = i === 0 ? started : performance.now();
+        last = await make();
+        times.push(performance.now() - start);
+      }
+    } catch (e) {
+      return { error: String(e.message || e) };
+    }
+    return { times, ...last };";
+
+/// The browser's decoder against the peer libraries, in one headless Chromium run (the issue's
+/// table): ours on the WebCodecs path and on the wasm decoders, mediabunny, ffmpeg.wasm's mt core
+/// and the `<video>` element, on 1080p H.264, 720p VP9 and 1080p AV1. Cold: a fresh browser profile,
+/// from loading the library to the first PNG (median of `cold_runs` profiles); warm: each one after
+/// (median of the profiles' later runs).
+fn peers(report: &mut String, runs: usize, cold_runs: usize) {
+    let server = bench_server();
+    let runtime = runtime();
+    let inputs = [
+        ("1080p H.264", fixture("h264-1080p.mp4")),
+        ("720p VP9", fixture("bench/vp9-720p.webm")),
+        ("1080p AV1", fixture("bench/av1-1080p.mp4")),
+    ];
+    let systems = ["ours", "ours-wasm", "mediabunny", "ffmpeg.wasm", "video"];
+    let _ = writeln!(
+        report,
+        "## The browser's own decoder against the peer libraries (headless chromium, software decoders)\n\n\
+         The frame at 1 s as a 640 px wide PNG. Cold: a fresh browser profile, from loading the library to the \
+         first image (median of {cold_runs}); warm: each image after (median of {} in all). Ours: the JS API in its \
+         worker; `webcodecs` is the default path (the demux-only engine's packets, WebCodecs), `wasm` the engine's \
+         own decoders. mediabunny 1.61.0 (`CanvasSink`), ffmpeg.wasm 0.12.15 with core-mt 0.12.10 \
+         (the file written in, `-ss 1 -frames:v 1 -vf scale=640:-1`), `<video>` + canvas.\n",
+        cold_runs * runs.saturating_sub(1)
+    );
+    let _ = writeln!(
+        report,
+        "| input | system | cold | warm |\n| --- | --- | ---: | ---: |"
+    );
+    let mut ratios = Vec::new();
+    runtime.block_on(async {
+        for (label, file) in &inputs {
+            let mut figures = std::collections::HashMap::new();
+            for system in systems {
+                let (mut cold, mut warm, mut failed, mut made_by) = (Vec::new(), Vec::new(), None, String::new());
+                for _ in 0..cold_runs {
+                    let browser = Browser::start().await;
+                    browser.client.goto(&server.url("/blank.html")).await.unwrap();
+                    browser.choose_file("#file", file).await;
+                    let out = browser.run(TIME_PEERS, vec![json!(system), json!(runs.max(2))]).await;
+                    browser.close().await;
+                    if let Some(e) = out["error"].as_str().or(out["thrown"].as_str()) {
+                        failed = Some(e.to_owned());
+                        break;
+                    }
+                    made_by = out["engine"].as_str().unwrap_or_default().to_owned();
+                    let times: Vec<Duration> = out["times"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
+                        .collect();
+                    cold.push(times[0]);
+                    warm.extend_from_slice(&times[1..]);
+                }
+                let name = match system {
+                    "ours" => format!("ours, webcodecs ({made_by})"),
+                    "ours-wasm" => format!("ours, wasm ({made_by})"),
+                    "video" => "`<video>` + canvas".into(),
+                    other => other.into(),
+                };
+                match failed {
+                    Some(e) => {
+                        let _ = writeln!(report, "| {label} | {name} | fails: {e} | |");
+                    }
+                    None => {
+                        let (cold, warm) = (median(cold), median(warm));
+                        let _ = writeln!(report, "| {label} | {name} | {} | {} |", ms(cold), ms(warm));
+                        figures.insert(system, (cold, warm));
+                    }
+                }
+            }
+            ratios.push((*label, figures));
+        }
+    });
+    let _ = writeln!(
+        report,
+        "\nRatios (targets: warm ≥ 1.0× mediabunny's speed, cold within 1.5× of its time, warm ≥ 2× ffmpeg.wasm's speed):\n\n\
+         | input | mediabunny warm / ours | ours cold / mediabunny cold | ffmpeg.wasm warm / ours |\n| --- | ---: | ---: | ---: |"
+    );
+    for (label, figures) in ratios {
+        let ratio = |a: Option<&(Duration, Duration)>, b: Option<&(Duration, Duration)>, pick: fn(&(Duration, Duration)) -> Duration| {
+            match (a, b) {
+                (Some(a), Some(b)) => format!("{:.2}×", pick(a).as_secs_f64() / pick(b).as_secs_f64()),
+                _ => "–".into(),
+            }
+        };
+        let (ours, mb, ff) = (figures.get("ours"), figures.get("mediabunny"), figures.get("ffmpeg.wasm"));
+        let _ = writeln!(
+            report,
+            "| {label} | {} | {} | {} |",
+            ratio(mb, ours, |f| f.1),
+            ratio(ours, mb, |f| f.0),
+            ratio(ff, ours, |f| f.1)
+        );
+    }
+    let _ = writeln!(report);
 }
