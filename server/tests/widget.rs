@@ -218,7 +218,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160 })
+        json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
     );
 
     // An attribute changes while the new engine is still starting: the job is made with the new one.
@@ -231,7 +231,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160 })
+        json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
     );
 
     // PNG in QuickTime, which neither WebCodecs nor the wasm engine decodes: `upload` is announced
@@ -311,5 +311,47 @@ async fn the_slider_shows_frames_live_without_restarting_the_engine() {
         "{posted} frames made for 15 positions: {counts}"
     );
     assert_eq!(counts["events"], seen as u64, "a live frame fired `thumbnail`");
+    browser.close().await;
+}
+
+/// `src`: the widget makes the thumbnail of a URL (another origin's nginx, CORS, ranges) in the
+/// browser, and a missing one is a typed `error` event; nothing is uploaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_takes_a_url_in_its_src_attribute() {
+    let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
+    let ranges = test_support::RangeServer::start(&test_support::fixtures());
+    let page = serve_page_on_another_origin(format!(
+        r#"<!doctype html><meta charset="utf-8"><title>A site showing its own video</title>
+<video-thumbnailer id="w" src="{videos}/cors/h264.mp4" at="1.5" width="160"></video-thumbnailer>
+<script type="module" src="{base}/thumbnailer.js"></script>
+<script>
+  window.events = [];
+  const el = document.getElementById('w');
+  el.addEventListener('thumbnail', ({{ detail: d }}) => events.push({{ type: 'thumbnail', engine: d.engine, width: d.width, time: d.time }}));
+  el.addEventListener('error', ({{ detail: e }}) => events.push({{ type: 'error', code: e.code }}));
+</script>"#,
+        videos = ranges.base,
+        base = server.base
+    ))
+    .await;
+    let browser = Browser::start().await;
+    browser.client.goto(&page).await.unwrap();
+    let mut seen = 0;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(
+        event,
+        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160, "time": 1.52 })
+    );
+    assert!(ranges.bytes_sent("/cors/h264.mp4") > 0);
+    browser
+        .run(
+            &format!("document.getElementById('w').setAttribute('src', '{}/cors/gone.mp4');", ranges.base),
+            vec![],
+        )
+        .await;
+    let event = next_event(&browser, &mut seen).await;
+    assert_eq!(event, json!({ "type": "error", "code": "source_not_found" }));
+    let posts = server.metrics().await;
+    assert!(!posts.contains("method=\"POST\""), "a URL reached the server:\n{posts}");
     browser.close().await;
 }

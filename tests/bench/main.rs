@@ -180,8 +180,9 @@ fn sizes(report: &mut String) {
         report,
         "| artifact | raw | gzip -9 | brotli -q 11 |\n| --- | ---: | ---: | ---: |"
     );
-    // The engine, then what a page loads with it: the Rust worker and the JS glue.
-    let engine = ["st.wasm", "st.js", "mt.wasm", "mt.js", "mt.worker.js"].map(|name| {
+    // The engine (the demux-only build first: a page loads it alone when WebCodecs decodes), then
+    // what a page loads with it: the Rust worker and the JS glue.
+    let engine = ["demux.wasm", "demux.js", "st.wasm", "st.js", "mt.wasm", "mt.js", "mt.worker.js"].map(|name| {
         (
             format!("thumbnail-engine-{name}"),
             engine_dir().join(format!("dist/thumbnail-engine-{name}")),
@@ -388,13 +389,13 @@ fn server_binary() -> PathBuf {
 
 /// JS run in a page with a `#file` input: loads the API from `arguments[0]` (the server's base URL)
 /// and times `arguments[1]` thumbnails of the file after `arguments[2]` untimed ones, full size PNG
-/// at 1 s. The first timed one of a fresh page includes fetching and compiling everything.
+/// at 1 s, by the wasm engine's own decoders (the WebCodecs path is measured in `peers`). The first timed one of a fresh page includes fetching and compiling everything.
 const TIME_THUMBNAILS: &str = "
     const [base, runs, warmups] = arguments;
     const file = document.getElementById('file').files[0];
     const started = performance.now();
     const { Thumbnailer } = await import(base + '/thumbnailer.js');
-    const t = window.thumbnailer ??= await Thumbnailer.create({ engine: 'browser' });
+    const t = window.thumbnailer ??= await Thumbnailer.create({ engine: 'browser', webcodecs: false });
     let engine;
     for (let i = 0; i < warmups; i++) await t.thumbnail(file, { at: 1 });
     const times = [];

@@ -72,6 +72,15 @@ extern "C" {
     fn filesystems(this: &Fs) -> Object;
 }
 
+/// What a JS exception (an Error, a DOMException, a string) says.
+pub fn js_message(e: &JsValue) -> String {
+    Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
 /// Where the user's file is mounted, and its name there.
 const MOUNT: &str = "/in";
 const VIDEO: &str = "/in/video";
@@ -94,10 +103,7 @@ impl Failure {
     }
 
     fn crashed(error: JsValue) -> Failure {
-        let message = error
-            .as_string()
-            .or_else(|| js_sys::Error::from(error).message().as_string())
-            .unwrap_or_default();
+        let message = js_message(&error);
         Failure {
             code: "engine_crashed".into(),
             message: format!("the engine stopped: {message}"),

@@ -15,7 +15,7 @@ mod webcodecs;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use engine::{Engine, Failure};
+use engine::{js_message, Engine, Failure};
 use source::Source;
 use js_sys::{Object, Promise, Reflect};
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
@@ -425,15 +425,6 @@ fn bytes_blob(bytes: &[u8], format: Format) -> Result<Blob, JsValue> {
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(format.mime());
     Blob::new_with_u8_array_sequence_and_options(&parts, &options)
-}
-
-/// What a JS exception says.
-fn js_message(e: &JsValue) -> String {
-    Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
 }
 
 /// A failure as the JS side expects it: `{ code, message, fatal }`.

@@ -10,6 +10,8 @@ use std::rc::Rc;
 use js_sys::{Reflect, Uint8Array};
 use thumbnail_engine::layout::Packets;
 use thumbnail_engine::webcodecs::DecoderConfig;
+
+use crate::engine::js_message as message;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -330,15 +332,6 @@ fn scale(pixels: Vec<u8>, from: (u32, u32), to: (u32, u32), channels: u32) -> Re
         .resize(&src, &mut dst, &options)
         .map_err(|e| e.to_string())?;
     Ok(dst.into_vec())
-}
-
-/// A DOMException's or Error's message.
-fn message(e: &JsValue) -> String {
-    Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "the browser's decoder failed".into())
 }
 
 /// The visible size of a decoded frame (its coded size without padding; no aspect ratio).
