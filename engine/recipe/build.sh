@@ -4,7 +4,7 @@
 #   2. build a slim, decode-only, LGPL FFmpeg with Debian's emscripten, three times:
 #      st (no threads), mt (pthreads), and demux (containers and parsers only: no decoders, no
 #      scaler; what the browser loads first, to hand packets to its own decoder, WebCodecs),
-#   3. link c/engine.c into each as a MODULARIZE'd factory with WORKERFS,
+#   3. link c/engine.c into each as a MODULARIZE'd factory (its bytes read by the host: te_open_reader),
 #   4. write dist/: the artifacts, BUILDINFO (versions, flags, sha256s) and the licence notice.
 # Also: --print-component-flags, --fetch-source (for fuzz/fuzz.sh), --print-recipe-hash.
 # Intermediate files live under target/ffmpeg-wasm/ (git-ignored); a variant whose flags did not
@@ -106,7 +106,7 @@ link_flags() {
     -sMODULARIZE=1 -sEXPORT_NAME=createThumbnailEngine
     -sENVIRONMENT=web,worker,node
     -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=2GB
-    -sFILESYSTEM=1 -lworkerfs.js
+    -sFILESYSTEM=1
     "-sEXPORTED_FUNCTIONS=$exports"
     "-sEXPORTED_RUNTIME_METHODS=FS,UTF8ToString,stringToUTF8,lengthBytesUTF8"
     -sINCOMING_MODULE_JS_API=locateFile,mainScriptUrlOrBlob,print,printErr,onAbort,wasmMemory,instantiateWasm

@@ -11,9 +11,9 @@
 //! vocabulary crate's, `thumbnail-vocabulary`.
 
 pub mod layout;
-pub mod webcodecs;
 #[cfg(feature = "native")]
 mod native;
+pub mod webcodecs;
 
 #[cfg(feature = "native")]
 pub use native::{status_name, Engine, Image, Interrupt, OpenOptions};

@@ -80,7 +80,11 @@ fn hevc(c: &CodecInfo, x: &[u8]) -> Option<(String, Option<Vec<u8>>)> {
             constraints.pop();
         }
         let constraints: Vec<String> = constraints.iter().map(|b| format!("{b:X}")).collect();
-        let codec = format!("hvc1.{space}{profile}.{flags:X}.{tier}{}.{}", x[12], constraints.join("."));
+        let codec = format!(
+            "hvc1.{space}{profile}.{flags:X}.{tier}{}.{}",
+            x[12],
+            constraints.join(".")
+        );
         return Some((codec, Some(x.to_vec())));
     }
     if c.profile <= 0 || c.level <= 0 {
@@ -95,7 +99,13 @@ fn hevc(c: &CodecInfo, x: &[u8]) -> Option<(String, Option<Vec<u8>>)> {
 /// `vp09.PP.LL.DD`: profile and bit depth as the stream declares them; the level is the smallest
 /// whose picture size holds the frame (VP9 levels, annex A), the decoder only checks it is one.
 fn vp9(c: &CodecInfo, width: u32, height: u32) -> String {
-    let depth = if c.bit_depth > 8 { c.bit_depth } else if c.profile >= 2 { 10 } else { 8 };
+    let depth = if c.bit_depth > 8 {
+        c.bit_depth
+    } else if c.profile >= 2 {
+        10
+    } else {
+        8
+    };
     let profile = c.profile.clamp(0, 3);
     let area = u64::from(width) * u64::from(height);
     let level = [
@@ -174,7 +184,10 @@ mod tests {
     fn names_the_codecs_as_the_registry_does() {
         let avcc = [1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, 0];
         let c = decoder_config("h264", 1920, 1080, &info(&avcc)).unwrap();
-        assert_eq!((c.codec.as_str(), c.description.as_deref()), ("avc1.64001f", Some(&avcc[..])));
+        assert_eq!(
+            (c.codec.as_str(), c.description.as_deref()),
+            ("avc1.64001f", Some(&avcc[..]))
+        );
         // Annex B: from the SPS (here after a four-byte start code), no description
         let annex_b = [0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0x11, 0, 0, 1, 0x68, 0xce];
         let c = decoder_config("h264", 320, 240, &info(&annex_b)).unwrap();
@@ -184,9 +197,29 @@ mod tests {
         hvcc.resize(23, 0);
         let c = decoder_config("hevc", 1280, 720, &info(&hvcc)).unwrap();
         assert_eq!(c.codec, "hvc1.1.6.L93.90");
-        let c = decoder_config("hevc", 1280, 720, &CodecInfo { profile: 1, level: 93, ..info(&[]) }).unwrap();
+        let c = decoder_config(
+            "hevc",
+            1280,
+            720,
+            &CodecInfo {
+                profile: 1,
+                level: 93,
+                ..info(&[])
+            },
+        )
+        .unwrap();
         assert_eq!(c.codec, "hev1.1.6.L93.B0");
-        let c = decoder_config("vp9", 1280, 720, &CodecInfo { profile: 0, bit_depth: 8, ..info(&[]) }).unwrap();
+        let c = decoder_config(
+            "vp9",
+            1280,
+            720,
+            &CodecInfo {
+                profile: 0,
+                bit_depth: 8,
+                ..info(&[])
+            },
+        )
+        .unwrap();
         assert_eq!(c.codec, "vp09.00.31.08");
         let av1c = [0x81, 0x08, 0x0c, 0x00];
         let c = decoder_config("av1", 1920, 1080, &info(&av1c)).unwrap();
@@ -197,9 +230,16 @@ mod tests {
 
     #[test]
     fn the_matrix_is_the_engine_s() {
-        let c = |space, range| CodecInfo { color_space: space, color_range: range, ..info(&[]) };
+        let c = |space, range| CodecInfo {
+            color_space: space,
+            color_range: range,
+            ..info(&[])
+        };
         let config = |c| decoder_config("vp8", 16, 16, &c).unwrap();
-        assert_eq!((config(c(2, 0)).matrix, config(c(2, 0)).full_range), ("smpte170m", false));
+        assert_eq!(
+            (config(c(2, 0)).matrix, config(c(2, 0)).full_range),
+            ("smpte170m", false)
+        );
         assert_eq!((config(c(1, 2)).matrix, config(c(1, 2)).full_range), ("bt709", true));
     }
 }

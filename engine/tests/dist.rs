@@ -41,7 +41,15 @@ fn artifacts_match_their_recorded_checksums() {
         .lines()
         .filter_map(|l| l.strip_prefix("artifact-sha256: "))
         .collect();
-    for name in ["st.js", "st.wasm", "mt.js", "mt.wasm", "mt.worker.js", "demux.js", "demux.wasm"] {
+    for name in [
+        "st.js",
+        "st.wasm",
+        "mt.js",
+        "mt.wasm",
+        "mt.worker.js",
+        "demux.js",
+        "demux.wasm",
+    ] {
         let file = format!("thumbnail-engine-{name}");
         let actual = stdout(
             Command::new("sha256sum")

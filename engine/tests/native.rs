@@ -460,7 +460,12 @@ fn packets_lead_to_the_frame_the_engine_decodes() {
         .iter()
         .map(|v| v.file)
         .chain(["av1.mp4"])
-        .chain(REAL_WORLD.iter().filter(|c| matches!(c.expect, Expect::Frame { .. })).map(|c| c.file))
+        .chain(
+            REAL_WORLD
+                .iter()
+                .filter(|c| matches!(c.expect, Expect::Frame { .. }))
+                .map(|c| c.file),
+        )
         .collect();
     let mut declined = Vec::new();
     for name in names {
@@ -473,7 +478,12 @@ fn packets_lead_to_the_frame_the_engine_decodes() {
             let config = config.unwrap_or_else(|| panic!("{name}: no decoder config for {}", info.codec));
             assert!(config.codec.len() >= 3, "{name}: {config:?}");
         }
-        for (t, seek) in [(at, Seek::Exact), (0.0, Seek::Exact), (at, Seek::Keyframe), (99.0, Seek::Exact)] {
+        for (t, seek) in [
+            (at, Seek::Exact),
+            (0.0, Seek::Exact),
+            (at, Seek::Keyframe),
+            (99.0, Seek::Exact),
+        ] {
             let packets = match engine.read_packets(t, seek) {
                 Ok(p) => p,
                 Err(e) => {
@@ -485,7 +495,9 @@ fn packets_lead_to_the_frame_the_engine_decodes() {
             assert!(first.key, "{name} at {t}: the first packet is not a keyframe");
             let wanted = packets.list[packets.wanted];
             assert!(!wanted.skip, "{name} at {t}");
-            let image = engine.frame(t, 64, 64, seek).unwrap_or_else(|e| panic!("{name} at {t}: {e}"));
+            let image = engine
+                .frame(t, 64, 64, seek)
+                .unwrap_or_else(|e| panic!("{name} at {t}: {e}"));
             assert!(
                 (wanted.time.max(0.0) - image.time).abs() < 1e-6,
                 "{name} at {t} {seek:?}: packets lead to {} but the engine decodes {}",
@@ -498,7 +510,9 @@ fn packets_lead_to_the_frame_the_engine_decodes() {
         declined.iter().map(|d| d.split(' ').next().unwrap()).collect();
     eprintln!("packets declined: {declined:#?}");
     assert!(
-        declined_files.iter().all(|f| f.starts_with("raw.") || *f == "cover-art.mp3"),
+        declined_files
+            .iter()
+            .all(|f| f.starts_with("raw.") || *f == "cover-art.mp3"),
         "{declined:#?}"
     );
 }
@@ -509,6 +523,13 @@ fn packets_nothing_refers_to_need_not_be_decoded() {
     let mut engine = open("h264.mp4");
     let packets = engine.read_packets(1.9, Seek::Exact).unwrap();
     let skipped = packets.list.iter().filter(|p| p.skip).count();
-    eprintln!("h264.mp4 at 1.9 s: {} packets, {skipped} need not be decoded", packets.list.len());
-    assert!(skipped > 0 && skipped < packets.list.len(), "{skipped} of {}", packets.list.len());
+    eprintln!(
+        "h264.mp4 at 1.9 s: {} packets, {skipped} need not be decoded",
+        packets.list.len()
+    );
+    assert!(
+        skipped > 0 && skipped < packets.list.len(),
+        "{skipped} of {}",
+        packets.list.len()
+    );
 }

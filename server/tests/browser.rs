@@ -137,7 +137,11 @@ fn assert_like_native(made: &Made, file: &Path, at: f64, box_side: u32, engine: 
     let webcodecs = engine.starts_with("browser-") && made.engine == "browser-webcodecs";
     assert!(made.engine == engine || webcodecs, "{name}: made by {}", made.engine);
     let floor_db = if made.engine == "browser-webcodecs" {
-        SQUEEZED.iter().find(|s| s.0 == name).map_or(WEBCODECS_DB, |s| s.1).min(floor_db)
+        SQUEEZED
+            .iter()
+            .find(|s| s.0 == name)
+            .map_or(WEBCODECS_DB, |s| s.1)
+            .min(floor_db)
     } else {
         floor_db
     };
@@ -153,9 +157,15 @@ fn assert_like_native(made: &Made, file: &Path, at: f64, box_side: u32, engine: 
     let db = psnr(image.as_raw(), &native.rgba);
     if std::env::var_os("DBG_IMAGES").is_some() {
         image.save(format!("/tmp/dbg/{name}-{}.png", made.engine)).unwrap();
-        image::RgbaImage::from_raw(width, height, native.rgba.clone()).unwrap().save(format!("/tmp/dbg/{name}-native.png")).unwrap();
+        image::RgbaImage::from_raw(width, height, native.rgba.clone())
+            .unwrap()
+            .save(format!("/tmp/dbg/{name}-native.png"))
+            .unwrap();
     }
-    eprintln!("{name}: {} {width}x{height} at {time:.3} s, {db:.1} dB vs native", made.engine);
+    eprintln!(
+        "{name}: {} {width}x{height} at {time:.3} s, {db:.1} dB vs native",
+        made.engine
+    );
     assert!(db >= floor_db, "{name}: {db:.1} dB");
 }
 
@@ -252,9 +262,7 @@ async fn auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_ser
     browser
         .wait_for("document.getElementById('ask-upload').hidden", JOB_TIME)
         .await;
-    browser
-        .run("document.getElementById('make').click();", vec![])
-        .await;
+    browser.run("document.getElementById('make').click();", vec![]).await;
     browser
         .wait_for("!document.getElementById('ask-upload').hidden", JOB_TIME)
         .await;
@@ -466,7 +474,11 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
     let Outcome::Made(made) = press_make(&browser).await else {
         panic!("the job after a cancel failed");
     };
-    assert!(["browser-mt", "browser-webcodecs"].contains(&made.engine.as_str()), "{}", made.engine);
+    assert!(
+        ["browser-mt", "browser-webcodecs"].contains(&made.engine.as_str()),
+        "{}",
+        made.engine
+    );
     assert!((made.time - 9.9).abs() < 0.05, "{}", made.time);
 
     // The API: an AbortSignal, a timeout, terminate(), on a running job, while the engine starts
@@ -1075,7 +1087,11 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders() {
         let file = fixture(name);
         let case = REAL_WORLD.iter().find(|c| c.file == name);
         let (at, wasm_db) = case.map_or((1.0, SAME_FRAME_DB), |c| (c.at, c.wasm_db));
-        let codec = Engine::open(&file, &OpenOptions::default()).unwrap().info().codec.clone();
+        let codec = Engine::open(&file, &OpenOptions::default())
+            .unwrap()
+            .info()
+            .codec
+            .clone();
         browser.choose_file("#file", &file).await;
         for webcodecs in [true, false] {
             let made = browser
@@ -1105,7 +1121,10 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders() {
                 assert_eq!(engine, "browser-mt", "{name}");
             }
             if engine == "browser-webcodecs" {
-                assert!(webcodecs && WEBCODECS_CODECS.contains(&codec.as_str()), "{name}: {codec}");
+                assert!(
+                    webcodecs && WEBCODECS_CODECS.contains(&codec.as_str()),
+                    "{name}: {codec}"
+                );
                 by_webcodecs.push(name);
                 let floor = SQUEEZED.iter().find(|s| s.0 == name).map_or(WEBCODECS_DB, |s| s.1);
                 assert_like_native(&made, &file, at, 160, "browser-webcodecs", floor);
@@ -1115,8 +1134,19 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders() {
         }
     }
     eprintln!("made by WebCodecs: {by_webcodecs:?}");
-    for name in ["h264.mp4", "vp8.webm", "vp9.webm", "av1.mp4", "h264-1080p.mp4", "rotated.mp4", "anamorphic.mp4"] {
-        assert!(by_webcodecs.contains(&name), "{name} was not made by WebCodecs: {by_webcodecs:?}");
+    for name in [
+        "h264.mp4",
+        "vp8.webm",
+        "vp9.webm",
+        "av1.mp4",
+        "h264-1080p.mp4",
+        "rotated.mp4",
+        "anamorphic.mp4",
+    ] {
+        assert!(
+            by_webcodecs.contains(&name),
+            "{name} was not made by WebCodecs: {by_webcodecs:?}"
+        );
     }
     browser.close().await;
 }
@@ -1159,7 +1189,11 @@ async fn urls_are_read_in_ranges() {
     let read: thumbnail_vocabulary::VideoInfo = serde_json::from_value(info.clone()).expect("a description");
     assert_eq!(&read, native.info(), "{info}");
 
-    let name = large.strip_prefix(test_support::fixtures()).unwrap().display().to_string();
+    let name = large
+        .strip_prefix(test_support::fixtures())
+        .unwrap()
+        .display()
+        .to_string();
     let native = Engine::open(&large, &OpenOptions::default()).unwrap();
     let middle = native.info().duration.unwrap() / 2.0;
     let before = ranges.bytes_sent("/cors/");
@@ -1169,16 +1203,33 @@ async fn urls_are_read_in_ranges() {
     .await;
     assert!(made["code"].is_null(), "{made}");
     let fetched = ranges.bytes_sent("/cors/") - before;
-    eprintln!("a frame at 50% of the {} byte file: {fetched} bytes fetched", std::fs::metadata(&large).unwrap().len());
+    eprintln!(
+        "a frame at 50% of the {} byte file: {fetched} bytes fetched",
+        std::fs::metadata(&large).unwrap().len()
+    );
     assert!(fetched < 5_000_000, "{fetched} bytes fetched");
-    assert_like_native(&Made::from_json(&made), &large, middle, 160, "browser-webcodecs", WEBCODECS_DB);
+    assert_like_native(
+        &Made::from_json(&made),
+        &large,
+        middle,
+        160,
+        "browser-webcodecs",
+        WEBCODECS_DB,
+    );
     // The wasm decoders read the same way.
     let made = run(format!(
         "return await thumbnailOf(await wasm.thumbnail('{base}/cors/{name}', {{ at: '50%', width: 160, height: 160 }}));"
     ))
     .await;
     assert!(made["code"].is_null(), "{made}");
-    assert_like_native(&Made::from_json(&made), &large, middle, 160, "browser-mt", SAME_FRAME_DB);
+    assert_like_native(
+        &Made::from_json(&made),
+        &large,
+        middle,
+        160,
+        "browser-mt",
+        SAME_FRAME_DB,
+    );
 
     let failed = |path: &str| run(format!("await t.thumbnail('{base}{path}'); return {{ code: null }};"));
     let missing = failed("/cors/no-such-video.mp4").await;
@@ -1191,10 +1242,23 @@ async fn urls_are_read_in_ranges() {
     let refused = failed("/no-cors/h264.mp4").await;
     assert_eq!(refused["code"], json!("source_refused"), "{refused}");
     for outcome in [&missing, &whole, &refused] {
-        assert!(outcome["message"].as_str().is_some_and(|m| m.contains(&base)), "{outcome}");
+        assert!(
+            outcome["message"].as_str().is_some_and(|m| m.contains(&base)),
+            "{outcome}"
+        );
     }
     // And the Thumbnailer goes on.
-    let made = run(format!("return await thumbnailOf(await t.thumbnail('{base}/cors/h264.mp4', {{ width: 160, height: 160 }}));")).await;
-    assert_like_native(&Made::from_json(&made), &fixture("h264.mp4"), 1.0, 160, "browser-webcodecs", WEBCODECS_DB);
+    let made = run(format!(
+        "return await thumbnailOf(await t.thumbnail('{base}/cors/h264.mp4', {{ width: 160, height: 160 }}));"
+    ))
+    .await;
+    assert_like_native(
+        &Made::from_json(&made),
+        &fixture("h264.mp4"),
+        1.0,
+        160,
+        "browser-webcodecs",
+        WEBCODECS_DB,
+    );
     browser.close().await;
 }

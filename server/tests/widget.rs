@@ -345,7 +345,10 @@ async fn the_widget_takes_a_url_in_its_src_attribute() {
     assert!(ranges.bytes_sent("/cors/h264.mp4") > 0);
     browser
         .run(
-            &format!("document.getElementById('w').setAttribute('src', '{}/cors/gone.mp4');", ranges.base),
+            &format!(
+                "document.getElementById('w').setAttribute('src', '{}/cors/gone.mp4');",
+                ranges.base
+            ),
             vec![],
         )
         .await;

@@ -182,7 +182,16 @@ fn sizes(report: &mut String) {
     );
     // The engine (the demux-only build first: a page loads it alone when WebCodecs decodes), then
     // what a page loads with it: the Rust worker and the JS glue.
-    let engine = ["demux.wasm", "demux.js", "st.wasm", "st.js", "mt.wasm", "mt.js", "mt.worker.js"].map(|name| {
+    let engine = [
+        "demux.wasm",
+        "demux.js",
+        "st.wasm",
+        "st.js",
+        "mt.wasm",
+        "mt.js",
+        "mt.worker.js",
+    ]
+    .map(|name| {
         (
             format!("thumbnail-engine-{name}"),
             engine_dir().join(format!("dist/thumbnail-engine-{name}")),
@@ -872,7 +881,7 @@ const TIME_PEERS: &str = "
         return { width: r.width, engine: r.engine };
       };
     } else if (system === 'mediabunny') {
-      const mb = await import('/peers/mediabunny/dist/modules/src/index.js');
+      const mb = await import('/peers/mediabunny/dist/bundles/mediabunny.mjs');
       make = async () => {
         const input = new mb.Input({ source: new mb.BlobSource(file), formats: mb.ALL_FORMATS });
         const track = await input.getPrimaryVideoTrack();
@@ -950,10 +959,7 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize) {
          (the file written in, `-ss 1 -frames:v 1 -vf scale=640:-1`), `<video>` + canvas.\n",
         cold_runs * runs.saturating_sub(1)
     );
-    let _ = writeln!(
-        report,
-        "| input | system | cold | warm |\n| --- | --- | ---: | ---: |"
-    );
+    let _ = writeln!(report, "| input | system | cold | warm |\n| --- | --- | ---: | ---: |");
     let mut ratios = Vec::new();
     runtime.block_on(async {
         for (label, file) in &inputs {
@@ -966,8 +972,8 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize) {
                     browser.choose_file("#file", file).await;
                     let out = browser.run(TIME_PEERS, vec![json!(system), json!(runs.max(2))]).await;
                     browser.close().await;
-                    if let Some(e) = out["error"].as_str().or(out["thrown"].as_str()) {
-                        failed = Some(e.to_owned());
+                    if !out["times"].is_array() {
+                        failed = Some(out["error"].as_str().map_or_else(|| out.to_string(), str::to_owned));
                         break;
                     }
                     made_by = out["engine"].as_str().unwrap_or_default().to_owned();
@@ -1006,13 +1012,19 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize) {
          | input | mediabunny warm / ours | ours cold / mediabunny cold | ffmpeg.wasm warm / ours |\n| --- | ---: | ---: | ---: |"
     );
     for (label, figures) in ratios {
-        let ratio = |a: Option<&(Duration, Duration)>, b: Option<&(Duration, Duration)>, pick: fn(&(Duration, Duration)) -> Duration| {
+        let ratio = |a: Option<&(Duration, Duration)>,
+                     b: Option<&(Duration, Duration)>,
+                     pick: fn(&(Duration, Duration)) -> Duration| {
             match (a, b) {
                 (Some(a), Some(b)) => format!("{:.2}×", pick(a).as_secs_f64() / pick(b).as_secs_f64()),
                 _ => "–".into(),
             }
         };
-        let (ours, mb, ff) = (figures.get("ours"), figures.get("mediabunny"), figures.get("ffmpeg.wasm"));
+        let (ours, mb, ff) = (
+            figures.get("ours"),
+            figures.get("mediabunny"),
+            figures.get("ffmpeg.wasm"),
+        );
         let _ = writeln!(
             report,
             "| {label} | {} | {} | {} |",

@@ -1,19 +1,19 @@
 //! The wasm engine (engine/dist/thumbnail-engine-{st,mt,demux}.js) as seen from Rust: its
 //! emscripten module's exported C functions and filesystem, behind a small safe wrapper.
 
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Object, Promise, Reflect, Uint8Array};
+use std::rc::Rc;
 use thumbnail_engine::layout::{
     self, CodecInfo, ImageRef, Packets, CODEC_SIZE_WASM32, IMAGE_SIZE_WASM32, INFO_SIZE, PACKETS_SIZE_WASM32,
     PACKET_SIZE,
 };
 use thumbnail_frames::{Failed, Picture};
 use thumbnail_vocabulary::{ErrorKind, Seek, VideoInfo};
-use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::source::{RangeReader, Source};
+use crate::source::Source;
 
 #[wasm_bindgen]
 extern "C" {
@@ -23,8 +23,6 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = _te_new)]
     fn te_new(this: &EngineModule) -> u32;
-    #[wasm_bindgen(method, catch, js_name = _te_open)]
-    fn te_open(this: &EngineModule, e: u32, path: u32, threads: i32) -> Result<i32, JsValue>;
     #[wasm_bindgen(method, catch, js_name = _te_open_reader)]
     fn te_open_reader(this: &EngineModule, e: u32, size: f64, threads: i32) -> Result<i32, JsValue>;
     #[wasm_bindgen(method, js_name = _te_close)]
@@ -53,23 +51,8 @@ extern "C" {
     fn free(this: &EngineModule, ptr: u32);
     #[wasm_bindgen(method, js_name = UTF8ToString)]
     fn utf8_to_string(this: &EngineModule, ptr: u32) -> String;
-    #[wasm_bindgen(method, js_name = stringToUTF8)]
-    fn string_to_utf8(this: &EngineModule, s: &str, ptr: u32, max: u32);
     #[wasm_bindgen(method, getter, js_name = HEAPU8)]
     fn heap_u8(this: &EngineModule) -> Uint8Array;
-    #[wasm_bindgen(method, getter, js_name = FS)]
-    fn fs(this: &EngineModule) -> Fs;
-
-    /// Emscripten's FS.
-    pub type Fs;
-    #[wasm_bindgen(method, catch)]
-    fn mount(this: &Fs, kind: &JsValue, options: &JsValue, mountpoint: &str) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch)]
-    fn unmount(this: &Fs, mountpoint: &str) -> Result<(), JsValue>;
-    #[wasm_bindgen(method, catch)]
-    fn mkdir(this: &Fs, path: &str) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, getter)]
-    fn filesystems(this: &Fs) -> Object;
 }
 
 /// What a JS exception (an Error, a DOMException, a string) says.
@@ -80,10 +63,6 @@ pub fn js_message(e: &JsValue) -> String {
         .or_else(|| e.as_string())
         .unwrap_or_else(|| format!("{e:?}"))
 }
-
-/// Where the user's file is mounted, and its name there.
-const MOUNT: &str = "/in";
-const VIDEO: &str = "/in/video";
 
 /// An engine failure: a typed one from the engine, or `fatal` when the engine itself broke (a trap
 /// or an abort); then the worker must be replaced.
@@ -140,8 +119,8 @@ pub struct Engine {
     module: EngineModule,
     raw: u32,
     threads: i32,
-    /// While a URL is open: the reader the engine calls (`Module.teRead`), and its source.
-    reading: Option<(Closure<dyn FnMut(f64, u32, i32) -> i32>, Rc<RangeReader>)>,
+    /// While a video is open: the reader the engine calls (`Module.teRead`), and its source.
+    reading: Option<(Closure<dyn FnMut(f64, u32, i32) -> i32>, Rc<Source>)>,
 }
 
 /// Loads `thumbnail-engine-<variant>.js` from `base` (a folder URL ending in `/`) into this worker
@@ -171,7 +150,6 @@ impl Engine {
         if raw == 0 {
             return Err(Failure::typed(ErrorKind::NoMemory, "cannot allocate the engine".into()));
         }
-        let _ = module.fs().mkdir(MOUNT); // exists after a restart of the engine only
         Ok(Engine {
             module,
             raw,
@@ -205,54 +183,27 @@ impl Engine {
         }
     }
 
-    /// Opens a source: a File or Blob mounted with WORKERFS (read in place: nothing is copied),
-    /// or a URL read through its [`RangeReader`].
-    pub fn open(&mut self, source: &Source) -> Result<VideoInfo, Failure> {
+    /// Opens a source (a File, a Blob or a URL), whose bytes the engine asks for through
+    /// `Module.teRead` (`te_open_reader`) as it needs them.
+    pub fn open(&mut self, source: &Rc<Source>) -> Result<VideoInfo, Failure> {
         self.close();
-        match source {
-            Source::File(file) => self.open_file(file),
-            Source::Url(reader) => self.open_url(reader),
-        }
-    }
-
-    fn open_url(&mut self, reader: &Rc<RangeReader>) -> Result<VideoInfo, Failure> {
-        let (source, module) = (reader.clone(), self.module.clone());
+        let (reader, module) = (source.clone(), self.module.clone());
         let read = Closure::<dyn FnMut(f64, u32, i32) -> i32>::new(move |offset: f64, at: u32, len: i32| {
             let mut bytes = vec![0u8; len.max(0) as usize];
-            match source.read(offset as u64, &mut bytes) {
+            match reader.read(offset as u64, &mut bytes) {
                 Ok(n) => {
                     heap_of(&module).subarray(at, at + n as u32).copy_from(&bytes[..n]);
                     n as i32
                 }
                 Err(failure) => {
-                    *source.failure.borrow_mut() = Some(failure);
+                    *reader.failure.borrow_mut() = Some(failure);
                     -1
                 }
             }
         });
         Reflect::set(&self.module, &"teRead".into(), read.as_ref()).map_err(Failure::crashed)?;
-        self.reading = Some((read, reader.clone()));
-        let status = self.module.te_open_reader(self.raw, reader.size as f64, self.threads);
-        self.check(status)?;
-        Ok(layout::info_from_bytes(
-            &self.bytes(self.module.te_probe(self.raw), INFO_SIZE),
-        ))
-    }
-
-    fn open_file(&mut self, file: &web_sys::Blob) -> Result<VideoInfo, Failure> {
-        let fs = self.module.fs();
-        let workerfs = Reflect::get(&fs.filesystems(), &"WORKERFS".into()).map_err(Failure::crashed)?;
-        let blob = Object::new();
-        Reflect::set(&blob, &"name".into(), &"video".into()).map_err(Failure::crashed)?;
-        Reflect::set(&blob, &"data".into(), file).map_err(Failure::crashed)?;
-        let options = Object::new();
-        Reflect::set(&options, &"blobs".into(), &Array::of1(&blob)).map_err(Failure::crashed)?;
-        fs.mount(&workerfs, &options, MOUNT).map_err(Failure::crashed)?;
-
-        let path = self.module.malloc(VIDEO.len() as u32 + 1);
-        self.module.string_to_utf8(VIDEO, path, VIDEO.len() as u32 + 1);
-        let status = self.module.te_open(self.raw, path, self.threads);
-        self.module.free(path);
+        self.reading = Some((read, source.clone()));
+        let status = self.module.te_open_reader(self.raw, source.size as f64, self.threads);
         self.check(status)?;
         Ok(layout::info_from_bytes(
             &self.bytes(self.module.te_probe(self.raw), INFO_SIZE),
@@ -345,10 +296,9 @@ impl Engine {
         })
     }
 
-    /// Closes the video and lets go of the file.
+    /// Closes the video and lets go of its source.
     pub fn close(&mut self) {
         self.module.te_close(self.raw);
-        let _ = self.module.fs().unmount(MOUNT);
         if self.reading.take().is_some() {
             let _ = Reflect::delete_property(self.module.unchecked_ref::<Object>(), &"teRead".into());
         }

@@ -3,8 +3,8 @@
 //! and parsers, no decoders): a still frame of a codec the browser decodes is demuxed there and
 //! decoded by WebCodecs (webcodecs.rs). The whole engine (the mt build when the page is
 //! cross-origin isolated, else st) is loaded only when needed: a codec WebCodecs refuses, a decoder
-//! error, many frames. Both read the user's File in place with WORKERFS; frames are encoded with
-//! OffscreenCanvas. Options, video descriptions and errors are the vocabulary crate's
+//! error, many frames. Both read the source (a File in place, or a URL in HTTP Range requests)
+//! through source.rs, block by block as they ask; frames are encoded with OffscreenCanvas. Options, video descriptions and errors are the vocabulary crate's
 //! (thumbnail-vocabulary), as on the server: `at: '10%'` means the same on both, an unknown option
 //! is refused by both, and `probe` answers the JSON of POST /probe.
 
@@ -16,8 +16,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use engine::{js_message, Engine, Failure};
-use source::Source;
 use js_sys::{Object, Promise, Reflect};
+use source::Source;
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
@@ -164,7 +164,11 @@ impl ThumbnailWorker {
 /// A still frame by the browser's own decoder: the demux-only engine reads the packets and says
 /// the size; WebCodecs decodes. `None` when it cannot (no WebCodecs name for the codec, a config
 /// the browser refuses, packets without timestamps, a decoder error): the whole engine then makes it.
-async fn via_webcodecs(engines: &Engines, file: &Source, options: &ThumbnailOptions) -> Result<Option<JsValue>, JsValue> {
+async fn via_webcodecs(
+    engines: &Engines,
+    file: &Rc<Source>,
+    options: &ThumbnailOptions,
+) -> Result<Option<JsValue>, JsValue> {
     let read = {
         let mut demuxer = engines.demuxer.borrow_mut();
         let read = demuxer.open(file).and_then(|info| {
@@ -219,15 +223,23 @@ async fn via_webcodecs(engines: &Engines, file: &Source, options: &ThumbnailOpti
     Reflect::set(&result, &"blob".into(), &blob)?;
     Reflect::set(&result, &"width".into(), &width.into())?;
     Reflect::set(&result, &"height".into(), &height.into())?;
-    Reflect::set(&result, &"time".into(), &packets.list[packets.wanted].time.max(0.0).into())?;
-    Reflect::set(&result, &"duration".into(), &info.duration.map_or(JsValue::NULL, JsValue::from))?;
+    Reflect::set(
+        &result,
+        &"time".into(),
+        &packets.list[packets.wanted].time.max(0.0).into(),
+    )?;
+    Reflect::set(
+        &result,
+        &"duration".into(),
+        &info.duration.map_or(JsValue::NULL, JsValue::from),
+    )?;
     Reflect::set(&result, &"engine".into(), &"browser-webcodecs".into())?;
     Ok(Some(result.into()))
 }
 
 /// The thumbnail by the whole engine (its own decoders), as a promise of `{ blob, width, height,
 /// time, duration }`.
-fn thumbnail_wasm(engine: &RefCell<Engine>, file: &Source, options: ThumbnailOptions) -> Result<Promise, JsValue> {
+fn thumbnail_wasm(engine: &RefCell<Engine>, file: &Rc<Source>, options: ThumbnailOptions) -> Result<Promise, JsValue> {
     {
         let mut engine = engine.borrow_mut();
         let made = engine.open(file).and_then(|info| {

@@ -1,10 +1,12 @@
-//! What a job reads: the user's File or Blob (mounted with WORKERFS, read in place), or a URL read
-//! in HTTP Range requests (CORS), block by block as the engine asks, never whole. A URL is first
-//! asked for its first byte (asynchronously, so that a server that ignores Range is found out
-//! before it sends the whole file); the engine's reads are then synchronous XMLHttpRequests, which a
-//! worker may make. The failures are typed: `source_not_found` (404, 410), `source_no_range` (a
-//! server that answers a range with the whole file), `source_refused` (CORS refused, unreachable,
-//! 401/403, another status).
+//! What a job reads, block by block as the engine asks (`te_open_reader`), never whole: the user's
+//! File or Blob (each block a `FileReaderSync` read of a slice: read in place, nothing copied
+//! before it is needed), or a URL (each block an HTTP Range request, CORS). A URL is first asked
+//! for its first byte (asynchronously, so that a server that ignores Range is found out before it
+//! sends the whole file); the engine's reads are then synchronous XMLHttpRequests, which a worker
+//! may make. The failures are typed: `source_not_found` (404, 410), `source_no_range` (a server
+//! that answers a range with the whole file), `source_refused` (CORS refused, unreachable,
+//! 401/403, another status). The last blocks are kept: the engine reads its 64 KB at a time and
+//! seeks back and forth in a few places.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -14,7 +16,9 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Blob, Headers, RequestInit, Response, XmlHttpRequest, XmlHttpRequestResponseType};
+use web_sys::{
+    AbortController, Blob, FileReaderSync, Headers, RequestInit, Response, XmlHttpRequest, XmlHttpRequestResponseType,
+};
 
 use crate::engine::Failure;
 
@@ -22,22 +26,10 @@ use crate::engine::Failure;
 const BLOCK: u64 = 256 * 1024;
 const KEPT_BLOCKS: usize = 32;
 
-pub enum Source {
-    File(Blob),
-    Url(Rc<RangeReader>),
-}
-
-impl Source {
-    /// A File or Blob, or a URL (a string: the JS API made it absolute), its size found out first.
-    pub async fn from_js(value: &JsValue) -> Result<Source, Failure> {
-        if let Some(url) = value.as_string() {
-            return Ok(Source::Url(Rc::new(RangeReader::open(url).await?)));
-        }
-        match value.dyn_ref::<Blob>() {
-            Some(blob) => Ok(Source::File(blob.clone())),
-            None => Err(refused("invalid_argument", "pass a File, a Blob or a URL".into())),
-        }
-    }
+/// Where a source's blocks come from.
+enum Backend {
+    Blob(Blob, FileReaderSync),
+    Url(String),
 }
 
 fn refused(code: &str, message: String) -> Failure {
@@ -48,9 +40,9 @@ fn refused(code: &str, message: String) -> Failure {
     }
 }
 
-/// A URL's bytes, read in blocks by synchronous Range requests, the last blocks kept.
-pub struct RangeReader {
-    url: String,
+/// A video's bytes, read in blocks, the last blocks kept.
+pub struct Source {
+    backend: Backend,
     pub size: u64,
     blocks: RefCell<(HashMap<u64, Rc<Vec<u8>>>, VecDeque<u64>)>,
     /// Bytes fetched so far.
@@ -59,10 +51,35 @@ pub struct RangeReader {
     pub failure: RefCell<Option<Failure>>,
 }
 
-impl RangeReader {
+impl Source {
+    /// A File or Blob, or a URL (a string: the JS API made it absolute), its size found out first.
+    pub async fn from_js(value: &JsValue) -> Result<Rc<Source>, Failure> {
+        if let Some(url) = value.as_string() {
+            return Ok(Rc::new(Source::open_url(url).await?));
+        }
+        let blob = value
+            .dyn_ref::<Blob>()
+            .ok_or_else(|| refused("invalid_argument", "pass a File, a Blob or a URL".into()))?;
+        let reader = FileReaderSync::new().map_err(|_| refused("source_refused", "no FileReaderSync".into()))?;
+        Ok(Rc::new(Source::new(
+            Backend::Blob(blob.clone(), reader),
+            blob.size() as u64,
+        )))
+    }
+
+    fn new(backend: Backend, size: u64) -> Source {
+        Source {
+            backend,
+            size,
+            blocks: RefCell::new((HashMap::new(), VecDeque::new())),
+            fetched: Cell::new(0),
+            failure: RefCell::new(None),
+        }
+    }
+
     /// Asks for the first byte: the answer says whether the URL is there, may be read from
     /// another origin, serves ranges, and how long it is.
-    async fn open(url: String) -> Result<RangeReader, Failure> {
+    async fn open_url(url: String) -> Result<Source, Failure> {
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let controller = AbortController::new().map_err(|_| refused("source_refused", "no AbortController".into()))?;
         let headers = Headers::new().map_err(|_| refused("source_refused", "no Headers".into()))?;
@@ -72,18 +89,21 @@ impl RangeReader {
         init.set_signal(Some(&controller.signal()));
         let response: Response = match JsFuture::from(scope.fetch_with_str_and_init(&url, &init)).await {
             Ok(r) => r.unchecked_into(),
-            Err(_) => {
-                return Err(refused(
-                    "source_refused",
-                    format!("{url} could not be read: the server is unreachable or does not allow this page to read it (CORS)"),
-                ))
-            }
+            Err(_) => return Err(refused(
+                "source_refused",
+                format!(
+                    "{url} could not be read: the server is unreachable or does not allow this page to read it (CORS)"
+                ),
+            )),
         };
         let status = response.status();
         let size = match status {
             206 => {
                 let header = response.headers().get("Content-Range").ok().flatten();
-                let total = header.as_deref().and_then(|h| h.rsplit('/').next()).and_then(|n| n.parse().ok());
+                let total = header
+                    .as_deref()
+                    .and_then(|h| h.rsplit('/').next())
+                    .and_then(|n| n.parse().ok());
                 controller.abort();
                 match total {
                     Some(size) => size,
@@ -99,15 +119,14 @@ impl RangeReader {
                 ));
             }
             404 | 410 => return Err(refused("source_not_found", format!("{url}: not found (HTTP {status})"))),
-            _ => return Err(refused("source_refused", format!("{url}: the server refused it (HTTP {status})"))),
+            _ => {
+                return Err(refused(
+                    "source_refused",
+                    format!("{url}: the server refused it (HTTP {status})"),
+                ))
+            }
         };
-        Ok(RangeReader {
-            url,
-            size,
-            blocks: RefCell::new((HashMap::new(), VecDeque::new())),
-            fetched: Cell::new(0),
-            failure: RefCell::new(None),
-        })
+        Ok(Source::new(Backend::Url(url), size))
     }
 
     /// Copies up to `out.len()` bytes at `offset` into `out`; how many (0 at the end).
@@ -133,7 +152,11 @@ impl RangeReader {
         }
         let start = index * BLOCK;
         let end = (start + BLOCK).min(self.size) - 1;
-        let bytes = Rc::new(self.fetch(start, end)?);
+        let bytes = Rc::new(match &self.backend {
+            Backend::Blob(blob, reader) => read_blob(blob, reader, start, end)?,
+            Backend::Url(url) => fetch(url, start, end)?,
+        });
+        self.fetched.set(self.fetched.get() + bytes.len() as u64);
         let mut blocks = self.blocks.borrow_mut();
         blocks.0.insert(index, bytes.clone());
         blocks.1.push_back(index);
@@ -144,46 +167,60 @@ impl RangeReader {
         }
         Ok(bytes)
     }
+}
 
-    /// Bytes start..=end by one synchronous Range request.
-    fn fetch(&self, start: u64, end: u64) -> Result<Vec<u8>, Failure> {
-        let failed = |message: String| refused("source_refused", message);
-        let xhr = XmlHttpRequest::new().map_err(|_| failed("no XMLHttpRequest".into()))?;
-        xhr.open_with_async("GET", &self.url, false)
-            .map_err(|_| failed(format!("{}: cannot be requested", self.url)))?;
-        xhr.set_response_type(XmlHttpRequestResponseType::Arraybuffer);
-        let _ = xhr.set_request_header("Range", &format!("bytes={start}-{end}"));
-        if xhr.send().is_err() {
-            return Err(failed(format!(
-                "{}: the server stopped answering, or does not allow this page to read it (CORS)",
-                self.url
-            )));
-        }
-        let status = xhr.status().unwrap_or(0);
-        match status {
-            206 => {}
-            200 => {
-                return Err(refused(
-                    "source_no_range",
-                    format!("{} stopped serving byte ranges", self.url),
-                ))
-            }
-            404 | 410 => return Err(refused("source_not_found", format!("{}: not found (HTTP {status})", self.url))),
-            _ => return Err(failed(format!("{}: HTTP {status} for bytes {start}-{end}", self.url))),
-        }
-        let body = xhr.response().map_err(|_| failed("no response".into()))?;
-        let bytes = Uint8Array::new(&body).to_vec();
-        self.fetched.set(self.fetched.get() + bytes.len() as u64);
-        if bytes.len() as u64 != end - start + 1 {
-            return Err(failed(format!(
-                "{}: {} bytes for a range of {} (the file changed?)",
-                self.url,
-                bytes.len(),
-                end - start + 1
-            )));
-        }
-        Ok(bytes)
+/// Bytes start..=end of a File or Blob.
+fn read_blob(blob: &Blob, reader: &FileReaderSync, start: u64, end: u64) -> Result<Vec<u8>, Failure> {
+    let failed = || refused("io", "the file cannot be read (was it moved or changed?)".into());
+    let slice = blob
+        .slice_with_f64_and_f64(start as f64, end as f64 + 1.0)
+        .map_err(|_| failed())?;
+    let buffer = reader.read_as_array_buffer(&slice).map_err(|_| failed())?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Bytes start..=end of a URL by one synchronous Range request.
+fn fetch(url: &str, start: u64, end: u64) -> Result<Vec<u8>, Failure> {
+    let failed = |message: String| refused("source_refused", message);
+    let xhr = XmlHttpRequest::new().map_err(|_| failed("no XMLHttpRequest".into()))?;
+    xhr.open_with_async("GET", url, false)
+        .map_err(|_| failed(format!("{url}: cannot be requested")))?;
+    xhr.set_response_type(XmlHttpRequestResponseType::Arraybuffer);
+    let _ = xhr.set_request_header("Range", &format!("bytes={start}-{end}"));
+    if xhr.send().is_err() {
+        return Err(failed(format!(
+            "{}: the server stopped answering, or does not allow this page to read it (CORS)",
+            url
+        )));
     }
+    let status = xhr.status().unwrap_or(0);
+    match status {
+        206 => {}
+        200 => {
+            return Err(refused(
+                "source_no_range",
+                format!("{} stopped serving byte ranges", url),
+            ))
+        }
+        404 | 410 => {
+            return Err(refused(
+                "source_not_found",
+                format!("{}: not found (HTTP {status})", url),
+            ))
+        }
+        _ => return Err(failed(format!("{}: HTTP {status} for bytes {start}-{end}", url))),
+    }
+    let body = xhr.response().map_err(|_| failed("no response".into()))?;
+    let bytes = Uint8Array::new(&body).to_vec();
+    if bytes.len() as u64 != end - start + 1 {
+        return Err(failed(format!(
+            "{}: {} bytes for a range of {} (the file changed?)",
+            url,
+            bytes.len(),
+            end - start + 1
+        )));
+    }
+    Ok(bytes)
 }
 
 /// A URL's Content-Length by a HEAD request (for a server that does not expose Content-Range).

@@ -15,9 +15,9 @@ use crate::engine::js_message as message;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    EncodedVideoChunk, EncodedVideoChunkInit, EncodedVideoChunkType, OffscreenCanvas, OffscreenCanvasRenderingContext2d,
-    VideoColorPrimaries, VideoColorSpaceInit, VideoDecoder, VideoDecoderConfig, VideoDecoderInit, VideoFrame,
-    VideoMatrixCoefficients, VideoTransferCharacteristics,
+    EncodedVideoChunk, EncodedVideoChunkInit, EncodedVideoChunkType, OffscreenCanvas,
+    OffscreenCanvasRenderingContext2d, VideoColorPrimaries, VideoColorSpaceInit, VideoDecoder, VideoDecoderConfig,
+    VideoDecoderInit, VideoFrame, VideoMatrixCoefficients, VideoTransferCharacteristics,
 };
 
 /// Whether the browser has WebCodecs at all (a worker of an old browser, or a non-secure page).
@@ -154,7 +154,8 @@ pub async fn draw(
     let (sw, sh) = if turned { (height, width) } else { (width, height) };
     let made = match planes(&frame).await {
         Ok(Some(planes)) => Ok(planes.to_rgba((sw, sh), config)),
-        Ok(None) => canvas_rgba(&frame).and_then(|(rgba, size)| scale(rgba, size, (sw, sh), 4).map_err(|e| JsValue::from_str(&e))),
+        Ok(None) => canvas_rgba(&frame)
+            .and_then(|(rgba, size)| scale(rgba, size, (sw, sh), 4).map_err(|e| JsValue::from_str(&e))),
         Err(e) => Err(e),
     };
     frame.close();
@@ -186,7 +187,9 @@ async fn planes(frame: &VideoFrame) -> Result<Option<Planes>, JsValue> {
     };
     let (w, h) = visible_size(frame);
     let buffer = Uint8Array::new_with_length(frame.allocation_size()?);
-    let layout: js_sys::Array = JsFuture::from(frame.copy_to_with_u8_array(&buffer)).await?.unchecked_into();
+    let layout: js_sys::Array = JsFuture::from(frame.copy_to_with_u8_array(&buffer))
+        .await?
+        .unchecked_into();
     let bytes = buffer.to_vec();
     let (cw, ch) = if sub { (w.div_ceil(2), h.div_ceil(2)) } else { (w, h) };
     let plane = |index: u32, pw: u32, ph: u32| -> (Vec<u8>, u32, u32) {
@@ -234,32 +237,36 @@ impl Planes {
         let scaled = |(plane, pw, ph): &(Vec<u8>, u32, u32), to: (u32, u32)| {
             scale(plane.clone(), (*pw, *ph), to, 1).unwrap_or_else(|_| vec![128; (to.0 * to.1) as usize])
         };
-        let (y, cb, cr) = (scaled(&self.luma, size), scaled(&self.cb, chroma), scaled(&self.cr, chroma));
+        let (y, cb, cr) = (
+            scaled(&self.luma, size),
+            scaled(&self.cb, chroma),
+            scaled(&self.cr, chroma),
+        );
         let (kr, kb) = match config.matrix {
-            "bt709" => (0.2126, 0.0722),
+            "bt709" => (0.2126f32, 0.0722f32),
             "bt2020-ncl" => (0.2627, 0.0593),
             _ => (0.299, 0.114), // smpte170m, bt470bg: BT.601
         };
         let kg = 1.0 - kr - kb;
         let (y_scale, y_offset, c_scale) = if config.full_range {
-            (1.0, 0.0, 1.0)
+            (1.0f32, 0.0f32, 1.0f32)
         } else {
             (255.0 / 219.0, 16.0, 255.0 / 224.0)
         };
+        // R = Y' + rv V, G = Y' - gu U - gv V, B = Y' + bu U (U, V centred on 128)
+        let (rv, bu) = (2.0 * (1.0 - kr) * c_scale, 2.0 * (1.0 - kb) * c_scale);
+        let (gu, gv) = (bu * kb / kg, rv * kr / kg);
         let mut out = vec![255u8; (w * h * 4) as usize];
-        for row in 0..h as usize {
-            for x in 0..w as usize {
-                let l = (f64::from(y[row * w as usize + x]) - y_offset) * y_scale;
-                let c = row / rows_shared * chroma.0 as usize + x / shared as usize;
-                let u = (f64::from(cb[c]) - 128.0) * c_scale;
-                let v = (f64::from(cr[c]) - 128.0) * c_scale;
-                let r = l + 2.0 * (1.0 - kr) * v;
-                let g = l - 2.0 * (1.0 - kb) * kb / kg * u - 2.0 * (1.0 - kr) * kr / kg * v;
-                let b = l + 2.0 * (1.0 - kb) * u;
-                let px = &mut out[(row * w as usize + x) * 4..][..3];
-                for (o, value) in px.iter_mut().zip([r, g, b]) {
-                    *o = value.round().clamp(0.0, 255.0) as u8;
-                }
+        for (row, pixels) in out.chunks_exact_mut(w as usize * 4).enumerate() {
+            let chroma_row = row / rows_shared * chroma.0 as usize;
+            let luma_row = &y[row * w as usize..][..w as usize];
+            for (x, px) in pixels.chunks_exact_mut(4).enumerate() {
+                let l = (f32::from(luma_row[x]) - y_offset) * y_scale;
+                let c = chroma_row + x / shared as usize;
+                let (u, v) = (f32::from(cb[c]) - 128.0, f32::from(cr[c]) - 128.0);
+                px[0] = (l + rv * v).round().clamp(0.0, 255.0) as u8;
+                px[1] = (l - gu * u - gv * v).round().clamp(0.0, 255.0) as u8;
+                px[2] = (l + bu * u).round().clamp(0.0, 255.0) as u8;
             }
         }
         out
