@@ -69,7 +69,7 @@ struct te_engine {
   AVFormatContext *fmt;
   AVIOContext *io;
   const AVInputFormat *ifmt; /* the probed container, to open it again from byte 0 */
-  int fd, own_io;            /* te_open_fd: the caller's descriptor, and e->io is a custom one */
+  int fd, own_io;            /* te_open_fd: the caller's descriptor; e->io is our own (fd, reader) */
   char url[4096];
   const AVCodec *codec; /* the decoder for the stream, NULL when this build has none */
   int threads;          /* the decoder threads asked at open */
@@ -162,7 +162,7 @@ TE_EXPORT void te_set_interrupt(te_engine *e, const volatile int32_t *flag) { e-
 TE_EXPORT void te_close(te_engine *e) {
   avcodec_free_context(&e->dec);
   avformat_close_input(&e->fmt);
-  if (e->own_io) { /* te_open_fd's: the buffer is ours, the descriptor the caller's */
+  if (e->own_io) { /* te_open_fd and te_open_reader: the buffer is ours (a descriptor the caller's) */
     if (e->io) av_freep(&e->io->buffer);
     avio_context_free(&e->io);
     e->own_io = 0;
@@ -301,8 +301,22 @@ static int open_demuxer(te_engine *e) {
   return TE_OK;
 }
 
-/* The rest of te_open / te_open_fd, once e->io reads the file. */
+/* The rest of te_open / te_open_fd / te_open_reader, once e->io reads the file. */
 static int open_video(te_engine *e, int32_t threads);
+
+/* Opens the video through our own AVIOContext (read and seek callbacks on e), its buffer ours. */
+static int open_custom_io(te_engine *e, int buffer_size, int (*read)(void *, uint8_t *, int),
+                          int64_t (*seek)(void *, int64_t, int), int32_t threads) {
+  uint8_t *buffer = av_malloc(buffer_size);
+  if (!buffer) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  e->io = avio_alloc_context(buffer, buffer_size, 0, e, read, NULL, seek);
+  if (!e->io) {
+    av_free(buffer);
+    return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  }
+  e->own_io = 1;
+  return open_video(e, threads);
+}
 
 TE_EXPORT int te_open(te_engine *e, const char *path, int32_t threads) {
   te_close(e);
@@ -355,7 +369,7 @@ static int64_t reader_seek(void *opaque, int64_t offset, int whence) {
   return offset;
 }
 
-/* Like te_open, on the host's bytes (see engine.h): a URL read by HTTP Range requests. */
+/* Like te_open, on the host's bytes (see engine.h): the browser worker's File or URL. */
 TE_EXPORT int te_open_reader(te_engine *e, double size, int32_t threads) {
   te_close(e);
   e->message[0] = 0;
@@ -363,15 +377,7 @@ TE_EXPORT int te_open_reader(te_engine *e, double size, int32_t threads) {
   e->reader_size = size;
   e->reader_pos = 0;
   snprintf(e->url, sizeof e->url, "reader:");
-  uint8_t *buffer = av_malloc(READER_BUFFER_SIZE);
-  if (!buffer) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
-  e->io = avio_alloc_context(buffer, READER_BUFFER_SIZE, 0, e, reader_read, NULL, reader_seek);
-  if (!e->io) {
-    av_free(buffer);
-    return fail(e, TE_ERR_NO_MEMORY, "out of memory");
-  }
-  e->own_io = 1;
-  return open_video(e, threads);
+  return open_custom_io(e, READER_BUFFER_SIZE, reader_read, reader_seek, threads);
 }
 #endif
 
@@ -409,15 +415,7 @@ TE_EXPORT int te_open_fd(te_engine *e, int fd, int32_t threads) {
   if (lseek(fd, 0, SEEK_SET) < 0) return fail(e, TE_ERR_IO, "the file cannot be read at any position");
   e->fd = fd;
   snprintf(e->url, sizeof e->url, "fd:%d", fd);
-  uint8_t *buffer = av_malloc(FD_BUFFER_SIZE);
-  if (!buffer) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
-  e->io = avio_alloc_context(buffer, FD_BUFFER_SIZE, 0, e, fd_read, NULL, fd_seek);
-  if (!e->io) {
-    av_free(buffer);
-    return fail(e, TE_ERR_NO_MEMORY, "out of memory");
-  }
-  e->own_io = 1;
-  return open_video(e, threads);
+  return open_custom_io(e, FD_BUFFER_SIZE, fd_read, fd_seek, threads);
 }
 #endif
 
