@@ -217,7 +217,10 @@ async fn via_webcodecs(
         }
         None => return Ok(None),
     };
-    let rgba = webcodecs::draw(frame, width, height, info.rotation, &config).await?;
+    let rgba = match webcodecs::draw(frame, width, height, info.rotation, &config).await {
+        Ok(rgba) => rgba,
+        Err(_) => return Ok(None), // its planes could not be read: the engine's decoders instead
+    };
     let blob = encode_rgba(width, height, &rgba, options.format, options.quality).await?;
     let result = Object::new();
     Reflect::set(&result, &"blob".into(), &blob)?;
