@@ -217,6 +217,16 @@ fn damaged_files_never_crash() {
             std::fs::write(&path, &bytes).unwrap();
             match Engine::open(&path, &OpenOptions::default()) {
                 Ok(mut engine) => {
+                    // The packets for another decoder, from damaged headers and packets too.
+                    let _ = engine.codec();
+                    for t in [1.0, 100.0] {
+                        match engine.read_packets(t, Seek::Exact) {
+                            Ok(p) => assert!(
+                                p.wanted < p.list.len() && p.list.iter().all(|k| k.offset + k.size <= p.data.len())
+                            ),
+                            Err(e) => assert!(!e.message.is_empty()),
+                        }
+                    }
                     for t in [0.0, 1.0, 2.5, 100.0] {
                         match engine.frame(t, 64, 64, Seek::Exact) {
                             Ok(image) => {
