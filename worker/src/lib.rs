@@ -45,7 +45,7 @@ struct Engines {
     threads: u32,
     demuxer: RefCell<Engine>,
     whole: RefCell<Option<Rc<RefCell<Engine>>>>,
-    support: webcodecs::Support,
+    decoders: webcodecs::Decoders,
 }
 
 impl Engines {
@@ -100,7 +100,7 @@ impl ThumbnailWorker {
                 threads,
                 demuxer: RefCell::new(demuxer),
                 whole: RefCell::new(None),
-                support: webcodecs::Support::default(),
+                decoders: webcodecs::Decoders::default(),
             }),
         })
     }
@@ -195,8 +195,8 @@ async fn via_webcodecs(
         _ => return Ok(None),
     };
     // The demuxer stays open while the browser decodes: it says the frame's size after.
-    let decoded = if engines.support.supported(&config).await {
-        webcodecs::decode(&config, &packets).await.ok()
+    let decoded = if engines.decoders.supported(&config).await {
+        engines.decoders.decode(&config, &packets).await.ok()
     } else {
         None
     };

@@ -48,14 +48,71 @@ fn config(c: &DecoderConfig) -> VideoDecoderConfig {
     config
 }
 
-/// `VideoDecoder.isConfigSupported`, asked once per codec string and description.
+/// The browser's decoders of one worker: what `VideoDecoder.isConfigSupported` said, asked once
+/// per codec string and description, and the last decoder, kept configured for the next job of the
+/// same config (configuring one starts the browser's decoder and its threads anew: 5-20 ms).
 #[derive(Default)]
-pub struct Support(RefCell<HashMap<(String, Option<Vec<u8>>), bool>>);
+pub struct Decoders {
+    support: RefCell<HashMap<(String, Option<Vec<u8>>), bool>>,
+    kept: RefCell<Option<Kept>>,
+}
 
-impl Support {
+/// A configured decoder, and the job its callbacks report to.
+struct Kept {
+    config: DecoderConfig,
+    decoder: VideoDecoder,
+    job: Rc<RefCell<Job>>,
+    _callbacks: (Closure<dyn FnMut(VideoFrame)>, Closure<dyn FnMut(JsValue)>),
+}
+
+/// What one decode is after, and what it got.
+#[derive(Default)]
+struct Job {
+    /// The wanted frame's timestamp (microseconds).
+    wanted_at: f64,
+    found: Option<VideoFrame>,
+    failed: Option<String>,
+}
+
+impl Kept {
+    fn new(c: &DecoderConfig) -> Result<Kept, String> {
+        let job: Rc<RefCell<Job>> = Rc::default();
+        let output = {
+            let job = job.clone();
+            Closure::<dyn FnMut(VideoFrame)>::new(move |frame: VideoFrame| {
+                let mut job = job.borrow_mut();
+                if frame.timestamp() == job.wanted_at && job.found.is_none() {
+                    job.found = Some(frame);
+                } else {
+                    frame.close();
+                }
+            })
+        };
+        let error = {
+            let job = job.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+                job.borrow_mut().failed = Some(message(&e));
+            })
+        };
+        let decoder = VideoDecoder::new(&VideoDecoderInit::new(
+            error.as_ref().unchecked_ref(),
+            output.as_ref().unchecked_ref(),
+        ))
+        .map_err(|e| message(&e))?;
+        decoder.configure(&config(c)).map_err(|e| message(&e))?;
+        Ok(Kept {
+            config: c.clone(),
+            decoder,
+            job,
+            _callbacks: (output, error),
+        })
+    }
+}
+
+impl Decoders {
     pub async fn supported(&self, c: &DecoderConfig) -> bool {
         let key = (c.codec.clone(), c.description.clone());
-        if let Some(known) = self.0.borrow().get(&key) {
+        if let Some(known) = self.support.borrow().get(&key) {
             return *known;
         }
         let answer = match JsFuture::from(VideoDecoder::is_config_supported(&config(c))).await {
@@ -65,56 +122,49 @@ impl Support {
                 .unwrap_or(false),
             Err(_) => false, // a config it cannot even read
         };
-        self.0.borrow_mut().insert(key, answer);
+        self.support.borrow_mut().insert(key, answer);
         answer
     }
-}
 
-/// The decoded frame for `packets.wanted`, or why the browser's decoder did not give it.
-pub async fn decode(c: &DecoderConfig, packets: &Packets) -> Result<VideoFrame, String> {
-    let wanted_at = micros(packets.list[packets.wanted].time);
-    let found: Rc<RefCell<Option<VideoFrame>>> = Rc::default();
-    let failed: Rc<RefCell<Option<String>>> = Rc::default();
-    let output = {
-        let found = found.clone();
-        Closure::<dyn FnMut(VideoFrame)>::new(move |frame: VideoFrame| {
-            if frame.timestamp() == wanted_at && found.borrow().is_none() {
-                *found.borrow_mut() = Some(frame);
-            } else {
+    /// The decoded frame for `packets.wanted`, or why the browser's decoder did not give it. The
+    /// decoder is flushed after the packets (the next job starts at a keyframe, as a flushed
+    /// decoder needs), and kept if it did not fail.
+    pub async fn decode(&self, c: &DecoderConfig, packets: &Packets) -> Result<VideoFrame, String> {
+        let kept = match self.kept.borrow_mut().take() {
+            Some(kept) if kept.config == *c && kept.decoder.state() == web_sys::CodecState::Configured => kept,
+            other => {
+                if let Some(old) = other {
+                    let _ = old.decoder.close();
+                }
+                Kept::new(c)?
+            }
+        };
+        *kept.job.borrow_mut() = Job {
+            wanted_at: micros(packets.list[packets.wanted].time),
+            ..Job::default()
+        };
+        let flushed = match feed(&kept.decoder, packets) {
+            Ok(()) => JsFuture::from(kept.decoder.flush()).await.map(drop).map_err(|e| message(&e)),
+            Err(e) => Err(e),
+        };
+        let (frame, failed) = {
+            let mut job = kept.job.borrow_mut();
+            (job.found.take(), job.failed.take())
+        };
+        if let Some(why) = failed.or(flushed.err()) {
+            if let Some(frame) = frame {
                 frame.close();
             }
-        })
-    };
-    let error = {
-        let failed = failed.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            *failed.borrow_mut() = Some(message(&e));
-        })
-    };
-    let decoder = VideoDecoder::new(&VideoDecoderInit::new(
-        error.as_ref().unchecked_ref(),
-        output.as_ref().unchecked_ref(),
-    ))
-    .map_err(|e| message(&e))?;
-    let fed = feed(&decoder, c, packets);
-    let flushed = match fed {
-        Ok(()) => JsFuture::from(decoder.flush()).await.map(drop).map_err(|e| message(&e)),
-        Err(e) => Err(e),
-    };
-    let _ = decoder.close();
-    let frame = found.borrow_mut().take();
-    if let Some(why) = failed.borrow_mut().take().or(flushed.err()) {
-        if let Some(frame) = frame {
-            frame.close();
+            let _ = kept.decoder.close();
+            return Err(why);
         }
-        return Err(why);
+        *self.kept.borrow_mut() = Some(kept);
+        frame.ok_or_else(|| "the browser's decoder gave no frame at the time wanted".into())
     }
-    frame.ok_or_else(|| "the browser's decoder gave no frame at the time wanted".into())
 }
 
-/// Configures the decoder and queues every packet that is needed.
-fn feed(decoder: &VideoDecoder, c: &DecoderConfig, packets: &Packets) -> Result<(), String> {
-    decoder.configure(&config(c)).map_err(|e| message(&e))?;
+/// Queues every packet that is needed.
+fn feed(decoder: &VideoDecoder, packets: &Packets) -> Result<(), String> {
     for packet in packets.list.iter().filter(|p| !p.skip) {
         let kind = if packet.key {
             EncodedVideoChunkType::Key
