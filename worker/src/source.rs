@@ -8,7 +8,7 @@
 //! 401/403, another status). The last blocks are kept: the engine reads its 64 KB at a time and
 //! seeks back and forth in a few places.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -45,8 +45,6 @@ pub struct Source {
     backend: Backend,
     pub size: u64,
     blocks: RefCell<(HashMap<u64, Rc<Vec<u8>>>, VecDeque<u64>)>,
-    /// Bytes fetched so far.
-    pub fetched: Cell<u64>,
     /// Why a read failed: the engine then says only "cannot read".
     pub failure: RefCell<Option<Failure>>,
 }
@@ -72,7 +70,6 @@ impl Source {
             backend,
             size,
             blocks: RefCell::new((HashMap::new(), VecDeque::new())),
-            fetched: Cell::new(0),
             failure: RefCell::new(None),
         }
     }
@@ -156,7 +153,6 @@ impl Source {
             Backend::Blob(blob, reader) => read_blob(blob, reader, start, end)?,
             Backend::Url(url) => fetch(url, start, end)?,
         });
-        self.fetched.set(self.fetched.get() + bytes.len() as u64);
         let mut blocks = self.blocks.borrow_mut();
         blocks.0.insert(index, bytes.clone());
         blocks.1.push_back(index);
