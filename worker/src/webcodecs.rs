@@ -242,6 +242,16 @@ async fn planes(frame: &VideoFrame) -> Result<Option<Planes>, JsValue> {
         .unchecked_into();
     let bytes = buffer.to_vec();
     let (cw, ch) = if sub { (w.div_ceil(2), h.div_ceil(2)) } else { (w, h) };
+    // Each plane's rows must lie in what was copied (else: the canvas converts).
+    let sample = if deep { 2 } else { 1 };
+    let fits = |index: u32, pw: u32, ph: u32| {
+        let layout: web_sys::PlaneLayout = layout.get(index).unchecked_into();
+        let (offset, stride) = (layout.get_offset() as usize, layout.get_stride() as usize);
+        ph == 0 || offset + (ph as usize - 1) * stride + pw as usize * sample <= bytes.len()
+    };
+    if layout.length() < 3 || !(fits(0, w, h) && fits(1, cw, ch) && fits(2, cw, ch)) {
+        return Ok(None);
+    }
     let plane = |index: u32, pw: u32, ph: u32| -> (Vec<u8>, u32, u32) {
         let layout: web_sys::PlaneLayout = layout.get(index).unchecked_into();
         let (offset, stride) = (layout.get_offset() as usize, layout.get_stride() as usize);
