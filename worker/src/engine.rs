@@ -210,6 +210,13 @@ impl Engine {
         ))
     }
 
+    /// The video's description, the source let go of after.
+    pub fn probe(&mut self, source: &Rc<Source>) -> Result<VideoInfo, Failure> {
+        let info = self.open(source);
+        self.close();
+        info
+    }
+
     /// What another decoder needs for the open video (`te_codec_info`), the extradata copied out.
     pub fn codec(&self) -> CodecInfo {
         let (mut info, at, len) =

@@ -119,21 +119,9 @@ impl ThumbnailWorker {
         let engines = self.engines.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let file = Source::from_js(&file).await.map_err(to_js)?;
-            let read = {
-                let mut demuxer = engines.demuxer.borrow_mut();
-                let info = demuxer.open(&file);
-                demuxer.close();
-                info
-            };
-            let info = match read {
+            let info = match engines.demuxer.borrow_mut().probe(&file) {
                 Ok(info) => info,
-                Err(_) => {
-                    let engine = engines.whole().await?;
-                    let mut engine = engine.borrow_mut();
-                    let info = engine.open(&file).map_err(to_js);
-                    engine.close();
-                    info?
-                }
+                Err(_) => engines.whole().await?.borrow_mut().probe(&file).map_err(to_js)?,
             };
             describe(&info)
         })
@@ -561,10 +549,15 @@ fn put_pixels(
     height: u32,
     rgba: &js_sys::Uint8ClampedArray,
 ) -> Result<(), JsValue> {
-    let context: OffscreenCanvasRenderingContext2d = canvas
+    let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(rgba, width, height)?;
+    context_2d(canvas)?.put_image_data(&pixels, 0, 0)
+}
+
+/// A canvas's 2d context.
+fn context_2d(canvas: &OffscreenCanvas) -> Result<OffscreenCanvasRenderingContext2d, JsValue> {
+    canvas
         .get_context("2d")?
         .ok_or_else(|| JsValue::from_str("no 2d context"))?
-        .dyn_into()?;
-    let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(rgba, width, height)?;
-    context.put_image_data(&pixels, 0, 0)
+        .dyn_into()
+        .map_err(JsValue::from)
 }

@@ -86,12 +86,14 @@ impl Source {
         init.set_signal(Some(&controller.signal()));
         let response: Response = match JsFuture::from(scope.fetch_with_str_and_init(&url, &init)).await {
             Ok(r) => r.unchecked_into(),
-            Err(_) => return Err(refused(
-                "source_refused",
-                format!(
+            Err(_) => {
+                return Err(refused(
+                    "source_refused",
+                    format!(
                     "{url} could not be read: the server is unreachable or does not allow this page to read it (CORS)"
                 ),
-            )),
+                ))
+            }
         };
         let status = response.status();
         let size = match status {

@@ -15,9 +15,9 @@ use crate::engine::js_message as message;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    EncodedVideoChunk, EncodedVideoChunkInit, EncodedVideoChunkType, OffscreenCanvas,
-    OffscreenCanvasRenderingContext2d, VideoColorPrimaries, VideoColorSpaceInit, VideoDecoder, VideoDecoderConfig,
-    VideoDecoderInit, VideoFrame, VideoMatrixCoefficients, VideoTransferCharacteristics,
+    EncodedVideoChunk, EncodedVideoChunkInit, EncodedVideoChunkType, OffscreenCanvas, VideoColorPrimaries,
+    VideoColorSpaceInit, VideoDecoder, VideoDecoderConfig, VideoDecoderInit, VideoFrame, VideoMatrixCoefficients,
+    VideoTransferCharacteristics,
 };
 
 /// Whether the browser has WebCodecs at all (a worker of an old browser, or a non-secure page).
@@ -144,7 +144,10 @@ impl Decoders {
             ..Job::default()
         };
         let flushed = match feed(&kept.decoder, packets) {
-            Ok(()) => JsFuture::from(kept.decoder.flush()).await.map(drop).map_err(|e| message(&e)),
+            Ok(()) => JsFuture::from(kept.decoder.flush())
+                .await
+                .map(drop)
+                .map_err(|e| message(&e)),
             Err(e) => Err(e),
         };
         let (frame, failed) = {
@@ -337,10 +340,7 @@ impl Planes {
 fn canvas_rgba(frame: &VideoFrame) -> Result<(Vec<u8>, (u32, u32)), JsValue> {
     let (w, h) = visible_size(frame);
     let canvas = OffscreenCanvas::new(w, h)?;
-    let context: OffscreenCanvasRenderingContext2d = canvas
-        .get_context("2d")?
-        .ok_or_else(|| JsValue::from_str("no 2d context"))?
-        .dyn_into()?;
+    let context = crate::context_2d(&canvas)?;
     context.draw_image_with_video_frame_and_dw_and_dh(frame, 0.0, 0.0, f64::from(w), f64::from(h))?;
     Ok((context.get_image_data(0, 0, w as i32, h as i32)?.data().0, (w, h)))
 }
