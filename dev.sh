@@ -52,17 +52,22 @@ setup() {
 # wasm-bindgen-cli must be the exact version of the wasm-bindgen crate in Cargo.lock; it is built
 # once (about 2.5 minutes) into ~/.cache/thumbnails-tools/. (Not --locked: its own lock file names a
 # webpki-roots release the crates.io mirror here lacks.)
+bindgen_root() {
+  local version
+  version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+  echo "${XDG_CACHE_HOME:-$HOME/.cache}/thumbnails-tools/wasm-bindgen-$version"
+}
+
 build_web() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-  local version bindgen tools=${XDG_CACHE_HOME:-$HOME/.cache}/thumbnails-tools
-  version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
-  bindgen=$tools/wasm-bindgen-$version/bin/wasm-bindgen
-  if [ ! -x "$bindgen" ]; then
-    log "building wasm-bindgen-cli $version (once)"
-    cargo install wasm-bindgen-cli --version "=$version" --root "$tools/wasm-bindgen-$version"
+  local root
+  root=$(bindgen_root)
+  if [ ! -x "$root/bin/wasm-bindgen" ]; then
+    log "building wasm-bindgen-cli ${root##*-} (once)"
+    cargo install wasm-bindgen-cli --version "=${root##*-}" --root "$root"
   fi
   cargo build --release --locked -p thumbnail-worker --target wasm32-unknown-unknown
-  "$bindgen" --target no-modules --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/thumbnail_worker.wasm
+  "$root/bin/wasm-bindgen" --target no-modules --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/thumbnail_worker.wasm
 }
 
 # Brotli and gzip siblings of the static files, which the server sends to clients that accept
@@ -89,6 +94,10 @@ case ${1:-} in
     build_web
     precompress # the tests serve what `run` serves
     cargo test --workspace --locked
+    # The worker's own tests again in wasm, in Node: its pixel loops as the browser runs them
+    # (wasm SIMD), which a native build does not compile.
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$(bindgen_root)/bin/wasm-bindgen-test-runner" \
+      cargo test --locked --target wasm32-unknown-unknown -p thumbnail-worker --lib
     ;;
   bench)
     setup

@@ -9,6 +9,7 @@
 //! is refused by both, and `probe` answers the JSON of POST /probe.
 
 mod engine;
+mod pixels;
 mod source;
 mod webcodecs;
 

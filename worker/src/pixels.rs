@@ -1,0 +1,579 @@
+//! The pixel work of the WebCodecs path, done as swscale makes packed RGB from YUV so that the
+//! browser's frame is the server's: planes scaled with swscale's bicubic filter (14-bit weights,
+//! 15-bit intermediates saturated as swscale's are), converted with the stream's matrix and range,
+//! turned as the engine's `copy_rgba` turns them.
+//!
+//! In the browser (wasm32 with simd128) the scaling and conversion loops are written with wasm
+//! SIMD; everywhere else, and for the ends of rows, the same arithmetic in plain Rust. The tests
+//! (natively and in wasm under Node: `cargo test --target wasm32-unknown-unknown`) hold the two to
+//! the same bytes.
+
+/// A picture's 8-bit plane: `height` rows of `width` samples, `stride` bytes apart.
+#[derive(Clone, Copy)]
+pub struct Plane<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl<'a> Plane<'a> {
+    /// The plane if `data` holds every row (else None).
+    pub fn new(data: &'a [u8], stride: usize, width: usize, height: usize) -> Option<Plane<'a>> {
+        let fits = height == 0 || (stride >= width && (height - 1) * stride + width <= data.len());
+        fits.then_some(Plane {
+            data,
+            stride,
+            width,
+            height,
+        })
+    }
+
+    /// Rows of `width` samples one after the other.
+    pub fn packed(data: &'a [u8], width: usize, height: usize) -> Option<Plane<'a>> {
+        Plane::new(data, width, width, height)
+    }
+
+    fn row(&self, y: usize) -> &'a [u8] {
+        &self.data[y * self.stride..][..self.width]
+    }
+}
+
+/// YUV to RGB as swscale does it: the matrix (Kr, Kb) and whether the samples use the full range.
+#[derive(Clone, Copy)]
+pub struct Matrix {
+    pub kr: f32,
+    pub kb: f32,
+    pub full_range: bool,
+}
+
+/// A plane scaled to `to` with swscale's bicubic taps (a copy when the size is the same).
+pub fn scale_plane(plane: Plane, to: (usize, usize)) -> Vec<u8> {
+    let (tw, th) = to;
+    if (plane.width, plane.height) == to {
+        return (0..th).flat_map(|y| plane.row(y).iter().copied()).collect();
+    }
+    if plane.width == 0 || plane.height == 0 || tw == 0 || th == 0 {
+        return vec![128; tw * th];
+    }
+    let (across, down) = (Taps::new(plane.width, tw), Taps::new(plane.height, th));
+    // Down the columns first, whole rows at a time, into 15-bit values; then across the fewer
+    // rows left. Each intermediate row has room after it for the widest read across.
+    let stride = plane.width + LANES;
+    let mut rows = vec![0i16; stride * th];
+    for (y, line) in rows.chunks_exact_mut(stride).enumerate() {
+        let (first, weights) = down.of(y);
+        let sources: Vec<&[u8]> = (first..first + weights.len()).map(|r| plane.row(r)).collect();
+        vertical(&sources, weights, &mut line[..plane.width]);
+    }
+    let mut out = vec![0u8; tw * th];
+    for (line, row) in out.chunks_exact_mut(tw).zip(rows.chunks_exact(stride)) {
+        horizontal(row, &across, line);
+    }
+    out
+}
+
+/// An RGBA picture (4 bytes a pixel, alpha as it is: swscale does not premultiply) scaled to
+/// `to`, each channel as a plane.
+pub fn scale_rgba(rgba: &[u8], from: (usize, usize), to: (usize, usize)) -> Vec<u8> {
+    let (w, h) = from;
+    let pixels = w * h;
+    let mut out = vec![0u8; to.0 * to.1 * 4];
+    for channel in 0..4 {
+        let plane: Vec<u8> = rgba.iter().skip(channel).step_by(4).take(pixels).copied().collect();
+        let Some(plane) = Plane::packed(&plane, w, h) else {
+            return vec![0; to.0 * to.1 * 4];
+        };
+        for (o, v) in out.iter_mut().skip(channel).step_by(4).zip(scale_plane(plane, to)) {
+            *o = v;
+        }
+    }
+    out
+}
+
+/// RGBA (alpha 255) of the luma plane's size from `y`, `cb` and `cr`, each chroma sample shared
+/// by `shared` pixels across and `rows_shared` rows down (the chroma planes as wide as that needs).
+pub fn yuv_to_rgba(y: Plane, cb: Plane, cr: Plane, shared: usize, rows_shared: usize, m: Matrix) -> Vec<u8> {
+    let (w, h) = (y.width, y.height);
+    let coefficients = Coefficients::new(m);
+    let mut out = vec![255u8; w * h * 4];
+    for (row, pixels) in out.chunks_exact_mut(w * 4).enumerate() {
+        let c = (row / rows_shared).min(cb.height.min(cr.height).saturating_sub(1));
+        convert_row(y.row(row), cb.row(c), cr.row(c), shared, &coefficients, pixels);
+    }
+    out
+}
+
+/// A `w` x `h` RGBA picture turned `rotation` degrees clockwise (as the engine's copy_rgba).
+pub fn turn(rgba: Vec<u8>, w: usize, h: usize, rotation: u32) -> Vec<u8> {
+    if rotation % 360 == 0 {
+        return rgba;
+    }
+    let mut out = vec![0u8; rgba.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let to = match rotation {
+                90 => x * h + (h - 1 - y),
+                180 => (h - 1 - y) * w + (w - 1 - x),
+                _ => (w - 1 - x) * h + y, // 270
+            };
+            let from = y * w + x;
+            out[to * 4..to * 4 + 4].copy_from_slice(&rgba[from * 4..from * 4 + 4]);
+        }
+    }
+    out
+}
+
+/// Samples one SIMD read across takes (the weights of each output are padded to a multiple).
+const LANES: usize = 8;
+
+/// One output row down the columns: Σ weight × sample over `sources` (rows of equal width),
+/// rounded to 7 fewer bits and saturated to 16 (swscale's 15-bit intermediates, its clip).
+fn vertical(sources: &[&[u8]], weights: &[i32], out: &mut [i16]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = simd::vertical(sources, weights, out);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    vertical_from(done, sources, weights, out);
+}
+
+fn vertical_from(start: usize, sources: &[&[u8]], weights: &[i32], out: &mut [i16]) {
+    for (x, o) in out.iter_mut().enumerate().skip(start) {
+        let sum: i32 = sources.iter().zip(weights).map(|(row, w)| w * i32::from(row[x])).sum();
+        *o = ((sum + (1 << 6)) >> 7).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
+    }
+}
+
+/// One output row across: Σ weight × intermediate, from 14 + 7 bits back to 8, clamped.
+/// `row` has at least [`LANES`] values after the last one any output reads.
+fn horizontal(row: &[i16], taps: &Taps, out: &mut [u8]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = simd::horizontal(row, taps, out);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    horizontal_from(done, row, taps, out);
+}
+
+fn horizontal_from(start: usize, row: &[i16], taps: &Taps, out: &mut [u8]) {
+    for (x, o) in out.iter_mut().enumerate().skip(start) {
+        let (first, weights) = taps.of(x);
+        let sum: i32 = weights.iter().zip(&row[first..]).map(|(w, v)| w * i32::from(*v)).sum();
+        *o = ((sum + (1 << 20)) >> 21).clamp(0, 255) as u8;
+    }
+}
+
+/// R = Y' + rv V, G = Y' - gu U - gv V, B = Y' + bu U, with Y' = (Y - y_offset) y_scale and U, V
+/// centred on 128.
+struct Coefficients {
+    y_offset: f32,
+    y_scale: f32,
+    rv: f32,
+    gu: f32,
+    gv: f32,
+    bu: f32,
+}
+
+impl Coefficients {
+    fn new(m: Matrix) -> Coefficients {
+        let kg = 1.0 - m.kr - m.kb;
+        let (y_scale, y_offset, c_scale) = if m.full_range {
+            (1.0f32, 0.0f32, 1.0f32)
+        } else {
+            (255.0 / 219.0, 16.0, 255.0 / 224.0)
+        };
+        let (rv, bu) = (2.0 * (1.0 - m.kr) * c_scale, 2.0 * (1.0 - m.kb) * c_scale);
+        Coefficients {
+            y_offset,
+            y_scale,
+            rv,
+            gu: bu * m.kb / kg,
+            gv: rv * m.kr / kg,
+            bu,
+        }
+    }
+}
+
+fn convert_row(y: &[u8], cb: &[u8], cr: &[u8], shared: usize, k: &Coefficients, out: &mut [u8]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = simd::convert_row(y, cb, cr, shared, k, out);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    convert_row_from(done, y, cb, cr, shared, k, out);
+}
+
+/// Rounds half up (what the SIMD path can do exactly: floor(v + 0.5)) into 0..=255.
+fn to_byte(v: f32) -> u8 {
+    (v + 0.5).floor().clamp(0.0, 255.0) as u8
+}
+
+fn convert_row_from(start: usize, y: &[u8], cb: &[u8], cr: &[u8], shared: usize, k: &Coefficients, out: &mut [u8]) {
+    for (x, px) in out.chunks_exact_mut(4).enumerate().skip(start) {
+        let l = (f32::from(y[x]) - k.y_offset) * k.y_scale;
+        let c = (x / shared).min(cb.len().min(cr.len()) - 1);
+        let (u, v) = (f32::from(cb[c]) - 128.0, f32::from(cr[c]) - 128.0);
+        px[0] = to_byte(l + k.rv * v);
+        px[1] = to_byte(l - k.gu * u - k.gv * v);
+        px[2] = to_byte(l + k.bu * u);
+    }
+}
+
+/// swscale's SWS_BICUBIC kernel: the cubic of Mitchell and Netravali with B = 0, C = 0.6.
+fn swscale_bicubic(x: f32) -> f32 {
+    const B: f32 = 0.0;
+    const C: f32 = 0.6;
+    let x = x.abs();
+    if x < 1.0 {
+        ((12.0 - 9.0 * B - 6.0 * C) * x * x * x + (-18.0 + 12.0 * B + 6.0 * C) * x * x + (6.0 - 2.0 * B)) / 6.0
+    } else if x < 2.0 {
+        ((-B - 6.0 * C) * x * x * x + (6.0 * B + 30.0 * C) * x * x + (-12.0 * B - 48.0 * C) * x + (8.0 * B + 24.0 * C))
+            / 6.0
+    } else {
+        0.0
+    }
+}
+
+/// One dimension's filter: for each output sample, the first source sample and the weights of
+/// that one and those after (14-bit, summing to 1 << 14), the taps moved inside the picture at its
+/// edges, as swscale moves them; and the same weights as 16-bit lanes, padded with zeros to a
+/// multiple of [`LANES`] (what the SIMD path multiplies).
+struct Taps {
+    first: Vec<usize>,
+    weights: Vec<i32>,
+    size: usize,
+    #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+    lanes: Vec<i16>,
+    #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+    padded: usize,
+}
+
+impl Taps {
+    fn new(from: usize, to: usize) -> Taps {
+        let ratio = from as f64 / to as f64;
+        let stretch = ratio.max(1.0); // downscaling widens the kernel
+        let size = ((2.0 * stretch).ceil() as usize * 2).min(from.max(1)).max(1);
+        let padded = size.div_ceil(LANES) * LANES;
+        let (mut first, mut weights) = (Vec::with_capacity(to), Vec::with_capacity(to * size));
+        let mut lanes = Vec::with_capacity(to * padded);
+        for i in 0..to {
+            let centre = (i as f64 + 0.5) * ratio - 0.5;
+            let start = (centre - size as f64 / 2.0 + 1.0).floor() as isize;
+            let start_in = start.clamp(0, (from - size) as isize) as usize;
+            // Weights of the taps at start.., then folded onto the samples inside.
+            let mut folded = vec![0f64; size];
+            for j in 0..size {
+                let at = start + j as isize;
+                let w = f64::from(swscale_bicubic(((at as f64 - centre) / stretch) as f32));
+                let inside = (at.clamp(0, from as isize - 1) as usize).clamp(start_in, start_in + size - 1);
+                folded[inside - start_in] += w;
+            }
+            let total: f64 = folded.iter().sum();
+            let mut ints: Vec<i32> = folded.iter().map(|w| (w / total * 16384.0).round() as i32).collect();
+            let error = 16384 - ints.iter().sum::<i32>();
+            let biggest = (0..size).max_by(|&a, &b| ints[a].cmp(&ints[b])).unwrap_or(0);
+            ints[biggest] += error;
+            // The kernel's lobes keep each weight well inside 16 bits (at most about 1.18 << 14).
+            lanes.extend(
+                ints.iter()
+                    .map(|&w| w.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16),
+            );
+            lanes.extend(std::iter::repeat(0).take(padded - size));
+            first.push(start_in);
+            weights.extend(ints);
+        }
+        Taps {
+            first,
+            weights,
+            size,
+            lanes,
+            padded,
+        }
+    }
+
+    fn of(&self, i: usize) -> (usize, &[i32]) {
+        (self.first[i], &self.weights[i * self.size..][..self.size])
+    }
+}
+
+/// The loops above in wasm SIMD. Each returns how many outputs it made (whole vectors); the
+/// plain loops make the rest.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    use super::{Coefficients, Taps, LANES};
+
+    /// 16 bytes from `s` at `at` (bounds-checked).
+    fn load(s: &[u8], at: usize) -> v128 {
+        let s = &s[at..at + 16];
+        // SAFETY: the slice above holds the 16 bytes read; v128_load reads unaligned.
+        unsafe { v128_load(s.as_ptr().cast()) }
+    }
+
+    /// 8 samples from `s` at `at` (bounds-checked).
+    fn load_i16(s: &[i16], at: usize) -> v128 {
+        let s = &s[at..at + 8];
+        // SAFETY: as in `load`: the slice holds the 16 bytes read.
+        unsafe { v128_load(s.as_ptr().cast()) }
+    }
+
+    /// 8 bytes from `s` at `at` into the low half (bounds-checked).
+    fn load8(s: &[u8], at: usize) -> v128 {
+        let s = &s[at..at + 8];
+        // SAFETY: the slice holds the 8 bytes read.
+        unsafe { v128_load64_zero(s.as_ptr().cast()) }
+    }
+
+    pub fn vertical(sources: &[&[u8]], weights: &[i32], out: &mut [i16]) -> usize {
+        let width = out.len();
+        let round = i32x4_splat(1 << 6);
+        let mut x = 0;
+        while x + 16 <= width {
+            let (mut a, mut b, mut c, mut d) = (round, round, round, round);
+            for (row, &w) in sources.iter().zip(weights) {
+                let w = i16x8_splat(w as i16);
+                let v = load(row, x);
+                let (lo, hi) = (u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v));
+                a = i32x4_add(a, i32x4_extmul_low_i16x8(lo, w));
+                b = i32x4_add(b, i32x4_extmul_high_i16x8(lo, w));
+                c = i32x4_add(c, i32x4_extmul_low_i16x8(hi, w));
+                d = i32x4_add(d, i32x4_extmul_high_i16x8(hi, w));
+            }
+            let first = i16x8_narrow_i32x4(i32x4_shr(a, 7), i32x4_shr(b, 7));
+            let second = i16x8_narrow_i32x4(i32x4_shr(c, 7), i32x4_shr(d, 7));
+            let o = &mut out[x..x + 16];
+            // SAFETY: the slice holds the 32 bytes written (two unaligned stores of 16).
+            unsafe {
+                v128_store(o.as_mut_ptr().cast(), first);
+                v128_store(o.as_mut_ptr().add(8).cast(), second);
+            }
+            x += 16;
+        }
+        x
+    }
+
+    pub fn horizontal(row: &[i16], taps: &Taps, out: &mut [u8]) -> usize {
+        let groups = taps.padded / LANES;
+        let round = 1 << 20;
+        for (x, o) in out.iter_mut().enumerate() {
+            let first = taps.first[x];
+            let weights = &taps.lanes[x * taps.padded..][..taps.padded];
+            let mut sum = i32x4_splat(0);
+            for g in 0..groups {
+                let w = load_i16(weights, g * LANES);
+                sum = i32x4_add(sum, i32x4_dot_i16x8(load_i16(row, first + g * LANES), w));
+            }
+            // The four partial sums into one
+            let pairs = i32x4_add(sum, i32x4_shuffle::<2, 3, 0, 1>(sum, sum));
+            let total = i32x4_extract_lane::<0>(i32x4_add(pairs, i32x4_shuffle::<1, 0, 3, 2>(pairs, pairs)));
+            *o = ((total + round) >> 21).clamp(0, 255) as u8;
+        }
+        out.len()
+    }
+
+    pub fn convert_row(y: &[u8], cb: &[u8], cr: &[u8], shared: usize, k: &Coefficients, out: &mut [u8]) -> usize {
+        let width = out.len() / 4;
+        let chroma_room = cb.len().min(cr.len());
+        let (y_offset, y_scale) = (f32x4_splat(k.y_offset), f32x4_splat(k.y_scale));
+        let (rv, gu, gv, bu) = (
+            f32x4_splat(k.rv),
+            f32x4_splat(k.gu),
+            f32x4_splat(k.gv),
+            f32x4_splat(k.bu),
+        );
+        let (half, centre) = (f32x4_splat(0.5), f32x4_splat(128.0));
+        let (low, high, alpha) = (i32x4_splat(0), i32x4_splat(255), i32x4_splat(-16777216)); // 0xff000000
+                                                                                             // Four f32 lanes from bytes `lane * 4..` of `v`.
+        let floats = |v: v128, lane: usize| -> v128 {
+            let words = match lane {
+                0 => u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(v)),
+                1 => u32x4_extend_high_u16x8(u16x8_extend_low_u8x16(v)),
+                2 => u32x4_extend_low_u16x8(u16x8_extend_high_u8x16(v)),
+                _ => u32x4_extend_high_u16x8(u16x8_extend_high_u8x16(v)),
+            };
+            f32x4_convert_i32x4(words)
+        };
+        let byte = |v: v128| {
+            i32x4_min(
+                i32x4_max(i32x4_trunc_sat_f32x4(f32x4_floor(f32x4_add(v, half))), low),
+                high,
+            )
+        };
+        let mut x = 0;
+        while x + 16 <= width {
+            let c = x / shared;
+            let (u, v) = match shared {
+                1 if c + 16 <= chroma_room => (load(cb, c), load(cr, c)),
+                2 if c + 8 <= chroma_room => {
+                    let twice = |v| i8x16_shuffle::<0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7>(v, v);
+                    (twice(load8(cb, c)), twice(load8(cr, c)))
+                }
+                _ => break,
+            };
+            let luma = load(y, x);
+            for lane in 0..4 {
+                let l = f32x4_mul(f32x4_sub(floats(luma, lane), y_offset), y_scale);
+                let (u, v) = (f32x4_sub(floats(u, lane), centre), f32x4_sub(floats(v, lane), centre));
+                let r = byte(f32x4_add(l, f32x4_mul(rv, v)));
+                let g = byte(f32x4_sub(f32x4_sub(l, f32x4_mul(gu, u)), f32x4_mul(gv, v)));
+                let b = byte(f32x4_add(l, f32x4_mul(bu, u)));
+                let pixels = v128_or(v128_or(r, i32x4_shl(g, 8)), v128_or(i32x4_shl(b, 16), alpha));
+                let o = &mut out[(x + lane * 4) * 4..][..16];
+                // SAFETY: the slice holds the 16 bytes written.
+                unsafe { v128_store(o.as_mut_ptr().cast(), pixels) };
+            }
+            x += 16;
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// `height` rows of `stride` bytes of deterministic noise, with runs of the extremes (0, 255)
+    /// where the filter's lobes saturate.
+    fn picture(height: usize, stride: usize, seed: u32) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..stride * height)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                match (i / 7) % 5 {
+                    0 => 0,
+                    1 => 255,
+                    _ => state as u8,
+                }
+            })
+            .collect()
+    }
+
+    /// The filter of [`scale_plane`] in the plainest form: every output from its two taps,
+    /// integers as wide as they need, the intermediate rounded and saturated as swscale's.
+    fn reference(plane: Plane, to: (usize, usize)) -> Vec<u8> {
+        let (across, down) = (Taps::new(plane.width, to.0), Taps::new(plane.height, to.1));
+        let mut out = Vec::new();
+        for y in 0..to.1 {
+            let (top, rows) = down.of(y);
+            for x in 0..to.0 {
+                let (left, columns) = across.of(x);
+                let mut sum = 0i64;
+                for (j, wx) in columns.iter().enumerate() {
+                    let column: i64 = rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, wy)| i64::from(*wy) * i64::from(plane.row(top + i)[left + j]))
+                        .sum();
+                    let intermediate = ((column + 64) >> 7).clamp(-32768, 32767);
+                    sum += i64::from(*wx) * intermediate;
+                }
+                out.push(((sum + (1 << 20)) >> 21).clamp(0, 255) as u8);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn scaling_makes_the_filters_bytes_at_every_size() {
+        // Sizes around the vector widths (16 down, 8 across), odd ones, strides wider than rows,
+        // downscales by 1.5 to 12 and upscales.
+        let cases = [
+            ((1920, 1080), (640, 360)),
+            ((960, 540), (320, 360)),
+            ((17, 9), (5, 31)),
+            ((33, 35), (16, 16)),
+            ((15, 16), (31, 47)),
+            ((200, 150), (199, 3)),
+            ((1, 40), (7, 3)),
+            ((640, 2), (33, 1)),
+        ];
+        for (i, ((w, h), to)) in cases.into_iter().enumerate() {
+            let stride = w + (i % 3) * 5;
+            let data = picture(h, stride, i as u32 + 1);
+            let plane = Plane::new(&data, stride, w, h).unwrap();
+            assert_eq!(scale_plane(plane, to), reference(plane, to), "{w}x{h} → {to:?}");
+        }
+    }
+
+    #[test]
+    fn a_flat_plane_stays_flat_and_the_same_size_is_a_copy() {
+        let data = vec![77u8; 50 * 30];
+        let flat = Plane::new(&data, 50, 50, 30).unwrap();
+        assert!(scale_plane(flat, (13, 7)).iter().all(|&v| v == 77));
+        assert!(scale_plane(flat, (121, 64)).iter().all(|&v| v == 77));
+        let data = picture(5, 24, 9);
+        let plane = Plane::new(&data, 24, 21, 5).unwrap();
+        let copy = scale_plane(plane, (21, 5));
+        assert_eq!(&copy[21..42], plane.row(1));
+        assert!(Plane::new(&data, 24, 25, 5).is_none() && Plane::new(&data, 24, 21, 6).is_none());
+    }
+
+    /// The conversion in the plainest form: each pixel in f64 from its own chroma sample.
+    #[test]
+    fn conversion_gives_each_pixel_its_matrix_value() {
+        let bt709 = Matrix {
+            kr: 0.2126,
+            kb: 0.0722,
+            full_range: false,
+        };
+        for (shared, rows_shared, (w, h)) in [
+            (2usize, 2usize, (37usize, 6usize)),
+            (2, 1, (64, 3)),
+            (1, 1, (35, 4)),
+            (2, 2, (16, 2)),
+        ] {
+            let (cw, ch) = (w.div_ceil(shared), h.div_ceil(rows_shared));
+            let (y, cb, cr) = (picture(h, w, 1), picture(ch, cw, 2), picture(ch, cw, 3));
+            let (yp, cbp, crp) = (
+                Plane::packed(&y, w, h).unwrap(),
+                Plane::packed(&cb, cw, ch).unwrap(),
+                Plane::packed(&cr, cw, ch).unwrap(),
+            );
+            let rgba = yuv_to_rgba(yp, cbp, crp, shared, rows_shared, bt709);
+            let (kr, kb) = (0.2126f64, 0.0722f64);
+            let kg = 1.0 - kr - kb;
+            for (i, px) in rgba.chunks_exact(4).enumerate() {
+                let (x, row) = (i % w, i / w);
+                let c = row / rows_shared * cw + x / shared;
+                let l = (f64::from(y[i]) - 16.0) * 255.0 / 219.0;
+                let (u, v) = (
+                    (f64::from(cb[c]) - 128.0) * 255.0 / 224.0,
+                    (f64::from(cr[c]) - 128.0) * 255.0 / 224.0,
+                );
+                let want = [
+                    l + 2.0 * (1.0 - kr) * v,
+                    l - 2.0 * (1.0 - kb) * kb / kg * u - 2.0 * (1.0 - kr) * kr / kg * v,
+                    l + 2.0 * (1.0 - kb) * u,
+                ];
+                for (got, want) in px.iter().zip(want) {
+                    let want = want.round().clamp(0.0, 255.0);
+                    // f32 against f64: a value within a hair of .5 may round either way
+                    assert!((f64::from(*got) - want).abs() <= 1.0, "pixel {i}: {px:?} vs {want}");
+                }
+                assert_eq!(px[3], 255);
+            }
+            // and exactly the plain loop's bytes, whatever made them
+            let k = Coefficients::new(bt709);
+            for row in 0..h {
+                let mut plain = vec![255u8; w * 4];
+                let c = row / rows_shared;
+                convert_row_from(0, yp.row(row), cbp.row(c), crp.row(c), shared, &k, &mut plain);
+                assert_eq!(&rgba[row * w * 4..][..w * 4], &plain[..], "row {row}");
+            }
+        }
+    }
+
+    #[test]
+    fn turning_moves_each_pixel_where_the_engine_puts_it() {
+        // 3 x 2: pixel values are their index
+        let rgba: Vec<u8> = (0..6u8).flat_map(|i| [i, i, i, 255]).collect();
+        let order = |turned: Vec<u8>| turned.chunks_exact(4).map(|p| p[0]).collect::<Vec<_>>();
+        assert_eq!(order(turn(rgba.clone(), 3, 2, 90)), [3, 0, 4, 1, 5, 2]);
+        assert_eq!(order(turn(rgba.clone(), 3, 2, 180)), [5, 4, 3, 2, 1, 0]);
+        assert_eq!(order(turn(rgba.clone(), 3, 2, 270)), [2, 5, 1, 4, 0, 3]);
+        assert_eq!(order(turn(rgba, 3, 2, 0)), [0, 1, 2, 3, 4, 5]);
+    }
+}
