@@ -34,6 +34,9 @@ struct Args {
     /// Measure only this part (the native engine is measured too when a ratio needs it).
     #[arg(long, value_enum)]
     only: Option<Section>,
+    /// The peers section: only these systems (of ours, ours-wasm, mediabunny, ffmpeg.wasm, video).
+    #[arg(long, value_delimiter = ',')]
+    systems: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -91,7 +94,7 @@ fn main() {
         jobs(&mut report, args.load_seconds);
     }
     if want(Section::Peers) {
-        peers(&mut report, args.runs.min(5), args.cold_runs.min(3));
+        peers(&mut report, args.runs.min(5), args.cold_runs.min(3), &args.systems);
     }
 
     print!("{report}");
@@ -939,8 +942,9 @@ const TIME_PEERS: &str = "
 /// table): ours on the WebCodecs path and on the wasm decoders, mediabunny, ffmpeg.wasm's mt core
 /// and the `<video>` element, on 1080p H.264, 720p VP9 and 1080p AV1. Cold: a fresh browser profile,
 /// from loading the library to the first PNG (median of `cold_runs` profiles); warm: each one after
-/// (median of the profiles' later runs).
-fn peers(report: &mut String, runs: usize, cold_runs: usize) {
+/// (median of the profiles' later runs). The systems take turns round by round, so that the
+/// machine's drift over the minutes this takes falls on each alike.
+fn peers(report: &mut String, runs: usize, cold_runs: usize, only: &[String]) {
     let server = bench_server();
     let runtime = runtime();
     let inputs = [
@@ -948,12 +952,16 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize) {
         ("720p VP9", fixture("bench/vp9-720p.webm")),
         ("1080p AV1", fixture("bench/av1-1080p.mp4")),
     ];
-    let systems = ["ours", "ours-wasm", "mediabunny", "ffmpeg.wasm", "video"];
+    let systems: Vec<&str> = ["ours", "ours-wasm", "mediabunny", "ffmpeg.wasm", "video"]
+        .into_iter()
+        .filter(|s| only.is_empty() || only.iter().any(|o| o == s))
+        .collect();
     let _ = writeln!(
         report,
         "## The browser's own decoder against the peer libraries (headless chromium, software decoders)\n\n\
          The frame at 1 s as a 640 px wide PNG. Cold: a fresh browser profile, from loading the library to the \
-         first image (median of {cold_runs}); warm: each image after (median of {} in all). Ours: the JS API in its \
+         first image (median of {cold_runs}); warm: each image after (median of {} in all); the systems take turns, \
+         a profile each per round. Ours: the JS API in its \
          worker; `webcodecs` is the default path (the demux-only engine's packets, WebCodecs), `wasm` the engine's \
          own decoders. mediabunny 1.61.0 (`CanvasSink`), ffmpeg.wasm 0.12.15 with core-mt 0.12.10 \
          (the file written in, `-ss 1 -frames:v 1 -vf scale=640:-1`), `<video>` + canvas.\n",
@@ -963,29 +971,33 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize) {
     let mut ratios = Vec::new();
     runtime.block_on(async {
         for (label, file) in &inputs {
-            let mut figures = std::collections::HashMap::new();
-            for system in systems {
-                let (mut cold, mut warm, mut failed, mut made_by) = (Vec::new(), Vec::new(), None, String::new());
-                for _ in 0..cold_runs {
+            // Round by round, every system in each (so that the machine's drift over minutes
+            // falls on all of them alike): a fresh browser profile, then its warm runs.
+            let mut measured: Vec<(&str, Vec<Duration>, Vec<Duration>, Option<String>, String)> =
+                systems.iter().map(|s| (*s, Vec::new(), Vec::new(), None, String::new())).collect();
+            for _ in 0..cold_runs {
+                for (system, cold, warm, failed, made_by) in &mut measured {
+                    if failed.is_some() {
+                        continue;
+                    }
                     let browser = Browser::start().await;
                     browser.client.goto(&server.url("/blank.html")).await.unwrap();
                     browser.choose_file("#file", file).await;
                     let out = browser.run(TIME_PEERS, vec![json!(system), json!(runs.max(2))]).await;
                     browser.close().await;
-                    if !out["times"].is_array() {
-                        failed = Some(out["error"].as_str().map_or_else(|| out.to_string(), str::to_owned));
-                        break;
-                    }
-                    made_by = out["engine"].as_str().unwrap_or_default().to_owned();
-                    let times: Vec<Duration> = out["times"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
-                        .collect();
+                    let Some(times) = out["times"].as_array() else {
+                        *failed = Some(out["error"].as_str().map_or_else(|| out.to_string(), str::to_owned));
+                        continue;
+                    };
+                    *made_by = out["engine"].as_str().unwrap_or_default().to_owned();
+                    let times: Vec<Duration> =
+                        times.iter().map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0)).collect();
                     cold.push(times[0]);
                     warm.extend_from_slice(&times[1..]);
                 }
+            }
+            let mut figures = std::collections::HashMap::new();
+            for (system, cold, warm, failed, made_by) in measured {
                 let name = match system {
                     "ours" => format!("ours, webcodecs ({made_by})"),
                     "ours-wasm" => format!("ours, wasm ({made_by})"),
