@@ -244,6 +244,9 @@ struct Taps {
     lanes: Vec<i16>,
     #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
     padded: usize,
+    /// How far into a row the padded reads go (the last first sample + `padded`).
+    #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+    reach: usize,
 }
 
 impl Taps {
@@ -280,12 +283,14 @@ impl Taps {
             first.push(start_in);
             weights.extend(ints);
         }
+        let reach = first.iter().max().map_or(0, |f| f + padded);
         Taps {
             first,
             weights,
             size,
             lanes,
             padded,
+            reach,
         }
     }
 
@@ -309,13 +314,6 @@ mod simd {
         unsafe { v128_load(s.as_ptr().cast()) }
     }
 
-    /// 8 samples from `s` at `at` (bounds-checked).
-    fn load_i16(s: &[i16], at: usize) -> v128 {
-        let s = &s[at..at + 8];
-        // SAFETY: as in `load`: the slice holds the 16 bytes read.
-        unsafe { v128_load(s.as_ptr().cast()) }
-    }
-
     /// 8 bytes from `s` at `at` into the low half (bounds-checked).
     fn load8(s: &[u8], at: usize) -> v128 {
         let s = &s[at..at + 8];
@@ -325,18 +323,48 @@ mod simd {
 
     pub fn vertical(sources: &[&[u8]], weights: &[i32], out: &mut [i16]) -> usize {
         let width = out.len();
+        if sources.len() != weights.len() || sources.iter().any(|row| row.len() < width) {
+            return 0;
+        }
+        // Rows two at a time: their bytes interleaved, times (w0, w1) pairs, summed in one
+        // instruction (i32x4_dot_i16x8); an odd last row on its own.
+        let pairs: Vec<(*const u8, *const u8, v128)> = sources
+            .chunks_exact(2)
+            .zip(weights.chunks_exact(2))
+            .map(|(rows, w)| {
+                let (w0, w1) = (w[0] as i16, w[1] as i16);
+                (
+                    rows[0].as_ptr(),
+                    rows[1].as_ptr(),
+                    i16x8(w0, w1, w0, w1, w0, w1, w0, w1),
+                )
+            })
+            .collect();
+        let odd = (sources.len() % 2 == 1).then(|| (sources[sources.len() - 1].as_ptr(), weights[weights.len() - 1]));
         let round = i32x4_splat(1 << 6);
         let mut x = 0;
         while x + 16 <= width {
             let (mut a, mut b, mut c, mut d) = (round, round, round, round);
-            for (row, &w) in sources.iter().zip(weights) {
-                let w = i16x8_splat(w as i16);
-                let v = load(row, x);
-                let (lo, hi) = (u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v));
-                a = i32x4_add(a, i32x4_extmul_low_i16x8(lo, w));
-                b = i32x4_add(b, i32x4_extmul_high_i16x8(lo, w));
-                c = i32x4_add(c, i32x4_extmul_low_i16x8(hi, w));
-                d = i32x4_add(d, i32x4_extmul_high_i16x8(hi, w));
+            // SAFETY: every row holds at least `width` bytes (checked above) and x + 16 <= width.
+            unsafe {
+                for &(r0, r1, w) in &pairs {
+                    let (v0, v1) = (v128_load(r0.add(x).cast()), v128_load(r1.add(x).cast()));
+                    let low = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(v0, v1);
+                    let high = i8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(v0, v1);
+                    a = i32x4_add(a, i32x4_dot_i16x8(u16x8_extend_low_u8x16(low), w));
+                    b = i32x4_add(b, i32x4_dot_i16x8(u16x8_extend_high_u8x16(low), w));
+                    c = i32x4_add(c, i32x4_dot_i16x8(u16x8_extend_low_u8x16(high), w));
+                    d = i32x4_add(d, i32x4_dot_i16x8(u16x8_extend_high_u8x16(high), w));
+                }
+                if let Some((row, w)) = odd {
+                    let w = i16x8_splat(w as i16);
+                    let v = v128_load(row.add(x).cast());
+                    let (lo, hi) = (u16x8_extend_low_u8x16(v), u16x8_extend_high_u8x16(v));
+                    a = i32x4_add(a, i32x4_extmul_low_i16x8(lo, w));
+                    b = i32x4_add(b, i32x4_extmul_high_i16x8(lo, w));
+                    c = i32x4_add(c, i32x4_extmul_low_i16x8(hi, w));
+                    d = i32x4_add(d, i32x4_extmul_high_i16x8(hi, w));
+                }
             }
             let first = i16x8_narrow_i32x4(i32x4_shr(a, 7), i32x4_shr(b, 7));
             let second = i16x8_narrow_i32x4(i32x4_shr(c, 7), i32x4_shr(d, 7));
@@ -352,22 +380,41 @@ mod simd {
     }
 
     pub fn horizontal(row: &[i16], taps: &Taps, out: &mut [u8]) -> usize {
-        let groups = taps.padded / LANES;
-        let round = 1 << 20;
-        for (x, o) in out.iter_mut().enumerate() {
-            let first = taps.first[x];
-            let weights = &taps.lanes[x * taps.padded..][..taps.padded];
-            let mut sum = i32x4_splat(0);
-            for g in 0..groups {
-                let w = load_i16(weights, g * LANES);
-                sum = i32x4_add(sum, i32x4_dot_i16x8(load_i16(row, first + g * LANES), w));
-            }
-            // The four partial sums into one
-            let pairs = i32x4_add(sum, i32x4_shuffle::<2, 3, 0, 1>(sum, sum));
-            let total = i32x4_extract_lane::<0>(i32x4_add(pairs, i32x4_shuffle::<1, 0, 3, 2>(pairs, pairs)));
-            *o = ((total + round) >> 21).clamp(0, 255) as u8;
+        let padded = taps.padded;
+        // Every read below lies in `row` and in the taps' lanes: checked once, here.
+        if taps.reach > row.len() || out.len() > taps.first.len() {
+            return 0;
         }
-        out.len()
+        let dot = |x: usize| -> v128 {
+            // SAFETY: x < taps.first.len(); first[x] + padded <= reach <= row.len(); the lanes
+            // hold `padded` weights for each of the first.len() outputs.
+            unsafe {
+                let source = row.as_ptr().add(*taps.first.get_unchecked(x));
+                let weights = taps.lanes.as_ptr().add(x * padded);
+                let mut sum = i32x4_splat(0);
+                for g in (0..padded).step_by(LANES) {
+                    let (v, w) = (v128_load(source.add(g).cast()), v128_load(weights.add(g).cast()));
+                    sum = i32x4_add(sum, i32x4_dot_i16x8(v, w));
+                }
+                sum
+            }
+        };
+        let round = i32x4_splat(1 << 20);
+        let mut x = 0;
+        while x + 4 <= out.len() {
+            let (a, b, c, d) = (dot(x), dot(x + 1), dot(x + 2), dot(x + 3));
+            // Each one's four partial sums into one lane: [a, b, c, d]
+            let ab = i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(a, b), i32x4_shuffle::<2, 6, 3, 7>(a, b));
+            let cd = i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(c, d), i32x4_shuffle::<2, 6, 3, 7>(c, d));
+            let sums = i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(ab, cd), i32x4_shuffle::<2, 3, 6, 7>(ab, cd));
+            let values = i32x4_shr(i32x4_add(sums, round), 21);
+            // to bytes, saturating: the clamp to 0..=255
+            let words = i16x8_narrow_i32x4(values, values);
+            let bytes = u8x16_narrow_i16x8(words, words);
+            out[x..x + 4].copy_from_slice(&(i32x4_extract_lane::<0>(bytes) as u32).to_le_bytes());
+            x += 4;
+        }
+        x
     }
 
     pub fn convert_row(y: &[u8], cb: &[u8], cr: &[u8], shared: usize, k: &Coefficients, out: &mut [u8]) -> usize {
