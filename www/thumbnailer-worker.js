@@ -45,9 +45,9 @@ self.onmessage = async ({ data }) => {
     const worker = await ready;
     const result =
       kind === 'probe' ? await worker.probe(file)
-      : kind === 'frames' ? await worker.frames(file, options, emitter(id))
+      : kind === 'frames' ? await worker.frames(file, options, emitter(id), webcodecs !== false)
       : kind === 'thumbnail' ? await worker.thumbnail(file, options, webcodecs !== false)
-      : await worker.sprite(file, options);
+      : await worker.sprite(file, options, webcodecs !== false);
     postMessage({ id, ok: true, result });
   } catch (e) {
     postMessage({ id, ok: false, error: asError(e) });

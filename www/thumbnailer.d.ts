@@ -76,10 +76,10 @@ export interface CreateOptions {
    */
   confirmUpload?: (why: { code: ThumbnailErrorCode; message: string; file: Blob }) => boolean | Promise<boolean>;
   /**
-   * A still frame of a codec the browser decodes (H.264, VP8, VP9, AV1; HEVC where it has it) is
-   * decoded by the browser's WebCodecs (`engine: 'browser-webcodecs'` in the result), the wasm
-   * engine's decoders loading only for the rest and whenever WebCodecs fails. Default true; false:
-   * always the wasm engine.
+   * The frames of a codec the browser decodes (H.264, VP8, VP9, AV1; HEVC where it has it) are
+   * decoded by the browser's WebCodecs (`engine: 'browser-webcodecs'` in a result, a sheet, each
+   * frame of a series), the wasm engine's decoders loading only for the rest and whenever WebCodecs
+   * fails. Default true; false: always the wasm engine.
    */
   webcodecs?: boolean;
 }

@@ -29,7 +29,7 @@ function browserCapable() {
 
 /** One worker, started on first use and replaced after a crash, an abort or a timeout. */
 class EngineWorker {
-  /** Whether still frames may be decoded by the browser's WebCodecs (the Thumbnailer's `webcodecs`). */
+  /** Whether frames may be decoded by the browser's WebCodecs (the Thumbnailer's `webcodecs`). */
   webcodecs = true;
   #worker = null;
   #ready = null;
@@ -134,7 +134,7 @@ class EngineWorker {
         settle();
       },
     });
-    worker.postMessage({ id, kind, file, options });
+    worker.postMessage({ id, kind, file, options, webcodecs: this.webcodecs });
     return {
       next: async () => {
         if (taken++ > 0 && !done) worker.postMessage({ id, more: true });
@@ -236,8 +236,8 @@ export class Thumbnailer {
    * `server`: URL of POST /thumbnail (POST /probe beside it), by default the one of the server this
    * module comes from; `timeout`: ms per job; `confirmUpload`: asked before `auto` sends a video to
    * the server because the browser could not make the frame (false: the job fails with `upload_declined`);
-   * `webcodecs` (default true): a still frame of a codec the browser decodes (H.264, VP8, VP9, AV1,
-   * HEVC where it has it) is decoded by the browser's WebCodecs, the wasm engine's decoders loading
+   * `webcodecs` (default true): the frames of a codec the browser decodes (H.264, VP8, VP9, AV1,
+   * HEVC where it has it) are decoded by the browser's WebCodecs, the wasm engine's decoders loading
    * only for the rest (false: always the wasm engine).
    */
   static async create({ server = new URL('thumbnail', here).href, engine = 'auto', timeout = 60000, confirmUpload, webcodecs = true, ...unknown } = {}) {
@@ -412,7 +412,7 @@ export class Thumbnailer {
         for (;;) {
           const frame = await Promise.race([stream.next(), watcher.stopped]);
           if (!frame) return;
-          yield { ...frame, engine };
+          yield { engine, ...frame }; // each frame says which path made it
         }
       } catch (e) {
         throw this.#engineFailure(e);
@@ -477,7 +477,7 @@ export class Thumbnailer {
     }
     try {
       const result = await Promise.race([this.#engine.run(kind, file, options), stopped]);
-      // A still frame says which path made it (browser-webcodecs); the rest, the engine's name.
+      // A result says which path made it (browser-webcodecs, or the engine's name).
       return kind === 'probe' ? result : { engine, ...result };
     } catch (e) {
       throw this.#engineFailure(e);

@@ -58,7 +58,7 @@ const FADED: f64 = 0.85;
 const TIE: (f64, f64) = (1.05, 5e-4);
 
 /// The times to look at in `window` (shares of the duration) of a video, in increasing order.
-fn candidate_times(duration: Option<f64>, window: (f64, f64)) -> Vec<f64> {
+fn window_times(duration: Option<f64>, window: (f64, f64)) -> Vec<f64> {
     let (from, to) = match duration {
         Some(d) if d.is_finite() && d > 0.0 => (d * window.0, d * window.1),
         _ => (
@@ -142,13 +142,19 @@ pub fn most_representative(candidates: &[Candidate]) -> Option<usize> {
     pool.into_iter().find(|&i| distance(i) <= smallest * TIE.0 + TIE.1)
 }
 
+/// The times [`best_time`] asks for, window by window (it asks for a window's only while every
+/// frame of the ones before is dark or blank): for a host that makes frames in batches.
+pub fn candidate_windows(duration: Option<f64>) -> Vec<Vec<f64>> {
+    WINDOWS.iter().map(|&window| window_times(duration, window)).collect()
+}
+
 /// The time of the most representative frame, looking at the frames `next` makes: `next(t)` gives
 /// the first frame at or after `t`, fitted in [`PICK_SIDE`] pixels, and is asked for increasing times.
 pub fn best_time<E>(duration: Option<f64>, mut next: impl FnMut(f64) -> Result<Picture, E>) -> Result<f64, E> {
     let mut first_window = None;
-    for window in WINDOWS {
+    for times in candidate_windows(duration) {
         let mut candidates: Vec<Candidate> = Vec::with_capacity(CANDIDATES);
-        for t in candidate_times(duration, window) {
+        for t in times {
             let picture = next(t)?;
             // Past the end, or the same frame again (a short video): nothing new to look at.
             if candidates.last().is_some_and(|c| c.time >= picture.time) {
@@ -196,11 +202,11 @@ mod tests {
 
     #[test]
     fn the_window_is_ten_to_thirty_three_percent() {
-        let times = candidate_times(Some(100.0), WINDOWS[0]);
+        let times = window_times(Some(100.0), WINDOWS[0]);
         assert_eq!(times.len(), CANDIDATES);
         assert!((times[0] - 10.0).abs() < 1e-9 && (times[CANDIDATES - 1] - 33.0).abs() < 1e-9);
         assert!(times.windows(2).all(|w| w[0] < w[1]));
-        let unknown = candidate_times(None, WINDOWS[0]);
+        let unknown = window_times(None, WINDOWS[0]);
         assert!(unknown[0] > 0.0 && unknown[CANDIDATES - 1] <= UNKNOWN_DURATION_WINDOW + 1e-9);
     }
 

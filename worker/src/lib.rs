@@ -10,6 +10,7 @@
 
 mod engine;
 mod pixels;
+mod session;
 mod source;
 mod webcodecs;
 
@@ -18,6 +19,7 @@ use std::rc::Rc;
 
 use engine::{js_message, Engine, Failure};
 use js_sys::{Object, Promise, Reflect};
+use session::Session;
 use source::Source;
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
 use thumbnail_frames::series::series_times;
@@ -25,7 +27,7 @@ use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
 use thumbnail_frames::webp::mux_animation;
 use thumbnail_frames::{best_time, Picture, PICK_SIDE};
 use thumbnail_vocabulary::{
-    At, Format, FramesOptions, OptionValue, Seek, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS,
+    ErrorKind, Format, FramesOptions, OptionValue, Seek, SpriteOptions, ThumbnailOptions, VideoInfo, DEFAULT_MAX_PIXELS,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -78,6 +80,7 @@ impl ThumbnailWorker {
     /// Loads the demux-only engine from `engine_base` (the URL of the folder holding
     /// thumbnail-engine-*.js); the whole engine loads when a job first needs it.
     pub async fn start(engine_base: String) -> Result<ThumbnailWorker, JsValue> {
+        std::panic::set_hook(Box::new(|info| wasm_bindgen::throw_str(&info.to_string())));
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let isolated = Reflect::get(&scope, &"crossOriginIsolated".into())
             .ok()
@@ -120,7 +123,8 @@ impl ThumbnailWorker {
         let engines = self.engines.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let file = Source::from_js(&file).await.map_err(to_js)?;
-            let info = match engines.demuxer.borrow_mut().probe(&file) {
+            let read = engines.demuxer.borrow_mut().probe(&file);
+            let info = match read {
                 Ok(info) => info,
                 Err(_) => engines.whole().await?.borrow_mut().probe(&file).map_err(to_js)?,
             };
@@ -129,201 +133,213 @@ impl ThumbnailWorker {
     }
 
     /// Makes the thumbnail: `options` as in the JS API ({ at, width, height, format, quality,
-    /// seek, animated, ... }). Resolves to `{ blob, width, height, time, duration, engine }`. A
-    /// still frame at a given time goes to WebCodecs first when `webcodecs` and the browser
-    /// decodes the codec; anything it does not make, the whole engine makes.
+    /// seek, animated, ... }). Resolves to `{ blob, width, height, time, duration, engine }`. Its
+    /// frames come from WebCodecs first when `webcodecs` and the browser decodes the codec;
+    /// anything that path does not make, the whole engine makes.
     pub fn thumbnail(&self, file: JsValue, options: JsValue, webcodecs: bool) -> Result<Promise, JsValue> {
         let options = parse_options(&options)?;
         let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let file = Source::from_js(&file).await.map_err(to_js)?;
-            if webcodecs && webcodecs::available() && !options.animated && options.at != At::Auto {
-                if let Some(made) = via_webcodecs(&engines, &file, &options).await? {
-                    return Ok(made);
+            let by_browser = match Session::start(&engines, &file, webcodecs).await {
+                Some(session) => thumbnail_by(&session, &options).await,
+                None => None,
+            };
+            let (made, duration, engine) = match by_browser {
+                Some(made) => {
+                    let (made, duration) = made.map_err(to_js)?;
+                    (made, duration, "browser-webcodecs")
                 }
-            }
-            let engine = engines.whole().await?;
-            let made = JsFuture::from(thumbnail_wasm(&engine, &file, options)?).await?;
-            Reflect::set(&made, &"engine".into(), &engines.name.into())?;
-            Ok(made)
+                None => {
+                    let engine = engines.whole().await?;
+                    let (made, duration) = thumbnail_wasm(&engine, &file, &options).map_err(to_js)?;
+                    (made, duration, engines.name)
+                }
+            };
+            let result = finish(made, &options, duration).await?;
+            Reflect::set(&result, &"engine".into(), &engine.into())?;
+            Ok(result)
         }))
     }
 }
 
-/// A still frame by the browser's own decoder: the demux-only engine reads the packets and says
-/// the size; WebCodecs decodes. `None` when it cannot (no WebCodecs name for the codec, a config
-/// the browser refuses, packets without timestamps, a decoder error): the whole engine then makes it.
-async fn via_webcodecs(
-    engines: &Engines,
+/// The thumbnail's frames by the browser's own decoder (`None`: this path cannot make them; an
+/// error: what was asked cannot be made, whoever decodes).
+async fn thumbnail_by(session: &Session, options: &ThumbnailOptions) -> Option<Result<(Made, Option<f64>), Failure>> {
+    let duration = session.info.duration;
+    let t = match options.at.seconds(duration) {
+        Some(t) => t,
+        None => best_time_by(session).await?,
+    };
+    let fit = (options.max_width, options.max_height);
+    let made = if options.animated {
+        let times = animation_times(t, options.duration, options.fps, duration);
+        let pictures = session.pictures(&times, fit, Seek::Exact).await?;
+        animation(&times, options, served(pictures))
+    } else {
+        let picture = session.pictures(&[t], fit, options.seek).await?.pop()?;
+        Ok(Made::Still(engine::Frame {
+            width: picture.width,
+            height: picture.height,
+            time: picture.time,
+            rgba: js_sys::Uint8ClampedArray::from(&picture.rgba[..]),
+        }))
+    };
+    Some(made.map(|made| (made, duration)))
+}
+
+/// Pictures made beforehand, handed in their order to a loop that asks for them time by time.
+fn served(pictures: Vec<Picture>) -> impl FnMut(f64) -> Result<Picture, Failure> {
+    let mut pictures = pictures.into_iter();
+    move |_| {
+        pictures
+            .next()
+            .ok_or_else(|| thumbnail_vocabulary::Error::new(ErrorKind::Corrupt, "a frame is missing").into())
+    }
+}
+
+/// `at: 'auto'` by the browser's decoder: the candidate frames a window at a time, as
+/// [`best_time`] asks for them.
+async fn best_time_by(session: &Session) -> Option<f64> {
+    let duration = session.info.duration;
+    let windows = thumbnail_frames::candidate_windows(duration);
+    let mut made: Vec<(f64, Picture)> = Vec::new();
+    loop {
+        let served = best_time(duration, |t| {
+            made.iter()
+                .find(|(asked, _)| *asked == t)
+                .map(|(_, p)| p.clone())
+                .ok_or(t)
+        });
+        let missing = match served {
+            Ok(t) => return Some(t),
+            Err(missing) => missing,
+        };
+        let window = windows.iter().find(|w| w.contains(&missing))?;
+        if made.iter().any(|(asked, _)| window.contains(asked)) {
+            return None; // made already: cannot happen, but never loop
+        }
+        let pictures = session.pictures(window, (PICK_SIDE, PICK_SIDE), Seek::Exact).await?;
+        made.extend(window.iter().copied().zip(pictures));
+    }
+}
+
+/// The thumbnail's frames by the whole engine (its own decoders).
+fn thumbnail_wasm(
+    engine: &RefCell<Engine>,
     file: &Rc<Source>,
     options: &ThumbnailOptions,
-) -> Result<Option<JsValue>, JsValue> {
-    let read = {
-        let mut demuxer = engines.demuxer.borrow_mut();
-        let read = demuxer.open(file).and_then(|info| {
-            let t = options.at.seconds(info.duration).unwrap_or(0.0);
-            let config = thumbnail_engine::webcodecs::decoder_config(
-                &info.codec,
-                info.coded_width,
-                info.coded_height,
-                &demuxer.codec(),
-            );
-            let packets = match config {
-                Some(_) => Some(demuxer.read_packets(t, options.seek)?),
-                None => None,
-            };
-            Ok((info, config, packets))
-        });
-        if !matches!(read, Ok((_, Some(_), Some(_)))) {
-            demuxer.close();
-        }
-        read
-    };
-    let (info, config, packets) = match read {
-        Ok((info, Some(config), Some(packets))) => (info, config, packets),
-        _ => return Ok(None),
-    };
-    // The demuxer stays open while the browser decodes: it says the frame's size after.
-    let decoded = if engines.decoders.supported(&config).await {
-        engines.decoders.decode(&config, &packets).await.ok()
-    } else {
-        None
-    };
-    let sized = decoded.map(|frame| {
-        let (w, h) = webcodecs::visible_size(&frame);
-        let size = engines
-            .demuxer
-            .borrow()
-            .output_size(w, h, options.max_width, options.max_height);
-        (frame, size)
+) -> Result<(Made, Option<f64>), Failure> {
+    let mut engine = engine.borrow_mut();
+    let made = engine.open(file).and_then(|info| {
+        let t = match options.at.seconds(info.duration) {
+            Some(t) => t,
+            None => best_time(info.duration, |t| engine.next_picture(t, PICK_SIDE, PICK_SIDE))?,
+        };
+        let made = if options.animated {
+            let times = animation_times(t, options.duration, options.fps, info.duration);
+            let (w, h) = (options.max_width, options.max_height);
+            animation(&times, options, |t| engine.next_picture(t, w, h))?
+        } else {
+            Made::Still(engine.frame(t, options.max_width, options.max_height, options.seek)?)
+        };
+        Ok((made, info.duration))
     });
-    engines.demuxer.borrow_mut().close();
-    let (frame, (width, height)) = match sized {
-        Some((frame, Ok(size))) => (frame, size),
-        Some((frame, Err(_))) => {
-            frame.close();
-            return Ok(None);
+    engine.close();
+    made
+}
+
+/// An animation of the frames at `times` (the options' rate, as the server's): one GIF, or WebP
+/// stills from the canvas put into one animated WebP.
+fn animation(
+    times: &[f64],
+    options: &ThumbnailOptions,
+    next: impl FnMut(f64) -> Result<Picture, Failure>,
+) -> Result<Made, Failure> {
+    Ok(match options.format {
+        Format::Gif => Made::Gif(make_gif(times, options.fps, options.looped, next)?),
+        _ => Made::WebpFrames(animation_pictures(times, next)?),
+    })
+}
+
+/// What a job made, encoded: `{ blob, width, height, time, duration }`.
+async fn finish(made: Made, options: &ThumbnailOptions, duration: Option<f64>) -> Result<JsValue, JsValue> {
+    let (format, quality) = (options.format, options.quality);
+    let (blob, width, height, time) = match made {
+        Made::WebpFrames(pictures) => {
+            let (width, height, time) = (pictures[0].width, pictures[0].height, pictures[0].time);
+            let mut stills = Vec::with_capacity(pictures.len());
+            for picture in &pictures {
+                let pixels = js_sys::Uint8ClampedArray::from(&picture.rgba[..]);
+                let still = encode_rgba(width, height, &pixels, Format::Webp, quality).await?;
+                let bytes = JsFuture::from(still.array_buffer()).await?;
+                stills.push(js_sys::Uint8Array::new(&bytes).to_vec());
+            }
+            let animation = mux_animation(&stills, width, height, options.fps, options.looped)
+                .map_err(|message| invalid(&message))?;
+            (bytes_blob(&animation, format)?, width, height, time)
         }
-        None => return Ok(None),
+        Made::Still(frame) => (
+            encode(&frame, format, quality).await?,
+            frame.width,
+            frame.height,
+            frame.time,
+        ),
+        Made::Gif(Animation {
+            width,
+            height,
+            time,
+            bytes,
+        }) => (bytes_blob(&bytes, format)?, width, height, time),
     };
-    let rgba = match webcodecs::draw(frame, width, height, info.rotation, &config).await {
-        Ok(rgba) => rgba,
-        Err(_) => return Ok(None), // its planes could not be read: the engine's decoders instead
-    };
-    let blob = encode_rgba(width, height, &rgba, options.format, options.quality).await?;
     let result = Object::new();
     Reflect::set(&result, &"blob".into(), &blob)?;
     Reflect::set(&result, &"width".into(), &width.into())?;
     Reflect::set(&result, &"height".into(), &height.into())?;
-    Reflect::set(
-        &result,
-        &"time".into(),
-        &packets.list[packets.wanted].time.max(0.0).into(),
-    )?;
+    Reflect::set(&result, &"time".into(), &time.into())?;
     Reflect::set(
         &result,
         &"duration".into(),
-        &info.duration.map_or(JsValue::NULL, JsValue::from),
+        &duration.map_or(JsValue::NULL, JsValue::from),
     )?;
-    Reflect::set(&result, &"engine".into(), &"browser-webcodecs".into())?;
-    Ok(Some(result.into()))
-}
-
-/// The thumbnail by the whole engine (its own decoders), as a promise of `{ blob, width, height,
-/// time, duration }`.
-fn thumbnail_wasm(engine: &RefCell<Engine>, file: &Rc<Source>, options: ThumbnailOptions) -> Result<Promise, JsValue> {
-    {
-        let mut engine = engine.borrow_mut();
-        let made = engine.open(file).and_then(|info| {
-            let t = match options.at.seconds(info.duration) {
-                Some(t) => t,
-                None => best_time(info.duration, |t| engine.next_picture(t, PICK_SIDE, PICK_SIDE))?,
-            };
-            let made = if options.animated {
-                // An animation: the frames from t at the options' rate (as the server's), one GIF,
-                // or WebP stills from the canvas in one animated WebP.
-                let times = animation_times(t, options.duration, options.fps, info.duration);
-                let (w, h) = (options.max_width, options.max_height);
-                let next = |t| engine.next_picture(t, w, h);
-                match options.format {
-                    Format::Gif => Made::Gif(make_gif(&times, options.fps, options.looped, next)?),
-                    _ => Made::WebpFrames(animation_pictures(&times, next)?),
-                }
-            } else {
-                Made::Still(engine.frame(t, options.max_width, options.max_height, options.seek)?)
-            };
-            Ok((made, info.duration))
-        });
-        engine.close();
-        drop(engine);
-        let (made, duration) = made.map_err(to_js)?;
-        let (format, quality, fps, looped) = (options.format, options.quality, options.fps, options.looped);
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
-            let (blob, width, height, time) = match made {
-                Made::WebpFrames(pictures) => {
-                    let (width, height, time) = (pictures[0].width, pictures[0].height, pictures[0].time);
-                    let mut stills = Vec::with_capacity(pictures.len());
-                    for picture in &pictures {
-                        let pixels = js_sys::Uint8ClampedArray::from(&picture.rgba[..]);
-                        let still = encode_rgba(width, height, &pixels, Format::Webp, quality).await?;
-                        let bytes = JsFuture::from(still.array_buffer()).await?;
-                        stills.push(js_sys::Uint8Array::new(&bytes).to_vec());
-                    }
-                    let animation =
-                        mux_animation(&stills, width, height, fps, looped).map_err(|message| invalid(&message))?;
-                    (bytes_blob(&animation, format)?, width, height, time)
-                }
-                Made::Still(frame) => (
-                    encode(&frame, format, quality).await?,
-                    frame.width,
-                    frame.height,
-                    frame.time,
-                ),
-                Made::Gif(Animation {
-                    width,
-                    height,
-                    time,
-                    bytes,
-                }) => (bytes_blob(&bytes, format)?, width, height, time),
-            };
-            let result = Object::new();
-            Reflect::set(&result, &"blob".into(), &blob)?;
-            Reflect::set(&result, &"width".into(), &width.into())?;
-            Reflect::set(&result, &"height".into(), &height.into())?;
-            Reflect::set(&result, &"time".into(), &time.into())?;
-            Reflect::set(
-                &result,
-                &"duration".into(),
-                &duration.map_or(JsValue::NULL, JsValue::from),
-            )?;
-            Ok(result.into())
-        }))
-    }
+    Ok(result.into())
 }
 
 #[wasm_bindgen]
 impl ThumbnailWorker {
     /// A contact sheet: `options` as in the JS API ({ count | every, columns, width, height,
-    /// format, quality }). Resolves to `{ blob, columns, rows, tileWidth, tileHeight, times, vtt }`,
-    /// the JSON of POST /sprite with the image as a Blob.
-    pub fn sprite(&self, file: JsValue, options: JsValue) -> Result<Promise, JsValue> {
+    /// format, quality }). Resolves to `{ blob, columns, rows, tileWidth, tileHeight, times, vtt,
+    /// engine }`, the JSON of POST /sprite with the image as a Blob. Its frames as a thumbnail's.
+    pub fn sprite(&self, file: JsValue, options: JsValue, webcodecs: bool) -> Result<Promise, JsValue> {
         let options = parse_sprite_options(&options)?;
         let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let file = Source::from_js(&file).await.map_err(to_js)?;
-            let engine = engines.whole().await?;
-            let made = {
-                let mut engine = engine.borrow_mut();
-                let made = engine.open(&file).and_then(|info| {
-                    let times = sprite_times(info.duration, options.frames);
-                    let (w, h) = (options.tile_width, options.tile_height);
-                    let sheet = make_sheet(&times, options.columns, u64::from(DEFAULT_MAX_PIXELS), |t| {
-                        engine.next_picture(t, w, h)
-                    })?;
-                    Ok((info.duration, times, sheet))
-                });
-                engine.close();
-                made
+            let (w, h) = (options.tile_width, options.tile_height);
+            let sheet = |duration, next: &mut dyn FnMut(f64) -> Result<Picture, Failure>| {
+                let times = sprite_times(duration, options.frames);
+                let sheet = make_sheet(&times, options.columns, u64::from(DEFAULT_MAX_PIXELS), next)?;
+                Ok::<_, Failure>((duration, times, sheet))
+            };
+            let by_browser = match Session::start(&engines, &file, webcodecs).await {
+                Some(session) => {
+                    let times = sprite_times(session.info.duration, options.frames);
+                    let pictures = session.pictures(&times, (w, h), Seek::Exact).await;
+                    pictures.map(|pictures| sheet(session.info.duration, &mut served(pictures)))
+                }
+                None => None,
+            };
+            let (made, engine) = match by_browser {
+                Some(made) => (made, "browser-webcodecs"),
+                None => {
+                    let engine = engines.whole().await?;
+                    let mut engine = engine.borrow_mut();
+                    let made = engine
+                        .open(&file)
+                        .and_then(|info| sheet(info.duration, &mut |t| engine.next_picture(t, w, h)));
+                    engine.close();
+                    (made, engines.name)
+                }
             };
             let (duration, times, (sheet, rgba)) = made.map_err(to_js)?;
             let info = SheetInfo::new(&sheet, times, duration, &image_name(options.format.extension()));
@@ -332,6 +348,7 @@ impl ThumbnailWorker {
             let blob = encode_rgba(sheet.width(), sheet.height(), &pixels, format, quality).await?;
             let result = serde::Serialize::serialize(&info, &serde_wasm_bindgen::Serializer::json_compatible())?;
             Reflect::set(&result, &"blob".into(), &blob)?;
+            Reflect::set(&result, &"engine".into(), &engine.into())?;
             Ok(result)
         }))
     }
@@ -343,12 +360,44 @@ impl ThumbnailWorker {
     /// seek, format, quality }). Each frame, `{ time, width, height, bitmap }` (an ImageBitmap) or
     /// `{ time, width, height, blob }` when a format is asked, goes to `emit`, whose promise this
     /// waits for before the next decode: `false` ends the series there. Resolves to `{ count,
-    /// duration }` when the series ends.
-    pub fn frames(&self, file: JsValue, options: JsValue, emit: js_sys::Function) -> Result<Promise, JsValue> {
+    /// duration, engine }` when the series ends. The frames come from WebCodecs a few at a time
+    /// (as a thumbnail's), and from the whole engine from the first the browser cannot make on.
+    pub fn frames(
+        &self,
+        file: JsValue,
+        options: JsValue,
+        emit: js_sys::Function,
+        webcodecs: bool,
+    ) -> Result<Promise, JsValue> {
         let options = parse_frames_options(&options)?;
         let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let file = Source::from_js(&file).await.map_err(to_js)?;
+            let fit = (options.max_width, options.max_height);
+            // The times the whole engine is left to make: all (None), or from where WebCodecs stopped.
+            let mut left: Option<Vec<f64>> = None;
+            let mut count = 0;
+            if let Some(session) = Session::start(&engines, &file, webcodecs).await {
+                let duration = session.info.duration;
+                let times = series_times(duration, &options.series);
+                for (index, chunk) in times.chunks(session::MAX_TAKEN).enumerate() {
+                    let Some(pictures) = session.pictures(chunk, fit, options.seek).await else {
+                        left = Some(times[index * session::MAX_TAKEN..].to_vec());
+                        break;
+                    };
+                    for picture in pictures {
+                        count += 1;
+                        let rgba = js_sys::Uint8ClampedArray::from(&picture.rgba[..]);
+                        let made = (picture.time, picture.width, picture.height, "browser-webcodecs");
+                        if !emit_frame(made, &rgba, &options, &emit).await? {
+                            return series_result(count, duration, "browser-webcodecs");
+                        }
+                    }
+                }
+                if left.is_none() {
+                    return series_result(count, duration, "browser-webcodecs");
+                }
+            }
             let engine = engines.whole().await?;
             let opened = engine.borrow_mut().open(&file);
             let info = match opened {
@@ -358,60 +407,87 @@ impl ThumbnailWorker {
                     return Err(to_js(failure));
                 }
             };
-            let made = series(&engine, &info, &options, &emit).await;
+            let times = left.unwrap_or_else(|| series_times(info.duration, &options.series));
+            let made = series(&engine, engines.name, &times, &options, &emit).await;
             engine.borrow_mut().close();
-            let count = made?;
-            let result = Object::new();
-            Reflect::set(&result, &"count".into(), &count.into())?;
-            Reflect::set(
-                &result,
-                &"duration".into(),
-                &info.duration.map_or(JsValue::NULL, JsValue::from),
-            )?;
-            Ok(result.into())
+            series_result(count + made?, info.duration, engines.name)
         }))
     }
 }
 
-/// Makes the series' frames one at a time, each handed to `emit` and waited for; how many went.
+/// What a series resolves to when it ends: `{ count, duration, engine }`.
+fn series_result(count: u32, duration: Option<f64>, engine: &str) -> Result<JsValue, JsValue> {
+    let result = Object::new();
+    Reflect::set(&result, &"count".into(), &count.into())?;
+    Reflect::set(
+        &result,
+        &"duration".into(),
+        &duration.map_or(JsValue::NULL, JsValue::from),
+    )?;
+    Reflect::set(&result, &"engine".into(), &engine.into())?;
+    Ok(result.into())
+}
+
+/// The whole engine's frames of a series at `times`, one at a time, each handed to `emit` and
+/// waited for; how many went.
 async fn series(
     engine: &RefCell<Engine>,
-    info: &VideoInfo,
+    name: &str,
+    times: &[f64],
     options: &FramesOptions,
     emit: &js_sys::Function,
 ) -> Result<u32, JsValue> {
     let (w, h) = (options.max_width, options.max_height);
     let mut count = 0;
-    for t in series_times(info.duration, &options.series) {
+    for &t in times {
         // The engine is borrowed for the decode only, never across a wait.
         let made = match options.seek {
             Seek::Exact => engine.borrow_mut().next_frame(t, w, h),
             Seek::Keyframe => engine.borrow_mut().frame(t, w, h, Seek::Keyframe),
         };
         let frame = made.map_err(to_js)?;
-        let out = Object::new();
-        Reflect::set(&out, &"time".into(), &frame.time.into())?;
-        Reflect::set(&out, &"width".into(), &frame.width.into())?;
-        Reflect::set(&out, &"height".into(), &frame.height.into())?;
-        match options.format {
-            Some(format) => {
-                let blob = encode(&frame, format, options.quality).await?;
-                Reflect::set(&out, &"blob".into(), &blob)?;
-            }
-            None => {
-                let canvas = OffscreenCanvas::new(frame.width, frame.height)?;
-                put_pixels(&canvas, frame.width, frame.height, &frame.rgba)?;
-                let bitmap: JsValue = canvas.transfer_to_image_bitmap()?.into();
-                Reflect::set(&out, &"bitmap".into(), &bitmap)?;
-            }
-        }
         count += 1;
-        let more = JsFuture::from(Promise::from(emit.call1(&JsValue::NULL, &out)?)).await?;
-        if more.is_falsy() {
+        if !emit_frame(
+            (frame.time, frame.width, frame.height, name),
+            &frame.rgba,
+            options,
+            emit,
+        )
+        .await?
+        {
             break;
         }
     }
     Ok(count)
+}
+
+/// Hands one frame of a series to `emit` (`{ time, width, height, engine, bitmap | blob }`: its
+/// time, size and the path that made it) and waits: whether to go on.
+async fn emit_frame(
+    (time, width, height, engine): (f64, u32, u32, &str),
+    rgba: &js_sys::Uint8ClampedArray,
+    options: &FramesOptions,
+    emit: &js_sys::Function,
+) -> Result<bool, JsValue> {
+    let out = Object::new();
+    Reflect::set(&out, &"time".into(), &time.into())?;
+    Reflect::set(&out, &"width".into(), &width.into())?;
+    Reflect::set(&out, &"height".into(), &height.into())?;
+    Reflect::set(&out, &"engine".into(), &engine.into())?;
+    match options.format {
+        Some(format) => {
+            let blob = encode_rgba(width, height, rgba, format, options.quality).await?;
+            Reflect::set(&out, &"blob".into(), &blob)?;
+        }
+        None => {
+            let canvas = OffscreenCanvas::new(width, height)?;
+            put_pixels(&canvas, width, height, rgba)?;
+            let bitmap: JsValue = canvas.transfer_to_image_bitmap()?.into();
+            Reflect::set(&out, &"bitmap".into(), &bitmap)?;
+        }
+    }
+    let more = JsFuture::from(Promise::from(emit.call1(&JsValue::NULL, &out)?)).await?;
+    Ok(more.is_truthy())
 }
 
 /// What a thumbnail job made, before it is a Blob: a still (encoded by the browser's canvas), a GIF

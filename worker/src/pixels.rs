@@ -56,10 +56,10 @@ pub fn scale_plane(plane: Plane, to: (usize, usize)) -> Vec<u8> {
     if plane.width == 0 || plane.height == 0 || tw == 0 || th == 0 {
         return vec![128; tw * th];
     }
-    let (across, down) = (Taps::new(plane.width, tw), Taps::new(plane.height, th));
+    let (across, down) = (Taps::new(plane.width, tw, 4), Taps::new(plane.height, th, 2));
     // Down the columns first, whole rows at a time, into 15-bit values; then across the fewer
     // rows left. Each intermediate row has room after it for the widest read across.
-    let stride = plane.width + LANES;
+    let stride = (plane.width + LANES).max(across.reach);
     let mut rows = vec![0i16; stride * th];
     for (y, line) in rows.chunks_exact_mut(stride).enumerate() {
         let (first, weights) = down.of(y);
@@ -217,25 +217,15 @@ fn convert_row_from(start: usize, y: &[u8], cb: &[u8], cr: &[u8], shared: usize,
     }
 }
 
-/// swscale's SWS_BICUBIC kernel: the cubic of Mitchell and Netravali with B = 0, C = 0.6.
-fn swscale_bicubic(x: f32) -> f32 {
-    const B: f32 = 0.0;
-    const C: f32 = 0.6;
-    let x = x.abs();
-    if x < 1.0 {
-        ((12.0 - 9.0 * B - 6.0 * C) * x * x * x + (-18.0 + 12.0 * B + 6.0 * C) * x * x + (6.0 - 2.0 * B)) / 6.0
-    } else if x < 2.0 {
-        ((-B - 6.0 * C) * x * x * x + (6.0 * B + 30.0 * C) * x * x + (-12.0 * B - 48.0 * C) * x + (8.0 * B + 24.0 * C))
-            / 6.0
-    } else {
-        0.0
-    }
-}
-
-/// One dimension's filter: for each output sample, the first source sample and the weights of
-/// that one and those after (14-bit, summing to 1 << 14), the taps moved inside the picture at its
-/// edges, as swscale moves them; and the same weights as 16-bit lanes, padded with zeros to a
-/// multiple of [`LANES`] (what the SIMD path multiplies).
+/// One dimension's filter as swscale's `initFilter` makes it for SWS_BICUBIC (the cubic of
+/// Mitchell and Netravali with B = 0, C = 0.6) when it scales `from` samples to `to`: per output
+/// sample, the first source sample and the weights of that one and those after (14-bit, summing
+/// to 1 << 14), made in swscale's fixed point with its steps: the kernel widened by the
+/// downscaling ratio over `1 + ceil(4 * ratio)` taps (at most `from - 2`), the near-zero taps at
+/// either end cut off, the size rounded up to `align` (what swscale's x86 code uses: 4 across, 2
+/// down), the taps moved inside the picture at its edges, and the rounding error carried from tap
+/// to tap. Also the same weights as 16-bit lanes, padded with zeros to a multiple of [`LANES`]
+/// (what the SIMD path multiplies).
 struct Taps {
     first: Vec<usize>,
     weights: Vec<i32>,
@@ -245,57 +235,156 @@ struct Taps {
     #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
     padded: usize,
     /// How far into a row the padded reads go (the last first sample + `padded`).
-    #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
     reach: usize,
+    /// The source's samples.
+    from: usize,
+}
+
+/// swscale's kernel weight at distance `d` (in units of 1 << 30 samples of the widened kernel),
+/// in its fixed point.
+fn bicubic_weight(d: i64, fone: i64) -> i64 {
+    const ONE: i64 = 1 << 24;
+    const B: i64 = 0;
+    const C: i64 = 10_066_329; // 0.6 * (1 << 24), truncated as swscale's int64 conversion does
+    if d >= 1 << 31 {
+        return 0;
+    }
+    let dd = (d * d) >> 30;
+    let ddd = (dd * d) >> 30;
+    let coefficient = if d < 1 << 30 {
+        (12 * ONE - 9 * B - 6 * C) * ddd + (-18 * ONE + 12 * B + 6 * C) * dd + (6 * ONE - 2 * B) * (1 << 30)
+    } else {
+        (-B - 6 * C) * ddd + (6 * B + 30 * C) * dd + (-12 * B - 48 * C) * d + (8 * B + 24 * C) * (1 << 30)
+    };
+    coefficient / ((1i64 << 54) / fone)
 }
 
 impl Taps {
-    fn new(from: usize, to: usize) -> Taps {
-        let ratio = from as f64 / to as f64;
-        let stretch = ratio.max(1.0); // downscaling widens the kernel
-        let size = ((2.0 * stretch).ceil() as usize * 2).min(from.max(1)).max(1);
-        let padded = size.div_ceil(LANES) * LANES;
-        let (mut first, mut weights) = (Vec::with_capacity(to), Vec::with_capacity(to * size));
-        let mut lanes = Vec::with_capacity(to * padded);
-        for i in 0..to {
-            let centre = (i as f64 + 0.5) * ratio - 0.5;
-            let start = (centre - size as f64 / 2.0 + 1.0).floor() as isize;
-            let start_in = start.clamp(0, (from - size) as isize) as usize;
-            // Weights of the taps at start.., then folded onto the samples inside.
-            let mut folded = vec![0f64; size];
-            for j in 0..size {
-                let at = start + j as isize;
-                let w = f64::from(swscale_bicubic(((at as f64 - centre) / stretch) as f32));
-                let inside = (at.clamp(0, from as isize - 1) as usize).clamp(start_in, start_in + size - 1);
-                folded[inside - start_in] += w;
+    fn new(from: usize, to: usize, align: usize) -> Taps {
+        let (src, dst) = (from.max(1) as i64, to.max(1) as i64);
+        let step = ((src << 16) + (dst >> 1)) / dst; // xInc
+        let fone = 1i64 << (54 - ((src / dst).max(1).ilog2() as i64).min(8));
+        let mut size = if step <= 1 << 16 {
+            5
+        } else {
+            1 + (4 * src + dst - 1) / dst
+        };
+        size = size.min(src - 2).max(1);
+        let size = size as usize;
+        // The kernel at each output's taps; positions in 1 << 17ths of a sample (the first
+        // output's centre at (ratio - 1) / 2, as swscale places luma and MPEG chroma alike).
+        let mut at = step - (1 << 16);
+        let mut position: Vec<i64> = Vec::with_capacity(to);
+        let mut filter: Vec<i64> = Vec::with_capacity(to * size);
+        for _ in 0..to {
+            let first = (at - (size as i64 - 2) * (1 << 16)) / (1 << 17); // truncated, as C divides
+            position.push(first);
+            for j in 0..size as i64 {
+                let mut d = ((first + j) * (1 << 17) - at).abs() << 13;
+                if step > 1 << 16 {
+                    d = d * dst / src;
+                }
+                filter.push(bicubic_weight(d, fone));
             }
-            let total: f64 = folded.iter().sum();
-            let mut ints: Vec<i32> = folded.iter().map(|w| (w / total * 16384.0).round() as i32).collect();
-            let error = 16384 - ints.iter().sum::<i32>();
-            let biggest = (0..size).max_by(|&a, &b| ints[a].cmp(&ints[b])).unwrap_or(0);
-            ints[biggest] += error;
-            // The kernel's lobes keep each weight well inside 16 bits (at most about 1.18 << 14).
-            lanes.extend(
-                ints.iter()
-                    .map(|&w| w.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16),
-            );
-            lanes.extend(std::iter::repeat(0).take(padded - size));
-            first.push(start_in);
-            weights.extend(ints);
+            at += 2 * step;
+        }
+        // Near-zero taps cut off: on the left by moving the filter right (keeping the positions
+        // increasing), on the right by counting them; the longest filter left is the size.
+        let cutoff = 0.002 * fone as f64;
+        let mut kept = 0;
+        for i in (0..to).rev() {
+            let taps = &mut filter[i * size..][..size];
+            let mut cut = 0i64;
+            for _ in 0..size {
+                cut += taps[0].abs();
+                if cut as f64 > cutoff || (i + 1 < to && position[i] >= position[i + 1]) {
+                    break;
+                }
+                taps.rotate_left(1);
+                taps[size - 1] = 0;
+                position[i] += 1;
+            }
+            let (mut cut, mut used) = (0i64, size);
+            for j in (1..size).rev() {
+                cut += taps[j].abs();
+                if cut as f64 > cutoff {
+                    break;
+                }
+                used -= 1;
+            }
+            kept = kept.max(used);
+        }
+        let out_size = kept.div_ceil(align.max(1)) * align.max(1);
+        let padded = out_size.div_ceil(LANES) * LANES;
+        let (mut first, mut weights) = (Vec::with_capacity(to), Vec::with_capacity(to * out_size));
+        let mut lanes = Vec::with_capacity(to * padded);
+        let from = from as i64;
+        for i in 0..to {
+            let mut taps: Vec<i64> = (0..out_size)
+                .map(|j| if j < size { filter[i * size + j] } else { 0 })
+                .collect();
+            let mut pos = position[i];
+            // Taps before the picture folded onto its first sample, after it onto its last.
+            if pos < 0 {
+                for j in 1..out_size {
+                    let left = (j as i64 + pos).max(0) as usize;
+                    let moved = std::mem::take(&mut taps[j]);
+                    taps[left] += moved;
+                }
+                pos = 0;
+            }
+            if pos + out_size as i64 > from {
+                let shift = pos + (out_size as i64 - from).min(0);
+                let mut beyond = 0;
+                for (j, tap) in taps.iter_mut().enumerate() {
+                    if pos + j as i64 >= from {
+                        beyond += std::mem::take(tap);
+                    }
+                }
+                let shift = shift.clamp(0, out_size as i64) as usize;
+                taps.rotate_right(shift);
+                taps[..shift].iter_mut().for_each(|t| *t = 0);
+                pos -= shift as i64;
+                let last = (from - 1 - pos).clamp(0, out_size as i64 - 1) as usize;
+                taps[last] += beyond;
+            }
+            // 14-bit weights, each one's rounding error carried to the next
+            let one = 1i64 << 14;
+            let sum = ((taps.iter().sum::<i64>() + one / 2) / one).max(1);
+            let mut error = 0;
+            for &tap in &taps {
+                let v = tap + error;
+                let w = if v >= 0 {
+                    (v + (sum >> 1)) / sum
+                } else {
+                    (v - (sum >> 1)) / sum
+                };
+                error = v - w * sum;
+                weights.push(w as i32);
+                // The kernel's lobes keep each weight well inside 16 bits (at most about 1.18 << 14).
+                lanes.push(w.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16);
+            }
+            lanes.extend(std::iter::repeat(0).take(padded - out_size));
+            first.push(pos.max(0) as usize);
         }
         let reach = first.iter().max().map_or(0, |f| f + padded);
         Taps {
             first,
             weights,
-            size,
+            size: out_size,
             lanes,
             padded,
             reach,
+            from: from as usize,
         }
     }
 
+    /// Output `i`'s first source sample and its weights (those past the picture's end, zero
+    /// after swscale's rounding up of the size, left out).
     fn of(&self, i: usize) -> (usize, &[i32]) {
-        (self.first[i], &self.weights[i * self.size..][..self.size])
+        let first = self.first[i];
+        let inside = self.size.min(self.from.saturating_sub(first));
+        (first, &self.weights[i * self.size..][..inside])
     }
 }
 
@@ -501,7 +590,7 @@ mod tests {
     /// The filter of [`scale_plane`] in the plainest form: every output from its two taps,
     /// integers as wide as they need, the intermediate rounded and saturated as swscale's.
     fn reference(plane: Plane, to: (usize, usize)) -> Vec<u8> {
-        let (across, down) = (Taps::new(plane.width, to.0), Taps::new(plane.height, to.1));
+        let (across, down) = (Taps::new(plane.width, to.0, 4), Taps::new(plane.height, to.1, 2));
         let mut out = Vec::new();
         for y in 0..to.1 {
             let (top, rows) = down.of(y);

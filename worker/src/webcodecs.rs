@@ -66,12 +66,17 @@ struct Kept {
     _callbacks: (Closure<dyn FnMut(VideoFrame)>, Closure<dyn FnMut(JsValue)>),
 }
 
+/// What to do with a wanted frame as it comes out: its index in the wanted timestamps, and the
+/// frame (which the taker closes).
+pub type Take = Box<dyn FnMut(usize, VideoFrame)>;
+
 /// What one decode is after, and what it got.
 #[derive(Default)]
 struct Job {
-    /// The wanted frame's timestamp (microseconds).
-    wanted_at: f64,
-    found: Option<VideoFrame>,
+    /// The wanted frames' timestamps (microseconds), each taken once.
+    wanted: Vec<f64>,
+    taken: Vec<bool>,
+    take: Option<Take>,
     failed: Option<String>,
 }
 
@@ -82,10 +87,16 @@ impl Kept {
             let job = job.clone();
             Closure::<dyn FnMut(VideoFrame)>::new(move |frame: VideoFrame| {
                 let mut job = job.borrow_mut();
-                if frame.timestamp() == job.wanted_at && job.found.is_none() {
-                    job.found = Some(frame);
-                } else {
-                    frame.close();
+                let Job {
+                    wanted, taken, take, ..
+                } = &mut *job;
+                let at = frame.timestamp();
+                match (wanted.iter().zip(taken.iter()).position(|(w, t)| *w == at && !t), take) {
+                    (Some(index), Some(take)) => {
+                        taken[index] = true;
+                        take(index, frame);
+                    }
+                    _ => frame.close(),
                 }
             })
         };
@@ -127,10 +138,12 @@ impl Decoders {
         answer
     }
 
-    /// The decoded frame for `packets.wanted`, or why the browser's decoder did not give it. The
-    /// decoder is flushed after the packets (the next job starts at a keyframe, as a flushed
-    /// decoder needs), and kept if it did not fail.
-    pub async fn decode(&self, c: &DecoderConfig, packets: &Packets) -> Result<VideoFrame, String> {
+    /// Decodes `packets` (those nothing refers to left out, unless wanted) and hands each frame
+    /// whose time is one of `wanted` (seconds) to `take` as it comes out; every other frame is
+    /// closed at once. The decoder is flushed after the packets (the next job starts at a
+    /// keyframe, as a flushed decoder needs), and kept if it did not fail. An error when it failed
+    /// or did not give every wanted frame.
+    pub async fn decode(&self, c: &DecoderConfig, packets: &Packets, wanted: &[f64], take: Take) -> Result<(), String> {
         let kept = match self.kept.borrow_mut().take() {
             Some(kept) if kept.config == *c && kept.decoder.state() == web_sys::CodecState::Configured => kept,
             other => {
@@ -140,43 +153,52 @@ impl Decoders {
                 Kept::new(c)?
             }
         };
+        let wanted: Vec<f64> = wanted.iter().map(|t| micros(*t)).collect();
         *kept.job.borrow_mut() = Job {
-            wanted_at: micros(packets.list[packets.wanted].time),
-            ..Job::default()
+            taken: vec![false; wanted.len()],
+            wanted: wanted.clone(),
+            take: Some(take),
+            failed: None,
         };
-        let flushed = match feed(&kept.decoder, packets) {
+        // (No borrow of the job may live across the wait: the callbacks borrow it.)
+        let flushed = match feed(&kept.decoder, packets, &wanted) {
             Ok(()) => JsFuture::from(kept.decoder.flush())
                 .await
                 .map(drop)
                 .map_err(|e| message(&e)),
             Err(e) => Err(e),
         };
-        let (frame, failed) = {
+        let (all_taken, failed) = {
             let mut job = kept.job.borrow_mut();
-            (job.found.take(), job.failed.take())
+            job.take = None;
+            (job.taken.iter().all(|t| *t), job.failed.take())
         };
         if let Some(why) = failed.or(flushed.err()) {
-            if let Some(frame) = frame {
-                frame.close();
-            }
             let _ = kept.decoder.close();
             return Err(why);
         }
         *self.kept.borrow_mut() = Some(kept);
-        frame.ok_or_else(|| "the browser's decoder gave no frame at the time wanted".into())
+        match all_taken {
+            true => Ok(()),
+            false => Err("the browser's decoder gave no frame at a time wanted".into()),
+        }
     }
 }
 
-/// Queues every packet that is needed.
-fn feed(decoder: &VideoDecoder, packets: &Packets) -> Result<(), String> {
-    for packet in packets.list.iter().filter(|p| !p.skip) {
+/// Queues every packet that is needed: all but the skippable ones not wanted.
+fn feed(decoder: &VideoDecoder, packets: &Packets, wanted: &[f64]) -> Result<(), String> {
+    for packet in &packets.list {
+        let timestamp = micros(packet.time);
+        if packet.skip && !wanted.contains(&timestamp) {
+            continue;
+        }
         let kind = if packet.key {
             EncodedVideoChunkType::Key
         } else {
             EncodedVideoChunkType::Delta
         };
         let init = EncodedVideoChunkInit::new_with_u8_array(&Uint8Array::from(packets.bytes(packet)), 0, kind);
-        init.set_timestamp_f64(micros(packet.time));
+        init.set_timestamp_f64(timestamp);
         if packet.duration > 0.0 {
             init.set_duration_f64(micros(packet.duration));
         }
@@ -187,7 +209,7 @@ fn feed(decoder: &VideoDecoder, packets: &Packets) -> Result<(), String> {
 }
 
 /// WebCodecs' timestamps: whole microseconds.
-fn micros(seconds: f64) -> f64 {
+pub fn micros(seconds: f64) -> f64 {
     (seconds * 1e6).round()
 }
 
@@ -203,7 +225,7 @@ pub async fn draw(
     height: u32,
     rotation: u32,
     config: &DecoderConfig,
-) -> Result<js_sys::Uint8ClampedArray, JsValue> {
+) -> Result<Vec<u8>, JsValue> {
     let turned = rotation % 180 != 0;
     let (sw, sh) = if turned { (height, width) } else { (width, height) };
     let size = (sw as usize, sh as usize);
@@ -213,8 +235,7 @@ pub async fn draw(
         Err(e) => Err(e),
     };
     frame.close();
-    let out = turn(made?, size.0, size.1, rotation);
-    Ok(js_sys::Uint8ClampedArray::from(&out[..]))
+    Ok(turn(made?, size.0, size.1, rotation))
 }
 
 /// A decoded picture's 8-bit planes (luma, then the two chroma planes at their own size), where
@@ -312,14 +333,16 @@ impl Planes {
             full_range: config.full_range,
         };
         let (y, cb, cr) = (self.plane(0), self.plane(1), self.plane(2));
-        let shared = if self.subsampled { 2 } else { 1 };
-        // At the picture's own size swscale converts 8-bit samples without scaling, each chroma
-        // sample shared by 2x2 pixels (4:2:0); otherwise it makes chroma of half the width and the
-        // full height.
-        if (y.width, y.height) == size && !self.deep {
-            return yuv_to_rgba(y, cb, cr, shared, shared, matrix);
+        let (w, h) = size;
+        // As swscale makes packed RGB: 8-bit 4:2:0 at its own size and an even height is converted
+        // without scaling, each chroma sample shared by 2x2 pixels (its yuv2rgb shortcut).
+        if (y.width, y.height) == size && !self.deep && self.subsampled && h % 2 == 0 {
+            return yuv_to_rgba(y, cb, cr, 2, 2, matrix);
         }
-        let chroma = (size.0.div_ceil(shared), size.1);
+        // Otherwise chroma is scaled to the full height and to half the width, each sample shared
+        // by two pixels; to the full width from 4:4:4, or for an odd width.
+        let shared = if self.subsampled && w % 2 == 0 { 2 } else { 1 };
+        let chroma = (w / shared, h);
         let (y, cb, cr) = (scale_plane(y, size), scale_plane(cb, chroma), scale_plane(cr, chroma));
         let packed = |data, (w, h)| Plane::packed(data, w, h).expect("as scaled");
         yuv_to_rgba(
