@@ -88,12 +88,13 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() 
             vec![],
         )
         .await;
-    // The first frame is the most representative one: the frame the server picks for at=auto.
+    // The first frame is the most representative one: the frame the server picks for at=auto
+    // (its candidates decoded by WebCodecs).
     let auto = auto_time(&server, "h264.mp4").await;
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "on": "in-browser", "type": "thumbnail", "engine": "browser-st", "width": 200, "height": 150, "time": auto, "mime": "image/webp" })
+        json!({ "on": "in-browser", "type": "thumbnail", "engine": "browser-webcodecs", "width": 200, "height": 150, "time": auto, "mime": "image/webp" })
     );
     let shown = browser
         .run(
@@ -218,7 +219,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
+        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160 })
     );
 
     // An attribute changes while the new engine is still starting: the job is made with the new one.
@@ -231,7 +232,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-st", "width": 160 })
+        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160 })
     );
 
     // PNG in QuickTime, which neither WebCodecs nor the wasm engine decodes: `upload` is announced

@@ -973,8 +973,10 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize, only: &[String]) {
         for (label, file) in &inputs {
             // Round by round, every system in each (so that the machine's drift over minutes
             // falls on all of them alike): a fresh browser profile, then its warm runs.
-            let mut measured: Vec<(&str, Vec<Duration>, Vec<Duration>, Option<String>, String)> =
-                systems.iter().map(|s| (*s, Vec::new(), Vec::new(), None, String::new())).collect();
+            let mut measured: Vec<(&str, Vec<Duration>, Vec<Duration>, Option<String>, String)> = systems
+                .iter()
+                .map(|s| (*s, Vec::new(), Vec::new(), None, String::new()))
+                .collect();
             for _ in 0..cold_runs {
                 for (system, cold, warm, failed, made_by) in &mut measured {
                     if failed.is_some() {
@@ -990,8 +992,10 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize, only: &[String]) {
                         continue;
                     };
                     *made_by = out["engine"].as_str().unwrap_or_default().to_owned();
-                    let times: Vec<Duration> =
-                        times.iter().map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0)).collect();
+                    let times: Vec<Duration> = times
+                        .iter()
+                        .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
+                        .collect();
                     cold.push(times[0]);
                     warm.extend_from_slice(&times[1..]);
                 }
