@@ -720,6 +720,7 @@ fn sprite(report: &mut String, runs: usize) {
         ms(cli),
         cli.as_secs_f64() / ours.as_secs_f64()
     ));
+    sheet_in_browser(report, runs, ours);
     gif(report, runs);
 }
 
@@ -792,12 +793,17 @@ const TIME_GIFS: &str = "
     const [runs] = arguments;
     const file = document.getElementById('file').files[0];
     const { Thumbnailer } = await import('/thumbnailer.js');
-    const t = await Thumbnailer.create({ engine: 'browser' });
     const { FFmpeg } = await import('/peers/@ffmpeg/ffmpeg/dist/esm/index.js');
     const ffmpeg = new FFmpeg();
     const core = '/peers/@ffmpeg/core-mt/dist/esm/';
     await ffmpeg.load({ coreURL: core + 'ffmpeg-core.js', wasmURL: core + 'ffmpeg-core.wasm', workerURL: core + 'ffmpeg-core.worker.js' });
-    const ours = async () => (await t.thumbnail(file, { format: 'gif' })).blob.size;
+    const ours = (webcodecs) => {
+      const t = Thumbnailer.create({ engine: 'browser', webcodecs });
+      return async () => {
+        const r = await (await t).thumbnail(file, { format: 'gif' });
+        return { bytes: r.blob.size, engine: r.engine };
+      };
+    };
     const theirs = async () => {
       await ffmpeg.writeFile('in.mp4', new Uint8Array(await file.arrayBuffer()));
       const code = await ffmpeg.exec(['-ss', '1', '-t', '3', '-i', 'in.mp4', '-filter_complex',
@@ -806,58 +812,115 @@ const TIME_GIFS: &str = "
       const gif = await ffmpeg.readFile('out.gif');
       await ffmpeg.deleteFile('in.mp4');
       await ffmpeg.deleteFile('out.gif');
-      return gif.length;
+      return { bytes: gif.length, engine: 'ffmpeg.wasm' };
     };
     const out = {};
-    for (const [name, make] of [['ours', ours], ['ffmpeg.wasm', theirs]]) {
+    for (const [name, make] of [['ours', ours(true)], ['ours-wasm', ours(false)], ['ffmpeg.wasm', theirs]]) {
       await make();
       const times = [];
-      let bytes;
+      let made;
       for (let i = 0; i < runs; i++) {
         const start = performance.now();
-        bytes = await make();
+        made = await make();
         times.push(performance.now() - start);
       }
-      out[name] = { times, bytes };
+      out[name] = { times, ...made };
     }
-    t.terminate();
     ffmpeg.terminate();
     return out;";
 
-/// The tutorial's GIF in headless chromium: our JS API (browser-mt) against ffmpeg.wasm's mt core.
+/// JS run in a page of the server with a `#file` input: a 100-tile contact sheet (160 px tiles)
+/// of it, `arguments[0]` times after one untimed run, by our JS API on the WebCodecs path and on
+/// the wasm decoders.
+const TIME_SHEETS: &str = "
+    const [runs] = arguments;
+    const file = document.getElementById('file').files[0];
+    const { Thumbnailer } = await import('/thumbnailer.js');
+    const out = {};
+    for (const [name, webcodecs] of [['ours', true], ['ours-wasm', false]]) {
+      const t = await Thumbnailer.create({ engine: 'browser', webcodecs, timeout: 600000 });
+      const make = async () => (await t.sprite(file, { count: 100, columns: 10, width: 160 })).engine;
+      await make();
+      const times = [];
+      let engine;
+      for (let i = 0; i < runs; i++) {
+        const start = performance.now();
+        engine = await make();
+        times.push(performance.now() - start);
+      }
+      out[name] = { times, engine };
+      t.terminate();
+    }
+    return out;";
+
+/// The tutorial's GIF in headless chromium: our JS API (WebCodecs, and the wasm decoders) against
+/// ffmpeg.wasm's mt core.
 fn gif_in_browser(report: &mut String, runs: usize) {
-    let server = bench_server();
-    let runtime = runtime();
-    let out = runtime.block_on(async {
-        let browser = Browser::start().await;
-        browser.client.goto(&server.url("/blank.html")).await.unwrap();
-        browser.choose_file("#file", &fixture("h264-1080p.mp4")).await;
-        let out = browser.run(TIME_GIFS, vec![json!(runs)]).await;
-        browser.close().await;
-        out
-    });
-    assert!(out["thrown"].is_null(), "{out}");
-    let figure = |name: &str| {
-        let times = out[name]["times"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
-            .collect();
-        (median(times), out[name]["bytes"].as_u64().unwrap())
-    };
-    let (ours, ours_bytes) = figure("ours");
-    let (theirs, their_bytes) = figure("ffmpeg.wasm");
+    let out = in_browser("h264-1080p.mp4", TIME_GIFS, runs);
+    let (ours, ours_bytes, ours_engine) = browser_figure(&out, "ours");
+    let (wasm, wasm_bytes, wasm_engine) = browser_figure(&out, "ours-wasm");
+    let (theirs, their_bytes, _) = browser_figure(&out, "ffmpeg.wasm");
     report.push_str(&format!(
         "\n### The same GIF in headless chromium (warm: after one untimed run, median of {runs})\n\n\
          | system | time | bytes |\n| --- | ---: | ---: |\n\
-         | ours, JS API, browser-mt (`t.thumbnail(file, {{ format: 'gif' }})`) | {} | {ours_bytes} |\n\
+         | ours, JS API, {ours_engine} (`t.thumbnail(file, {{ format: 'gif' }})`) | {} | {ours_bytes} |\n\
+         | ours, JS API, {wasm_engine} (`webcodecs: false`) | {} | {wasm_bytes} |\n\
          | ffmpeg.wasm 0.12.15, core-mt 0.12.10 (the tutorial's command; writeFile + exec + readFile) | {} | {their_bytes} |\n\n\
-         ffmpeg.wasm takes {:.1}x our time.\n",
+         ffmpeg.wasm takes {:.1}x our time ({:.1}x the wasm decoders').\n",
         ms(ours),
+        ms(wasm),
         ms(theirs),
-        theirs.as_secs_f64() / ours.as_secs_f64()
+        theirs.as_secs_f64() / ours.as_secs_f64(),
+        theirs.as_secs_f64() / wasm.as_secs_f64()
     ));
+}
+
+/// A contact sheet in headless chromium: the sprite section's sheet (100 tiles of the 10-minute
+/// 720p video) by our JS API on both browser paths, beside the native engine's time (`native`).
+fn sheet_in_browser(report: &mut String, runs: usize, native: Duration) {
+    let out = in_browser("bench/h264-720p-10min.mp4", TIME_SHEETS, runs);
+    let (ours, _, ours_engine) = browser_figure(&out, "ours");
+    let (wasm, _, wasm_engine) = browser_figure(&out, "ours-wasm");
+    report.push_str(&format!(
+        "\n### The same sheet in headless chromium (warm: after one untimed run, median of {runs})\n\n\
+         | system | time |\n| --- | ---: |\n\
+         | ours, JS API, {ours_engine} (`t.sprite(file, {{ count: 100, columns: 10, width: 160 }})`) | {} |\n\
+         | ours, JS API, {wasm_engine} (`webcodecs: false`) | {} |\n\
+         | the native engine (above) | {} |\n\n\
+         The wasm decoders take {:.1}x the WebCodecs path's time; the browser {:.1}x the native engine's.\n",
+        ms(ours),
+        ms(wasm),
+        ms(native),
+        wasm.as_secs_f64() / ours.as_secs_f64(),
+        ours.as_secs_f64() / native.as_secs_f64()
+    ));
+}
+
+/// Runs `script` (its `arguments[0]`: `runs`) in a fresh page of the bench server with `fixture`
+/// chosen in its `#file` input.
+fn in_browser(fixture_name: &str, script: &str, runs: usize) -> serde_json::Value {
+    let server = bench_server();
+    runtime().block_on(async {
+        let browser = Browser::start().await;
+        browser.client.goto(&server.url("/blank.html")).await.unwrap();
+        browser.choose_file("#file", &fixture(fixture_name)).await;
+        let out = browser.run(script, vec![json!(runs)]).await;
+        browser.close().await;
+        assert!(out["thrown"].is_null(), "{out}");
+        out
+    })
+}
+
+/// A system's median time, bytes and engine from what `TIME_GIFS` or `TIME_SHEETS` returned.
+fn browser_figure(out: &serde_json::Value, name: &str) -> (Duration, u64, String) {
+    let times = out[name]["times"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name}: {out}"))
+        .iter()
+        .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
+        .collect();
+    let engine = out[name]["engine"].as_str().unwrap_or_default().to_owned();
+    (median(times), out[name]["bytes"].as_u64().unwrap_or(0), engine)
 }
 
 /// JS run in a fresh page of the server with a `#file` input: `arguments[1]` thumbnails of the

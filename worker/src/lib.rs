@@ -80,6 +80,8 @@ impl ThumbnailWorker {
     /// Loads the demux-only engine from `engine_base` (the URL of the folder holding
     /// thumbnail-engine-*.js); the whole engine loads when a job first needs it.
     pub async fn start(engine_base: String) -> Result<ThumbnailWorker, JsValue> {
+        // A panic reaches the job as an exception that names it (the glue makes it engine_crashed,
+        // which ends this worker), not as a bare "unreachable".
         std::panic::set_hook(Box::new(|info| wasm_bindgen::throw_str(&info.to_string())));
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let isolated = Reflect::get(&scope, &"crossOriginIsolated".into())
@@ -380,9 +382,13 @@ impl ThumbnailWorker {
             if let Some(session) = Session::start(&engines, &file, webcodecs).await {
                 let duration = session.info.duration;
                 let times = series_times(duration, &options.series);
-                for (index, chunk) in times.chunks(session::MAX_TAKEN).enumerate() {
-                    let Some(pictures) = session.pictures(chunk, fit, options.seek).await else {
-                        left = Some(times[index * session::MAX_TAKEN..].to_vec());
+                // A few frames at a time (no more than 32 MP of them wait to be taken: the
+                // video's own size is the most a frame can be, never enlarged)
+                let shown = u64::from(session.info.width.max(1)) * u64::from(session.info.height.max(1));
+                let chunk = ((32u64 << 20) / shown).clamp(1, session::MAX_TAKEN as u64) as usize;
+                for (index, part) in times.chunks(chunk).enumerate() {
+                    let Some(pictures) = session.pictures(part, fit, options.seek).await else {
+                        left = Some(times[index * chunk..].to_vec());
                         break;
                     };
                     for picture in pictures {

@@ -1,7 +1,8 @@
 //! The browser's own decoder (WebCodecs' `VideoDecoder`) on packets the engine demuxed
 //! (`te_read_packets`): configured as `thumbnail_engine::webcodecs` says, fed from the keyframe up
-//! to the frame wanted (without the pictures nothing refers to), flushed; the wanted frame is drawn
-//! at the engine's size, turned as the engine turns it, and every other frame closed at once.
+//! to the last frame wanted (without the pictures nothing refers to), flushed; each wanted frame
+//! is handed on as it comes out and every other closed at once. `draw` makes a frame's RGBA at
+//! the engine's size as the engine makes it (the pixel work is `pixels.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -215,9 +216,10 @@ pub fn micros(seconds: f64) -> f64 {
 
 /// The RGBA of `frame` (then closed) at `width` x `height` as shown, turned `rotation` degrees
 /// clockwise, made as the engine makes its frames, so that both paths give the server's pixels:
-/// the YUV planes (`copyTo`) scaled as swscale scales them to RGB (bicubic B = 0, C = 0.6; luma to
-/// the output size, chroma to half its width and its full height, each chroma sample shared by two
-/// pixels), converted with the stream's matrix and range, then turned as the engine's copy_rgba.
+/// the YUV planes (`copyTo`) scaled as swscale scales them to RGB (its bicubic filters; luma to
+/// the output size, chroma to the full height and half the width, each chroma sample shared by two
+/// pixels, or the full width for an odd one), converted with the stream's matrix and range, then
+/// turned as the engine's copy_rgba.
 /// A pixel format other than 8/10-bit 4:2:0 or 4:4:4 is converted by the browser's canvas instead.
 pub async fn draw(
     frame: VideoFrame,
