@@ -1,10 +1,12 @@
 //! The browser side of the thumbnailer, compiled to wasm32 with wasm-bindgen. It runs inside a Web
 //! Worker (www/thumbnailer-worker.js is its glue). It loads the demux-only engine first (containers
-//! and parsers, no decoders): a still frame of a codec the browser decodes is demuxed there and
-//! decoded by WebCodecs (webcodecs.rs). The whole engine (the mt build when the page is
-//! cross-origin isolated, else st) is loaded only when needed: a codec WebCodecs refuses, a decoder
-//! error, many frames. Both read the source (a File in place, or a URL in HTTP Range requests)
-//! through source.rs, block by block as they ask; frames are encoded with OffscreenCanvas. Options, video descriptions and errors are the vocabulary crate's
+//! and parsers, no decoders): the frames of a codec the browser decodes (a still, `at: 'auto'`'s
+//! candidates, a sheet, a series, an animation) are demuxed there and decoded by WebCodecs
+//! (session.rs). The whole engine (the mt build when the page is cross-origin isolated, else st)
+//! is loaded only when needed: a codec WebCodecs refuses, a decoder error, raw streams without
+//! timestamps. Both read the source (a File in place, or a URL in HTTP Range requests) through
+//! source.rs, block by block as they ask; frames are encoded with OffscreenCanvas. Options, video
+//! descriptions and errors are the vocabulary crate's
 //! (thumbnail-vocabulary), as on the server: `at: '10%'` means the same on both, an unknown option
 //! is refused by both, and `probe` answers the JSON of POST /probe.
 

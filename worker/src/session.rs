@@ -81,12 +81,11 @@ impl Session {
             info,
             config,
         };
-        session
-            .engines
-            .decoders
-            .supported(&session.config)
-            .await
-            .then_some(session)
+        if !session.engines.decoders.supported(&session.config).await {
+            return None;
+        }
+        session.engines.decoders.prepare(&session.config);
+        Some(session)
     }
 
     /// The pictures of `times` (in their order) fitted in `fit` (0: no limit), `seek` as the

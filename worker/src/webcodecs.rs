@@ -139,21 +139,33 @@ impl Decoders {
         answer
     }
 
+    /// A decoder configured for `c`: the kept one, or a new one (the old one closed). Asked for
+    /// ahead of the packets, the browser starts its decoder while the engine reads them.
+    pub fn prepare(&self, c: &DecoderConfig) {
+        if let Ok(kept) = self.configured(c) {
+            *self.kept.borrow_mut() = Some(kept);
+        }
+    }
+
+    fn configured(&self, c: &DecoderConfig) -> Result<Kept, String> {
+        match self.kept.borrow_mut().take() {
+            Some(kept) if kept.config == *c && kept.decoder.state() == web_sys::CodecState::Configured => Ok(kept),
+            other => {
+                if let Some(old) = other {
+                    let _ = old.decoder.close();
+                }
+                Kept::new(c)
+            }
+        }
+    }
+
     /// Decodes `packets` (those nothing refers to left out, unless wanted) and hands each frame
     /// whose time is one of `wanted` (seconds) to `take` as it comes out; every other frame is
     /// closed at once. The decoder is flushed after the packets (the next job starts at a
     /// keyframe, as a flushed decoder needs), and kept if it did not fail. An error when it failed
     /// or did not give every wanted frame.
     pub async fn decode(&self, c: &DecoderConfig, packets: &Packets, wanted: &[f64], take: Take) -> Result<(), String> {
-        let kept = match self.kept.borrow_mut().take() {
-            Some(kept) if kept.config == *c && kept.decoder.state() == web_sys::CodecState::Configured => kept,
-            other => {
-                if let Some(old) = other {
-                    let _ = old.decoder.close();
-                }
-                Kept::new(c)?
-            }
-        };
+        let kept = self.configured(c)?;
         let wanted: Vec<f64> = wanted.iter().map(|t| micros(*t)).collect();
         *kept.job.borrow_mut() = Job {
             taken: vec![false; wanted.len()],
