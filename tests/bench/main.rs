@@ -816,6 +816,15 @@ const TIME_GIFS: &str = "
     };
     const out = {};
     for (const [name, make] of [['ours', ours(true)], ['ours-wasm', ours(false)], ['ffmpeg.wasm', theirs]]) {
+      out[name] = await timed(make, runs);
+    }
+    ffmpeg.terminate();
+    return out;";
+
+/// JS for the scripts below: `timed(make, runs)` runs `make` once untimed, then `runs` times,
+/// and gives `{ times, ...what the last made }`.
+const TIMED: &str = "
+    const timed = async (make, runs) => {
       await make();
       const times = [];
       let made;
@@ -824,10 +833,8 @@ const TIME_GIFS: &str = "
         made = await make();
         times.push(performance.now() - start);
       }
-      out[name] = { times, ...made };
-    }
-    ffmpeg.terminate();
-    return out;";
+      return { times, ...made };
+    };";
 
 /// JS run in a page of the server with a `#file` input: a 100-tile contact sheet (160 px tiles)
 /// of it, `arguments[0]` times after one untimed run, by our JS API on the WebCodecs path and on
@@ -839,16 +846,7 @@ const TIME_SHEETS: &str = "
     const out = {};
     for (const [name, webcodecs] of [['ours', true], ['ours-wasm', false]]) {
       const t = await Thumbnailer.create({ engine: 'browser', webcodecs, timeout: 600000 });
-      const make = async () => (await t.sprite(file, { count: 100, columns: 10, width: 160 })).engine;
-      await make();
-      const times = [];
-      let engine;
-      for (let i = 0; i < runs; i++) {
-        const start = performance.now();
-        engine = await make();
-        times.push(performance.now() - start);
-      }
-      out[name] = { times, engine };
+      out[name] = await timed(async () => ({ engine: (await t.sprite(file, { count: 100, columns: 10, width: 160 })).engine }), runs);
       t.terminate();
     }
     return out;";
@@ -856,7 +854,7 @@ const TIME_SHEETS: &str = "
 /// The tutorial's GIF in headless chromium: our JS API (WebCodecs, and the wasm decoders) against
 /// ffmpeg.wasm's mt core.
 fn gif_in_browser(report: &mut String, runs: usize) {
-    let out = in_browser("h264-1080p.mp4", TIME_GIFS, runs);
+    let out = in_browser("h264-1080p.mp4", &format!("{TIMED}{TIME_GIFS}"), runs);
     let (ours, ours_bytes, ours_engine) = browser_figure(&out, "ours");
     let (wasm, wasm_bytes, wasm_engine) = browser_figure(&out, "ours-wasm");
     let (theirs, their_bytes, _) = browser_figure(&out, "ffmpeg.wasm");
@@ -878,7 +876,7 @@ fn gif_in_browser(report: &mut String, runs: usize) {
 /// A contact sheet in headless chromium: the sprite section's sheet (100 tiles of the 10-minute
 /// 720p video) by our JS API on both browser paths, beside the native engine's time (`native`).
 fn sheet_in_browser(report: &mut String, runs: usize, native: Duration) {
-    let out = in_browser("bench/h264-720p-10min.mp4", TIME_SHEETS, runs);
+    let out = in_browser("bench/h264-720p-10min.mp4", &format!("{TIMED}{TIME_SHEETS}"), runs);
     let (ours, _, ours_engine) = browser_figure(&out, "ours");
     let (wasm, _, wasm_engine) = browser_figure(&out, "ours-wasm");
     report.push_str(&format!(
