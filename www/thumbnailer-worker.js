@@ -4,11 +4,16 @@
 'use strict';
 
 const base = self.THUMBNAILER_BASE || new URL('.', self.location.href).href;
+// The demux-only engine's wasm, fetched and compiled while this worker's own starts (null if that
+// fails: the engine then fetches it itself).
+const demuxWasm = self.WebAssembly?.compileStreaming
+  ? WebAssembly.compileStreaming(fetch(new URL('engine/thumbnail-engine-demux.wasm', base))).catch(() => null)
+  : Promise.resolve(null);
 importScripts(new URL('pkg/thumbnail_worker.js', base).href); // defines wasm_bindgen
 
 const ready = (async () => {
   await wasm_bindgen({ module_or_path: new URL('pkg/thumbnail_worker_bg.wasm', base) });
-  return wasm_bindgen.ThumbnailWorker.start(new URL('engine/', base).href);
+  return wasm_bindgen.ThumbnailWorker.start(new URL('engine/', base).href, demuxWasm);
 })();
 
 // A failure the Rust side did not type is the engine itself breaking (a trap, an abort).

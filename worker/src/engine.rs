@@ -1,7 +1,7 @@
 //! The wasm engine (engine/dist/thumbnail-engine-{st,mt,demux}.js) as seen from Rust: its
 //! emscripten module's exported C functions and filesystem, behind a small safe wrapper.
 
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::{Object, Promise, Reflect, Uint8Array, WebAssembly};
 use std::rc::Rc;
 use thumbnail_engine::layout::{
     self, CodecInfo, ImageRef, Packets, CODEC_SIZE_WASM32, IMAGE_SIZE_WASM32, INFO_SIZE, PACKETS_SIZE_WASM32,
@@ -124,8 +124,9 @@ pub struct Engine {
 }
 
 /// Loads `thumbnail-engine-<variant>.js` from `base` (a folder URL ending in `/`) into this worker
-/// and instantiates it.
-pub async fn load(base: &str, variant: &str) -> Result<EngineModule, JsValue> {
+/// and instantiates it: from `compiled`, its wasm compiled ahead (while the worker started), or
+/// else fetched and compiled now.
+pub async fn load(base: &str, variant: &str, compiled: Option<WebAssembly::Module>) -> Result<EngineModule, JsValue> {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let script = format!("{base}thumbnail-engine-{variant}.js");
     scope.import_scripts_1(&script)?;
@@ -140,8 +141,34 @@ pub async fn load(base: &str, variant: &str) -> Result<EngineModule, JsValue> {
     // The mt engine starts its own workers from this URL: inside a worker it cannot find itself.
     Reflect::set(&options, &"mainScriptUrlOrBlob".into(), &script.into())?;
     Reflect::set(&options, &"printErr".into(), &js_sys::Function::new_no_args(""))?;
-    let module = JsFuture::from(Promise::from(factory.call1(&JsValue::NULL, &options)?)).await?;
+    // Emscripten waits for an instance made this way forever if it fails: its failure fails the load.
+    let failed = compiled.map(|module| instantiate_from(&options, module)).transpose()?;
+    let ready = Promise::from(factory.call1(&JsValue::NULL, &options)?);
+    let ready = match failed {
+        Some(failed) => Promise::race(&js_sys::Array::of2(&ready, &failed)),
+        None => ready,
+    };
+    let module = JsFuture::from(ready).await?;
     Ok(module.unchecked_into())
+}
+
+/// Has the engine's options instantiate `module` (emscripten's `instantiateWasm`); the promise
+/// rejects if that fails.
+fn instantiate_from(options: &Object, module: WebAssembly::Module) -> Result<Promise, JsValue> {
+    let mut reject = None;
+    let failed = Promise::new(&mut |_, no| reject = Some(no));
+    let reject = reject.expect("the executor runs at once");
+    let instantiate = Closure::once_into_js(move |imports: js_sys::Object, receive: js_sys::Function| -> JsValue {
+        wasm_bindgen_futures::spawn_local(async move {
+            match JsFuture::from(WebAssembly::instantiate_module(&module, &imports)).await {
+                Ok(instance) => drop(receive.call2(&JsValue::NULL, &instance, &module)),
+                Err(e) => drop(reject.call1(&JsValue::NULL, &e)),
+            }
+        });
+        Object::new().into() // "the exports come later"
+    });
+    Reflect::set(options, &"instantiateWasm".into(), &instantiate)?;
+    Ok(failed)
 }
 
 impl Engine {

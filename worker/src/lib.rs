@@ -59,7 +59,7 @@ impl Engines {
         if let Some(engine) = self.whole.borrow().as_ref() {
             return Ok(engine.clone());
         }
-        let module = engine::load(&self.base, self.variant).await.map_err(|e| {
+        let module = engine::load(&self.base, self.variant, None).await.map_err(|e| {
             to_js(Failure {
                 code: "engine_unavailable".into(),
                 message: format!("the engine did not load: {}", js_message(&e)),
@@ -80,8 +80,9 @@ pub struct ThumbnailWorker {
 #[wasm_bindgen]
 impl ThumbnailWorker {
     /// Loads the demux-only engine from `engine_base` (the URL of the folder holding
-    /// thumbnail-engine-*.js); the whole engine loads when a job first needs it.
-    pub async fn start(engine_base: String) -> Result<ThumbnailWorker, JsValue> {
+    /// thumbnail-engine-*.js), its wasm from `demux_wasm` when given (a promise of it compiled, or
+    /// of null); the whole engine loads when a job first needs it.
+    pub async fn start(engine_base: String, demux_wasm: JsValue) -> Result<ThumbnailWorker, JsValue> {
         // A panic reaches the job as an exception that names it (the glue makes it engine_crashed,
         // which ends this worker), not as a bare "unreachable".
         std::panic::set_hook(Box::new(|info| wasm_bindgen::throw_str(&info.to_string())));
@@ -99,7 +100,11 @@ impl ThumbnailWorker {
             ("st", "browser-st", 1)
         };
         let base = format!("{}/", engine_base.trim_end_matches('/'));
-        let demuxer = Engine::new(engine::load(&base, "demux").await?, 1).map_err(to_js)?;
+        let compiled = match demux_wasm.dyn_into::<Promise>() {
+            Ok(compiling) => JsFuture::from(compiling).await.ok().and_then(|m| m.dyn_into().ok()),
+            Err(_) => None,
+        };
+        let demuxer = Engine::new(engine::load(&base, "demux", compiled).await?, 1).map_err(to_js)?;
         Ok(ThumbnailWorker {
             engines: Rc::new(Engines {
                 base,
