@@ -39,6 +39,142 @@ impl<'a> Plane<'a> {
     }
 }
 
+/// How a decoded picture's planes lie in what WebCodecs' `copyTo` wrote: three planes (luma, Cb,
+/// Cr; 8-bit, or 10-bit in little-endian 16-bit samples), or NV12 (luma, then Cb and Cr
+/// interleaved): the decoder's layout of what the engine decodes as yuv420p, yuv422p, yuv444p
+/// (or their 10-bit forms).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Layout {
+    I420,
+    I420P10,
+    I422,
+    I422P10,
+    I444,
+    I444P10,
+    Nv12,
+}
+
+impl Layout {
+    /// Chroma at half the width, at half the height.
+    fn subsampled(self) -> (bool, bool) {
+        match self {
+            Layout::I420 | Layout::I420P10 | Layout::Nv12 => (true, true),
+            Layout::I422 | Layout::I422P10 => (true, false),
+            Layout::I444 | Layout::I444P10 => (false, false),
+        }
+    }
+
+    fn deep(self) -> bool {
+        matches!(self, Layout::I420P10 | Layout::I422P10 | Layout::I444P10)
+    }
+}
+
+/// A decoded picture's 8-bit planes (luma, then the two chroma planes at their own size): where
+/// they lie in what was copied, or (10-bit samples made 8-bit, NV12's chroma pulled apart) in a
+/// buffer of their own.
+pub struct Planes {
+    layout: Layout,
+    bytes: Vec<u8>,
+    /// Each plane's offset, stride, width and height in `bytes`.
+    places: [(usize, usize, usize, usize); 3],
+}
+
+impl Planes {
+    /// The planes of a `width` x `height` picture in `layout`, from the bytes copied and each
+    /// plane's (offset, stride) as `copyTo` says them; None if a plane's rows do not lie inside.
+    pub fn from_copy(
+        layout: Layout,
+        (w, h): (usize, usize),
+        mut bytes: Vec<u8>,
+        places: &[(usize, usize)],
+    ) -> Option<Planes> {
+        let (half_w, half_h) = layout.subsampled();
+        let (cw, ch) = (
+            if half_w { w.div_ceil(2) } else { w },
+            if half_h { h.div_ceil(2) } else { h },
+        );
+        let sample = if layout.deep() { 2 } else { 1 };
+        let inside = |index: usize, row_bytes: usize, rows: usize| {
+            let &(offset, stride) = places.get(index)?;
+            Plane::new(bytes.get(offset..)?, stride, row_bytes, rows).map(|_| (offset, stride))
+        };
+        let (y, cb, cr) = if layout == Layout::Nv12 {
+            let (y, uv) = (inside(0, w, h)?, inside(1, 2 * cw, ch)?);
+            // Cb and Cr pulled apart, after the bytes copied
+            let (mut cbs, mut crs): (Vec<u8>, Vec<u8>) = (Vec::with_capacity(cw * ch), Vec::with_capacity(cw * ch));
+            for row in 0..ch {
+                let pairs = &bytes[uv.0 + row * uv.1..][..2 * cw];
+                cbs.extend(pairs.iter().step_by(2));
+                crs.extend(pairs.iter().skip(1).step_by(2));
+            }
+            let at = bytes.len();
+            bytes.extend(cbs);
+            bytes.extend(crs);
+            ((y.0, y.1), (at, cw), (at + cw * ch, cw))
+        } else {
+            (
+                inside(0, w * sample, h)?,
+                inside(1, cw * sample, ch)?,
+                inside(2, cw * sample, ch)?,
+            )
+        };
+        let mut planes = Planes {
+            layout,
+            bytes,
+            places: [(y.0, y.1, w, h), (cb.0, cb.1, cw, ch), (cr.0, cr.1, cw, ch)],
+        };
+        if layout.deep() {
+            // 10 bits to 8, rounded (little-endian 16-bit samples), each plane after the one before
+            let mut eight = Vec::with_capacity(w * h + 2 * cw * ch);
+            for place in &mut planes.places {
+                let (offset, stride, pw, ph) = *place;
+                *place = (eight.len(), pw, pw, ph);
+                for row in 0..ph {
+                    let samples = &planes.bytes[offset + row * stride..][..2 * pw];
+                    eight.extend(
+                        samples
+                            .chunks_exact(2)
+                            .map(|v| ((u32::from(u16::from_le_bytes([v[0], v[1]])) + 2) >> 2).min(255) as u8),
+                    );
+                }
+            }
+            planes.bytes = eight;
+        }
+        Some(planes)
+    }
+
+    fn plane(&self, index: usize) -> Plane<'_> {
+        let (offset, stride, width, height) = self.places[index];
+        Plane::new(&self.bytes[offset..], stride, width, height).expect("checked when copied")
+    }
+
+    /// RGBA of `size` with `matrix`, as swscale makes packed RGB from the engine's decoded frame.
+    pub fn to_rgba(&self, size: (usize, usize), matrix: Matrix) -> Vec<u8> {
+        let (y, cb, cr) = (self.plane(0), self.plane(1), self.plane(2));
+        let (w, h) = size;
+        let (half_w, half_h) = self.layout.subsampled();
+        // 8-bit 4:2:0 or 4:2:2 at its own size and an even height is converted without scaling,
+        // each chroma sample shared by 2x2 or 2x1 pixels (swscale's yuv2rgb shortcut).
+        if (y.width, y.height) == size && !self.layout.deep() && half_w && h % 2 == 0 {
+            return yuv_to_rgba(y, cb, cr, 2, if half_h { 2 } else { 1 }, matrix);
+        }
+        // Otherwise chroma is scaled to the full height and to half the width, each sample shared
+        // by two pixels; to the full width from 4:4:4, or for an odd width.
+        let shared = if half_w && w % 2 == 0 { 2 } else { 1 };
+        let chroma = (w / shared, h);
+        let (y, cb, cr) = (scale_plane(y, size), scale_plane(cb, chroma), scale_plane(cr, chroma));
+        let packed = |data, (w, h)| Plane::packed(data, w, h).expect("as scaled");
+        yuv_to_rgba(
+            packed(&y, size),
+            packed(&cb, chroma),
+            packed(&cr, chroma),
+            shared,
+            1,
+            matrix,
+        )
+    }
+}
+
 /// YUV to RGB as swscale does it: the matrix (Kr, Kb) and whether the samples use the full range.
 #[derive(Clone, Copy)]
 pub struct Matrix {
@@ -700,6 +836,118 @@ mod tests {
                 assert_eq!(&rgba[row * w * 4..][..w * 4], &plain[..], "row {row}");
             }
         }
+    }
+
+    /// A `w` x `h` picture's three 8-bit planes, copied as `copyTo` writes `layout` (rows
+    /// `pad` bytes longer than they need, planes one after the other).
+    fn copied(
+        layout: Layout,
+        (w, h): (usize, usize),
+        planes: [&[u8]; 3],
+        pad: usize,
+    ) -> (Vec<u8>, Vec<(usize, usize)>) {
+        let (half_w, half_h) = layout.subsampled();
+        let (cw, ch) = (
+            if half_w { w.div_ceil(2) } else { w },
+            if half_h { h.div_ceil(2) } else { h },
+        );
+        let (mut bytes, mut places) = (Vec::new(), Vec::new());
+        let mut put = |rows: Vec<Vec<u8>>| {
+            let stride = rows[0].len() + pad;
+            places.push((bytes.len(), stride));
+            for row in rows {
+                bytes.extend(&row);
+                bytes.extend(std::iter::repeat(0xAA).take(pad));
+            }
+        };
+        let rows = |plane: &[u8], pw: usize, ph: usize| -> Vec<Vec<u8>> {
+            (0..ph).map(|r| plane[r * pw..][..pw].to_vec()).collect()
+        };
+        let ten = |rows: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
+            rows.into_iter()
+                .map(|r| r.iter().flat_map(|&v| (u16::from(v) << 2).to_le_bytes()).collect())
+                .collect()
+        };
+        match layout {
+            Layout::Nv12 => {
+                put(rows(planes[0], w, h));
+                put((0..ch)
+                    .map(|r| {
+                        (0..cw)
+                            .flat_map(|x| [planes[1][r * cw + x], planes[2][r * cw + x]])
+                            .collect()
+                    })
+                    .collect());
+            }
+            _ if layout.deep() => {
+                put(ten(rows(planes[0], w, h)));
+                put(ten(rows(planes[1], cw, ch)));
+                put(ten(rows(planes[2], cw, ch)));
+            }
+            _ => {
+                put(rows(planes[0], w, h));
+                put(rows(planes[1], cw, ch));
+                put(rows(planes[2], cw, ch));
+            }
+        }
+        (bytes, places)
+    }
+
+    #[test]
+    fn every_layout_of_a_picture_gives_its_pixels() {
+        let m = Matrix {
+            kr: 0.2126,
+            kb: 0.0722,
+            full_range: false,
+        };
+        for (w, h) in [(37usize, 24usize), (64, 36), (15, 9)] {
+            let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+            let (y, cb, cr) = (picture(h, w, 4), picture(ch, cw, 5), picture(ch, cw, 6));
+            let made = |layout, planes: [&[u8]; 3], size| {
+                let (bytes, places) = copied(layout, (w, h), planes, 3);
+                Planes::from_copy(layout, (w, h), bytes, &places)
+                    .unwrap()
+                    .to_rgba(size, m)
+            };
+            for size in [(w, h), (w / 2 + 1, h / 3 + 1)] {
+                let i420 = made(Layout::I420, [&y, &cb, &cr], size);
+                // NV12 is I420 interleaved; 10-bit the same samples shifted up (no unscaled
+                // shortcut: compared with 8-bit where both scale)
+                assert_eq!(
+                    made(Layout::Nv12, [&y, &cb, &cr], size),
+                    i420,
+                    "NV12 {w}x{h} at {size:?}"
+                );
+                if size != (w, h) {
+                    assert_eq!(
+                        made(Layout::I420P10, [&y, &cb, &cr], size),
+                        i420,
+                        "10-bit {w}x{h} at {size:?}"
+                    );
+                }
+            }
+            // 4:2:2 shares each chroma sample by two pixels across: what 4:4:4 with each chroma
+            // sample twice gives
+            let (cb2, cr2) = (picture(h, cw, 7), picture(h, cw, 8));
+            let twice = |c: &[u8]| -> Vec<u8> { (0..h).flat_map(|r| (0..w).map(move |x| c[r * cw + x / 2])).collect() };
+            let (cb4, cr4) = (twice(&cb2), twice(&cr2));
+            let i422 = made(Layout::I422, [&y, &cb2, &cr2], (w, h));
+            let i444 = made(Layout::I444, [&y, &cb4, &cr4], (w, h));
+            if h % 2 == 0 {
+                assert_eq!(i422, i444, "4:2:2 {w}x{h}");
+            }
+            assert_eq!(
+                made(Layout::I444P10, [&y, &cb4, &cr4], (w, h)),
+                i444,
+                "4:4:4 10-bit {w}x{h}"
+            );
+        }
+        // A plane that does not lie in what was copied: not read
+        let (y, c) = (picture(8, 8, 1), picture(4, 4, 2));
+        let (bytes, mut places) = copied(Layout::I420, (8, 8), [&y, &c, &c], 0);
+        places[2].0 += 5;
+        assert!(Planes::from_copy(Layout::I420, (8, 8), bytes.clone(), &places).is_none());
+        assert!(Planes::from_copy(Layout::I420, (8, 8), bytes, &places[..2]).is_none());
     }
 
     #[test]

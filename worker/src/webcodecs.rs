@@ -13,7 +13,7 @@ use thumbnail_engine::layout::Packets;
 use thumbnail_engine::webcodecs::DecoderConfig;
 
 use crate::engine::js_message as message;
-use crate::pixels::{scale_plane, scale_rgba, turn, yuv_to_rgba, Matrix, Plane};
+use crate::pixels::{scale_rgba, turn, Layout, Matrix, Planes};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -232,7 +232,8 @@ pub fn micros(seconds: f64) -> f64 {
 /// the output size, chroma to the full height and half the width, each chroma sample shared by two
 /// pixels, or the full width for an odd one), converted with the stream's matrix and range, then
 /// turned as the engine's copy_rgba.
-/// A pixel format other than 8/10-bit 4:2:0 or 4:4:4 is converted by the browser's canvas instead.
+/// A pixel format other than 8/10-bit 4:2:0, 4:2:2, 4:4:4 or NV12 is converted by the browser's
+/// canvas instead.
 pub async fn draw(
     frame: VideoFrame,
     width: u32,
@@ -244,7 +245,7 @@ pub async fn draw(
     let (sw, sh) = if turned { (height, width) } else { (width, height) };
     let size = (sw as usize, sh as usize);
     let made = match planes(&frame).await {
-        Ok(Some(planes)) => Ok(planes.to_rgba(size, config)),
+        Ok(Some(planes)) => Ok(planes.to_rgba(size, matrix(config))),
         Ok(None) => canvas_rgba(&frame).map(|(rgba, from)| scale_rgba(&rgba, from, size)),
         Err(e) => Err(e),
     };
@@ -252,121 +253,51 @@ pub async fn draw(
     Ok(turn(made?, size.0, size.1, rotation))
 }
 
-/// A decoded picture's 8-bit planes (luma, then the two chroma planes at their own size), where
-/// they lie in what `copyTo` copied (10-bit samples are made 8-bit into a buffer of their own).
-struct Planes {
-    /// The source's chroma is subsampled (4:2:0): swscale then makes half-width chroma for RGB;
-    /// from 4:4:4, full-width.
-    subsampled: bool,
-    /// More than 8 bits a sample: swscale has no unscaled shortcut to RGB for those.
-    deep: bool,
-    bytes: Vec<u8>,
-    /// Each plane's offset, stride, width and height in `bytes`.
-    layout: [(usize, usize, usize, usize); 3],
-}
-
-/// The frame's planes, for the formats this converts (None: another format).
+/// The frame's planes as `copyTo` writes them, for the layouts `pixels` converts (None: another
+/// format, or a layout that does not fit what was copied).
 async fn planes(frame: &VideoFrame) -> Result<Option<Planes>, JsValue> {
     use web_sys::VideoPixelFormat as F;
-    let (deep, sub) = match frame.format() {
-        Some(F::I420 | F::I420a) => (false, true),
-        Some(F::I420p10) => (true, true),
-        Some(F::I444 | F::I444a) => (false, false),
-        Some(F::I444p10) => (true, false),
+    let layout = match frame.format() {
+        Some(F::I420 | F::I420a) => Layout::I420,
+        Some(F::I420p10) => Layout::I420P10,
+        Some(F::I422 | F::I422a) => Layout::I422,
+        Some(F::I422p10) => Layout::I422P10,
+        Some(F::I444 | F::I444a) => Layout::I444,
+        Some(F::I444p10) => Layout::I444P10,
+        Some(F::Nv12) => Layout::Nv12,
         _ => return Ok(None),
     };
     let (w, h) = visible_size(frame);
-    let (w, h) = (w as usize, h as usize);
     let buffer = Uint8Array::new_with_length(frame.allocation_size()?);
     let copied: js_sys::Array = JsFuture::from(frame.copy_to_with_u8_array(&buffer))
         .await?
         .unchecked_into();
-    let bytes = buffer.to_vec();
-    let (cw, ch) = if sub { (w.div_ceil(2), h.div_ceil(2)) } else { (w, h) };
-    if copied.length() < 3 {
-        return Ok(None);
-    }
-    let sample = if deep { 2 } else { 1 };
-    let mut layout = [(0, 0, 0, 0); 3];
-    for (index, (pw, ph)) in [(w, h), (cw, ch), (cw, ch)].into_iter().enumerate() {
-        let plane: web_sys::PlaneLayout = copied.get(index as u32).unchecked_into();
-        let (offset, stride) = (plane.get_offset() as usize, plane.get_stride() as usize);
-        // Each plane's rows must lie in what was copied (else: the canvas converts).
-        match bytes.get(offset..) {
-            Some(rest) if Plane::new(rest, stride, pw * sample, ph).is_some() => {
-                layout[index] = (offset, stride, pw, ph)
-            }
-            _ => return Ok(None),
-        }
-    }
-    if !deep {
-        return Ok(Some(Planes {
-            subsampled: sub,
-            deep,
-            bytes,
-            layout,
-        }));
-    }
-    // 10 bits to 8, rounded (little-endian 16-bit samples), each plane packed after the one before
-    let mut eight = Vec::with_capacity(w * h + 2 * cw * ch);
-    for plane in &mut layout {
-        let (offset, stride, pw, ph) = *plane;
-        *plane = (eight.len(), pw, pw, ph);
-        for y in 0..ph {
-            let row = &bytes[offset + y * stride..][..2 * pw];
-            eight.extend(
-                row.chunks_exact(2)
-                    .map(|v| ((u32::from(u16::from_le_bytes([v[0], v[1]])) + 2) >> 2).min(255) as u8),
-            );
-        }
-    }
-    Ok(Some(Planes {
-        subsampled: sub,
-        deep,
-        bytes: eight,
+    let places: Vec<(usize, usize)> = copied
+        .iter()
+        .map(|plane| {
+            let plane: web_sys::PlaneLayout = plane.unchecked_into();
+            (plane.get_offset() as usize, plane.get_stride() as usize)
+        })
+        .collect();
+    Ok(Planes::from_copy(
         layout,
-    }))
+        (w as usize, h as usize),
+        buffer.to_vec(),
+        &places,
+    ))
 }
 
-impl Planes {
-    fn plane(&self, index: usize) -> Plane<'_> {
-        let (offset, stride, width, height) = self.layout[index];
-        Plane::new(&self.bytes[offset..], stride, width, height).expect("checked when copied")
-    }
-
-    /// RGBA of `size`, as swscale makes packed RGB from YUV (see [`draw`]).
-    fn to_rgba(&self, size: (usize, usize), config: &DecoderConfig) -> Vec<u8> {
-        let (kr, kb) = match config.matrix {
-            "bt709" => (0.2126, 0.0722),
-            "bt2020-ncl" => (0.2627, 0.0593),
-            _ => (0.299, 0.114), // smpte170m, bt470bg: BT.601
-        };
-        let matrix = Matrix {
-            kr,
-            kb,
-            full_range: config.full_range,
-        };
-        let (y, cb, cr) = (self.plane(0), self.plane(1), self.plane(2));
-        let (w, h) = size;
-        // As swscale makes packed RGB: 8-bit 4:2:0 at its own size and an even height is converted
-        // without scaling, each chroma sample shared by 2x2 pixels (its yuv2rgb shortcut).
-        if (y.width, y.height) == size && !self.deep && self.subsampled && h % 2 == 0 {
-            return yuv_to_rgba(y, cb, cr, 2, 2, matrix);
-        }
-        // Otherwise chroma is scaled to the full height and to half the width, each sample shared
-        // by two pixels; to the full width from 4:4:4, or for an odd width.
-        let shared = if self.subsampled && w % 2 == 0 { 2 } else { 1 };
-        let chroma = (w / shared, h);
-        let (y, cb, cr) = (scale_plane(y, size), scale_plane(cb, chroma), scale_plane(cr, chroma));
-        let packed = |data, (w, h)| Plane::packed(data, w, h).expect("as scaled");
-        yuv_to_rgba(
-            packed(&y, size),
-            packed(&cb, chroma),
-            packed(&cr, chroma),
-            shared,
-            1,
-            matrix,
-        )
+/// swscale's matrix for the stream's (unspecified: BT.601, as the engine converts).
+fn matrix(config: &DecoderConfig) -> Matrix {
+    let (kr, kb) = match config.matrix {
+        "bt709" => (0.2126, 0.0722),
+        "bt2020-ncl" => (0.2627, 0.0593),
+        _ => (0.299, 0.114), // smpte170m, bt470bg: BT.601
+    };
+    Matrix {
+        kr,
+        kb,
+        full_range: config.full_range,
     }
 }
 
