@@ -268,10 +268,7 @@ async fn planes(frame: &VideoFrame) -> Result<Option<Planes>, JsValue> {
         _ => return Ok(None),
     };
     let (w, h) = visible_size(frame);
-    let buffer = Uint8Array::new_with_length(frame.allocation_size()?);
-    let copied: js_sys::Array = JsFuture::from(frame.copy_to_with_u8_array(&buffer))
-        .await?
-        .unchecked_into();
+    let (bytes, copied) = copied(frame).await?;
     let places: Vec<(usize, usize)> = copied
         .iter()
         .map(|plane| {
@@ -279,12 +276,26 @@ async fn planes(frame: &VideoFrame) -> Result<Option<Planes>, JsValue> {
             (plane.get_offset() as usize, plane.get_stride() as usize)
         })
         .collect();
-    Ok(Planes::from_copy(
-        layout,
-        (w as usize, h as usize),
-        buffer.to_vec(),
-        &places,
-    ))
+    Ok(Planes::from_copy(layout, (w as usize, h as usize), bytes, &places))
+}
+
+/// The frame's bytes (`copyTo`) and their planes' layout: copied straight into this worker's
+/// memory, or, if that memory grew meanwhile (the view then has died and may have missed the
+/// copy), through a buffer of its own.
+async fn copied(frame: &VideoFrame) -> Result<(Vec<u8>, js_sys::Array), JsValue> {
+    let size = frame.allocation_size()?;
+    let mut bytes = vec![0u8; size as usize];
+    // SAFETY: the view covers `bytes`, which outlives it; nothing else touches `bytes` until the
+    // copy is awaited, and the view is checked to be alive before `bytes` is trusted.
+    let view = unsafe { Uint8Array::view_mut_raw(bytes.as_mut_ptr(), bytes.len()) };
+    if let Ok(layout) = JsFuture::from(frame.copy_to_with_u8_array(&view)).await {
+        if view.byte_length() == size {
+            return Ok((bytes, layout.unchecked_into()));
+        }
+    }
+    let buffer = Uint8Array::new_with_length(size);
+    let layout = JsFuture::from(frame.copy_to_with_u8_array(&buffer)).await?;
+    Ok((buffer.to_vec(), layout.unchecked_into()))
 }
 
 /// swscale's matrix for the stream's (unspecified: BT.601, as the engine converts).
