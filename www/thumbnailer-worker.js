@@ -4,15 +4,17 @@
 'use strict';
 
 const base = self.THUMBNAILER_BASE || new URL('.', self.location.href).href;
-// The demux-only engine's wasm, fetched and compiled while this worker's own starts (null if that
-// fails: the engine then fetches it itself).
+// Both wasm files asked for at once, before the bindings' script: this worker's own, and the
+// demux-only engine's, compiled while the worker's starts (null if that fails: the engine then
+// fetches it itself).
+const ownWasm = fetch(new URL('pkg/thumbnail_worker_bg.wasm', base));
 const demuxWasm = self.WebAssembly?.compileStreaming
   ? WebAssembly.compileStreaming(fetch(new URL('engine/thumbnail-engine-demux.wasm', base))).catch(() => null)
   : Promise.resolve(null);
 importScripts(new URL('pkg/thumbnail_worker.js', base).href); // defines wasm_bindgen
 
 const ready = (async () => {
-  await wasm_bindgen({ module_or_path: new URL('pkg/thumbnail_worker_bg.wasm', base) });
+  await wasm_bindgen({ module_or_path: ownWasm });
   return wasm_bindgen.ThumbnailWorker.start(new URL('engine/', base).href, demuxWasm);
 })();
 
