@@ -95,7 +95,7 @@ impl Session {
         let mut pass: Option<Pass> = None;
         for &t in times {
             let packets = self.engines.demuxer.borrow_mut().read_packets(t, seek).ok()?;
-            let time = packets.list[packets.wanted].time;
+            let time = packets.list.get(packets.wanted)?.time;
             match &mut pass {
                 Some(p) if p.takes(&packets, time) => {
                     p.packets = packets;
