@@ -10,16 +10,16 @@
 
 /// A picture's 8-bit plane: `height` rows of `width` samples, `stride` bytes apart.
 #[derive(Clone, Copy)]
-pub struct Plane<'a> {
-    pub data: &'a [u8],
-    pub stride: usize,
-    pub width: usize,
-    pub height: usize,
+struct Plane<'a> {
+    data: &'a [u8],
+    stride: usize,
+    width: usize,
+    height: usize,
 }
 
 impl<'a> Plane<'a> {
     /// The plane if `data` holds every row (else None).
-    pub fn new(data: &'a [u8], stride: usize, width: usize, height: usize) -> Option<Plane<'a>> {
+    fn new(data: &'a [u8], stride: usize, width: usize, height: usize) -> Option<Plane<'a>> {
         let fits = height == 0 || (stride >= width && (height - 1) * stride + width <= data.len());
         fits.then_some(Plane {
             data,
@@ -30,7 +30,7 @@ impl<'a> Plane<'a> {
     }
 
     /// Rows of `width` samples one after the other.
-    pub fn packed(data: &'a [u8], width: usize, height: usize) -> Option<Plane<'a>> {
+    fn packed(data: &'a [u8], width: usize, height: usize) -> Option<Plane<'a>> {
         Plane::new(data, width, width, height)
     }
 
@@ -184,7 +184,7 @@ pub struct Matrix {
 }
 
 /// A plane scaled to `to` with swscale's bicubic taps (a copy when the size is the same).
-pub fn scale_plane(plane: Plane, to: (usize, usize)) -> Vec<u8> {
+fn scale_plane(plane: Plane, to: (usize, usize)) -> Vec<u8> {
     let (tw, th) = to;
     if (plane.width, plane.height) == to {
         return (0..th).flat_map(|y| plane.row(y).iter().copied()).collect();
@@ -229,7 +229,7 @@ pub fn scale_rgba(rgba: &[u8], from: (usize, usize), to: (usize, usize)) -> Vec<
 
 /// RGBA (alpha 255) of the luma plane's size from `y`, `cb` and `cr`, each chroma sample shared
 /// by `shared` pixels across and `rows_shared` rows down (the chroma planes as wide as that needs).
-pub fn yuv_to_rgba(y: Plane, cb: Plane, cr: Plane, shared: usize, rows_shared: usize, m: Matrix) -> Vec<u8> {
+fn yuv_to_rgba(y: Plane, cb: Plane, cr: Plane, shared: usize, rows_shared: usize, m: Matrix) -> Vec<u8> {
     let (w, h) = (y.width, y.height);
     let coefficients = Coefficients::new(m);
     let mut out = vec![255u8; w * h * 4];

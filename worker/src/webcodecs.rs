@@ -222,7 +222,7 @@ fn feed(decoder: &VideoDecoder, packets: &Packets, wanted: &[f64]) -> Result<(),
 }
 
 /// WebCodecs' timestamps: whole microseconds.
-pub fn micros(seconds: f64) -> f64 {
+fn micros(seconds: f64) -> f64 {
     (seconds * 1e6).round()
 }
 
