@@ -165,9 +165,7 @@ impl ThumbnailWorker {
                     (made, duration, engines.name)
                 }
             };
-            let result = finish(made, &options, duration).await?;
-            Reflect::set(&result, &"engine".into(), &engine.into())?;
-            Ok(result)
+            finish(made, &options, duration, engine).await
         }))
     }
 }
@@ -271,8 +269,13 @@ fn animation(
     })
 }
 
-/// What a job made, encoded: `{ blob, width, height, time, duration }`.
-async fn finish(made: Made, options: &ThumbnailOptions, duration: Option<f64>) -> Result<JsValue, JsValue> {
+/// What a job made, encoded: `{ blob, width, height, time, duration, engine }`.
+async fn finish(
+    made: Made,
+    options: &ThumbnailOptions,
+    duration: Option<f64>,
+    engine: &str,
+) -> Result<JsValue, JsValue> {
     let (format, quality) = (options.format, options.quality);
     let (blob, width, height, time) = match made {
         Made::WebpFrames(pictures) => {
@@ -301,17 +304,29 @@ async fn finish(made: Made, options: &ThumbnailOptions, duration: Option<f64>) -
             bytes,
         }) => (bytes_blob(&bytes, format)?, width, height, time),
     };
-    let result = Object::new();
-    Reflect::set(&result, &"blob".into(), &blob)?;
-    Reflect::set(&result, &"width".into(), &width.into())?;
-    Reflect::set(&result, &"height".into(), &height.into())?;
-    Reflect::set(&result, &"time".into(), &time.into())?;
-    Reflect::set(
-        &result,
-        &"duration".into(),
-        &duration.map_or(JsValue::NULL, JsValue::from),
-    )?;
+    let result = fields(&[
+        ("blob", blob.into()),
+        ("width", width.into()),
+        ("height", height.into()),
+        ("time", time.into()),
+        ("duration", seconds_or_null(duration)),
+        ("engine", engine.into()),
+    ])?;
     Ok(result.into())
+}
+
+/// A plain object of these fields.
+fn fields(fields: &[(&str, JsValue)]) -> Result<Object, JsValue> {
+    let object = Object::new();
+    for (name, value) in fields {
+        Reflect::set(&object, &(*name).into(), value)?;
+    }
+    Ok(object)
+}
+
+/// A duration as results give it: seconds, or null when the video does not say.
+fn seconds_or_null(duration: Option<f64>) -> JsValue {
+    duration.map_or(JsValue::NULL, JsValue::from)
 }
 
 #[wasm_bindgen]
@@ -430,14 +445,11 @@ impl ThumbnailWorker {
 
 /// What a series resolves to when it ends: `{ count, duration, engine }`.
 fn series_result(count: u32, duration: Option<f64>, engine: &str) -> Result<JsValue, JsValue> {
-    let result = Object::new();
-    Reflect::set(&result, &"count".into(), &count.into())?;
-    Reflect::set(
-        &result,
-        &"duration".into(),
-        &duration.map_or(JsValue::NULL, JsValue::from),
-    )?;
-    Reflect::set(&result, &"engine".into(), &engine.into())?;
+    let result = fields(&[
+        ("count", count.into()),
+        ("duration", seconds_or_null(duration)),
+        ("engine", engine.into()),
+    ])?;
     Ok(result.into())
 }
 
@@ -482,23 +494,24 @@ async fn emit_frame(
     options: &FramesOptions,
     emit: &js_sys::Function,
 ) -> Result<bool, JsValue> {
-    let out = Object::new();
-    Reflect::set(&out, &"time".into(), &time.into())?;
-    Reflect::set(&out, &"width".into(), &width.into())?;
-    Reflect::set(&out, &"height".into(), &height.into())?;
-    Reflect::set(&out, &"engine".into(), &engine.into())?;
-    match options.format {
-        Some(format) => {
-            let blob = encode_rgba(width, height, rgba, format, options.quality).await?;
-            Reflect::set(&out, &"blob".into(), &blob)?;
-        }
+    let image = match options.format {
+        Some(format) => (
+            "blob",
+            encode_rgba(width, height, rgba, format, options.quality).await?.into(),
+        ),
         None => {
             let canvas = OffscreenCanvas::new(width, height)?;
             put_pixels(&canvas, width, height, rgba)?;
-            let bitmap: JsValue = canvas.transfer_to_image_bitmap()?.into();
-            Reflect::set(&out, &"bitmap".into(), &bitmap)?;
+            ("bitmap", canvas.transfer_to_image_bitmap()?.into())
         }
-    }
+    };
+    let out = fields(&[
+        ("time", time.into()),
+        ("width", width.into()),
+        ("height", height.into()),
+        ("engine", engine.into()),
+        image,
+    ])?;
     let more = JsFuture::from(Promise::from(emit.call1(&JsValue::NULL, &out)?)).await?;
     Ok(more.is_truthy())
 }
