@@ -216,12 +216,14 @@ impl Engine {
         self.close();
         let (reader, module) = (source.clone(), self.module.clone());
         let read = Closure::<dyn FnMut(f64, u32, i32) -> i32>::new(move |offset: f64, at: u32, len: i32| {
-            let mut bytes = vec![0u8; len.max(0) as usize];
-            match reader.read(offset as u64, &mut bytes) {
-                Ok(n) => {
-                    heap_of(&module).subarray(at, at + n as u32).copy_from(&bytes[..n]);
-                    n as i32
-                }
+            // Straight from the source's blocks into the engine's heap
+            let heap = heap_of(&module);
+            let copy = |done: usize, bytes: &[u8]| {
+                let to = at + done as u32;
+                heap.subarray(to, to + bytes.len() as u32).copy_from(bytes);
+            };
+            match reader.read(offset as u64, len.max(0) as usize, copy) {
+                Ok(n) => n as i32,
                 Err(failure) => {
                     *reader.failure.borrow_mut() = Some(failure);
                     -1

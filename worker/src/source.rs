@@ -128,18 +128,19 @@ impl Source {
         Ok(Source::new(Backend::Url(url), size))
     }
 
-    /// Copies up to `out.len()` bytes at `offset` into `out`; how many (0 at the end).
-    pub fn read(&self, offset: u64, out: &mut [u8]) -> Result<usize, Failure> {
+    /// Hands up to `len` bytes at `offset` to `put`, a kept block's slice at a time, with how
+    /// many went before it; how many in all (0 at the end).
+    pub fn read(&self, offset: u64, len: usize, mut put: impl FnMut(usize, &[u8])) -> Result<usize, Failure> {
         let mut done = 0;
-        while done < out.len() && offset + (done as u64) < self.size {
+        while done < len && offset + (done as u64) < self.size {
             let at = offset + done as u64;
             let block = self.block(at / BLOCK)?;
             let inside = (at % BLOCK) as usize;
-            let n = (block.len().saturating_sub(inside)).min(out.len() - done);
+            let n = (block.len().saturating_sub(inside)).min(len - done);
             if n == 0 {
                 break;
             }
-            out[done..done + n].copy_from_slice(&block[inside..inside + n]);
+            put(done, &block[inside..inside + n]);
             done += n;
         }
         Ok(done)
