@@ -430,13 +430,16 @@ async fn time_thumbnails(
         .run(TIME_THUMBNAILS, vec![json!(base), json!(runs), json!(warmups)])
         .await;
     assert!(out["thrown"].is_null(), "{}: {out}", file.display());
-    let times = out["times"]
-        .as_array()
-        .unwrap()
+    let times = js_times(out["times"].as_array().unwrap());
+    (times, out["engine"].as_str().unwrap().to_owned())
+}
+
+/// Times a page measured (`performance.now()` differences, in ms).
+fn js_times(times: &[serde_json::Value]) -> Vec<Duration> {
+    times
         .iter()
         .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
-        .collect();
-    (times, out["engine"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// In headless chromium against the real server: the JS API's first thumbnail on a fresh profile
@@ -911,12 +914,7 @@ fn in_browser(fixture_name: &str, script: &str, runs: usize) -> serde_json::Valu
 
 /// A system's median time, bytes and engine from what `TIME_GIFS` or `TIME_SHEETS` returned.
 fn browser_figure(out: &serde_json::Value, name: &str) -> (Duration, u64, String) {
-    let times = out[name]["times"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{name}: {out}"))
-        .iter()
-        .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
-        .collect();
+    let times = js_times(out[name]["times"].as_array().unwrap_or_else(|| panic!("{name}: {out}")));
     let engine = out[name]["engine"].as_str().unwrap_or_default().to_owned();
     (median(times), out[name]["bytes"].as_u64().unwrap_or(0), engine)
 }
@@ -1053,10 +1051,7 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize, only: &[String]) {
                         continue;
                     };
                     *made_by = out["engine"].as_str().unwrap_or_default().to_owned();
-                    let times: Vec<Duration> = times
-                        .iter()
-                        .map(|ms| Duration::from_secs_f64(ms.as_f64().unwrap() / 1000.0))
-                        .collect();
+                    let times = js_times(times);
                     cold.push(times[0]);
                     warm.extend_from_slice(&times[1..]);
                 }
