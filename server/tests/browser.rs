@@ -47,9 +47,7 @@ impl Made {
             width: number("width") as u32,
             height: number("height") as u32,
             time: number("time"),
-            png: base64::engine::general_purpose::STANDARD
-                .decode(v["image"].as_str().unwrap())
-                .unwrap(),
+            png: base64_bytes(&v["image"]),
         }
     }
 }
@@ -69,6 +67,13 @@ const BASE64_OF: &str = "
       for (const b of bytes) text += String.fromCharCode(b);
       return btoa(text);
     };";
+
+/// The bytes a page sent back as base64 (`base64Of`, `btoa`).
+fn base64_bytes(base64: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(base64.as_str().unwrap())
+        .unwrap()
+}
 
 /// Picks `file` on the page, waits for its probe, and presses "Make thumbnail".
 async fn make_on_page(browser: &Browser, file: &Path) -> Outcome {
@@ -848,9 +853,7 @@ async fn frames_come_one_at_a_time_like_the_native_engine_s() {
                 (frame["time"].as_f64().unwrap() - native.time).abs() < 1e-3,
                 "{engine} at {t}: {frame:?}"
             );
-            let rgba = base64::engine::general_purpose::STANDARD
-                .decode(frame["rgba"].as_str().unwrap())
-                .unwrap();
+            let rgba = base64_bytes(&frame["rgba"]);
             let db = psnr(&rgba, &native.rgba);
             eprintln!("{engine} frame at {t}: {db:.1} dB vs native");
             assert!(db >= SAME_FRAME_DB, "{engine} at {t}: {db:.1} dB");
@@ -912,12 +915,7 @@ async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills() {
     assert_eq!(got["type"], "image/webp");
     assert_eq!(got["engine"], "browser-mt");
     assert_eq!((got["width"].as_u64(), got["time"].as_f64()), (Some(160), Some(1.0)));
-    let decode = |key: &Value| {
-        base64::engine::general_purpose::STANDARD
-            .decode(key.as_str().unwrap())
-            .unwrap()
-    };
-    let bytes = decode(&got["animation"]);
+    let bytes = base64_bytes(&got["animation"]);
     use image::AnimationDecoder;
     let frames: Vec<image::Frame> = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&bytes))
         .unwrap()
@@ -931,7 +929,7 @@ async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills() {
         assert_eq!(f.buffer().dimensions(), (160, 120));
     }
     for (i, still) in [(0, &got["stills"][0]), (1, &got["stills"][1]), (9, &got["stills"][2])] {
-        let still = image::load_from_memory(&decode(still)).unwrap().to_rgba8();
+        let still = image::load_from_memory(&base64_bytes(still)).unwrap().to_rgba8();
         let db = psnr(frames[i].buffer().as_raw(), still.as_raw());
         assert!(db >= 60.0, "frame {i}: {db:.1} dB against the still WebP at its time");
     }
@@ -1177,10 +1175,10 @@ const SERIES_OF: &str = "
 
 /// Decodes a PNG the page sent back (base64) to RGBA.
 fn png_rgba(base64: &Value) -> Vec<u8> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(base64.as_str().unwrap())
-        .unwrap();
-    image::load_from_memory(&bytes).unwrap().to_rgba8().into_raw()
+    image::load_from_memory(&base64_bytes(base64))
+        .unwrap()
+        .to_rgba8()
+        .into_raw()
 }
 
 /// Sheets, series of frames, `at: 'auto'` and animations come from WebCodecs too (the times that
@@ -1221,21 +1219,16 @@ async fn sheets_series_and_animations_come_from_webcodecs_too() {
             assert!(db >= floor, "{name} at {t} ({engine}): {db:.1} dB vs native");
         }
     };
+    let series = format!("{BASE64_OF}{SERIES_OF}");
     let times = [0.5, 1.0, 1.1, 2.25, 2.9];
     for name in ["av1.mp4", "h264.mp4", "vp9.webm", "rotated.mp4"] {
         let file = fixture(name);
         browser.choose_file("#file", &file).await;
         let ours = browser
-            .run(
-                &format!("{BASE64_OF}{SERIES_OF}"),
-                vec![json!("browser"), json!(true), json!(times)],
-            )
+            .run(&series, vec![json!("browser"), json!(true), json!(times)])
             .await;
         let theirs = browser
-            .run(
-                &format!("{BASE64_OF}{SERIES_OF}"),
-                vec![json!("server"), json!(true), json!(times)],
-            )
+            .run(&series, vec![json!("server"), json!(true), json!(times)])
             .await;
         eprintln!(
             "{name}: auto {} / {}, gif {} / {}",
@@ -1267,10 +1260,7 @@ async fn sheets_series_and_animations_come_from_webcodecs_too() {
         if name == "av1.mp4" {
             // The wasm engine has no AV1 decoder: without WebCodecs, nothing of it in the browser.
             let wasm = browser
-                .run(
-                    &format!("{BASE64_OF}{SERIES_OF}"),
-                    vec![json!("browser"), json!(false), json!(times)],
-                )
+                .run(&series, vec![json!("browser"), json!(false), json!(times)])
                 .await;
             for what in ["sprite", "frames", "auto", "gif"] {
                 assert_eq!(
@@ -1287,10 +1277,7 @@ async fn sheets_series_and_animations_come_from_webcodecs_too() {
     browser.choose_file("#file", &file).await;
     let times = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.5, 2.5];
     let ours = browser
-        .run(
-            &format!("{BASE64_OF}{SERIES_OF}"),
-            vec![json!("browser"), json!(true), json!(times)],
-        )
+        .run(&series, vec![json!("browser"), json!(true), json!(times)])
         .await;
     let mut engines = vec!["browser-webcodecs"; 8];
     engines.extend(["browser-mt"; 2]);
