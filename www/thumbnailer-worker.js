@@ -4,18 +4,21 @@
 'use strict';
 
 const base = self.THUMBNAILER_BASE || new URL('.', self.location.href).href;
-// Both wasm files asked for at once, before the bindings' script: this worker's own, and the
-// demux-only engine's, compiled while the worker's starts (null if that fails: the engine then
-// fetches it itself).
+// Everything asked for at once, before the bindings' script: this worker's own wasm, and the
+// demux-only engine's wasm (compiled while the worker's starts) and script (null if either
+// fails: the engine then fetches it itself).
 const ownWasm = fetch(new URL('pkg/thumbnail_worker_bg.wasm', base));
 const demuxWasm = self.WebAssembly?.compileStreaming
   ? WebAssembly.compileStreaming(fetch(new URL('engine/thumbnail-engine-demux.wasm', base))).catch(() => null)
   : Promise.resolve(null);
+const demuxScript = fetch(new URL('engine/thumbnail-engine-demux.js', base))
+  .then((response) => (response.ok ? response.blob() : null))
+  .catch(() => null);
 importScripts(new URL('pkg/thumbnail_worker.js', base).href); // defines wasm_bindgen
 
 const ready = (async () => {
   await wasm_bindgen({ module_or_path: ownWasm });
-  return wasm_bindgen.ThumbnailWorker.start(new URL('engine/', base).href, demuxWasm);
+  return wasm_bindgen.ThumbnailWorker.start(new URL('engine/', base).href, demuxWasm, demuxScript);
 })();
 
 // A failure the Rust side did not type is the engine itself breaking (a trap, an abort).

@@ -9,6 +9,7 @@ use thumbnail_engine::layout::{
 };
 use thumbnail_frames::{Failed, Picture};
 use thumbnail_vocabulary::{ErrorKind, Seek, VideoInfo};
+use web_sys::Blob;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -123,13 +124,23 @@ pub struct Engine {
     reading: Option<(Closure<dyn FnMut(f64, u32, i32) -> i32>, Rc<Source>)>,
 }
 
+/// What the glue fetched for an engine while the worker started: its script and its wasm
+/// compiled.
+#[derive(Default)]
+pub struct Ahead {
+    pub script: Option<Blob>,
+    pub wasm: Option<WebAssembly::Module>,
+}
+
 /// Loads `thumbnail-engine-<variant>.js` from `base` (a folder URL ending in `/`) into this worker
-/// and instantiates it: from `compiled`, its wasm compiled ahead (while the worker started), or
-/// else fetched and compiled now.
-pub async fn load(base: &str, variant: &str, compiled: Option<WebAssembly::Module>) -> Result<EngineModule, JsValue> {
+/// and instantiates it: from what was fetched `ahead`, or else fetched now (a script the worker
+/// may not import from a blob, e.g. under a page's CSP, is imported from its URL).
+pub async fn load(base: &str, variant: &str, ahead: Ahead) -> Result<EngineModule, JsValue> {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let script = format!("{base}thumbnail-engine-{variant}.js");
-    scope.import_scripts_1(&script)?;
+    if !ahead.script.is_some_and(|blob| import_blob(&scope, &blob).is_ok()) {
+        scope.import_scripts_1(&script)?;
+    }
     // Each build defines the same factory: taken at once, before another build replaces it.
     let factory: js_sys::Function = Reflect::get(&scope, &"createThumbnailEngine".into())?.dyn_into()?;
     // Where the engine finds its .wasm and worker files: this worker may have been started from a
@@ -142,7 +153,10 @@ pub async fn load(base: &str, variant: &str, compiled: Option<WebAssembly::Modul
     Reflect::set(&options, &"mainScriptUrlOrBlob".into(), &script.into())?;
     Reflect::set(&options, &"printErr".into(), &js_sys::Function::new_no_args(""))?;
     // Emscripten waits for an instance made this way forever if it fails: its failure fails the load.
-    let failed = compiled.map(|module| instantiate_from(&options, module)).transpose()?;
+    let failed = ahead
+        .wasm
+        .map(|module| instantiate_from(&options, module))
+        .transpose()?;
     let ready = Promise::from(factory.call1(&JsValue::NULL, &options)?);
     let ready = match failed {
         Some(failed) => Promise::race(&js_sys::Array::of2(&ready, &failed)),
@@ -150,6 +164,14 @@ pub async fn load(base: &str, variant: &str, compiled: Option<WebAssembly::Modul
     };
     let module = JsFuture::from(ready).await?;
     Ok(module.unchecked_into())
+}
+
+/// Runs a script held in a Blob, as importScripts runs one from its URL.
+fn import_blob(scope: &web_sys::WorkerGlobalScope, blob: &Blob) -> Result<(), JsValue> {
+    let url = web_sys::Url::create_object_url_with_blob(blob)?;
+    let imported = scope.import_scripts_1(&url);
+    web_sys::Url::revoke_object_url(&url)?;
+    imported
 }
 
 /// Has the engine's options instantiate `module` (emscripten's `instantiateWasm`); the promise

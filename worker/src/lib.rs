@@ -59,17 +59,24 @@ impl Engines {
         if let Some(engine) = self.whole.borrow().as_ref() {
             return Ok(engine.clone());
         }
-        let module = engine::load(&self.base, self.variant, None).await.map_err(|e| {
-            to_js(Failure {
-                code: "engine_unavailable".into(),
-                message: format!("the engine did not load: {}", js_message(&e)),
-                fatal: true,
-            })
-        })?;
+        let module = engine::load(&self.base, self.variant, engine::Ahead::default())
+            .await
+            .map_err(|e| {
+                to_js(Failure {
+                    code: "engine_unavailable".into(),
+                    message: format!("the engine did not load: {}", js_message(&e)),
+                    fatal: true,
+                })
+            })?;
         let engine = Rc::new(RefCell::new(Engine::new(module, self.threads).map_err(to_js)?));
         *self.whole.borrow_mut() = Some(engine.clone());
         Ok(engine)
     }
+}
+
+/// What a promise the glue handed over resolved to (None: not a promise, or it failed).
+async fn awaited(promise: JsValue) -> Option<JsValue> {
+    JsFuture::from(promise.dyn_into::<Promise>().ok()?).await.ok()
 }
 
 #[wasm_bindgen]
@@ -80,9 +87,14 @@ pub struct ThumbnailWorker {
 #[wasm_bindgen]
 impl ThumbnailWorker {
     /// Loads the demux-only engine from `engine_base` (the URL of the folder holding
-    /// thumbnail-engine-*.js), its wasm from `demux_wasm` when given (a promise of it compiled, or
-    /// of null); the whole engine loads when a job first needs it.
-    pub async fn start(engine_base: String, demux_wasm: JsValue) -> Result<ThumbnailWorker, JsValue> {
+    /// thumbnail-engine-*.js), from what the glue fetched while this worker started when it has:
+    /// `demux_wasm` a promise of its wasm compiled, `demux_script` of its script as a Blob (either
+    /// may give null); the whole engine loads when a job first needs it.
+    pub async fn start(
+        engine_base: String,
+        demux_wasm: JsValue,
+        demux_script: JsValue,
+    ) -> Result<ThumbnailWorker, JsValue> {
         // A panic reaches the job as an exception that names it (the glue makes it engine_crashed,
         // which ends this worker), not as a bare "unreachable".
         std::panic::set_hook(Box::new(|info| wasm_bindgen::throw_str(&info.to_string())));
@@ -100,11 +112,11 @@ impl ThumbnailWorker {
             ("st", "browser-st", 1)
         };
         let base = format!("{}/", engine_base.trim_end_matches('/'));
-        let compiled = match demux_wasm.dyn_into::<Promise>() {
-            Ok(compiling) => JsFuture::from(compiling).await.ok().and_then(|m| m.dyn_into().ok()),
-            Err(_) => None,
+        let ahead = engine::Ahead {
+            script: awaited(demux_script).await.and_then(|blob| blob.dyn_into().ok()),
+            wasm: awaited(demux_wasm).await.and_then(|module| module.dyn_into().ok()),
         };
-        let demuxer = Engine::new(engine::load(&base, "demux", compiled).await?, 1).map_err(to_js)?;
+        let demuxer = Engine::new(engine::load(&base, "demux", ahead).await?, 1).map_err(to_js)?;
         Ok(ThumbnailWorker {
             engines: Rc::new(Engines {
                 base,

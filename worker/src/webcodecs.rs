@@ -14,6 +14,8 @@ use thumbnail_engine::webcodecs::DecoderConfig;
 
 use crate::engine::js_message as message;
 use crate::pixels::{scale_rgba, turn, Layout, Matrix, Planes};
+use futures_channel::oneshot;
+use futures_util::future::{select, Either};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -64,6 +66,9 @@ struct Kept {
     config: DecoderConfig,
     decoder: VideoDecoder,
     job: Rc<RefCell<Job>>,
+    /// Whether the last job's flush went well, when that job ended as soon as it had its frames
+    /// (the decoder is used again only once it has).
+    flushing: Option<oneshot::Receiver<bool>>,
     _callbacks: (Closure<dyn FnMut(VideoFrame)>, Closure<dyn FnMut(JsValue)>),
 }
 
@@ -78,6 +83,8 @@ struct Job {
     wanted: Vec<f64>,
     taken: Vec<bool>,
     take: Option<Take>,
+    /// Told when every wanted frame has been taken.
+    all_taken: Option<oneshot::Sender<()>>,
     failed: Option<String>,
 }
 
@@ -89,13 +96,20 @@ impl Kept {
             Closure::<dyn FnMut(VideoFrame)>::new(move |frame: VideoFrame| {
                 let mut job = job.borrow_mut();
                 let Job {
-                    wanted, taken, take, ..
+                    wanted,
+                    taken,
+                    take,
+                    all_taken,
+                    ..
                 } = &mut *job;
                 let at = frame.timestamp();
                 match (wanted.iter().zip(taken.iter()).position(|(w, t)| *w == at && !t), take) {
                     (Some(index), Some(take)) => {
                         taken[index] = true;
                         take(index, frame);
+                        if taken.iter().all(|t| *t) {
+                            all_taken.take().map(|tell| tell.send(()));
+                        }
                     }
                     _ => frame.close(),
                 }
@@ -117,6 +131,7 @@ impl Kept {
             config: c.clone(),
             decoder,
             job,
+            flushing: None,
             _callbacks: (output, error),
         })
     }
@@ -162,23 +177,40 @@ impl Decoders {
     /// Decodes `packets` (those nothing refers to left out, unless wanted) and hands each frame
     /// whose time is one of `wanted` (seconds) to `take` as it comes out; every other frame is
     /// closed at once. The decoder is flushed after the packets (the next job starts at a
-    /// keyframe, as a flushed decoder needs), and kept if it did not fail. An error when it failed
-    /// or did not give every wanted frame.
+    /// keyframe, as a flushed decoder needs) and kept if it did not fail; this returns as soon as
+    /// every wanted frame is out, the flush going on (the next job waits for it). An error when
+    /// the decoder failed or the flush ended without every wanted frame.
     pub async fn decode(&self, c: &DecoderConfig, packets: &Packets, wanted: &[f64], take: Take) -> Result<(), String> {
-        let kept = self.configured(c)?;
+        let mut kept = self.configured(c)?;
+        if let Some(flushing) = kept.flushing.take() {
+            // The last job's flush: a decoder that failed in it is replaced.
+            if !flushing.await.unwrap_or(false) || kept.decoder.state() != web_sys::CodecState::Configured {
+                let _ = kept.decoder.close();
+                kept = Kept::new(c)?;
+            }
+        }
         let wanted: Vec<f64> = wanted.iter().map(|t| micros(*t)).collect();
+        let (tell, all_taken) = oneshot::channel();
         *kept.job.borrow_mut() = Job {
             taken: vec![false; wanted.len()],
             wanted: wanted.clone(),
             take: Some(take),
+            all_taken: Some(tell),
             failed: None,
         };
         // (No borrow of the job may live across the wait: the callbacks borrow it.)
         let flushed = match feed(&kept.decoder, packets, &wanted) {
-            Ok(()) => JsFuture::from(kept.decoder.flush())
-                .await
-                .map(drop)
-                .map_err(|e| message(&e)),
+            Ok(()) => match select(JsFuture::from(kept.decoder.flush()), all_taken).await {
+                Either::Left((flushed, _)) => flushed.map(drop).map_err(|e| message(&e)),
+                Either::Right((_, flushing)) => {
+                    let (tell, settled) = oneshot::channel();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let _ = tell.send(flushing.await.is_ok());
+                    });
+                    kept.flushing = Some(settled);
+                    Ok(())
+                }
+            },
             Err(e) => Err(e),
         };
         let (all_taken, failed) = {
