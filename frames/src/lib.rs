@@ -8,12 +8,14 @@
 //! - [`sprite`]: a contact sheet, frames tiled in one image, and its WebVTT thumbnails track;
 //! - [`animation`]: an animation (the GIF here; the server's animated WebP through libwebp);
 //! - [`series`]: the times of a series of frames (`t.frames()`, POST /frames);
-//! - [`webp`]: an animated WebP from the browser canvas's still WebP frames.
+//! - [`webp`]: an animated WebP from the browser canvas's still WebP frames;
+//! - [`png`]: a still frame as a PNG, the same bytes in both hosts.
 //!
 //! The frames come from the host's engine as [`Picture`]s, asked for at increasing times (its
 //! `next_frame`: each packet decoded at most once); the loops that ask for them are here, once.
 
 pub mod animation;
+pub mod png;
 pub mod series;
 pub mod sprite;
 pub mod webp;

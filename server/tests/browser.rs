@@ -159,6 +159,9 @@ fn assert_like_native(made: &Made, file: &Path, at: f64, box_side: u32, engine: 
     );
     let image = image::load_from_memory(&made.png).unwrap().to_rgba8();
     assert_eq!(image.dimensions(), (width, height), "{name}: the PNG's own size");
+    // Encoded as the server encodes (the frames crate's encoder in both hosts), not by a canvas.
+    let as_server = thumbnail_frames::png::encode(image.as_raw(), width, height).unwrap();
+    assert!(made.png == as_server, "{name}: not the server's PNG of these pixels");
     let db = psnr(image.as_raw(), &native.rgba);
     if std::env::var_os("DBG_IMAGES").is_some() {
         image.save(format!("/tmp/dbg/{name}-{}.png", made.engine)).unwrap();

@@ -107,15 +107,6 @@ impl From<thumbnail_vocabulary::Error> for Failure {
     }
 }
 
-/// A decoded frame, copied out of the engine's heap.
-pub struct Frame {
-    pub width: u32,
-    pub height: u32,
-    pub time: f64,
-    /// RGBA in an ordinary (not shared) buffer, ready for ImageData.
-    pub rgba: js_sys::Uint8ClampedArray,
-}
-
 pub struct Engine {
     module: EngineModule,
     raw: u32,
@@ -311,7 +302,7 @@ impl Engine {
     }
 
     /// The frame at `t` seconds of the open video, fitted in the box.
-    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Seek) -> Result<Frame, Failure> {
+    pub fn frame(&mut self, t: f64, max_width: u32, max_height: u32, mode: Seek) -> Result<Picture, Failure> {
         let status = self
             .module
             .te_decode(self.raw, t, max_width as i32, max_height as i32, mode.code());
@@ -321,7 +312,7 @@ impl Engine {
 
     /// The first frame at or after `t`, going on from the last one made when `t` is later
     /// (`te_decode_next`: each packet decoded at most once for increasing times).
-    pub fn next_frame(&mut self, t: f64, max_width: u32, max_height: u32) -> Result<Frame, Failure> {
+    pub fn next_frame(&mut self, t: f64, max_width: u32, max_height: u32) -> Result<Picture, Failure> {
         let status = self
             .module
             .te_decode_next(self.raw, t, max_width as i32, max_height as i32);
@@ -329,28 +320,15 @@ impl Engine {
         self.result()
     }
 
-    /// The same as the frames crate takes it (the RGBA copied into Rust's memory).
-    pub fn next_picture(&mut self, t: f64, max_width: u32, max_height: u32) -> Result<Picture, Failure> {
-        let frame = self.next_frame(t, max_width, max_height)?;
-        Ok(Picture {
-            width: frame.width,
-            height: frame.height,
-            time: frame.time,
-            rgba: frame.rgba.to_vec(),
-        })
-    }
-
-    /// The image of the last successful decode, copied out of the heap.
-    fn result(&self) -> Result<Frame, Failure> {
+    /// The image of the last successful decode, copied out of the heap into Rust's memory.
+    fn result(&self) -> Result<Picture, Failure> {
         let image: ImageRef =
             layout::image_from_wasm32_bytes(&self.bytes(self.module.te_result(self.raw), IMAGE_SIZE_WASM32));
-        let rgba = js_sys::Uint8ClampedArray::new_with_length(image.len() as u32);
-        rgba.set(&self.heap().subarray(image.rgba, image.rgba + image.len() as u32), 0);
-        Ok(Frame {
+        Ok(Picture {
             width: image.width,
             height: image.height,
             time: image.time,
-            rgba,
+            rgba: self.bytes(image.rgba, image.len()),
         })
     }
 

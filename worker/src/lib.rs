@@ -5,7 +5,8 @@
 //! (session.rs). The whole engine (the mt build when the page is cross-origin isolated, else st)
 //! is loaded only when needed: a codec WebCodecs refuses, a decoder error, raw streams without
 //! timestamps. Both read the source (a File in place, or a URL in HTTP Range requests) through
-//! source.rs, block by block as they ask; frames are encoded with OffscreenCanvas. Options, video
+//! source.rs, block by block as they ask; frames are encoded as the server encodes them (PNG, GIF:
+//! the frames crate) or with OffscreenCanvas (JPEG, WebP). Options, video
 //! descriptions and errors are the vocabulary crate's
 //! (thumbnail-vocabulary), as on the server: `at: '10%'` means the same on both, an unknown option
 //! is refused by both, and `probe` answers the JSON of POST /probe.
@@ -197,12 +198,7 @@ async fn thumbnail_by(session: &Session, options: &ThumbnailOptions) -> Option<R
         animation(&times, options, served(pictures))
     } else {
         let picture = session.pictures(&[t], fit, options.seek).await?.pop()?;
-        Ok(Made::Still(engine::Frame {
-            width: picture.width,
-            height: picture.height,
-            time: picture.time,
-            rgba: js_sys::Uint8ClampedArray::from(&picture.rgba[..]),
-        }))
+        Ok(Made::Still(picture))
     };
     Some(made.map(|made| (made, duration)))
 }
@@ -253,12 +249,12 @@ fn thumbnail_wasm(
     let made = engine.open(file).and_then(|info| {
         let t = match options.at.seconds(info.duration) {
             Some(t) => t,
-            None => best_time(info.duration, |t| engine.next_picture(t, PICK_SIDE, PICK_SIDE))?,
+            None => best_time(info.duration, |t| engine.next_frame(t, PICK_SIDE, PICK_SIDE))?,
         };
         let made = if options.animated {
             let times = animation_times(t, options.duration, options.fps, info.duration);
             let (w, h) = (options.max_width, options.max_height);
-            animation(&times, options, |t| engine.next_picture(t, w, h))?
+            animation(&times, options, |t| engine.next_frame(t, w, h))?
         } else {
             Made::Still(engine.frame(t, options.max_width, options.max_height, options.seek)?)
         };
@@ -294,8 +290,7 @@ async fn finish(
             let (width, height, time) = (pictures[0].width, pictures[0].height, pictures[0].time);
             let mut stills = Vec::with_capacity(pictures.len());
             for picture in &pictures {
-                let pixels = js_sys::Uint8ClampedArray::from(&picture.rgba[..]);
-                let still = encode_rgba(width, height, &pixels, Format::Webp, quality).await?;
+                let still = encode_rgba(width, height, &picture.rgba, Format::Webp, quality).await?;
                 let bytes = JsFuture::from(still.array_buffer()).await?;
                 stills.push(js_sys::Uint8Array::new(&bytes).to_vec());
             }
@@ -303,11 +298,11 @@ async fn finish(
                 .map_err(|message| invalid(&message))?;
             (bytes_blob(&animation, format)?, width, height, time)
         }
-        Made::Still(frame) => (
-            encode(&frame, format, quality).await?,
-            frame.width,
-            frame.height,
-            frame.time,
+        Made::Still(picture) => (
+            encode_rgba(picture.width, picture.height, &picture.rgba, format, quality).await?,
+            picture.width,
+            picture.height,
+            picture.time,
         ),
         Made::Gif(Animation {
             width,
@@ -372,7 +367,7 @@ impl ThumbnailWorker {
                     let mut engine = engine.borrow_mut();
                     let made = engine
                         .open(&file)
-                        .and_then(|info| sheet(info.duration, &mut |t| engine.next_picture(t, w, h)));
+                        .and_then(|info| sheet(info.duration, &mut |t| engine.next_frame(t, w, h)));
                     engine.close();
                     (made, engines.name)
                 }
@@ -380,8 +375,7 @@ impl ThumbnailWorker {
             let (duration, times, (sheet, rgba)) = made.map_err(to_js)?;
             let info = SheetInfo::new(&sheet, times, duration, &image_name(options.format.extension()));
             let (format, quality) = (options.format, options.quality);
-            let pixels = js_sys::Uint8ClampedArray::from(&rgba[..]);
-            let blob = encode_rgba(sheet.width(), sheet.height(), &pixels, format, quality).await?;
+            let blob = encode_rgba(sheet.width(), sheet.height(), &rgba, format, quality).await?;
             let result = serde::Serialize::serialize(&info, &serde_wasm_bindgen::Serializer::json_compatible())?;
             Reflect::set(&result, &"blob".into(), &blob)?;
             Reflect::set(&result, &"engine".into(), &engine.into())?;
@@ -427,9 +421,8 @@ impl ThumbnailWorker {
                     };
                     for picture in pictures {
                         count += 1;
-                        let rgba = js_sys::Uint8ClampedArray::from(&picture.rgba[..]);
                         let made = (picture.time, picture.width, picture.height, "browser-webcodecs");
-                        if !emit_frame(made, &rgba, &options, &emit).await? {
+                        if !emit_frame(made, &picture.rgba, &options, &emit).await? {
                             return series_result(count, duration, "browser-webcodecs");
                         }
                     }
@@ -502,7 +495,7 @@ async fn series(
 /// time, size and the path that made it) and waits: whether to go on.
 async fn emit_frame(
     (time, width, height, engine): (f64, u32, u32, &str),
-    rgba: &js_sys::Uint8ClampedArray,
+    rgba: &[u8],
     options: &FramesOptions,
     emit: &js_sys::Function,
 ) -> Result<bool, JsValue> {
@@ -513,7 +506,7 @@ async fn emit_frame(
         ),
         None => {
             let canvas = OffscreenCanvas::new(width, height)?;
-            put_pixels(&canvas, width, height, rgba)?;
+            put_pixels(&canvas, width, height, &js_sys::Uint8ClampedArray::from(rgba))?;
             ("bitmap", canvas.transfer_to_image_bitmap()?.into())
         }
     };
@@ -528,11 +521,11 @@ async fn emit_frame(
     Ok(more.is_truthy())
 }
 
-/// What a thumbnail job made, before it is a Blob: a still (encoded by the browser's canvas), a GIF
-/// (encoded in Rust, as on the server), or the frames of an animated WebP (each encoded by the
-/// canvas, then put together in Rust).
+/// What a thumbnail job made, before it is a Blob: a still (a PNG encoded in Rust as on the
+/// server, JPEG and WebP by the browser's canvas), a GIF (encoded in Rust, as on the server), or
+/// the frames of an animated WebP (each encoded by the canvas, then put together in Rust).
 enum Made {
-    Still(engine::Frame),
+    Still(Picture),
     Gif(Animation),
     WebpFrames(Vec<Picture>),
 }
@@ -636,20 +629,15 @@ fn invalid(message: &str) -> JsValue {
     })
 }
 
-/// RGBA to an image file with the browser's own encoders.
-async fn encode(frame: &engine::Frame, format: Format, quality: u8) -> Result<Blob, JsValue> {
-    encode_rgba(frame.width, frame.height, &frame.rgba, format, quality).await
-}
-
-async fn encode_rgba(
-    width: u32,
-    height: u32,
-    rgba: &js_sys::Uint8ClampedArray,
-    format: Format,
-    quality: u8,
-) -> Result<Blob, JsValue> {
+/// RGBA to an image file: PNG as the server encodes it (the frames crate's encoder), JPEG and
+/// WebP with the browser's own encoders.
+async fn encode_rgba(width: u32, height: u32, rgba: &[u8], format: Format, quality: u8) -> Result<Blob, JsValue> {
+    if format == Format::Png {
+        let png = thumbnail_frames::png::encode(rgba, width, height).map_err(|e| JsValue::from_str(&e))?;
+        return bytes_blob(&png, format);
+    }
     let canvas = OffscreenCanvas::new(width, height)?;
-    put_pixels(&canvas, width, height, rgba)?;
+    put_pixels(&canvas, width, height, &js_sys::Uint8ClampedArray::from(rgba))?;
     let options = ImageEncodeOptions::new();
     options.set_type(format.mime());
     options.set_quality(quality as f64 / 100.0);
