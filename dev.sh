@@ -66,8 +66,8 @@ build_web() {
     log "building wasm-bindgen-cli ${root##*-} (once)"
     cargo install wasm-bindgen-cli --version "=${root##*-}" --root "$root"
   fi
-  cargo build --release --locked -p thumbnail-worker --target wasm32-unknown-unknown
-  "$root/bin/wasm-bindgen" --target no-modules --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/release/thumbnail_worker.wasm
+  cargo build --profile wasm --locked -p thumbnail-worker --target wasm32-unknown-unknown
+  "$root/bin/wasm-bindgen" --target no-modules --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/wasm/thumbnail_worker.wasm
 }
 
 # Brotli and gzip siblings of the static files, which the server sends to clients that accept

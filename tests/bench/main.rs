@@ -94,7 +94,7 @@ fn main() {
         jobs(&mut report, args.load_seconds);
     }
     if want(Section::Peers) {
-        peers(&mut report, args.runs.min(5), args.cold_runs.min(3), &args.systems);
+        peers(&mut report, args.runs.min(5), args.cold_runs.min(5), &args.systems);
     }
 
     print!("{report}");
