@@ -1,8 +1,8 @@
 //! A still frame as a PNG, the same bytes from the same pixels in every host (the server's
 //! engine workers, the browser worker): the `png` crate's fast deflate (fdeflate) with its
 //! adaptive row filters, RGB when every pixel is opaque, RGBA when one is not. In the browser this
-//! replaces the canvas's PNG encoder, which took 2-4× as long in a worker and made larger files
-//! (640x360 frames: 7-16 ms and 103-292 KB there, 3-4 ms and 68-224 KB here).
+//! replaces the canvas's PNG encoder, which took 2-4× as long and made larger files (640x360
+//! frames: 7-16 ms and 103-292 KB there, 3-4 ms in wasm and 68-224 KB here).
 
 /// `rgba` (`width` x `height`, 4 bytes a pixel, rows packed) as a PNG file.
 pub fn encode(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
