@@ -98,6 +98,7 @@ struct te_engine {
   const volatile int32_t *interrupt;
   te_info info;
   te_codec codec_info;
+  uint8_t *extradata; /* codec_info's, a copy: the stream's own goes when restart() reads again */
   te_packets list;  /* te_read_packets's answer, in plist and pdata */
   te_packet *plist;
   size_t plist_cap;
@@ -184,6 +185,7 @@ TE_EXPORT void te_close(te_engine *e) {
   e->codec = NULL;
   memset(&e->info, 0, sizeof e->info);
   memset(&e->codec_info, 0, sizeof e->codec_info);
+  av_freep(&e->extradata);
   memset(&e->list, 0, sizeof e->list);
   memset(&e->image, 0, sizeof e->image);
 }
@@ -229,7 +231,9 @@ static int shown_width(int w, AVRational sar) {
   return (int)FFMAX(1.0, FFMIN(round(shown), (double)TE_MAX_SHOWN));
 }
 
-static void describe(te_engine *e, const AVStream *st) {
+/* Fills info and codec_info from the stream (codec_info's extradata copied: it must outlive the
+ * format context, which restart() replaces). */
+static int describe(te_engine *e, const AVStream *st) {
   const AVCodecParameters *par = st->codecpar;
   te_info *info = &e->info;
   info->width = par->width;
@@ -267,13 +271,19 @@ static void describe(te_engine *e, const AVStream *st) {
   c->color_transfer = par->color_trc;
   c->sar_num = sar.num > 0 && sar.den > 0 ? sar.num : 1;
   c->sar_den = sar.num > 0 && sar.den > 0 ? sar.den : 1;
-  c->extradata_size = par->extradata_size;
-  c->extradata = par->extradata;
+  av_freep(&e->extradata);
+  if (par->extradata_size > 0) {
+    e->extradata = av_memdup(par->extradata, par->extradata_size);
+    if (!e->extradata) return fail(e, TE_ERR_NO_MEMORY, "out of memory");
+  }
+  c->extradata_size = e->extradata ? par->extradata_size : 0;
+  c->extradata = e->extradata;
 
   int64_t start = e->fmt->start_time != AV_NOPTS_VALUE ? e->fmt->start_time : 0;
   e->start = av_rescale_q(start, AV_TIME_BASE_Q, st->time_base);
   e->frame_dur = info->fps > 0 ? av_rescale_q(1, av_inv_q(rate), st->time_base) : 0;
   if (e->frame_dur < 0) e->frame_dur = 0;
+  return TE_OK;
 }
 
 /* Containers FFmpeg recognises that are pictures, not videos (PNG, JPEG, ... and image sequences). */
@@ -455,8 +465,7 @@ static int open_video(te_engine *e, int32_t threads) {
    * are before they are read; one built while reading (MPEG-TS) does not, and seeks by it land
    * only near the target. */
   e->indexed = avformat_index_get_entries_count(st) > 1;
-  describe(e, st);
-  return TE_OK;
+  return describe(e, st);
 }
 
 /* Starts the stream's decoder, if this build has one. */
@@ -493,6 +502,7 @@ static int restart(te_engine *e) {
   avformat_close_input(&e->fmt); /* custom I/O: e->io stays open */
   int ret = open_demuxer(e);
   if (ret != TE_OK) return ret;
+  /* codec_info stays what the decoders were configured with (its extradata is our own copy). */
   if ((unsigned)e->stream >= e->fmt->nb_streams || e->fmt->streams[e->stream]->codecpar->codec_id != codec)
     return fail(e, TE_ERR_CORRUPT, "the streams differ when the file is read again");
   if (e->dec) avcodec_flush_buffers(e->dec);

@@ -258,6 +258,44 @@ fn damaged_files_never_crash() {
     );
 }
 
+/// The inputs that once crashed the engine under the fuzzer (engine/fuzz/regressions/), through
+/// the calls the fuzzer makes: each ends in a frame or a typed error, and what the engine told a
+/// decoder (its codec info) still holds after the packets were read (one of them read the file
+/// again from its first byte and left the extradata pointing at freed memory).
+#[test]
+fn fuzzer_regressions_run_through() {
+    let dir = test_support::root().join("engine/fuzz/regressions");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_none_or(|ext| ext != "md"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no regression inputs in {}", dir.display());
+    let options = OpenOptions {
+        threads: 1,
+        max_pixels: Some(4 * 1024 * 1024),
+        interrupt: None,
+    };
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(mut engine) = Engine::open_file(std::fs::File::open(&path).unwrap(), &options) else {
+            continue; // refused at once: a typed error, checked by bad_inputs_are_typed_errors
+        };
+        let told = engine.codec();
+        if let Err(e) = engine.read_packets(1.0, Seek::Exact) {
+            assert!(!e.message.is_empty(), "{name}");
+        }
+        assert_eq!(engine.codec(), told, "{name}: the codec info changed under the packets");
+        for (t, w, seek) in [(1.0, 64, Seek::Exact), (0.0, 0, Seek::Keyframe)] {
+            match engine.frame(t, w, w, seek) {
+                Ok(image) => assert_eq!(image.rgba.len(), (image.width * image.height * 4) as usize, "{name}"),
+                Err(e) => assert!(!e.message.is_empty(), "{name}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn an_interrupt_stops_the_engine() {
     let interrupt = Interrupt::new();
