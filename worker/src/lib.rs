@@ -506,7 +506,7 @@ async fn emit_frame(
         ),
         None => {
             let canvas = OffscreenCanvas::new(width, height)?;
-            put_pixels(&canvas, width, height, &js_sys::Uint8ClampedArray::from(rgba))?;
+            put_pixels(&canvas, width, height, rgba)?;
             ("bitmap", canvas.transfer_to_image_bitmap()?.into())
         }
     };
@@ -637,7 +637,7 @@ async fn encode_rgba(width: u32, height: u32, rgba: &[u8], format: Format, quali
         return bytes_blob(&png, format);
     }
     let canvas = OffscreenCanvas::new(width, height)?;
-    put_pixels(&canvas, width, height, &js_sys::Uint8ClampedArray::from(rgba))?;
+    put_pixels(&canvas, width, height, rgba)?;
     let options = ImageEncodeOptions::new();
     options.set_type(format.mime());
     options.set_quality(quality as f64 / 100.0);
@@ -646,13 +646,9 @@ async fn encode_rgba(width: u32, height: u32, rgba: &[u8], format: Format, quali
 }
 
 /// Draws RGBA on a canvas of its size.
-fn put_pixels(
-    canvas: &OffscreenCanvas,
-    width: u32,
-    height: u32,
-    rgba: &js_sys::Uint8ClampedArray,
-) -> Result<(), JsValue> {
-    let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(rgba, width, height)?;
+fn put_pixels(canvas: &OffscreenCanvas, width: u32, height: u32, rgba: &[u8]) -> Result<(), JsValue> {
+    let rgba = js_sys::Uint8ClampedArray::from(rgba); // ImageData keeps its own copy
+    let pixels = ImageData::new_with_js_u8_clamped_array_and_sh(&rgba, width, height)?;
     context_2d(canvas)?.put_image_data(&pixels, 0, 0)
 }
 

@@ -68,7 +68,7 @@ struct Kept {
     job: Rc<RefCell<Job>>,
     /// Whether the last job's flush went well, when that job ended as soon as it had its frames
     /// (the decoder is used again only once it has).
-    flushing: Option<oneshot::Receiver<bool>>,
+    flushing: Option<JsFuture<js_sys::Undefined>>,
     _callbacks: (Closure<dyn FnMut(VideoFrame)>, Closure<dyn FnMut(JsValue)>),
 }
 
@@ -184,7 +184,7 @@ impl Decoders {
         let mut kept = self.configured(c)?;
         if let Some(flushing) = kept.flushing.take() {
             // The last job's flush: a decoder that failed in it is replaced.
-            if !flushing.await.unwrap_or(false) || kept.decoder.state() != web_sys::CodecState::Configured {
+            if flushing.await.is_err() || kept.decoder.state() != web_sys::CodecState::Configured {
                 let _ = kept.decoder.close();
                 kept = Kept::new(c)?;
             }
@@ -203,11 +203,8 @@ impl Decoders {
             Ok(()) => match select(JsFuture::from(kept.decoder.flush()), all_taken).await {
                 Either::Left((flushed, _)) => flushed.map(drop).map_err(|e| message(&e)),
                 Either::Right((_, flushing)) => {
-                    let (tell, settled) = oneshot::channel();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let _ = tell.send(flushing.await.is_ok());
-                    });
-                    kept.flushing = Some(settled);
+                    // (A JsFuture handles its promise's rejection even if never awaited.)
+                    kept.flushing = Some(flushing);
                     Ok(())
                 }
             },
