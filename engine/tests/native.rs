@@ -279,8 +279,12 @@ fn fuzzer_regressions_run_through() {
     };
     for path in files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let Ok(mut engine) = Engine::open_file(std::fs::File::open(&path).unwrap(), &options) else {
-            continue; // refused at once: a typed error, checked by bad_inputs_are_typed_errors
+        let mut engine = match Engine::open_file(std::fs::File::open(&path).unwrap(), &options) {
+            Ok(engine) => engine,
+            Err(e) => {
+                assert!(!e.message.is_empty(), "{name}: refused without a word");
+                continue;
+            }
         };
         let told = engine.codec();
         if let Err(e) = engine.read_packets(1.0, Seek::Exact) {
