@@ -13,12 +13,17 @@ log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 # Debian packages: the native engine's libraries, the ffmpeg CLI (fixtures, references), exiftool
 # (rotated fixture), brotli (size check), Node (runs the wasm engine in tests), chromium and its
 # WebDriver (browser tests), PostgreSQL (the shared job store's tests start their own server),
-# nginx (a server of byte ranges for the URL sources' tests, which start their own).
+# nginx (a server of byte ranges for the URL sources' tests, which start their own). The browser
+# tests run in three engines: chromium, Firefox ESR (its geckodriver is built from crates.io, below)
+# and WebKitGTK, Safari's engine (its WebDriver drives the MiniBrowser on an Xvfb display; its
+# WebCodecs decode through GStreamer's libav decoders and the parsers of plugins-bad).
 APT_PACKAGES=(
   build-essential pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   ffmpeg libimage-exiftool-perl brotli
   chromium chromium-driver
+  firefox-esr
+  webkit2gtk-driver libwebkit2gtk-4.1-0 gstreamer1.0-libav gstreamer1.0-plugins-bad xvfb
   postgresql nginx-light
 )
 
@@ -58,6 +63,18 @@ bindgen_root() {
   echo "${XDG_CACHE_HOME:-$HOME/.cache}/thumbnails-tools/wasm-bindgen-$version"
 }
 
+# geckodriver, Firefox's WebDriver, is not in Debian 12: built once from crates.io (about 5 minutes)
+# into the same cache, and put on the PATH of the tests and the bench.
+GECKODRIVER_VERSION=0.37.1
+browser_drivers() {
+  local root="${XDG_CACHE_HOME:-$HOME/.cache}/thumbnails-tools/geckodriver-$GECKODRIVER_VERSION"
+  if [ ! -x "$root/bin/geckodriver" ]; then
+    log "building geckodriver $GECKODRIVER_VERSION (once)"
+    cargo install geckodriver --version "=$GECKODRIVER_VERSION" --root "$root"
+  fi
+  export PATH="$root/bin:$PATH"
+}
+
 build_web() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
   local root
@@ -93,6 +110,7 @@ case ${1:-} in
     setup
     build_web
     precompress # the tests serve what `run` serves
+    browser_drivers
     cargo test --workspace --locked
     # The worker's own tests again in wasm, in Node: its pixel loops as the browser runs them
     # (wasm SIMD), which a native build does not compile.
@@ -101,6 +119,7 @@ case ${1:-} in
     ;;
   bench)
     setup
+    browser_drivers
     cargo build --release --locked -p thumbnail-server -p bench
     target/release/bench "${@:2}"
     ;;

@@ -171,6 +171,14 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
     exiftool -q -overwrite_original "-Rotation=$r" "$out/tmp-rotated-$r.mp4"
     mv "$out/tmp-rotated-$r.mp4" "$out/rotated-$r.mp4"
   done
+  # Colour tagged in the stream (VUI): BT.601 (cameras, SD), BT.709 (HD), full-range BT.601
+  # (Android's screen recordings, JPEG-like); each converted from testsrc2's RGB with its own matrix.
+  make_fixture $(video 3) -vf scale=out_color_matrix=bt601 "${x264[@]}" -g 25 \
+    -colorspace smpte170m -color_primaries smpte170m -color_trc smpte170m colour-bt601.mp4
+  make_fixture $(video 3) -vf scale=out_color_matrix=bt709 "${x264[@]}" -g 25 \
+    -colorspace bt709 -color_primaries bt709 -color_trc bt709 colour-bt709.mp4
+  make_fixture $(video 3) -vf scale=out_color_matrix=bt601:out_range=full "${x264[@]}" -g 25 \
+    -color_range pc -colorspace smpte170m colour-full-range.mp4
   # Something FFmpeg recognises that is not a video container the engine reads.
   make_fixture $(audio 1) -c:a pcm_s16be -f au not-a-video.au
 }

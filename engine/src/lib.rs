@@ -2,6 +2,8 @@
 //!
 //! - [`layout`]: the engine's structs as bytes, for a host that reads them out of the wasm heap (the
 //!   browser worker); no native code, builds for wasm32.
+//! - [`formats`]: `c/formats.h`, the one list of containers, codecs and parsers, as Rust reads
+//!   it (which codecs the wasm builds decode); no native code.
 //! - [`webcodecs`]: the codec string and description another decoder (the browser's WebCodecs) is
 //!   configured with for a stream the engine demuxes (`te_read_packets`); no native code either.
 //! - with the `native` feature (default), [`Engine`]: `c/engine.c` compiled against the system's
@@ -10,6 +12,7 @@
 //! What the engine is asked and answers (options, seek modes, video descriptions, errors) is the
 //! vocabulary crate's, `thumbnail-vocabulary`.
 
+pub mod formats;
 pub mod layout;
 #[cfg(feature = "native")]
 mod native;

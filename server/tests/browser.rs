@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use test_support::browser::{serve_page_on_another_origin, COUNT_ENGINE_STARTS_AND_JOBS};
+use test_support::browser::{serve_page_on_another_origin, BrowserKind, COUNT_ENGINE_STARTS_AND_JOBS};
+use test_support::in_every_browser;
 use test_support::{fixture, psnr, Browser, Expect, Server, BAD_INPUTS, REAL_WORLD, VIDEOS};
 use thumbnail_engine::{Engine, OpenOptions};
 use thumbnail_vocabulary::Seek;
@@ -194,10 +195,9 @@ async fn assert_made_like_native(browser: &Browser, file: &Path, engine: &str, f
     assert_like_native(&made, file, at, box_side, engine, floor_db);
 }
 
-#[tokio::test]
-async fn the_page_makes_every_fixture_with_the_mt_engine() {
+async fn the_page_makes_every_fixture_with_the_mt_engine(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     assert_eq!(
         browser.run("return self.crossOriginIsolated;", vec![]).await,
@@ -216,26 +216,25 @@ async fn the_page_makes_every_fixture_with_the_mt_engine() {
         "nothing of a job shows before one"
     );
     for video in VIDEOS {
-        assert_made_like_native(&browser, &fixture(video.file), "browser-mt", SAME_FRAME_DB).await;
+        assert_made_like_native(&browser, &fixture(video.file), kind.isolated_engine(), SAME_FRAME_DB).await;
     }
     // Scaled down: 1920x1080 into the 320 px box.
     browser
         .run("document.getElementById('width').value = '320';", vec![])
         .await;
-    assert_made_like_native(&browser, &fixture("h264-1080p.mp4"), "browser-mt", SAME_FRAME_DB).await;
+    assert_made_like_native(&browser, &fixture("h264-1080p.mp4"), kind.isolated_engine(), SAME_FRAME_DB).await;
     browser.close().await;
 }
 
 /// The real-world fixtures in the browser give the native engine's frame (the same outcome as the
 /// server's), as close as the wasm engine's frames are under Node (`RealWorld::wasm_db`).
-#[tokio::test]
-async fn the_page_makes_the_real_world_fixtures_like_the_server() {
+async fn the_page_makes_the_real_world_fixtures_like_the_server(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     for case in REAL_WORLD {
         if let Expect::Frame { .. } = case.expect {
-            assert_made_like_native(&browser, &fixture(case.file), "browser-mt", case.wasm_db).await;
+            assert_made_like_native(&browser, &fixture(case.file), kind.isolated_engine(), case.wasm_db).await;
         }
     }
     browser.close().await;
@@ -251,10 +250,9 @@ async fn posts_to(server: &Server, route: &str) -> f64 {
         .sum()
 }
 
-#[tokio::test]
-async fn auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_server() {
+async fn auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_server(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     // The page promises the video is not uploaded: neither WebCodecs nor the wasm engine decodes
     // PNG in QuickTime, so it asks.
@@ -334,10 +332,9 @@ async fn auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_ser
     browser.close().await;
 }
 
-#[tokio::test]
-async fn bad_files_show_a_typed_error_in_words() {
+async fn bad_files_show_a_typed_error_in_words(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     for (file, expected) in BAD_INPUTS {
         let outcome = make_on_page(&browser, &fixture(file)).await;
@@ -352,7 +349,7 @@ async fn bad_files_show_a_typed_error_in_words() {
         );
     }
     // And the page still works.
-    assert_made_like_native(&browser, &fixture("h264.mp4"), "browser-mt", SAME_FRAME_DB).await;
+    assert_made_like_native(&browser, &fixture("h264.mp4"), kind.isolated_engine(), SAME_FRAME_DB).await;
     browser.close().await;
 }
 
@@ -374,11 +371,10 @@ fn embedding_page(base: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_origin_without_isolation_gets_the_st_engine_and_the_server() {
+async fn another_origin_without_isolation_gets_the_st_engine_and_the_server(kind: BrowserKind) {
     let server = start_server();
     let page = serve_page_on_another_origin(embedding_page(&server.base)).await;
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&page).await.unwrap();
     browser.wait_for("window.Thumbnailer", JOB_TIME).await;
     assert_eq!(
@@ -443,10 +439,9 @@ const JOB_HOOKS: &str = "
       new Promise((resolve) => setTimeout(() => resolve({ pending: true }), 20000)),
     ]);";
 
-#[tokio::test]
-async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
+async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     let big = fixture("h264-1080p.mp4");
 
@@ -483,7 +478,7 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
         panic!("the job after a cancel failed");
     };
     assert!(
-        ["browser-mt", "browser-webcodecs"].contains(&made.engine.as_str()),
+        [kind.isolated_engine(), "browser-webcodecs"].contains(&made.engine.as_str()),
         "{}",
         made.engine
     );
@@ -577,8 +572,7 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works() {
 
 /// A file over 4 GiB (its frames after a sparse hole, see test_support::large): read in place by
 /// WORKERFS, so the browser's memory does not grow with it.
-#[tokio::test]
-async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing() {
+async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing(kind: BrowserKind) {
     let large = test_support::large_mp4();
     let size = std::fs::metadata(&large).unwrap().len();
     assert!(size > 4 << 30, "{size}");
@@ -587,11 +581,11 @@ async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing() {
     assert_eq!(psnr(&native_frame(&large, 1.0, 640).rgba, &small.rgba), f64::INFINITY);
 
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
-    assert_made_like_native(&browser, &fixture("h264.mp4"), "browser-mt", SAME_FRAME_DB).await;
+    assert_made_like_native(&browser, &fixture("h264.mp4"), kind.isolated_engine(), SAME_FRAME_DB).await;
     let before = browser.peak_rss_kib();
-    assert_made_like_native(&browser, &large, "browser-mt", SAME_FRAME_DB).await;
+    assert_made_like_native(&browser, &large, kind.isolated_engine(), SAME_FRAME_DB).await;
     let after = browser.peak_rss_kib();
     let grown_mib = after.saturating_sub(before) / 1024;
     eprintln!(
@@ -608,10 +602,9 @@ async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing() {
 /// The same files and options through the browser engine and through the server, from the same
 /// JS API: the same probe JSON, the same thumbnail metadata (`at: 'auto'` picks the same frame),
 /// the same error codes and messages.
-#[tokio::test]
-async fn the_browser_and_the_server_answer_alike() {
+async fn the_browser_and_the_server_answer_alike(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     let files = [
         "h264.mp4",
@@ -667,10 +660,9 @@ async fn the_browser_and_the_server_answer_alike() {
 
 /// The page's filmstrip (a contact sheet of 10 frames across the video), its downloads (the sheet
 /// and its WebVTT track), and the slider's live frames.
-#[tokio::test]
-async fn the_page_shows_a_filmstrip_and_live_frames() {
+async fn the_page_shows_a_filmstrip_and_live_frames(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     browser.choose_file("#file", &fixture("h264.mp4")).await;
     browser
@@ -775,10 +767,9 @@ async fn the_page_shows_a_filmstrip_and_live_frames() {
 /// `t.frames()`: an async iterator of frames, in the browser and from the server, each like the
 /// native engine's; one frame made per ask (leaving the loop ends the job, the worker goes on);
 /// an abort while the caller holds a frame ends the job; typed errors.
-#[tokio::test]
-async fn frames_come_one_at_a_time_like_the_native_engine_s() {
+async fn frames_come_one_at_a_time_like_the_native_engine_s(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     let file = fixture("h264.mp4");
     browser.choose_file("#file", &file).await;
@@ -895,10 +886,9 @@ async fn frames_come_one_at_a_time_like_the_native_engine_s() {
 
 /// An animated WebP made in the browser: each frame is the canvas's still WebP of that frame (the
 /// same bytes as a still thumbnail at its time), each shown 1/fps s.
-#[tokio::test]
-async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills() {
+async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     browser.choose_file("#file", &fixture("h264.mp4")).await;
     let got = browser
@@ -916,7 +906,7 @@ async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills() {
         )
         .await;
     assert_eq!(got["type"], "image/webp");
-    assert_eq!(got["engine"], "browser-mt");
+    assert_eq!(got["engine"], kind.isolated_engine());
     assert_eq!((got["width"].as_u64(), got["time"].as_f64()), (Some(160), Some(1.0)));
     let bytes = base64_bytes(&got["animation"]);
     use image::AnimationDecoder;
@@ -942,10 +932,9 @@ async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills() {
 /// The JS API on the server engine: long operations (a sheet, frames, an animation) go as
 /// asynchronous jobs and are polled to their result, others wait for their answer; `t.job()`
 /// gives the job; a cancelled call cancels its job on the server; a failed job is a typed error.
-#[tokio::test]
-async fn the_server_engine_runs_long_work_as_jobs() {
+async fn the_server_engine_runs_long_work_as_jobs(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     browser.choose_file("#file", &fixture("h264-1080p.mp4")).await;
     browser
@@ -1055,10 +1044,9 @@ const SQUEEZED: [(&str, f64); 1] = [("sar-10to1.mp4", 30.0)];
 /// timestamps (see WEBCODECS_DB); what it refuses (HEVC here, raw streams without timestamps)
 /// falls back to the wasm engine in the same job. AV1, which the wasm engine lacks, is made by
 /// WebCodecs alone.
-#[tokio::test]
-async fn every_fixture_through_webcodecs_and_the_wasm_decoders() {
+async fn every_fixture_through_webcodecs_and_the_wasm_decoders(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     let mut names: Vec<&str> = VIDEOS.iter().map(|v| v.file).collect();
     names.extend(["av1.mp4", "h264-1080p.mp4"]);
@@ -1120,7 +1108,7 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders() {
             if webcodecs && (name == "hevc.mp4" && !hevc_decoded || name == "damaged-frame.mp4") {
                 // Refused by WebCodecs, or failing mid-stream (a packet the browser's decoder
                 // rejects): the same job made by the wasm decoders.
-                assert_eq!(engine, "browser-mt", "{name}");
+                assert_eq!(engine, kind.isolated_engine(), "{name}");
             }
             if engine == "browser-webcodecs" {
                 assert!(
@@ -1131,7 +1119,7 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders() {
                 // (assert_like_native lowers the floor for the SQUEEZED pictures itself)
                 assert_like_native(&made, &file, at, 160, "browser-webcodecs", WEBCODECS_DB);
             } else {
-                assert_like_native(&made, &file, at, 160, "browser-mt", wasm_db);
+                assert_like_native(&made, &file, at, 160, kind.isolated_engine(), wasm_db);
             }
         }
     }
@@ -1190,10 +1178,9 @@ fn png_rgba(base64: &Value) -> Vec<u8> {
 /// `auto` time and animation. AV1, which the wasm engine lacks, gets all of them in the browser;
 /// with `webcodecs: false` it cannot. A series whose later frames the browser's decoder fails on
 /// (damaged-frame.mp4) goes on with the wasm decoders from there, each frame saying who made it.
-#[tokio::test]
-async fn sheets_series_and_animations_come_from_webcodecs_too() {
+async fn sheets_series_and_animations_come_from_webcodecs_too(kind: BrowserKind) {
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     let assert_frames_native = |name: &str, file: &Path, frames: &Value, times: &[f64], engines: &[&str]| {
         let frames = frames.as_array().unwrap_or_else(|| panic!("{name}: {frames}"));
@@ -1283,7 +1270,7 @@ async fn sheets_series_and_animations_come_from_webcodecs_too() {
         .run(&series, vec![json!("browser"), json!(true), json!(times)])
         .await;
     let mut engines = vec!["browser-webcodecs"; 8];
-    engines.extend(["browser-mt"; 2]);
+    engines.extend([kind.isolated_engine(); 2]);
     assert_frames_native("damaged-frame.mp4", &file, &ours["frames"], &times, &engines);
     browser.close().await;
 }
@@ -1293,12 +1280,11 @@ async fn sheets_series_and_animations_come_from_webcodecs_too() {
 /// header at the end, its frames after a hole of 4.5 GiB) is fetched in less than 5 MB; probing
 /// and both decoding paths give the native engine's answers; a missing file, a server without
 /// ranges and one without CORS are typed errors (the one without ranges stops its download).
-#[tokio::test]
-async fn urls_are_read_in_ranges() {
+async fn urls_are_read_in_ranges(kind: BrowserKind) {
     let large = test_support::large_mp4();
     let ranges = test_support::RangeServer::start(&test_support::fixtures());
     let server = start_server();
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&server.url("/")).await.unwrap();
     let base = ranges.base.clone();
     let run = |js: String| {
@@ -1364,7 +1350,7 @@ async fn urls_are_read_in_ranges() {
         &large,
         middle,
         160,
-        "browser-mt",
+        kind.isolated_engine(),
         SAME_FRAME_DB,
     );
 
@@ -1399,3 +1385,21 @@ async fn urls_are_read_in_ranges() {
     );
     browser.close().await;
 }
+
+in_every_browser!(
+    the_page_makes_every_fixture_with_the_mt_engine,
+    the_page_makes_the_real_world_fixtures_like_the_server,
+    auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_server,
+    bad_files_show_a_typed_error_in_words,
+    another_origin_without_isolation_gets_the_st_engine_and_the_server,
+    cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works,
+    a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing,
+    the_browser_and_the_server_answer_alike,
+    the_page_shows_a_filmstrip_and_live_frames,
+    frames_come_one_at_a_time_like_the_native_engine_s,
+    an_animated_webp_in_the_browser_is_the_canvas_s_stills,
+    the_server_engine_runs_long_work_as_jobs,
+    every_fixture_through_webcodecs_and_the_wasm_decoders,
+    sheets_series_and_animations_come_from_webcodecs_too,
+    urls_are_read_in_ranges,
+);

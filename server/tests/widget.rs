@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use test_support::browser::{serve_page_on_another_origin, COUNT_ENGINE_STARTS_AND_JOBS};
+use test_support::browser::{serve_page_on_another_origin, BrowserKind, COUNT_ENGINE_STARTS_AND_JOBS};
+use test_support::in_every_browser;
 use test_support::{fixture, Browser, Server};
 
 const JOB_TIME: Duration = Duration::from_secs(60);
@@ -53,11 +54,10 @@ async fn next_event(browser: &Browser, seen: &mut usize) -> Value {
         .await
 }
 
-#[tokio::test]
-async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server() {
+async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server(kind: BrowserKind) {
     let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let page = serve_page_on_another_origin(demo_page(&server.base)).await;
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&page).await.unwrap();
     browser
         .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
@@ -197,11 +197,10 @@ fn resilience_page(base: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uploads_silently() {
+async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uploads_silently(kind: BrowserKind) {
     let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let page = serve_page_on_another_origin(resilience_page(&server.base)).await;
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&page).await.unwrap();
     browser
         .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
@@ -257,11 +256,10 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     browser.close().await;
 }
 
-#[tokio::test]
-async fn the_slider_shows_frames_live_without_restarting_the_engine() {
+async fn the_slider_shows_frames_live_without_restarting_the_engine(kind: BrowserKind) {
     let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let page = serve_page_on_another_origin(demo_page(&server.base)).await;
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&page).await.unwrap();
     browser
         .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
@@ -317,8 +315,7 @@ async fn the_slider_shows_frames_live_without_restarting_the_engine() {
 
 /// `src`: the widget makes the thumbnail of a URL (another origin's nginx, CORS, ranges) in the
 /// browser, and a missing one is a typed `error` event; nothing is uploaded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_widget_takes_a_url_in_its_src_attribute() {
+async fn the_widget_takes_a_url_in_its_src_attribute(kind: BrowserKind) {
     let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let ranges = test_support::RangeServer::start(&test_support::fixtures());
     let page = serve_page_on_another_origin(format!(
@@ -335,7 +332,7 @@ async fn the_widget_takes_a_url_in_its_src_attribute() {
         base = server.base
     ))
     .await;
-    let browser = Browser::start().await;
+    let browser = Browser::start(kind).await;
     browser.client.goto(&page).await.unwrap();
     let mut seen = 0;
     let event = next_event(&browser, &mut seen).await;
@@ -359,3 +356,10 @@ async fn the_widget_takes_a_url_in_its_src_attribute() {
     assert!(!posts.contains("method=\"POST\""), "a URL reached the server:\n{posts}");
     browser.close().await;
 }
+
+in_every_browser!(
+    the_widget_works_on_another_origin_in_the_browser_and_via_the_server,
+    the_widget_retries_a_failed_start_follows_its_attributes_and_never_uploads_silently,
+    the_slider_shows_frames_live_without_restarting_the_engine,
+    the_widget_takes_a_url_in_its_src_attribute,
+);

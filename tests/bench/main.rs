@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::json;
-use test_support::browser::serve_page_on_another_origin;
+use test_support::browser::{serve_page_on_another_origin, BrowserKind};
 use test_support::{engine_dir, fixture, root, Browser, Server};
 use thumbnail_engine::{Engine, OpenOptions};
 use thumbnail_frames::animation::{animation_times, make_gif};
@@ -37,6 +37,16 @@ struct Args {
     /// The peers section: only these systems (of ours, ours-wasm, mediabunny, ffmpeg.wasm, video).
     #[arg(long, value_delimiter = ',')]
     systems: Vec<String>,
+    /// The browser engine of the browser sections: chromium, firefox or webkit.
+    #[arg(long, default_value = "chromium", value_parser = |name: &str| BrowserKind::from_name(name).ok_or("chromium, firefox or webkit"))]
+    browser: BrowserKind,
+}
+
+/// The browser every browser figure of this run is measured in (`--browser`).
+static BROWSER: std::sync::OnceLock<BrowserKind> = std::sync::OnceLock::new();
+
+fn browser_kind() -> BrowserKind {
+    *BROWSER.get().unwrap_or(&BrowserKind::Chromium)
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -64,6 +74,7 @@ const AT: f64 = 1.0;
 
 fn main() {
     let args = Args::parse();
+    BROWSER.set(args.browser).unwrap();
     test_support::fixtures();
     run(root().join("tests/fixtures.sh").as_os_str(), &["--bench"]);
 
@@ -166,7 +177,11 @@ fn machine(report: &mut String) {
     let _ = writeln!(
         report,
         "- browser: {}",
-        sh("chromium --version 2>/dev/null | cut -d' ' -f1-2")
+        match browser_kind() {
+            BrowserKind::Chromium => sh("chromium --version 2>/dev/null | cut -d' ' -f1-2"),
+            BrowserKind::Firefox => sh("firefox-esr --version 2>/dev/null"),
+            BrowserKind::WebKit => format!("WebKitGTK {}", sh("dpkg-query -W -f='${Version}' libwebkit2gtk-4.1-0")),
+        }
     );
     let _ = writeln!(
         report,
@@ -472,20 +487,20 @@ fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTi
         )
         .await;
         let pages = [
-            ("browser-mt", "same origin, isolated", server.url("/blank.html")),
+            (browser_kind().isolated_engine(), "same origin, isolated", server.url("/blank.html")),
             ("browser-st", "another origin", other),
         ];
         for (engine, page_kind, page) in pages {
             let mut cold = Vec::new();
             for _ in 0..cold_runs {
-                let browser = Browser::start().await;
+                let browser = Browser::start(browser_kind()).await;
                 browser.client.goto(&page).await.unwrap();
                 let (times, made_by) = time_thumbnails(&browser, &server.base, &inputs()[0].1, 1, 0).await;
                 assert_eq!(made_by, engine);
                 cold.push(times[0]);
                 browser.close().await;
             }
-            let browser = Browser::start().await;
+            let browser = Browser::start(browser_kind()).await;
             browser.client.goto(&page).await.unwrap();
             for (i, (label, file)) in inputs().iter().enumerate() {
                 let (times, made_by) = time_thumbnails(&browser, &server.base, file, runs, 1).await;
@@ -902,7 +917,7 @@ fn sheet_in_browser(report: &mut String, runs: usize, native: Duration) {
 fn in_browser(fixture_name: &str, script: &str, runs: usize) -> serde_json::Value {
     let server = bench_server();
     runtime().block_on(async {
-        let browser = Browser::start().await;
+        let browser = Browser::start(browser_kind()).await;
         browser.client.goto(&server.url("/blank.html")).await.unwrap();
         browser.choose_file("#file", &fixture(fixture_name)).await;
         let out = browser.run(script, vec![json!(runs)]).await;
@@ -1041,7 +1056,7 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize, only: &[String]) {
                     if failed.is_some() {
                         continue;
                     }
-                    let browser = Browser::start().await;
+                    let browser = Browser::start(browser_kind()).await;
                     browser.client.goto(&server.url("/blank.html")).await.unwrap();
                     browser.choose_file("#file", file).await;
                     let out = browser.run(TIME_PEERS, vec![json!(system), json!(runs.max(2))]).await;

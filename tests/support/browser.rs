@@ -1,67 +1,218 @@
-//! Debian's headless chromium driven through chromedriver (WebDriver), with a fresh profile per
-//! browser. Everything it starts is killed on drop, including after a failed assertion.
+//! The three browser engines a user may run, each driven through its own WebDriver server with a
+//! fresh profile: Debian's chromium (chromedriver, headless), Firefox ESR (geckodriver, headless)
+//! and WebKitGTK, Safari's engine (WebKitWebDriver driving the MiniBrowser on an Xvfb display of
+//! its own). `Browser::start(kind)` is the one way a test or the bench gets a browser; everything
+//! it starts is killed on drop, including after a failed assertion.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
+/// A browser engine, as the tests and the bench name it (`--browser chromium|firefox|webkit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserKind {
+    Chromium,
+    Firefox,
+    WebKit,
+}
+
+impl BrowserKind {
+    pub const ALL: [BrowserKind; 3] = [BrowserKind::Chromium, BrowserKind::Firefox, BrowserKind::WebKit];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium => "chromium",
+            BrowserKind::Firefox => "firefox",
+            BrowserKind::WebKit => "webkit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<BrowserKind> {
+        BrowserKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// The wasm engine a cross-origin-isolated page (the app's own) gets in this browser: mt where
+    /// it has `SharedArrayBuffer` and shared wasm memory, st in WebKitGTK, which has neither.
+    pub fn isolated_engine(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium | BrowserKind::Firefox => "browser-mt",
+            BrowserKind::WebKit => "browser-st",
+        }
+    }
+}
+
+/// The MiniBrowser of Debian's libwebkit2gtk-4.1-0, which WebKitWebDriver drives.
+const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+
 pub struct Browser {
+    pub kind: BrowserKind,
     pub client: Client,
     driver: Child,
+    /// WebKit's X display (Xvfb), killed after the driver.
+    display: Option<Child>,
     _profile: tempfile::TempDir,
 }
 
+/// A program started in its own process group (so that drop ends whatever it starts with it),
+/// with `what` saying which Debian package or tool gives it when it is missing.
+fn spawn(command: &mut Command, what: &str, log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e} (./dev.sh test installs it)"))
+}
+
+/// Reads `stdout` line by line until `found` picks a value out of a line (None at its end); the
+/// rest of the output goes on to the `log` in the background, so that the program never blocks
+/// on it.
+fn read_until<T>(stdout: ChildStdout, log: &std::path::Path, found: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let mut stdout = BufReader::new(stdout);
+    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let mut line = String::new();
+    let mut value = None;
+    while value.is_none() && stdout.read_line(&mut line).unwrap_or(0) > 0 {
+        value = found(line.trim());
+        let _ = log.write_all(line.as_bytes());
+        line.clear();
+    }
+    drain(stdout, log);
+    value
+}
+
+/// Copies what a program goes on writing to its log, in the background.
+fn drain(stdout: impl Read + Send + 'static, mut log: std::fs::File) {
+    let mut stdout = stdout;
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut log));
+}
+
+/// A free TCP port on 127.0.0.1 (for a driver that cannot be told to pick one itself).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 impl Browser {
-    pub async fn start() -> Browser {
+    pub async fn start(kind: BrowserKind) -> Browser {
         let logs = crate::root().join("target/test-logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let log = logs.join(format!("chromedriver-{}-{}.log", std::process::id(), crate::unique()));
-        // Its own process group, so that drop can end chromium with it.
-        let mut driver = Command::new("chromedriver")
-            .args(["--port=0", &format!("--log-path={}", log.display())])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("chromedriver (Debian's chromium-driver; ./dev.sh test installs it)");
-        let mut stdout = BufReader::new(driver.stdout.take().unwrap());
-        let mut port = None;
-        let mut line = String::new();
-        while port.is_none() && stdout.read_line(&mut line).unwrap() > 0 {
-            port = line
-                .trim()
-                .strip_prefix("ChromeDriver was started successfully on port ")
-                .and_then(|p| p.trim_end_matches('.').parse::<u16>().ok());
-            line.clear();
-        }
-        let port = port.unwrap_or_else(|| panic!("chromedriver did not start; see {}", log.display()));
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-
+        let log = logs.join(format!("{}-{}-{}.log", kind.name(), std::process::id(), crate::unique()));
         let profile = tempfile::tempdir().unwrap();
-        let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--window-size=1024,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
+        let mut display = None;
+        let (mut driver, port, capabilities) = match kind {
+            BrowserKind::Chromium => {
+                let mut driver = spawn(
+                    Command::new("chromedriver").args(["--port=0", &format!("--log-path={}", log.display())]),
+                    "chromedriver (Debian's chromium-driver)",
+                    &log,
+                );
+                let port = read_until(driver.stdout.take().unwrap(), &log, |line| {
+                    line.strip_prefix("ChromeDriver was started successfully on port ")?
+                        .trim_end_matches('.')
+                        .parse::<u16>()
+                        .ok()
+                });
+                let capabilities = json!({
+                    "goog:chromeOptions": {
+                        "binary": "/usr/bin/chromium",
+                        "args": [
+                            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                            "--no-first-run", "--window-size=1024,900",
+                            format!("--user-data-dir={}", profile.path().display()),
+                        ],
+                    }
+                });
+                (driver, port, capabilities)
             }
-        });
+            BrowserKind::Firefox => {
+                let mut driver = spawn(
+                    Command::new("geckodriver")
+                        .args(["--host", "127.0.0.1", "--port", "0", "--profile-root"])
+                        .arg(profile.path())
+                        .env("MOZ_HEADLESS", "1"),
+                    "geckodriver (cargo install geckodriver --version =0.37.1)",
+                    &log,
+                );
+                // "<time>\tgeckodriver\tINFO\tListening on 127.0.0.1:<port>"
+                let port = read_until(driver.stdout.take().unwrap(), &log, |line| {
+                    line.rsplit_once("Listening on 127.0.0.1:")?.1.trim().parse::<u16>().ok()
+                });
+                let capabilities = json!({
+                    "moz:firefoxOptions": {
+                        "binary": "/usr/bin/firefox-esr",
+                        "args": ["-headless", "-width", "1024", "-height", "900"],
+                        "prefs": {
+                            // No connection to Mozilla's services from a test (the network is closed).
+                            "app.update.enabled": false,
+                            "browser.safebrowsing.malware.enabled": false,
+                            "browser.safebrowsing.phishing.enabled": false,
+                            "datareporting.policy.dataSubmissionEnabled": false,
+                            "network.captive-portal-service.enabled": false,
+                            "network.connectivity-service.enabled": false,
+                        },
+                    }
+                });
+                (driver, port, capabilities)
+            }
+            BrowserKind::WebKit => {
+                // An X display of its own: Xvfb picks a free number and writes it to its stdout.
+                let mut xvfb = spawn(
+                    Command::new("Xvfb").args(["-displayfd", "1", "-nolisten", "tcp", "-screen", "0", "1280x1024x24"]),
+                    "Xvfb (Debian's xvfb)",
+                    &log,
+                );
+                let number = read_until(xvfb.stdout.take().unwrap(), &log, |line| line.parse::<u32>().ok())
+                    .unwrap_or_else(|| panic!("Xvfb did not start; see {}", log.display()));
+                display = Some(xvfb);
+                let port = free_port();
+                let mut driver = spawn(
+                    Command::new("WebKitWebDriver")
+                        .args([format!("--port={port}"), "--host=127.0.0.1".into()])
+                        .env("DISPLAY", format!(":{number}"))
+                        .env("XDG_RUNTIME_DIR", profile.path())
+                        .env("HOME", profile.path()),
+                    "WebKitWebDriver (Debian's webkit2gtk-driver)",
+                    &log,
+                );
+                let stdout = driver.stdout.take().unwrap();
+                drain(stdout, std::fs::OpenOptions::new().append(true).open(&log).unwrap());
+                let capabilities = json!({
+                    "webkitgtk:browserOptions": {
+                        "binary": MINIBROWSER,
+                        "args": ["--automation"],
+                    }
+                });
+                (driver, Some(port), capabilities)
+            }
+        };
+        let port = port.unwrap_or_else(|| panic!("the {} WebDriver did not start; see {}", kind.name(), log.display()));
         let Value::Object(capabilities) = capabilities else {
             unreachable!()
         };
+        // WebKitWebDriver listens on the port it was given a moment after it starts.
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20) && driver.try_wait().ok().flatten().is_none(),
+                "the {} WebDriver does not listen on {port}; see {}",
+                kind.name(),
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-            .unwrap_or_else(|e| panic!("a chromium session: {e}; see {}", log.display()));
+            .unwrap_or_else(|e| panic!("a {} session: {e}; see {}", kind.name(), log.display()));
         // Long enough for a benchmark's loop of thumbnails in one script.
         client
             .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
@@ -72,8 +223,10 @@ impl Browser {
             .await
             .unwrap();
         Browser {
+            kind,
             client,
             driver,
+            display,
             _profile: profile,
         }
     }
@@ -114,8 +267,8 @@ impl Browser {
         }
     }
 
-    /// Peak resident memory of every process of this browser (chromium's browser, renderer, GPU
-    /// and utility processes), summed, in KiB. Linux only.
+    /// Peak resident memory of every process of this browser (its browser, content, GPU and
+    /// utility processes), summed, in KiB. Linux only.
     pub fn peak_rss_kib(&self) -> u64 {
         descendants(self.driver.id())
             .into_iter()
@@ -134,6 +287,10 @@ impl Drop for Browser {
             .args(["-KILL", "--", &format!("-{}", self.driver.id())])
             .status();
         let _ = self.driver.wait();
+        if let Some(display) = &mut self.display {
+            let _ = display.kill();
+            let _ = display.wait();
+        }
     }
 }
 
@@ -180,4 +337,32 @@ pub async fn serve_page_on_another_origin(html: String) -> String {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{address}/")
+}
+
+/// Runs browser tests in each engine: `in_every_browser!(a, b)`, where each of `a` and `b` is an
+/// `async fn(BrowserKind)`, makes the modules `a` and `b` with the tests `chromium`, `firefox` and
+/// `webkit` (`cargo test a::firefox`). Each runs on a multi-threaded runtime, so that what a test
+/// serves itself (another origin's page) answers while the test waits on the browser.
+#[macro_export]
+macro_rules! in_every_browser {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn chromium() {
+                    super::$name($crate::browser::BrowserKind::Chromium).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn firefox() {
+                    super::$name($crate::browser::BrowserKind::Firefox).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn webkit() {
+                    super::$name($crate::browser::BrowserKind::WebKit).await
+                }
+            }
+        )+
+    };
 }

@@ -195,6 +195,10 @@ pub const REAL_WORLD: &[RealWorld] = &[
     frame("rotated-180.mp4", 1.0, 1.0, 320, 240),
     frame("rotated-270.mp4", 1.0, 1.0, 240, 320),
     frame("half.avi", 2.5, 1.52, 320, 240),
+    // Colour tagged in the stream: BT.601, BT.709, full-range BT.601.
+    frame("colour-bt601.mp4", 1.0, 1.0, 320, 240),
+    frame("colour-bt709.mp4", 1.0, 1.0, 320, 240),
+    frame("colour-full-range.mp4", 1.0, 1.0, 320, 240),
     // A reference frame that does not decode, before the one asked for: decoders go on past it.
     frame("damaged-frame.mp4", 1.9, 1.92, 320, 240),
     refused("not-a-video.au", "unsupported_container"),

@@ -2,8 +2,8 @@
 //! Worker (www/thumbnailer-worker.js is its glue). It loads the demux-only engine first (containers
 //! and parsers, no decoders): the frames of a codec the browser decodes (a still, `at: 'auto'`'s
 //! candidates, a sheet, a series, an animation) are demuxed there and decoded by WebCodecs
-//! (session.rs). The whole engine (the mt build when the page is cross-origin isolated, else st)
-//! is loaded only when needed: a codec WebCodecs refuses, a decoder error, raw streams without
+//! (session.rs). The whole engine (the mt build where the browser can run it, else st) is loaded
+//! only when needed: a codec WebCodecs refuses, a decoder error, raw streams without
 //! timestamps. Both read the source (a File in place, or a URL in HTTP Range requests) through
 //! source.rs, block by block as they ask; frames are encoded as the server encodes them (PNG, GIF:
 //! the frames crate) or with OffscreenCanvas (JPEG, WebP). Options, video
@@ -17,7 +17,7 @@ mod session;
 mod source;
 mod webcodecs;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use engine::{js_message, Engine, Failure};
@@ -36,8 +36,26 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ImageData, ImageEncodeOptions, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
-/// Decoder threads of the mt engine (its pthread pool holds 4).
-const MT_THREADS: u32 = 2;
+/// A build of the whole engine: its file's name, its name in results, and its decoder threads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Variant {
+    build: &'static str,
+    name: &'static str,
+    threads: u32,
+}
+
+/// The multi-threaded build (decoder threads: 2 of its pthread pool's 4), where the browser can
+/// run it; the single-threaded one everywhere else, and when the mt build fails to start.
+const MT: Variant = Variant {
+    build: "mt",
+    name: "browser-mt",
+    threads: 2,
+};
+const ST: Variant = Variant {
+    build: "st",
+    name: "browser-st",
+    threads: 1,
+};
 
 /// The engines of one worker: the demux-only one, loaded at start, and the whole one, loaded at
 /// the first job that needs it. Jobs run one at a time (a series of frames holds the engine between
@@ -45,34 +63,80 @@ const MT_THREADS: u32 = 2;
 struct Engines {
     /// Where thumbnail-engine-*.js are, ending in `/`.
     base: String,
-    /// The whole engine's build ("mt" or "st"), its name in results, and its decoder threads.
-    variant: &'static str,
-    name: &'static str,
-    threads: u32,
+    /// The whole engine's build: mt where the browser can run it, until it fails to start.
+    variant: Cell<Variant>,
     demuxer: RefCell<Engine>,
     whole: RefCell<Option<Rc<RefCell<Engine>>>>,
     decoders: webcodecs::Decoders,
 }
 
 impl Engines {
-    /// The whole engine, loaded now if it is not yet.
+    /// The whole engine's name in results ("browser-mt" or "browser-st").
+    fn name(&self) -> &'static str {
+        self.variant.get().name
+    }
+
+    /// The whole engine, loaded now if it is not yet: the mt build where the browser can run it,
+    /// the st build if that fails to start (in the same job; this worker keeps st from then on).
     async fn whole(&self) -> Result<Rc<RefCell<Engine>>, JsValue> {
         if let Some(engine) = self.whole.borrow().as_ref() {
             return Ok(engine.clone());
         }
-        let module = engine::load(&self.base, self.variant, engine::Ahead::default())
-            .await
-            .map_err(|e| {
-                to_js(Failure {
-                    code: "engine_unavailable".into(),
-                    message: format!("the engine did not load: {}", js_message(&e)),
-                    fatal: true,
-                })
-            })?;
-        let engine = Rc::new(RefCell::new(Engine::new(module, self.threads).map_err(to_js)?));
+        let engine = loop {
+            let variant = self.variant.get();
+            let loaded = match engine::load(&self.base, variant.build, engine::Ahead::default()).await {
+                Ok(module) => Engine::new(module, variant.threads).map_err(to_js),
+                Err(e) => Err(e),
+            };
+            match loaded {
+                Ok(engine) => break engine,
+                Err(_) if variant == MT => self.variant.set(ST),
+                Err(e) => {
+                    return Err(to_js(Failure {
+                        code: "engine_unavailable".into(),
+                        message: format!("the engine did not load: {}", js_message(&e)),
+                        fatal: true,
+                    }))
+                }
+            }
+        };
+        let engine = Rc::new(RefCell::new(engine));
         *self.whole.borrow_mut() = Some(engine.clone());
         Ok(engine)
     }
+}
+
+/// Whether this worker can run the mt engine, asked of the browser rather than inferred from
+/// `crossOriginIsolated`: a shared `WebAssembly.Memory` can be made and is a `SharedArrayBuffer`
+/// (WebKitGTK is isolated but has neither), the page is isolated (so that the memory may be
+/// posted to the engine's threads), and the engine comes from this worker's origin (its threads
+/// are workers started from its URL, which only a same-origin page may start).
+fn threads_available(scope: &web_sys::WorkerGlobalScope, engine_base: &str) -> bool {
+    let isolated = Reflect::get(scope, &"crossOriginIsolated".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let same_origin = web_sys::Url::new(engine_base).is_ok_and(|url| url.origin() == scope.location().origin());
+    isolated && same_origin && shared_memory_works(scope)
+}
+
+/// Makes a one-page shared wasm memory and checks that its buffer is a `SharedArrayBuffer`.
+fn shared_memory_works(scope: &web_sys::WorkerGlobalScope) -> bool {
+    let Ok(shared_array_buffer) = Reflect::get(scope, &"SharedArrayBuffer".into()) else {
+        return false;
+    };
+    let Some(shared_array_buffer) = shared_array_buffer.dyn_ref::<js_sys::Function>() else {
+        return false;
+    };
+    let descriptor = Object::new();
+    for (key, value) in [("initial", JsValue::from(1)), ("maximum", 1.into()), ("shared", true.into())] {
+        if Reflect::set(&descriptor, &key.into(), &value).is_err() {
+            return false;
+        }
+    }
+    js_sys::WebAssembly::Memory::new(&descriptor).is_ok_and(|memory| {
+        Reflect::get(&memory.buffer(), &"constructor".into()).is_ok_and(|made_by| made_by == ***shared_array_buffer)
+    })
 }
 
 /// What a promise the glue handed over resolved to (None: not a promise, or it failed).
@@ -100,18 +164,7 @@ impl ThumbnailWorker {
         // which ends this worker), not as a bare "unreachable".
         std::panic::set_hook(Box::new(|info| wasm_bindgen::throw_str(&info.to_string())));
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let isolated = Reflect::get(&scope, &"crossOriginIsolated".into())
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        // The mt engine starts its threads as workers from its own URL, which only a same-origin page
-        // may do; a cross-origin-isolated page of another origin gets the st engine.
-        let same_origin = web_sys::Url::new(&engine_base)?.origin() == scope.location().origin();
-        let (variant, name, threads) = if isolated && same_origin {
-            ("mt", "browser-mt", MT_THREADS)
-        } else {
-            ("st", "browser-st", 1)
-        };
+        let variant = if threads_available(&scope, &engine_base) { MT } else { ST };
         let base = format!("{}/", engine_base.trim_end_matches('/'));
         let ahead = engine::Ahead {
             script: awaited(demux_script).await.and_then(|blob| blob.dyn_into().ok()),
@@ -121,9 +174,7 @@ impl ThumbnailWorker {
         Ok(ThumbnailWorker {
             engines: Rc::new(Engines {
                 base,
-                variant,
-                name,
-                threads,
+                variant: Cell::new(variant),
                 demuxer: RefCell::new(demuxer),
                 whole: RefCell::new(None),
                 decoders: webcodecs::Decoders::default(),
@@ -135,7 +186,7 @@ impl ThumbnailWorker {
     /// decoder made says "browser-webcodecs").
     #[wasm_bindgen(getter)]
     pub fn engine(&self) -> String {
-        self.engines.name.into()
+        self.engines.name().into()
     }
 
     /// The video's [`VideoInfo`], as POST /probe answers it: `{ duration, fps, width, height,
@@ -175,7 +226,7 @@ impl ThumbnailWorker {
                 None => {
                     let engine = engines.whole().await?;
                     let (made, duration) = thumbnail_wasm(&engine, &file, &options).map_err(to_js)?;
-                    (made, duration, engines.name)
+                    (made, duration, engines.name())
                 }
             };
             finish(made, &options, duration, engine).await
@@ -369,7 +420,7 @@ impl ThumbnailWorker {
                         .open(&file)
                         .and_then(|info| sheet(info.duration, &mut |t| engine.next_frame(t, w, h)));
                     engine.close();
-                    (made, engines.name)
+                    (made, engines.name())
                 }
             };
             let (duration, times, (sheet, rgba)) = made.map_err(to_js)?;
@@ -441,9 +492,9 @@ impl ThumbnailWorker {
                 }
             };
             let times = left.unwrap_or_else(|| series_times(info.duration, &options.series));
-            let made = series(&engine, engines.name, &times, &options, &emit).await;
+            let made = series(&engine, engines.name(), &times, &options, &emit).await;
             engine.borrow_mut().close();
-            series_result(count + made?, info.duration, engines.name)
+            series_result(count + made?, info.duration, engines.name())
         }))
     }
 }

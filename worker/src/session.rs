@@ -4,8 +4,9 @@
 //! as the engine fits its frames (`te_output_size`) and made as the engine makes them
 //! (`webcodecs::draw`). Times that follow each other from the same keyframe are decoded in one pass
 //! (at most [`MAX_TAKEN`] frames at once). Every step says `None` where this path cannot go on
-//! (no codec string, a refused config, packets without timestamps, a decoder error): the whole
-//! engine then makes what was asked.
+//! (no codec string, a refused config, packets without timestamps, a decoder error, a frame
+//! the browser converted to RGB with colours that may not be the engine's): the whole engine then
+//! makes what was asked.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,7 +19,7 @@ use thumbnail_vocabulary::{Seek, VideoInfo};
 use web_sys::VideoFrame;
 
 use crate::source::Source;
-use crate::webcodecs::{draw, visible_size};
+use crate::webcodecs::{converted_by_browser, draw, visible_size};
 use crate::Engines;
 
 /// Wanted frames of one decoding pass: each becomes a picture as it comes out, and what the
@@ -30,6 +31,9 @@ pub struct Session {
     engines: Rc<Engines>,
     pub info: VideoInfo,
     config: DecoderConfig,
+    /// Whether a frame the browser converted to RGB itself is taken even though the stream names
+    /// no matrix: only where the wasm decoders cannot make it instead (AV1).
+    browser_colours: bool,
 }
 
 impl Drop for Session {
@@ -76,10 +80,12 @@ impl Session {
             opened
         };
         let (info, config) = opened?;
+        let browser_colours = config.matrix_declared || !thumbnail_engine::formats::wasm_decodes(&info.codec);
         let session = Session {
             engines: engines.clone(),
             info,
             config,
+            browser_colours,
         };
         if !session.engines.decoders.supported(&session.config).await {
             return None;
@@ -127,8 +133,14 @@ impl Session {
             Rc::new(RefCell::new((0..pass.times.len()).map(|_| None).collect()));
         let take = {
             let (engines, drawn, config) = (self.engines.clone(), drawn.clone(), self.config.clone());
-            let (times, rotation) = (pass.times.clone(), self.info.rotation);
+            let (times, rotation, browser_colours) = (pass.times.clone(), self.info.rotation, self.browser_colours);
             move |index: usize, frame: VideoFrame| {
+                if converted_by_browser(&frame) && !browser_colours {
+                    // Not the engine's colours: this job and the later ones on the wasm decoders.
+                    engines.decoders.refuse(&config);
+                    frame.close();
+                    return;
+                }
                 let (w, h) = visible_size(&frame);
                 let Ok((width, height)) = engines.demuxer.borrow().output_size(w, h, fit.0, fit.1) else {
                     frame.close();

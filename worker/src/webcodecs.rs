@@ -154,6 +154,12 @@ impl Decoders {
         answer
     }
 
+    /// From now on, says that the browser does not decode `c` (its frames of it are not the
+    /// engine's: see [`converted_by_browser`]), so that later jobs go to the wasm decoders at once.
+    pub fn refuse(&self, c: &DecoderConfig) {
+        self.support.borrow_mut().insert((c.codec.clone(), c.description.clone()), false);
+    }
+
     /// A decoder configured for `c`: the kept one, or a new one (the old one closed). Asked for
     /// ahead of the packets, the browser starts its decoder while the engine reads them.
     pub fn prepare(&self, c: &DecoderConfig) {
@@ -261,8 +267,10 @@ fn micros(seconds: f64) -> f64 {
 /// the output size, chroma to the full height and half the width, each chroma sample shared by two
 /// pixels, or the full width for an odd one), converted with the stream's matrix and range, then
 /// turned as the engine's copy_rgba.
-/// A pixel format other than 8/10-bit 4:2:0, 4:2:2, 4:4:4 or NV12 is converted by the browser's
-/// canvas instead.
+/// A frame the browser has already converted to RGB (Firefox's: BGRX) is taken as it is, then
+/// scaled: the browser converted it with the stream's matrix and range, when the stream names
+/// them (see [`converted_by_browser`] for when it does not). A pixel format other than these is
+/// converted by the browser's canvas instead.
 pub async fn draw(
     frame: VideoFrame,
     width: u32,
@@ -275,7 +283,11 @@ pub async fn draw(
     let size = (sw as usize, sh as usize);
     let made = match planes(&frame).await {
         Ok(Some(planes)) => Ok(planes.to_rgba(size, matrix(config))),
-        Ok(None) => canvas_rgba(&frame).map(|(rgba, from)| scale_rgba(&rgba, from, size)),
+        Ok(None) => match rgb(&frame).await {
+            Ok(Some(rgba)) => Ok(scale_rgba(&rgba, as_usize(visible_size(&frame)), size)),
+            Ok(None) => canvas_rgba(&frame).map(|(rgba, from)| scale_rgba(&rgba, from, size)),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     frame.close();
@@ -325,6 +337,54 @@ async fn copied(frame: &VideoFrame) -> Result<(Vec<u8>, js_sys::Array), JsValue>
     let buffer = Uint8Array::new_with_length(size);
     let layout = JsFuture::from(frame.copy_to_with_u8_array(&buffer)).await?;
     Ok((buffer.to_vec(), layout.unchecked_into()))
+}
+
+/// Whether the browser handed out `frame` already converted to RGB, with a matrix and range of
+/// its choosing. Measured in Firefox ESR 153, whose frames are all BGRX: it converts with the
+/// stream's own matrix and range where the stream names them (BT.601, BT.709, full range: the
+/// engine's pixels), with BT.709 where it names none (the engine's rule is BT.601). Such a frame
+/// of a stream that names no matrix is the engine's only if the browser happens to share its
+/// rule, which nothing tells: the wasm decoders make it instead, where they decode the codec.
+pub fn converted_by_browser(frame: &VideoFrame) -> bool {
+    use web_sys::VideoPixelFormat as F;
+    matches!(frame.format(), Some(F::Rgba | F::Rgbx | F::Bgra | F::Bgrx))
+}
+
+/// An RGB frame's pixels as RGBA at its visible size (None: not an RGB format, or a layout that
+/// does not fit what was copied).
+async fn rgb(frame: &VideoFrame) -> Result<Option<Vec<u8>>, JsValue> {
+    use web_sys::VideoPixelFormat as F;
+    let (bgr, opaque) = match frame.format() {
+        Some(F::Rgba) => (false, false),
+        Some(F::Rgbx) => (false, true),
+        Some(F::Bgra) => (true, false),
+        Some(F::Bgrx) => (true, true),
+        _ => return Ok(None),
+    };
+    let (w, h) = as_usize(visible_size(frame));
+    let (bytes, copied) = copied(frame).await?;
+    let plane = copied.get(0);
+    if !plane.is_object() {
+        return Ok(None);
+    }
+    let plane: web_sys::PlaneLayout = plane.unchecked_into();
+    let (offset, stride) = (plane.get_offset() as usize, plane.get_stride() as usize);
+    let fits = stride >= w * 4 && h > 0 && offset + stride * (h - 1) + w * 4 <= bytes.len();
+    if !fits {
+        return Ok(None);
+    }
+    let mut rgba = Vec::with_capacity(w * h * 4);
+    for row in bytes[offset..].chunks(stride).take(h) {
+        for px in row[..w * 4].chunks_exact(4) {
+            let (r, b) = if bgr { (px[2], px[0]) } else { (px[0], px[2]) };
+            rgba.extend_from_slice(&[r, px[1], b, if opaque { 255 } else { px[3] }]);
+        }
+    }
+    Ok(Some(rgba))
+}
+
+fn as_usize((w, h): (u32, u32)) -> (usize, usize) {
+    (w as usize, h as usize)
 }
 
 /// swscale's matrix for the stream's (unspecified: BT.601, as the engine converts).
