@@ -15,10 +15,6 @@ pub struct DecoderConfig {
     /// nothing), as WebCodecs names it, and whether the samples are full range.
     pub matrix: &'static str,
     pub full_range: bool,
-    /// Whether the stream names that matrix itself. When it does not, the engine's BT.601 is its
-    /// own rule, which a browser that converts to RGB itself need not share (Firefox takes
-    /// BT.709).
-    pub matrix_declared: bool,
 }
 
 /// The config for a stream of FFmpeg's codec `codec` ("h264", "hevc", "vp8", "vp9", "av1") of
@@ -39,7 +35,6 @@ pub fn decoder_config(codec: &str, width: u32, height: u32, c: &CodecInfo) -> Op
         description,
         matrix: matrix(c.color_space),
         full_range: c.color_range == 2,
-        matrix_declared: matches!(c.color_space, 1 | 5 | 6 | 9),
     })
 }
 
@@ -246,9 +241,5 @@ mod tests {
             ("smpte170m", false)
         );
         assert_eq!((config(c(1, 2)).matrix, config(c(1, 2)).full_range), ("bt709", true));
-        // Named by the stream (BT.709, BT.470BG, SMPTE 170M, BT.2020), or the engine's choice.
-        let declared = |space| config(c(space, 0)).matrix_declared;
-        assert_eq!([1, 5, 6, 9].map(declared), [true; 4]);
-        assert_eq!([0, 2, 3, 4, 7, 10].map(declared), [false; 6]);
     }
 }

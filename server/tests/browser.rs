@@ -222,7 +222,13 @@ async fn the_page_makes_every_fixture_with_the_mt_engine(kind: BrowserKind) {
     browser
         .run("document.getElementById('width').value = '320';", vec![])
         .await;
-    assert_made_like_native(&browser, &fixture("h264-1080p.mp4"), kind.isolated_engine(), SAME_FRAME_DB).await;
+    assert_made_like_native(
+        &browser,
+        &fixture("h264-1080p.mp4"),
+        kind.isolated_engine(),
+        SAME_FRAME_DB,
+    )
+    .await;
     browser.close().await;
 }
 
@@ -543,10 +549,11 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works(kind: 
         )
         .await;
     eprintln!("{outcomes:#}");
-    let made = json!({ "engine": "browser-webcodecs", "width": 320 });
+    let h264 = kind.webcodecs_or(kind.isolated_engine());
+    let made = json!({ "engine": h264, "width": 320 });
     let aborted = json!({ "name": "AbortError", "code": "aborted" });
     let timed_out = json!({ "name": "ThumbnailError", "code": "timeout" });
-    assert_eq!(outcomes["warm"]["engine"], "browser-webcodecs", "{outcomes}");
+    assert_eq!(outcomes["warm"]["engine"], h264, "{outcomes}");
     for (name, expected) in [
         ("aborted", &aborted),
         ("afterAbort", &made),
@@ -853,7 +860,7 @@ async fn frames_come_one_at_a_time_like_the_native_engine_s(kind: BrowserKind) {
             assert!(db >= SAME_FRAME_DB, "{engine} at {t}: {db:.1} dB");
         }
         let name = if engine == "browser" {
-            "browser-webcodecs"
+            kind.webcodecs_or(kind.isolated_engine())
         } else {
             "server"
         };
@@ -1038,6 +1045,31 @@ const WEBCODECS_DB: f64 = 35.0;
 /// frame is the right one: its time and size are checked exactly.
 const SQUEEZED: [(&str, f64); 1] = [("sar-10to1.mp4", 30.0)];
 
+/// AV1 in Firefox: its WebCodecs hands out frames converted to RGB with its own colours (BT.709
+/// for a stream that names no matrix, where the engine takes BT.601), and the wasm decoders
+/// cannot make AV1 instead, so these frames are the browser's. Measured: 25.6 dB for a still,
+/// 22.4 dB for a sheet of 80 px tiles. Size and time are still checked exactly.
+const BROWSER_COLOURS_DB: f64 = 20.0;
+
+/// What makes frames of FFmpeg's codec `codec` (the fixtures': untagged 8-bit 4:2:0) on the
+/// app's page in this browser: AV1 only by WebCodecs (the wasm engine has no AV1 decoder), the
+/// rest as [`BrowserKind::webcodecs_or`] says.
+fn expected_engine(kind: BrowserKind, codec: &str) -> &'static str {
+    match codec {
+        "av1" => "browser-webcodecs",
+        _ => kind.webcodecs_or(kind.isolated_engine()),
+    }
+}
+
+/// How close a frame made by `engine` in this browser is to the native engine's.
+fn floor_db(kind: BrowserKind, engine: &str) -> f64 {
+    match (engine, kind) {
+        ("browser-webcodecs", BrowserKind::Firefox) => BROWSER_COLOURS_DB,
+        ("browser-webcodecs", _) => WEBCODECS_DB,
+        _ => SAME_FRAME_DB,
+    }
+}
+
 /// Every fixture through both paths of the page's engine: WebCodecs (the demux-only engine's
 /// packets, the browser's decoder) and the wasm engine's own decoders (`webcodecs: false`), each
 /// against the native engine. WebCodecs takes the codecs it decodes from a container with
@@ -1117,22 +1149,25 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders(kind: BrowserKind
                 );
                 by_webcodecs.push(name);
                 // (assert_like_native lowers the floor for the SQUEEZED pictures itself)
-                assert_like_native(&made, &file, at, 160, "browser-webcodecs", WEBCODECS_DB);
+                assert_like_native(&made, &file, at, 160, "browser-webcodecs", floor_db(kind, &engine));
             } else {
                 assert_like_native(&made, &file, at, 160, kind.isolated_engine(), wasm_db);
             }
         }
     }
     eprintln!("made by WebCodecs: {by_webcodecs:?}");
-    for name in [
-        "h264.mp4",
-        "vp8.webm",
-        "vp9.webm",
-        "av1.mp4",
-        "h264-1080p.mp4",
-        "rotated.mp4",
-        "anamorphic.mp4",
-    ] {
+    let mut expected = vec!["av1.mp4"];
+    if kind.webcodecs_or(kind.isolated_engine()) == "browser-webcodecs" {
+        expected.extend(["h264.mp4", "vp8.webm", "vp9.webm", "h264-1080p.mp4", "rotated.mp4"]);
+    }
+    match kind {
+        // WebKitGTK's GStreamer decoders give HEVC (8-bit; 10-bit frames have no format), and
+        // resize a picture with a sample aspect ratio (made by the wasm decoders instead).
+        BrowserKind::WebKit => expected.push("hevc.mp4"),
+        BrowserKind::Chromium => expected.push("anamorphic.mp4"),
+        BrowserKind::Firefox => {}
+    }
+    for name in expected {
         assert!(
             by_webcodecs.contains(&name),
             "{name} was not made by WebCodecs: {by_webcodecs:?}"
@@ -1199,11 +1234,7 @@ async fn sheets_series_and_animations_come_from_webcodecs_too(kind: BrowserKind)
                 (frame["time"].as_f64().unwrap() - native.time).abs() < 1e-3,
                 "{name} at {t}: {frame:?}"
             );
-            let floor = if *engine == "browser-webcodecs" {
-                WEBCODECS_DB
-            } else {
-                SAME_FRAME_DB
-            };
+            let floor = floor_db(kind, *engine);
             let db = psnr(&png_rgba(&frame["png"]), &native.rgba);
             eprintln!("{name} at {t} ({engine}): {db:.1} dB vs native");
             assert!(db >= floor, "{name} at {t} ({engine}): {db:.1} dB vs native");
@@ -1211,8 +1242,14 @@ async fn sheets_series_and_animations_come_from_webcodecs_too(kind: BrowserKind)
     };
     let series = format!("{BASE64_OF}{SERIES_OF}");
     let times = [0.5, 1.0, 1.1, 2.25, 2.9];
-    for name in ["av1.mp4", "h264.mp4", "vp9.webm", "rotated.mp4"] {
+    for (name, codec) in [
+        ("av1.mp4", "av1"),
+        ("h264.mp4", "h264"),
+        ("vp9.webm", "vp9"),
+        ("rotated.mp4", "h264"),
+    ] {
         let file = fixture(name);
+        let engine = expected_engine(kind, codec);
         browser.choose_file("#file", &file).await;
         let ours = browser
             .run(&series, vec![json!("browser"), json!(true), json!(times)])
@@ -1225,21 +1262,22 @@ async fn sheets_series_and_animations_come_from_webcodecs_too(kind: BrowserKind)
             ours["auto"], theirs["auto"], ours["gif"], theirs["gif"]
         );
         let (mut sheet, mut server_sheet) = (ours["sprite"].clone(), theirs["sprite"].clone());
-        assert_eq!(sheet["engine"], "browser-webcodecs", "{name}: {sheet}");
+        assert_eq!(sheet["engine"], engine, "{name}: {sheet}");
         let db = psnr(&png_rgba(&sheet["png"]), &png_rgba(&server_sheet["png"]));
         eprintln!("{name}: sheet {db:.1} dB vs the server's");
-        assert!(db >= WEBCODECS_DB, "{name}: sheet {db:.1} dB vs the server's");
+        let floor = floor_db(kind, engine).min(WEBCODECS_DB);
+        assert!(db >= floor, "{name}: sheet {db:.1} dB vs the server's");
         for key in ["engine", "png"] {
             sheet.as_object_mut().unwrap().remove(key);
             server_sheet.as_object_mut().unwrap().remove(key);
         }
         assert_eq!(sheet, server_sheet, "{name}: the sheet's layout, times and track");
-        assert_frames_native(name, &file, &ours["frames"], &times, &["browser-webcodecs"; 5]);
+        assert_frames_native(name, &file, &ours["frames"], &times, &[engine; 5]);
         for (what, ours, theirs) in [
             ("auto", &ours["auto"], &theirs["auto"]),
             ("gif", &ours["gif"], &theirs["gif"]),
         ] {
-            assert_eq!(ours["engine"], "browser-webcodecs", "{name} {what}: {ours}");
+            assert_eq!(ours["engine"], engine, "{name} {what}: {ours}");
             let strip = |v: &Value| {
                 let mut v = v.clone();
                 v.as_object_mut().unwrap().remove("engine");
@@ -1269,7 +1307,7 @@ async fn sheets_series_and_animations_come_from_webcodecs_too(kind: BrowserKind)
     let ours = browser
         .run(&series, vec![json!("browser"), json!(true), json!(times)])
         .await;
-    let mut engines = vec!["browser-webcodecs"; 8];
+    let mut engines = vec![expected_engine(kind, "h264"); 8];
     engines.extend([kind.isolated_engine(); 2]);
     assert_frames_native("damaged-frame.mp4", &file, &ours["frames"], &times, &engines);
     browser.close().await;
@@ -1336,7 +1374,7 @@ async fn urls_are_read_in_ranges(kind: BrowserKind) {
         &large,
         middle,
         160,
-        "browser-webcodecs",
+        kind.webcodecs_or(kind.isolated_engine()),
         WEBCODECS_DB,
     );
     // The wasm decoders read the same way.
@@ -1380,7 +1418,7 @@ async fn urls_are_read_in_ranges(kind: BrowserKind) {
         &fixture("h264.mp4"),
         1.0,
         160,
-        "browser-webcodecs",
+        kind.webcodecs_or(kind.isolated_engine()),
         WEBCODECS_DB,
     );
     browser.close().await;

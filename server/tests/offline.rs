@@ -117,7 +117,7 @@ async fn after_one_visit_the_page_works_with_the_server_stopped(kind: BrowserKin
     );
     assert_eq!(
         make_h264(&browser).await,
-        json!({ "engine": "browser-webcodecs", "width": 320, "error": "" })
+        json!({ "engine": kind.webcodecs_or(kind.isolated_engine()), "width": 320, "error": "" })
     );
     browser.close().await;
 }
@@ -218,7 +218,7 @@ async fn a_new_version_waits_for_the_open_page_then_replaces_the_old_cache(kind:
     assert_eq!(now, json!({ "cached": true, "served": true }));
     assert_eq!(
         make_h264(&browser).await,
-        json!({ "engine": "browser-webcodecs", "width": 320, "error": "" })
+        json!({ "engine": kind.webcodecs_or(kind.isolated_engine()), "width": 320, "error": "" })
     );
     browser.close().await;
 }

@@ -94,7 +94,7 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server(ki
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "on": "in-browser", "type": "thumbnail", "engine": "browser-webcodecs", "width": 200, "height": 150, "time": auto, "mime": "image/webp" })
+        json!({ "on": "in-browser", "type": "thumbnail", "engine": kind.webcodecs_or("browser-st"), "width": 200, "height": 150, "time": auto, "mime": "image/webp" })
     );
     let shown = browser
         .run(
@@ -127,7 +127,7 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server(ki
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         (event["engine"].clone(), event["time"].clone()),
-        (json!("browser-webcodecs"), json!(2.48))
+        (json!(kind.webcodecs_or("browser-st")), json!(2.48))
     );
 
     // mode="server": the widget posts across origins to the server attribute.
@@ -218,7 +218,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160 })
+        json!({ "type": "thumbnail", "engine": kind.webcodecs_or("browser-st"), "width": 160 })
     );
 
     // An attribute changes while the new engine is still starting: the job is made with the new one.
@@ -231,7 +231,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160 })
+        json!({ "type": "thumbnail", "engine": kind.webcodecs_or("browser-st"), "width": 160 })
     );
 
     // PNG in QuickTime, which neither WebCodecs nor the wasm engine decodes: `upload` is announced
@@ -338,7 +338,7 @@ async fn the_widget_takes_a_url_in_its_src_attribute(kind: BrowserKind) {
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(
         event,
-        json!({ "type": "thumbnail", "engine": "browser-webcodecs", "width": 160, "time": 1.52 })
+        json!({ "type": "thumbnail", "engine": kind.webcodecs_or("browser-st"), "width": 160, "time": 1.52 })
     );
     assert!(ranges.bytes_sent("/cors/h264.mp4") > 0);
     browser

@@ -487,7 +487,11 @@ fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTi
         )
         .await;
         let pages = [
-            (browser_kind().isolated_engine(), "same origin, isolated", server.url("/blank.html")),
+            (
+                browser_kind().isolated_engine(),
+                "same origin, isolated",
+                server.url("/blank.html"),
+            ),
             ("browser-st", "another origin", other),
         ];
         for (engine, page_kind, page) in pages {
@@ -1032,13 +1036,14 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize, only: &[String]) {
         .collect();
     let _ = writeln!(
         report,
-        "## The browser's own decoder against the peer libraries (headless chromium, software decoders)\n\n\
+        "## The browser's own decoder against the peer libraries (headless {}, software decoders)\n\n\
          The frame at 1 s as a 640 px wide PNG. Cold: a fresh browser profile, from loading the library to the \
          first image (median of {cold_runs}); warm: each image after (median of {} in all); the systems take turns, \
          a profile each per round. Ours: the JS API in its \
          worker; `webcodecs` is the default path (the demux-only engine's packets, WebCodecs), `wasm` the engine's \
          own decoders. mediabunny 1.61.0 (`CanvasSink`), ffmpeg.wasm 0.12.15 with core-mt 0.12.10 \
          (the file written in, `-ss 1 -frames:v 1 -vf scale=640:-1`), `<video>` + canvas.\n",
+        browser_kind().name(),
         cold_runs * runs.saturating_sub(1)
     );
     let _ = writeln!(report, "| input | system | cold | warm |\n| --- | --- | ---: | ---: |");

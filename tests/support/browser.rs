@@ -36,6 +36,17 @@ impl BrowserKind {
         BrowserKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
+    /// What makes an H.264, VP8 or VP9 frame (the fixtures': untagged, 8-bit 4:2:0) in this
+    /// browser: its WebCodecs where that gives the decoded YUV planes (Chromium, WebKitGTK),
+    /// else the wasm engine `wasm` of the page ("browser-mt" or "browser-st"): Firefox's
+    /// WebCodecs hands its frames out converted to RGB with colours of its own.
+    pub fn webcodecs_or(self, wasm: &'static str) -> &'static str {
+        match self {
+            BrowserKind::Chromium | BrowserKind::WebKit => "browser-webcodecs",
+            BrowserKind::Firefox => wasm,
+        }
+    }
+
     /// The wasm engine a cross-origin-isolated page (the app's own) gets in this browser: mt where
     /// it has `SharedArrayBuffer` and shared wasm memory, st in WebKitGTK, which has neither.
     pub fn isolated_engine(self) -> &'static str {
@@ -96,14 +107,23 @@ fn drain(stdout: impl Read + Send + 'static, mut log: std::fs::File) {
 
 /// A free TCP port on 127.0.0.1 (for a driver that cannot be told to pick one itself).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Browser {
     pub async fn start(kind: BrowserKind) -> Browser {
         let logs = crate::root().join("target/test-logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let log = logs.join(format!("{}-{}-{}.log", kind.name(), std::process::id(), crate::unique()));
+        let log = logs.join(format!(
+            "{}-{}-{}.log",
+            kind.name(),
+            std::process::id(),
+            crate::unique()
+        ));
         let profile = tempfile::tempdir().unwrap();
         let mut display = None;
         let (mut driver, port, capabilities) = match kind {
@@ -143,7 +163,11 @@ impl Browser {
                 );
                 // "<time>\tgeckodriver\tINFO\tListening on 127.0.0.1:<port>"
                 let port = read_until(driver.stdout.take().unwrap(), &log, |line| {
-                    line.rsplit_once("Listening on 127.0.0.1:")?.1.trim().parse::<u16>().ok()
+                    line.rsplit_once("Listening on 127.0.0.1:")?
+                        .1
+                        .trim()
+                        .parse::<u16>()
+                        .ok()
                 });
                 let capabilities = json!({
                     "moz:firefoxOptions": {

@@ -129,7 +129,11 @@ fn shared_memory_works(scope: &web_sys::WorkerGlobalScope) -> bool {
         return false;
     };
     let descriptor = Object::new();
-    for (key, value) in [("initial", JsValue::from(1)), ("maximum", 1.into()), ("shared", true.into())] {
+    for (key, value) in [
+        ("initial", JsValue::from(1)),
+        ("maximum", 1.into()),
+        ("shared", true.into()),
+    ] {
         if Reflect::set(&descriptor, &key.into(), &value).is_err() {
             return false;
         }
@@ -164,7 +168,11 @@ impl ThumbnailWorker {
         // which ends this worker), not as a bare "unreachable".
         std::panic::set_hook(Box::new(|info| wasm_bindgen::throw_str(&info.to_string())));
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let variant = if threads_available(&scope, &engine_base) { MT } else { ST };
+        let variant = if threads_available(&scope, &engine_base) {
+            MT
+        } else {
+            ST
+        };
         let base = format!("{}/", engine_base.trim_end_matches('/'));
         let ahead = engine::Ahead {
             script: awaited(demux_script).await.and_then(|blob| blob.dyn_into().ok()),
@@ -687,13 +695,42 @@ async fn encode_rgba(width: u32, height: u32, rgba: &[u8], format: Format, quali
         let png = thumbnail_frames::png::encode(rgba, width, height).map_err(|e| JsValue::from_str(&e))?;
         return bytes_blob(&png, format);
     }
+    if format == Format::Webp && CANVAS_WEBP.get() == Some(false) {
+        return webp_lossless(width, height, rgba);
+    }
     let canvas = OffscreenCanvas::new(width, height)?;
     put_pixels(&canvas, width, height, rgba)?;
     let options = ImageEncodeOptions::new();
     options.set_type(format.mime());
     options.set_quality(quality as f64 / 100.0);
-    let blob = JsFuture::from(canvas.convert_to_blob_with_options(&options)?).await?;
-    Ok(blob.unchecked_into())
+    let blob: Blob = JsFuture::from(canvas.convert_to_blob_with_options(&options)?)
+        .await?
+        .unchecked_into();
+    // A canvas gives a PNG for a type it does not encode (the HTML standard): WebKit's for WebP.
+    if format == Format::Webp {
+        CANVAS_WEBP.set(Some(blob.type_() == format.mime()));
+        if blob.type_() != format.mime() {
+            return webp_lossless(width, height, rgba);
+        }
+    }
+    if blob.type_() != format.mime() {
+        return Err(invalid(&format!("this browser does not encode {}", format.mime())));
+    }
+    Ok(blob)
+}
+
+thread_local! {
+    /// Whether this browser's canvas encodes WebP (None: not asked yet).
+    static CANVAS_WEBP: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// A lossless WebP (VP8L) of RGBA pixels, for a browser whose canvas encodes no WebP.
+fn webp_lossless(width: u32, height: u32, rgba: &[u8]) -> Result<Blob, JsValue> {
+    let mut webp = Vec::new();
+    image_webp::WebPEncoder::new(&mut webp)
+        .encode(rgba, width, height, image_webp::ColorType::Rgba8)
+        .map_err(|e| invalid(&format!("cannot encode the WebP: {e}")))?;
+    bytes_blob(&webp, Format::Webp)
 }
 
 /// Draws RGBA on a canvas of its size.

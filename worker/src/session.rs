@@ -5,8 +5,7 @@
 //! (`webcodecs::draw`). Times that follow each other from the same keyframe are decoded in one pass
 //! (at most [`MAX_TAKEN`] frames at once). Every step says `None` where this path cannot go on
 //! (no codec string, a refused config, packets without timestamps, a decoder error, a frame
-//! the browser converted to RGB with colours that may not be the engine's): the whole engine then
-//! makes what was asked.
+//! the browser converted itself or resized): the whole engine then makes what was asked.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,8 +30,8 @@ pub struct Session {
     engines: Rc<Engines>,
     pub info: VideoInfo,
     config: DecoderConfig,
-    /// Whether a frame the browser converted to RGB itself is taken even though the stream names
-    /// no matrix: only where the wasm decoders cannot make it instead (AV1).
+    /// Whether a frame the browser converted itself (`converted_by_browser`) is taken: only
+    /// where the wasm decoders cannot make it instead (AV1).
     browser_colours: bool,
 }
 
@@ -80,7 +79,11 @@ impl Session {
             opened
         };
         let (info, config) = opened?;
-        let browser_colours = config.matrix_declared || !thumbnail_engine::formats::wasm_decodes(&info.codec);
+        let browser_colours = !thumbnail_engine::formats::wasm_decodes(&info.codec);
+        if !browser_colours && engines.decoders.converts_itself(&config) {
+            engines.demuxer.borrow_mut().close();
+            return None;
+        }
         let session = Session {
             engines: engines.clone(),
             info,
@@ -134,14 +137,23 @@ impl Session {
         let take = {
             let (engines, drawn, config) = (self.engines.clone(), drawn.clone(), self.config.clone());
             let (times, rotation, browser_colours) = (pass.times.clone(), self.info.rotation, self.browser_colours);
+            let picture_size = (self.info.coded_width, self.info.coded_height);
             move |index: usize, frame: VideoFrame| {
                 if converted_by_browser(&frame) && !browser_colours {
-                    // Not the engine's colours: this job and the later ones on the wasm decoders.
-                    engines.decoders.refuse(&config);
+                    // Not the engine's colours: this job and the codec's later ones on the wasm
+                    // decoders.
+                    engines.decoders.converted_itself(&config);
                     frame.close();
                     return;
                 }
                 let (w, h) = visible_size(&frame);
+                if (w, h) != picture_size {
+                    // Resized by the browser (WebKit's GStreamer applies a sample aspect ratio
+                    // to the picture's rows: 320x240 at 4:3 comes out 320x180): the wasm
+                    // decoders make it from the stream's own pixels.
+                    frame.close();
+                    return;
+                }
                 let Ok((width, height)) = engines.demuxer.borrow().output_size(w, h, fit.0, fit.1) else {
                     frame.close();
                     return;

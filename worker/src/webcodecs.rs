@@ -58,6 +58,9 @@ fn config(c: &DecoderConfig) -> VideoDecoderConfig {
 #[derive(Default)]
 pub struct Decoders {
     support: RefCell<HashMap<(String, Option<Vec<u8>>), bool>>,
+    /// The configs' codec strings whose frames this browser converted itself (see
+    /// [`converted_by_browser`]).
+    converts_itself: RefCell<std::collections::HashSet<String>>,
     kept: RefCell<Option<Kept>>,
 }
 
@@ -154,10 +157,15 @@ impl Decoders {
         answer
     }
 
-    /// From now on, says that the browser does not decode `c` (its frames of it are not the
-    /// engine's: see [`converted_by_browser`]), so that later jobs go to the wasm decoders at once.
-    pub fn refuse(&self, c: &DecoderConfig) {
-        self.support.borrow_mut().insert((c.codec.clone(), c.description.clone()), false);
+    /// Remembers that this browser converted a frame of `c`'s codec itself (see
+    /// [`converted_by_browser`]).
+    pub fn converted_itself(&self, c: &DecoderConfig) {
+        self.converts_itself.borrow_mut().insert(c.codec.clone());
+    }
+
+    /// Whether this browser converted a frame of `c`'s codec (its codec string) itself.
+    pub fn converts_itself(&self, c: &DecoderConfig) -> bool {
+        self.converts_itself.borrow().contains(&c.codec)
     }
 
     /// A decoder configured for `c`: the kept one, or a new one (the old one closed). Asked for
@@ -267,10 +275,9 @@ fn micros(seconds: f64) -> f64 {
 /// the output size, chroma to the full height and half the width, each chroma sample shared by two
 /// pixels, or the full width for an odd one), converted with the stream's matrix and range, then
 /// turned as the engine's copy_rgba.
-/// A frame the browser has already converted to RGB (Firefox's: BGRX) is taken as it is, then
-/// scaled: the browser converted it with the stream's matrix and range, when the stream names
-/// them (see [`converted_by_browser`] for when it does not). A pixel format other than these is
-/// converted by the browser's canvas instead.
+/// Frames in other formats (taken only where the wasm decoders cannot make them, see
+/// [`converted_by_browser`]): RGB ones (Firefox's BGRX) are scaled as they are, any other is
+/// converted by the browser's canvas.
 pub async fn draw(
     frame: VideoFrame,
     width: u32,
@@ -294,19 +301,26 @@ pub async fn draw(
     Ok(turn(made?, size.0, size.1, rotation))
 }
 
+/// The layout of the frame's planes, where it is one `pixels` converts.
+fn layout(frame: &VideoFrame) -> Option<Layout> {
+    use web_sys::VideoPixelFormat as F;
+    Some(match frame.format()? {
+        F::I420 | F::I420a => Layout::I420,
+        F::I420p10 => Layout::I420P10,
+        F::I422 | F::I422a => Layout::I422,
+        F::I422p10 => Layout::I422P10,
+        F::I444 | F::I444a => Layout::I444,
+        F::I444p10 => Layout::I444P10,
+        F::Nv12 => Layout::Nv12,
+        _ => return None,
+    })
+}
+
 /// The frame's planes as `copyTo` writes them, for the layouts `pixels` converts (None: another
 /// format, or a layout that does not fit what was copied).
 async fn planes(frame: &VideoFrame) -> Result<Option<Planes>, JsValue> {
-    use web_sys::VideoPixelFormat as F;
-    let layout = match frame.format() {
-        Some(F::I420 | F::I420a) => Layout::I420,
-        Some(F::I420p10) => Layout::I420P10,
-        Some(F::I422 | F::I422a) => Layout::I422,
-        Some(F::I422p10) => Layout::I422P10,
-        Some(F::I444 | F::I444a) => Layout::I444,
-        Some(F::I444p10) => Layout::I444P10,
-        Some(F::Nv12) => Layout::Nv12,
-        _ => return Ok(None),
+    let Some(layout) = layout(frame) else {
+        return Ok(None);
     };
     let (w, h) = visible_size(frame);
     let (bytes, copied) = copied(frame).await?;
@@ -339,15 +353,17 @@ async fn copied(frame: &VideoFrame) -> Result<(Vec<u8>, js_sys::Array), JsValue>
     Ok((buffer.to_vec(), layout.unchecked_into()))
 }
 
-/// Whether the browser handed out `frame` already converted to RGB, with a matrix and range of
-/// its choosing. Measured in Firefox ESR 153, whose frames are all BGRX: it converts with the
-/// stream's own matrix and range where the stream names them (BT.601, BT.709, full range: the
-/// engine's pixels), with BT.709 where it names none (the engine's rule is BT.601). Such a frame
-/// of a stream that names no matrix is the engine's only if the browser happens to share its
-/// rule, which nothing tells: the wasm decoders make it instead, where they decode the codec.
+/// Whether the engine's conversion cannot be applied to `frame`: it is not in one of the YUV
+/// layouts `pixels` converts, so its colours are the browser's own decisions, which the frame
+/// does not tell. Measured: Firefox ESR 153's decoded frames are all BGRX (read back from its
+/// decoding process): a stream that names no matrix is converted with BT.709 (the engine's rule,
+/// swscale's, is BT.601: pure green comes out (0, 217, 0), 25 dB from the engine's frame), one
+/// tagged BT.709 has its transfer managed to sRGB as well (34.5 dB), and its `colorSpace` echoes
+/// the decoder config, not what was done. WebKitGTK 2.50 gives 10-bit HEVC frames no format (its
+/// canvas draws them 27-29 dB from the engine's). Such frames are made by the wasm decoders
+/// instead wherever they decode the codec.
 pub fn converted_by_browser(frame: &VideoFrame) -> bool {
-    use web_sys::VideoPixelFormat as F;
-    matches!(frame.format(), Some(F::Rgba | F::Rgbx | F::Bgra | F::Bgrx))
+    layout(frame).is_none()
 }
 
 /// An RGB frame's pixels as RGBA at its visible size (None: not an RGB format, or a layout that
