@@ -246,6 +246,31 @@ async fn the_page_makes_the_real_world_fixtures_like_the_server(kind: BrowserKin
     browser.close().await;
 }
 
+/// An mt engine that cannot start (its wasm broken here; in a browser: threads refused, a worker
+/// blocked) is not the end: the same job is made by the st engine, and so are the next.
+async fn a_failed_mt_start_falls_back_to_the_st_engine_in_the_same_job(kind: BrowserKind) {
+    let engines = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(test_support::root().join("engine/dist")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_file() && !name.ends_with(".br") && !name.ends_with(".gz") {
+            std::fs::copy(&path, engines.path().join(&name)).unwrap();
+        }
+    }
+    std::fs::write(engines.path().join("thumbnail-engine-mt.wasm"), b"\0asm not really").unwrap();
+    let server = Server::start(
+        Path::new(env!("CARGO_BIN_EXE_thumbnail-server")),
+        &["--engine-dir", engines.path().to_str().unwrap()],
+    );
+    let browser = Browser::start(kind).await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    // MPEG-4 Part 2: no browser decodes it, so the whole engine must start.
+    for _ in 0..2 {
+        assert_made_like_native(&browser, &fixture("mpeg4.avi"), "browser-st", SAME_FRAME_DB).await;
+    }
+    browser.close().await;
+}
+
 /// POSTs the server has answered on `route`, from its metrics.
 async fn posts_to(server: &Server, route: &str) -> f64 {
     let text = server.metrics().await;
@@ -1425,6 +1450,7 @@ async fn urls_are_read_in_ranges(kind: BrowserKind) {
 }
 
 in_every_browser!(
+    a_failed_mt_start_falls_back_to_the_st_engine_in_the_same_job,
     the_page_makes_every_fixture_with_the_mt_engine,
     the_page_makes_the_real_world_fixtures_like_the_server,
     auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_server,

@@ -274,19 +274,22 @@ impl Browser {
     }
 
     /// Polls `expression` in the page until it is truthy (then returns its value) or `timeout` passes.
+    /// A script that fails (a page being replaced: Firefox's "Document was unloaded") counts as
+    /// not yet.
     pub async fn wait_for(&self, expression: &str, timeout: Duration) -> Value {
         let started = std::time::Instant::now();
         loop {
-            let value = self
-                .client
-                .execute(&format!("return {expression};"), vec![])
-                .await
-                .unwrap();
-            let truthy = !matches!(&value, Value::Null | Value::Bool(false)) && value != json!(0) && value != json!("");
+            let value = self.client.execute(&format!("return {expression};"), vec![]).await;
+            let truthy = value
+                .as_ref()
+                .is_ok_and(|v| !matches!(v, Value::Null | Value::Bool(false)) && *v != json!(0) && *v != json!(""));
             if truthy {
-                return value;
+                return value.unwrap();
             }
-            assert!(started.elapsed() < timeout, "timed out waiting for {expression}");
+            assert!(
+                started.elapsed() < timeout,
+                "timed out waiting for {expression} (last: {value:?})"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
