@@ -198,7 +198,7 @@ async fn assert_made_like_native(browser: &Browser, file: &Path, engine: &str, f
 async fn the_page_makes_every_fixture_with_the_mt_engine(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     assert_eq!(
         browser.run("return self.crossOriginIsolated;", vec![]).await,
         json!(true),
@@ -237,7 +237,7 @@ async fn the_page_makes_every_fixture_with_the_mt_engine(kind: BrowserKind) {
 async fn the_page_makes_the_real_world_fixtures_like_the_server(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     for case in REAL_WORLD {
         if let Expect::Frame { .. } = case.expect {
             assert_made_like_native(&browser, &fixture(case.file), kind.isolated_engine(), case.wasm_db).await;
@@ -263,7 +263,7 @@ async fn a_failed_mt_start_falls_back_to_the_st_engine_in_the_same_job(kind: Bro
         &["--engine-dir", engines.path().to_str().unwrap()],
     );
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     // MPEG-4 Part 2: no browser decodes it, so the whole engine must start.
     for _ in 0..2 {
         assert_made_like_native(&browser, &fixture("mpeg4.avi"), "browser-st", SAME_FRAME_DB).await;
@@ -284,7 +284,7 @@ async fn posts_to(server: &Server, route: &str) -> f64 {
 async fn auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_server(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     // The page promises the video is not uploaded: neither WebCodecs nor the wasm engine decodes
     // PNG in QuickTime, so it asks.
     browser.choose_file("#file", &fixture("png.mov")).await;
@@ -366,7 +366,7 @@ async fn auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_ser
 async fn bad_files_show_a_typed_error_in_words(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     for (file, expected) in BAD_INPUTS {
         let outcome = make_on_page(&browser, &fixture(file)).await;
         let Outcome::Failed { code, words } = outcome else {
@@ -406,7 +406,7 @@ async fn another_origin_without_isolation_gets_the_st_engine_and_the_server(kind
     let server = start_server();
     let page = serve_page_on_another_origin(embedding_page(&server.base)).await;
     let browser = Browser::start(kind).await;
-    browser.client.goto(&page).await.unwrap();
+    browser.goto(&page).await;
     browser.wait_for("window.Thumbnailer", JOB_TIME).await;
     assert_eq!(
         browser.run("return self.crossOriginIsolated;", vec![]).await,
@@ -473,7 +473,7 @@ const JOB_HOOKS: &str = "
 async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     let big = fixture("h264-1080p.mp4");
 
     // The page's Cancel button, pressed once the job is on the engine (a 1080p exact seek).
@@ -614,7 +614,7 @@ async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing(kind: 
 
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     assert_made_like_native(&browser, &fixture("h264.mp4"), kind.isolated_engine(), SAME_FRAME_DB).await;
     let before = browser.peak_rss_kib();
     assert_made_like_native(&browser, &large, kind.isolated_engine(), SAME_FRAME_DB).await;
@@ -637,7 +637,7 @@ async fn a_file_over_4_gib_gives_its_thumbnail_without_the_memory_growing(kind: 
 async fn the_browser_and_the_server_answer_alike(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     let files = [
         "h264.mp4",
         "rotated.mp4",
@@ -695,7 +695,7 @@ async fn the_browser_and_the_server_answer_alike(kind: BrowserKind) {
 async fn the_page_shows_a_filmstrip_and_live_frames(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     browser.choose_file("#file", &fixture("h264.mp4")).await;
     browser
         .wait_for("document.querySelectorAll('#filmstrip button').length === 10", JOB_TIME)
@@ -802,7 +802,7 @@ async fn the_page_shows_a_filmstrip_and_live_frames(kind: BrowserKind) {
 async fn frames_come_one_at_a_time_like_the_native_engine_s(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     let file = fixture("h264.mp4");
     browser.choose_file("#file", &file).await;
     let got = browser
@@ -921,7 +921,7 @@ async fn frames_come_one_at_a_time_like_the_native_engine_s(kind: BrowserKind) {
 async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     browser.choose_file("#file", &fixture("h264.mp4")).await;
     let got = browser
         .run(
@@ -967,7 +967,7 @@ async fn an_animated_webp_in_the_browser_is_the_canvas_s_stills(kind: BrowserKin
 async fn the_server_engine_runs_long_work_as_jobs(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     browser.choose_file("#file", &fixture("h264-1080p.mp4")).await;
     browser
         .run("window.big = document.getElementById('file').files[0];", vec![])
@@ -1104,7 +1104,7 @@ fn floor_db(kind: BrowserKind, engine: &str) -> f64 {
 async fn every_fixture_through_webcodecs_and_the_wasm_decoders(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     let mut names: Vec<&str> = VIDEOS.iter().map(|v| v.file).collect();
     names.extend(["av1.mp4", "h264-1080p.mp4"]);
     names.extend(
@@ -1241,7 +1241,7 @@ fn png_rgba(base64: &Value) -> Vec<u8> {
 async fn sheets_series_and_animations_come_from_webcodecs_too(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     let assert_frames_native = |name: &str, file: &Path, frames: &Value, times: &[f64], engines: &[&str]| {
         let frames = frames.as_array().unwrap_or_else(|| panic!("{name}: {frames}"));
         assert_eq!(frames.len(), times.len(), "{name}");
@@ -1348,7 +1348,7 @@ async fn urls_are_read_in_ranges(kind: BrowserKind) {
     let ranges = test_support::RangeServer::start(&test_support::fixtures());
     let server = start_server();
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     let base = ranges.base.clone();
     let run = |js: String| {
         let browser = &browser;

@@ -73,7 +73,7 @@ async fn after_one_visit_the_page_works_with_the_server_stopped(kind: BrowserKin
     let server = start(&[]);
     let url = server.url("/");
     let browser = Browser::start(kind).await;
-    browser.client.goto(&url).await.unwrap();
+    browser.goto(&url).await;
     let ready = wait_until_offline_ready(&browser).await;
     assert_eq!(ready["names"].as_array().unwrap().len(), 1, "{ready}");
     // Everything the server lists in the service worker is cached; the list is what it serves.
@@ -108,7 +108,7 @@ async fn after_one_visit_the_page_works_with_the_server_stopped(kind: BrowserKin
     assert_eq!(offline, "unreachable");
 
     // Navigated to again, not refreshed: geckodriver's refresh bypasses the service worker.
-    browser.client.goto(&url).await.unwrap();
+    browser.goto(&url).await;
     browser.wait_for("document.getElementById('make')", WAIT).await;
     assert_eq!(
         browser.run("return self.crossOriginIsolated;", vec![]).await,
@@ -140,12 +140,12 @@ async fn a_new_version_waits_for_the_open_page_then_replaces_the_old_cache(kind:
     let (_dir, www) = copy_of_www();
     let server = start(&["--www", www.to_str().unwrap()]);
     let browser = Browser::start(kind).await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     let first = wait_until_offline_ready(&browser).await;
     let old_cache = first["names"][0].as_str().unwrap().to_owned();
     // A page the worker controls (the first visit's page is not: the worker never claims pages).
     // (Navigated to again: geckodriver's refresh bypasses the service worker.)
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.goto(&server.url("/")).await;
     browser.wait_for("navigator.serviceWorker.controller", WAIT).await;
 
     let css = www.join("app.css");

@@ -58,7 +58,7 @@ async fn the_widget_works_on_another_origin_in_the_browser_and_via_the_server(ki
     let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let page = serve_page_on_another_origin(demo_page(&server.base)).await;
     let browser = Browser::start(kind).await;
-    browser.client.goto(&page).await.unwrap();
+    browser.goto(&page).await;
     browser
         .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
         .await;
@@ -201,7 +201,7 @@ async fn the_widget_retries_a_failed_start_follows_its_attributes_and_never_uplo
     let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let page = serve_page_on_another_origin(resilience_page(&server.base)).await;
     let browser = Browser::start(kind).await;
-    browser.client.goto(&page).await.unwrap();
+    browser.goto(&page).await;
     browser
         .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
         .await;
@@ -260,7 +260,7 @@ async fn the_slider_shows_frames_live_without_restarting_the_engine(kind: Browse
     let server = Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &[]);
     let page = serve_page_on_another_origin(demo_page(&server.base)).await;
     let browser = Browser::start(kind).await;
-    browser.client.goto(&page).await.unwrap();
+    browser.goto(&page).await;
     browser
         .wait_for("customElements.get('video-thumbnailer')", JOB_TIME)
         .await;
@@ -333,7 +333,7 @@ async fn the_widget_takes_a_url_in_its_src_attribute(kind: BrowserKind) {
     ))
     .await;
     let browser = Browser::start(kind).await;
-    browser.client.goto(&page).await.unwrap();
+    browser.goto(&page).await;
     let mut seen = 0;
     let event = next_event(&browser, &mut seen).await;
     assert_eq!(

@@ -457,7 +457,7 @@ fn js_times(times: &[serde_json::Value]) -> Vec<Duration> {
         .collect()
 }
 
-/// In headless chromium against the real server: the JS API's first thumbnail on a fresh profile
+/// In the headless browser of the run (`--browser`) against the real server: the JS API's first thumbnail on a fresh profile
 /// (cold: nothing cached, from importing the API to the image) and then per thumbnail (warm), for
 /// the mt engine (a cross-origin-isolated page of the server) and the st engine (a page of another
 /// origin without COOP/COEP, as a site embedding the thumbnailer).
@@ -467,8 +467,9 @@ fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTi
 
     let _ = writeln!(
         report,
-        "## In the browser: headless chromium, the JS API against the real server
-"
+        "## In the browser: headless {}, the JS API against the real server
+",
+        browser_kind().name()
     );
     let _ = writeln!(
         report,
@@ -498,14 +499,14 @@ fn browser(report: &mut String, runs: usize, cold_runs: usize, native: &NativeTi
             let mut cold = Vec::new();
             for _ in 0..cold_runs {
                 let browser = Browser::start(browser_kind()).await;
-                browser.client.goto(&page).await.unwrap();
+                browser.goto(&page).await;
                 let (times, made_by) = time_thumbnails(&browser, &server.base, &inputs()[0].1, 1, 0).await;
                 assert_eq!(made_by, engine);
                 cold.push(times[0]);
                 browser.close().await;
             }
             let browser = Browser::start(browser_kind()).await;
-            browser.client.goto(&page).await.unwrap();
+            browser.goto(&page).await;
             for (i, (label, file)) in inputs().iter().enumerate() {
                 let (times, made_by) = time_thumbnails(&browser, &server.base, file, runs, 1).await;
                 assert_eq!(made_by, engine);
@@ -873,15 +874,16 @@ const TIME_SHEETS: &str = "
     }
     return out;";
 
-/// The tutorial's GIF in headless chromium: our JS API (WebCodecs, and the wasm decoders) against
+/// The tutorial's GIF in the run's headless browser: our JS API (WebCodecs, and the wasm decoders) against
 /// ffmpeg.wasm's mt core.
 fn gif_in_browser(report: &mut String, runs: usize) {
     let out = in_browser("h264-1080p.mp4", &format!("{TIMED}{TIME_GIFS}"), runs);
     let (ours, ours_bytes, ours_engine) = browser_figure(&out, "ours");
     let (wasm, wasm_bytes, wasm_engine) = browser_figure(&out, "ours-wasm");
     let (theirs, their_bytes, _) = browser_figure(&out, "ffmpeg.wasm");
+    let browser = browser_kind().name();
     report.push_str(&format!(
-        "\n### The same GIF in headless chromium (warm: after one untimed run, median of {runs})\n\n\
+        "\n### The same GIF in headless {browser} (warm: after one untimed run, median of {runs})\n\n\
          | system | time | bytes |\n| --- | ---: | ---: |\n\
          | ours, JS API, {ours_engine} (`t.thumbnail(file, {{ format: 'gif' }})`) | {} | {ours_bytes} |\n\
          | ours, JS API, {wasm_engine} (`webcodecs: false`) | {} | {wasm_bytes} |\n\
@@ -895,14 +897,15 @@ fn gif_in_browser(report: &mut String, runs: usize) {
     ));
 }
 
-/// A contact sheet in headless chromium: the sprite section's sheet (100 tiles of the 10-minute
+/// A contact sheet in the run's headless browser: the sprite section's sheet (100 tiles of the 10-minute
 /// 720p video) by our JS API on both browser paths, beside the native engine's time (`native`).
 fn sheet_in_browser(report: &mut String, runs: usize, native: Duration) {
     let out = in_browser("bench/h264-720p-10min.mp4", &format!("{TIMED}{TIME_SHEETS}"), runs);
     let (ours, _, ours_engine) = browser_figure(&out, "ours");
     let (wasm, _, wasm_engine) = browser_figure(&out, "ours-wasm");
+    let browser = browser_kind().name();
     report.push_str(&format!(
-        "\n### The same sheet in headless chromium (warm: after one untimed run, median of {runs})\n\n\
+        "\n### The same sheet in headless {browser} (warm: after one untimed run, median of {runs})\n\n\
          | system | time |\n| --- | ---: |\n\
          | ours, JS API, {ours_engine} (`t.sprite(file, {{ count: 100, columns: 10, width: 160 }})`) | {} |\n\
          | ours, JS API, {wasm_engine} (`webcodecs: false`) | {} |\n\
@@ -922,7 +925,7 @@ fn in_browser(fixture_name: &str, script: &str, runs: usize) -> serde_json::Valu
     let server = bench_server();
     runtime().block_on(async {
         let browser = Browser::start(browser_kind()).await;
-        browser.client.goto(&server.url("/blank.html")).await.unwrap();
+        browser.goto(&server.url("/blank.html")).await;
         browser.choose_file("#file", &fixture(fixture_name)).await;
         let out = browser.run(script, vec![json!(runs)]).await;
         browser.close().await;
@@ -1062,7 +1065,7 @@ fn peers(report: &mut String, runs: usize, cold_runs: usize, only: &[String]) {
                         continue;
                     }
                     let browser = Browser::start(browser_kind()).await;
-                    browser.client.goto(&server.url("/blank.html")).await.unwrap();
+                    browser.goto(&server.url("/blank.html")).await;
                     browser.choose_file("#file", file).await;
                     let out = browser.run(TIME_PEERS, vec![json!(system), json!(runs.max(2))]).await;
                     browser.close().await;

@@ -255,6 +255,14 @@ impl Browser {
         }
     }
 
+    /// Navigates to `url` and waits for its load event: WebKitWebDriver's navigation may end
+    /// before the page's module scripts have run (a file chosen then found no listener).
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+        self.wait_for("document.readyState === 'complete'", Duration::from_secs(60))
+            .await;
+    }
+
     /// Gives the `<input type=file>` matching `css` a file from this machine.
     pub async fn choose_file(&self, css: &str, path: &std::path::Path) {
         let input = self.client.find(Locator::Css(css)).await.unwrap();

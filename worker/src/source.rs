@@ -58,7 +58,13 @@ impl Source {
         let blob = value
             .dyn_ref::<Blob>()
             .ok_or_else(|| refused("invalid_argument", "pass a File, a Blob or a URL".into()))?;
-        let reader = FileReaderSync::new().map_err(|_| refused("source_refused", "no FileReaderSync".into()))?;
+        // The engine's reads are synchronous: without FileReaderSync this browser cannot run it on
+        // a file (engine_unavailable: `engine: 'auto'` offers the server).
+        let reader = FileReaderSync::new().map_err(|_| Failure {
+            code: "engine_unavailable".into(),
+            message: "this browser's workers have no FileReaderSync, which the engine reads files with".into(),
+            fatal: false,
+        })?;
         Ok(Rc::new(Source::new(
             Backend::Blob(blob.clone(), reader),
             blob.size() as u64,
