@@ -190,7 +190,13 @@ async fn a_new_version_waits_for_the_open_page_then_replaces_the_old_cache(kind:
     );
 
     // The page's Reload button: the new version takes over, the old cache goes.
-    browser.run("document.getElementById('reload').click();", vec![]).await;
+    // (The old page is marked, so that what follows waits for the new one, not a page going away.)
+    browser
+        .run(
+            "window.oldPage = true; document.getElementById('reload').click();",
+            vec![],
+        )
+        .await;
     let started = std::time::Instant::now();
     let names = loop {
         // The page reloads meanwhile: a script may land on the old page as it goes.
@@ -206,7 +212,12 @@ async fn a_new_version_waits_for_the_open_page_then_replaces_the_old_cache(kind:
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     eprintln!("cache {old_cache} replaced by {}", names[0]);
-    browser.wait_for("document.getElementById('make')", WAIT).await;
+    browser
+        .wait_for(
+            "!window.oldPage && document.readyState === 'complete' && document.getElementById('make')",
+            WAIT,
+        )
+        .await;
     let now = browser
         .run(
             "const cache = await caches.open((await caches.keys())[0]);

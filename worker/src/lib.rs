@@ -125,9 +125,9 @@ fn shared_memory_works(scope: &web_sys::WorkerGlobalScope) -> bool {
     let Ok(shared_array_buffer) = Reflect::get(scope, &"SharedArrayBuffer".into()) else {
         return false;
     };
-    let Some(shared_array_buffer) = shared_array_buffer.dyn_ref::<js_sys::Function>() else {
+    if !shared_array_buffer.is_function() {
         return false;
-    };
+    }
     let descriptor = Object::new();
     for (key, value) in [
         ("initial", JsValue::from(1)),
@@ -139,7 +139,7 @@ fn shared_memory_works(scope: &web_sys::WorkerGlobalScope) -> bool {
         }
     }
     js_sys::WebAssembly::Memory::new(&descriptor).is_ok_and(|memory| {
-        Reflect::get(&memory.buffer(), &"constructor".into()).is_ok_and(|made_by| made_by == ***shared_array_buffer)
+        Reflect::get(&memory.buffer(), &"constructor".into()).is_ok_and(|made_by| made_by == shared_array_buffer)
     })
 }
 
