@@ -1,7 +1,9 @@
-//! Browser tests: Debian's headless chromium (chromedriver) against the real server on 127.0.0.1.
-//! The page at / and the JS API at /thumbnailer.js make thumbnails in the browser (the mt engine on
-//! the cross-origin-isolated page, the st engine on a page of another origin without COOP/COEP),
-//! fall back to the server, show typed errors, cancel, and recover after a failed job.
+//! Browser tests, each in Chromium, Firefox ESR and WebKitGTK (`in_every_browser!`), against the
+//! real server on 127.0.0.1. The page at / and the JS API at /thumbnailer.js make thumbnails in the
+//! browser (the mt engine on the cross-origin-isolated page where the browser can run it, the st
+//! engine on a page of another origin without COOP/COEP), fall back to the server, show typed
+//! errors, cancel, and recover after a failed job. Each browser is held to the path its measured
+//! capabilities give (`BrowserKind::webcodecs_or`, `isolated_engine`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -195,7 +197,9 @@ async fn assert_made_like_native(browser: &Browser, file: &Path, engine: &str, f
     assert_like_native(&made, file, at, box_side, engine, floor_db);
 }
 
-async fn the_page_makes_every_fixture_with_the_mt_engine(kind: BrowserKind) {
+/// The app's page (cross-origin isolated) makes every fixture like the native engine: by WebCodecs
+/// where this browser gives the decoded planes, else by its wasm engine (mt; st in WebKitGTK).
+async fn the_page_makes_every_fixture_with_its_wasm_engine(kind: BrowserKind) {
     let server = start_server();
     let browser = Browser::start(kind).await;
     browser.goto(&server.url("/")).await;
@@ -1451,7 +1455,7 @@ async fn urls_are_read_in_ranges(kind: BrowserKind) {
 
 in_every_browser!(
     a_failed_mt_start_falls_back_to_the_st_engine_in_the_same_job,
-    the_page_makes_every_fixture_with_the_mt_engine,
+    the_page_makes_every_fixture_with_its_wasm_engine,
     the_page_makes_the_real_world_fixtures_like_the_server,
     auto_mode_asks_before_sending_what_the_browser_cannot_decode_to_the_server,
     bad_files_show_a_typed_error_in_words,

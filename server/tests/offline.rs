@@ -1,7 +1,8 @@
 //! The page offline after one visit (www/sw.js, versioned by the server at /sw.js): it reloads from
-//! the service worker with the server stopped, stays cross-origin isolated and makes thumbnails with
-//! the mt engine; a new version of an asset waits while an old page is open (that page keeps the old
-//! assets), then replaces the old cache when the page reloads. Headless chromium.
+//! the service worker with the server stopped, stays cross-origin isolated and makes thumbnails
+//! (by WebCodecs or its wasm engine, as the browser allows); a new version of an asset waits while
+//! an old page is open (that page keeps the old assets), then replaces the old cache when the page
+//! reloads. In Chromium, Firefox and WebKitGTK.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,5 +1,6 @@
 //! `<video-thumbnailer>` embedded on a page of another origin (another port, no COOP/COEP), as the
-//! README's snippet does: one module script from the server. Headless chromium, real server.
+//! README's snippet does: one module script from the server. In Chromium, Firefox and WebKitGTK,
+//! against the real server.
 
 use std::path::Path;
 use std::time::Duration;
