@@ -12,9 +12,11 @@ pub struct DecoderConfig {
     /// None: the packets carry their parameter sets (Annex B), or the codec needs none.
     pub description: Option<Vec<u8>>,
     /// The colour matrix the engine converts with (its rule: the stream's, BT.601 when it says
-    /// nothing), as WebCodecs names it, and whether the samples are full range.
+    /// nothing), as WebCodecs names it, and whether the samples are full range (None: the
+    /// container does not say, and the demux-only engine reads no bitstream: the decoder's frames
+    /// tell, as the engine's own decoded frames tell swscale).
     pub matrix: &'static str,
-    pub full_range: bool,
+    pub full_range: Option<bool>,
 }
 
 /// The config for a stream of FFmpeg's codec `codec` ("h264", "hevc", "vp8", "vp9", "av1") of
@@ -34,7 +36,11 @@ pub fn decoder_config(codec: &str, width: u32, height: u32, c: &CodecInfo) -> Op
         codec,
         description,
         matrix: matrix(c.color_space),
-        full_range: c.color_range == 2,
+        full_range: match c.color_range {
+            1 => Some(false),
+            2 => Some(true),
+            _ => None,
+        },
     })
 }
 
@@ -238,8 +244,12 @@ mod tests {
         let config = |c| decoder_config("vp8", 16, 16, &c).unwrap();
         assert_eq!(
             (config(c(2, 0)).matrix, config(c(2, 0)).full_range),
-            ("smpte170m", false)
+            ("smpte170m", None)
         );
-        assert_eq!((config(c(1, 2)).matrix, config(c(1, 2)).full_range), ("bt709", true));
+        assert_eq!(
+            (config(c(1, 2)).matrix, config(c(1, 2)).full_range),
+            ("bt709", Some(true))
+        );
+        assert_eq!(config(c(1, 1)).full_range, Some(false));
     }
 }

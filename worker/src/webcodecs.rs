@@ -31,11 +31,17 @@ pub fn available() -> bool {
 
 /// The config as WebCodecs takes it. The colour space is the engine's conversion: the stream's
 /// matrix and range, and primaries and transfer those of the canvas (sRGB), so that the browser
-/// converts YUV to RGB with the matrix only, as swscale does, and manages no colour besides.
+/// converts YUV to RGB with the matrix only, as swscale does, and manages no colour besides. When
+/// the container does not give the range, none is given: a colour space in the config replaces
+/// the bitstream's (Chromium then calls a full-range H.264 limited), and the frames' `colorSpace`
+/// must tell the range (see `matrix`).
 fn config(c: &DecoderConfig) -> VideoDecoderConfig {
     let config = VideoDecoderConfig::new(&c.codec);
     if let Some(description) = &c.description {
         config.set_description_u8_array(&Uint8Array::from(&description[..]));
+    }
+    if c.full_range.is_none() {
+        return config;
     }
     let colour = VideoColorSpaceInit::new();
     let matrix = match c.matrix {
@@ -45,7 +51,7 @@ fn config(c: &DecoderConfig) -> VideoDecoderConfig {
         _ => VideoMatrixCoefficients::Smpte170m,
     };
     colour.set_matrix(Some(matrix));
-    colour.set_full_range(Some(c.full_range));
+    colour.set_full_range(c.full_range);
     colour.set_primaries(Some(VideoColorPrimaries::Bt709));
     colour.set_transfer(Some(VideoTransferCharacteristics::Iec6196621));
     config.set_color_space(&colour);
@@ -289,7 +295,7 @@ pub async fn draw(
     let (sw, sh) = if turned { (height, width) } else { (width, height) };
     let size = (sw as usize, sh as usize);
     let made = match planes(&frame).await {
-        Ok(Some(planes)) => Ok(planes.to_rgba(size, matrix(config))),
+        Ok(Some(planes)) => Ok(planes.to_rgba(size, matrix(config, &frame))),
         Ok(None) => match rgb(&frame).await {
             Ok(Some(rgba)) => Ok(scale_rgba(&rgba, as_usize(visible_size(&frame)), size)),
             Ok(None) => canvas_rgba(&frame).map(|(rgba, from)| scale_rgba(&rgba, from, size)),
@@ -403,8 +409,9 @@ fn as_usize((w, h): (u32, u32)) -> (usize, usize) {
     (w as usize, h as usize)
 }
 
-/// swscale's matrix for the stream's (unspecified: BT.601, as the engine converts).
-fn matrix(config: &DecoderConfig) -> Matrix {
+/// swscale's matrix for the stream's (unspecified: BT.601, as the engine converts), and its range:
+/// the container's, else what the decoded frame says (the bitstream's), else limited.
+fn matrix(config: &DecoderConfig, frame: &VideoFrame) -> Matrix {
     let (kr, kb) = match config.matrix {
         "bt709" => (0.2126, 0.0722),
         "bt2020-ncl" => (0.2627, 0.0593),
@@ -413,7 +420,10 @@ fn matrix(config: &DecoderConfig) -> Matrix {
     Matrix {
         kr,
         kb,
-        full_range: config.full_range,
+        full_range: config
+            .full_range
+            .or_else(|| frame.color_space().full_range())
+            .unwrap_or(false),
     }
 }
 
