@@ -100,18 +100,8 @@ fn read_until<T>(stdout: ChildStdout, log: &std::path::Path, found: impl Fn(&str
 }
 
 /// Copies what a program goes on writing to its log, in the background.
-fn drain(stdout: impl Read + Send + 'static, mut log: std::fs::File) {
-    let mut stdout = stdout;
+fn drain(mut stdout: impl Read + Send + 'static, mut log: std::fs::File) {
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut log));
-}
-
-/// A free TCP port on 127.0.0.1 (for a driver that cannot be told to pick one itself).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Browser {
@@ -196,7 +186,7 @@ impl Browser {
                 let number = read_until(xvfb.stdout.take().unwrap(), &log, |line| line.parse::<u32>().ok())
                     .unwrap_or_else(|| panic!("Xvfb did not start; see {}", log.display()));
                 display = Some(xvfb);
-                let port = free_port();
+                let port = crate::free_port();
                 let mut driver = spawn(
                     Command::new("WebKitWebDriver")
                         .args([format!("--port={port}"), "--host=127.0.0.1".into()])

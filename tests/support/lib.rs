@@ -338,6 +338,16 @@ impl Drop for TestDir {
     }
 }
 
+/// A free TCP port on 127.0.0.1, for a server that must be told its port (nginx, PostgreSQL,
+/// WebKitWebDriver).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A number no other call in this process got (for log and file names).
 pub(crate) fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -45,14 +45,6 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Postgres {
     pub fn start() -> Postgres {
         let bin = bin_dir();
@@ -74,7 +66,7 @@ impl Postgres {
             .output()
             .unwrap();
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        let port = free_port();
+        let port = crate::free_port();
         let logs = crate::root().join("target/test-logs");
         std::fs::create_dir_all(&logs).unwrap();
         let log = std::fs::File::create(logs.join(format!("postgres-{}-{port}.log", std::process::id()))).unwrap();

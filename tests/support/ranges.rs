@@ -37,11 +37,7 @@ impl RangeServer {
             "nginx is not installed (Debian's nginx-light; ./dev.sh test installs it)"
         );
         let dir = TestDir::new("nginx");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::free_port();
         let d = dir.path().display();
         let root = root.canonicalize().unwrap();
         let root = root.display();
