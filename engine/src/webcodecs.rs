@@ -12,9 +12,9 @@ pub struct DecoderConfig {
     /// None: the packets carry their parameter sets (Annex B), or the codec needs none.
     pub description: Option<Vec<u8>>,
     /// The colour matrix the engine converts with (its rule: the stream's, BT.601 when it says
-    /// nothing), as WebCodecs names it, and whether the samples are full range (None: the
-    /// container does not say, and the demux-only engine reads no bitstream: the decoder's frames
-    /// tell, as the engine's own decoded frames tell swscale).
+    /// nothing), as WebCodecs names it, and whether the samples are full range (None: neither the
+    /// container nor, for H.264, the SPS says: the decoder's frames tell, as the engine's own
+    /// decoded frames tell swscale).
     pub matrix: &'static str,
     pub full_range: Option<bool>,
 }
@@ -24,6 +24,7 @@ pub struct DecoderConfig {
 /// parameters cannot be told without decoding.
 pub fn decoder_config(codec: &str, width: u32, height: u32, c: &CodecInfo) -> Option<DecoderConfig> {
     let x = &c.extradata[..];
+    let signal = if codec == "h264" { h264_signal(x) } else { None };
     let (codec, description) = match codec {
         "h264" => h264(c, x)?,
         "hevc" => hevc(c, x)?,
@@ -32,15 +33,51 @@ pub fn decoder_config(codec: &str, width: u32, height: u32, c: &CodecInfo) -> Op
         "av1" => av1(x)?,
         _ => return None,
     };
+    // The bitstream's colour description wins over the container's, as in FFmpeg's decoders.
+    let (space, range) = match signal {
+        Some(s) => (s.matrix.unwrap_or(c.color_space), if s.full_range { 2 } else { 1 }),
+        None => (c.color_space, c.color_range),
+    };
     Some(DecoderConfig {
         codec,
         description,
-        matrix: matrix(c.color_space),
-        full_range: match c.color_range {
+        matrix: matrix(space),
+        full_range: match range {
             1 => Some(false),
             2 => Some(true),
             _ => None,
         },
+    })
+}
+
+/// What an H.264 sequence parameter set's VUI says of the samples (`video_signal_type`).
+struct Signal {
+    full_range: bool,
+    /// `matrix_coefficients` (the same numbers as FFmpeg's AVColorSpace), when described.
+    matrix: Option<i32>,
+}
+
+/// The first SPS of avcC or of Annex B parameter sets, read with h264-reader: the decoder takes
+/// range and matrix from it (so the engine's frames are converted with them), but the demux-only
+/// engine reads no bitstream, and a WebCodecs decoder given no colour space may not say the range
+/// (Chromium calls a full-range H.264 limited). None when there is no SPS or it has no signal type.
+fn h264_signal(x: &[u8]) -> Option<Signal> {
+    use h264_reader::avcc::AvcDecoderConfigurationRecord;
+    use h264_reader::nal::{sps::SeqParameterSet, Nal, RefNal};
+    let sps: &[u8] = if x.first() == Some(&1) {
+        AvcDecoderConfigurationRecord::try_from(x)
+            .ok()?
+            .sequence_parameter_sets()
+            .next()?
+            .ok()?
+    } else {
+        annex_b_nals(x).find(|n| n.first().is_some_and(|h| h & 0x1f == 7))?
+    };
+    let sps = SeqParameterSet::from_bits(RefNal::new(sps, &[], true).rbsp_bits()).ok()?;
+    let signal = sps.vui_parameters?.video_signal_type?;
+    Some(Signal {
+        full_range: signal.video_full_range_flag,
+        matrix: signal.colour_description.map(|d| i32::from(d.matrix_coefficients)),
     })
 }
 
@@ -251,5 +288,48 @@ mod tests {
             ("bt709", Some(true))
         );
         assert_eq!(config(c(1, 1)).full_range, Some(false));
+    }
+
+    /// x264's full-range BT.601 (`colour-full-range.mp4`): the container says nothing of the
+    /// colours, the SPS's VUI does, in avcC and in Annex B alike; and it overrides a container's.
+    #[test]
+    fn the_range_and_matrix_of_an_h264_sps() {
+        let sps = "6764000dacd94141fb016e04040c800000030080000019078a14cb";
+        let avcc = hex(&format!("0164000dffe1001b{sps}01000468ef8fcbfdf8f800"));
+        let c = decoder_config("h264", 320, 240, &info(&avcc)).unwrap();
+        assert_eq!((c.matrix, c.full_range), ("smpte170m", Some(true)));
+        let annex_b = hex(&format!("00000001{sps}0000000168ef8fcbfdf8f8"));
+        let tagged = CodecInfo {
+            color_space: 1,
+            color_range: 1,
+            ..info(&annex_b)
+        };
+        let c = decoder_config("h264", 320, 240, &tagged).unwrap();
+        assert_eq!(
+            (c.codec.as_str(), c.matrix, c.full_range),
+            ("avc1.64000d", "smpte170m", Some(true))
+        );
+        // an SPS without a VUI (the earlier test's): the container's
+        let plain = [0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0x11];
+        let c = decoder_config(
+            "h264",
+            320,
+            240,
+            &CodecInfo {
+                color_range: 2,
+                ..info(&plain)
+            },
+        )
+        .unwrap();
+        assert_eq!((c.matrix, c.full_range), ("smpte170m", Some(true)));
+        let c = decoder_config("h264", 320, 240, &info(&plain)).unwrap();
+        assert_eq!(c.full_range, None);
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! The native engine against the ffmpeg CLI on the generated fixtures.
 
 use test_support::{cli_frame, cli_frame_by, fixture, psnr, rotation_of, Expect, BAD_INPUTS, REAL_WORLD, VIDEOS};
-use thumbnail_engine::{webcodecs, Engine, Image, Interrupt, OpenOptions};
+use thumbnail_engine::{layout::CodecInfo, webcodecs, Engine, Image, Interrupt, OpenOptions};
 use thumbnail_vocabulary::{ErrorKind, Seek};
 
 /// Our frame and the CLI's are the same picture when at least this close (dB). Neighbouring
@@ -529,6 +529,24 @@ fn packets_lead_to_the_frame_the_engine_decodes() {
         if ["h264", "hevc", "vp8", "vp9", "av1"].contains(&info.codec.as_str()) && !name.starts_with("raw.") {
             let config = config.unwrap_or_else(|| panic!("{name}: no decoder config for {}", info.codec));
             assert!(config.codec.len() >= 3, "{name}: {config:?}");
+        }
+        // The demux-only engine knows the colours only from the container; from an H.264
+        // bitstream the config reads them itself, and they are those the decoder used.
+        if info.codec == "h264" {
+            let untagged = CodecInfo {
+                color_space: 2,
+                color_range: 0,
+                ..codec.clone()
+            };
+            let config = webcodecs::decoder_config("h264", info.coded_width, info.coded_height, &untagged);
+            if let Some(full_range) = config.and_then(|c| c.full_range) {
+                assert_eq!(
+                    full_range,
+                    codec.color_range == 2,
+                    "{name}: the SPS's range is not the decoder's ({})",
+                    codec.color_range
+                );
+            }
         }
         for (t, seek) in [
             (at, Seek::Exact),

@@ -32,9 +32,8 @@ pub fn available() -> bool {
 /// The config as WebCodecs takes it. The colour space is the engine's conversion: the stream's
 /// matrix and range, and primaries and transfer those of the canvas (sRGB), so that the browser
 /// converts YUV to RGB with the matrix only, as swscale does, and manages no colour besides. When
-/// the container does not give the range, none is given: a colour space in the config replaces
-/// the bitstream's (Chromium then calls a full-range H.264 limited), and the frames' `colorSpace`
-/// must tell the range (see `matrix`).
+/// neither the container nor (H.264) the SPS gives the range, none is given: a colour space in the
+/// config replaces the bitstream's, and the frames' `colorSpace` must tell the range (see `matrix`).
 fn config(c: &DecoderConfig) -> VideoDecoderConfig {
     let config = VideoDecoderConfig::new(&c.codec);
     if let Some(description) = &c.description {
