@@ -76,7 +76,8 @@ const thumbnailers = new Map(); // one per engine choice, made on first use
 function thumbnailer() {
   const engine = ui.engine.value;
   if (!thumbnailers.has(engine)) {
-    const created = Thumbnailer.create({ engine, confirmUpload: askToUpload });
+    // the server this page comes from (its POST /thumbnail), for what the browser cannot make
+    const created = Thumbnailer.create({ engine, server: new URL('thumbnail', import.meta.url).href, confirmUpload: askToUpload });
     created.catch(() => thumbnailers.delete(engine)); // try again next time
     thumbnailers.set(engine, created);
   }

@@ -1,12 +1,10 @@
 // The thumbnailer's JS API (types: thumbnailer.d.ts). Glue between the page, the Web Worker that
 // runs the engine in the browser (thumbnailer-worker.js + the Rust worker), and the server's
-// POST /thumbnail fallback. Options are parsed by the Rust vocabulary on either side. Importing
-// it also defines the <video-thumbnailer> element (video-thumbnailer.js).
+// POST /thumbnail fallback. Options are parsed by the Rust vocabulary on either side. The element
+// <video-thumbnailer> is another module (video-thumbnailer.js): importing this one defines nothing.
 //
 //   const t = await Thumbnailer.create({ server: '/thumbnail', engine: 'auto' });
 //   const { blob, width, height, time, engine } = await t.thumbnail(file, { at: '10%', width: 640 });
-
-import { defineVideoThumbnailer } from './video-thumbnailer.js';
 
 /** A failure with a `code` to switch on (see thumbnailer.d.ts for the list). */
 export class ThumbnailError extends Error {
@@ -21,7 +19,56 @@ export class ThumbnailError extends Error {
 /** Codes after which `auto` asks the server instead: the browser engine cannot make this frame. */
 const FALL_BACK_ON = new Set(['unsupported_codec', 'engine_crashed', 'engine_unavailable', 'no_memory']);
 const ENGINES = new Set(['auto', 'browser', 'server']);
-const here = new URL('.', import.meta.url);
+
+/** The files the worker loads, by their paths in the package (the same under the server's `/`). */
+const ASSET_PATHS = [
+  'thumbnailer-worker.js',
+  'pkg/thumbnail_worker.js',
+  'pkg/thumbnail_worker_bg.wasm',
+  'engine/thumbnail-engine-demux.js',
+  'engine/thumbnail-engine-demux.wasm',
+  'engine/thumbnail-engine-st.js',
+  'engine/thumbnail-engine-st.wasm',
+  'engine/thumbnail-engine-mt.js',
+  'engine/thumbnail-engine-mt.wasm',
+  'engine/thumbnail-engine-mt.worker.js',
+];
+
+/**
+ * Where those files are: beside this module, each named by a literal `new URL('./…',
+ * import.meta.url)`, the expression bundlers (Vite, webpack 5, Rollup, esbuild, Parcel) find, copy
+ * the file for and rewrite; or, given `assets` (a folder's URL: a CDN, a self-hosted copy of the
+ * package), under it. Nothing is fetched until the engine starts.
+ */
+function assetUrls(assets) {
+  if (assets) return Object.fromEntries(ASSET_PATHS.map((path) => [path, new URL(path, assets).href]));
+  return {
+    'pkg/thumbnail_worker.js': new URL('./pkg/thumbnail_worker.js', import.meta.url).href,
+    'pkg/thumbnail_worker_bg.wasm': new URL('./pkg/thumbnail_worker_bg.wasm', import.meta.url).href,
+    'engine/thumbnail-engine-demux.js': new URL('./engine/thumbnail-engine-demux.js', import.meta.url).href,
+    'engine/thumbnail-engine-demux.wasm': new URL('./engine/thumbnail-engine-demux.wasm', import.meta.url).href,
+    'engine/thumbnail-engine-st.js': new URL('./engine/thumbnail-engine-st.js', import.meta.url).href,
+    'engine/thumbnail-engine-st.wasm': new URL('./engine/thumbnail-engine-st.wasm', import.meta.url).href,
+    'engine/thumbnail-engine-mt.js': new URL('./engine/thumbnail-engine-mt.js', import.meta.url).href,
+    'engine/thumbnail-engine-mt.wasm': new URL('./engine/thumbnail-engine-mt.wasm', import.meta.url).href,
+    'engine/thumbnail-engine-mt.worker.js': new URL('./engine/thumbnail-engine-mt.worker.js', import.meta.url).href,
+  };
+}
+
+/**
+ * Starts the worker: the one beside this module (`new Worker(new URL(…))`, which bundlers bundle
+ * as a worker), or the one under `assets`; a worker of another origin (a CDN, a page embedding a
+ * server's module) is started from a blob that imports it (served with CORS and CORP). Returns
+ * the worker and the blob's URL to revoke once it has started (or null).
+ */
+function startWorker(assets) {
+  const url = assets ? new URL('thumbnailer-worker.js', assets) : new URL('./thumbnailer-worker.js', import.meta.url);
+  if (url.origin === location.origin) {
+    return { worker: assets ? new Worker(url) : new Worker(new URL('./thumbnailer-worker.js', import.meta.url)), boot: null };
+  }
+  const boot = URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(url.href)});`], { type: 'text/javascript' }));
+  return { worker: new Worker(boot), boot };
+}
 
 function browserCapable() {
   return typeof Worker === 'function' && typeof WebAssembly === 'object' && typeof OffscreenCanvas === 'function';
@@ -31,6 +78,8 @@ function browserCapable() {
 class EngineWorker {
   /** Whether frames may be decoded by the browser's WebCodecs (the Thumbnailer's `webcodecs`). */
   webcodecs = true;
+  /** The Thumbnailer's `assets` (null: beside this module). */
+  assets = null;
   #worker = null;
   #ready = null;
   #failStart = null; // rejects #ready while the engine is starting
@@ -40,19 +89,12 @@ class EngineWorker {
 
   start() {
     if (this.#ready) return this.#ready;
-    const url = new URL('thumbnailer-worker.js', here);
     let worker;
     try {
-      if (url.origin === location.origin) {
-        worker = new Worker(url);
-      } else {
-        // A page cannot start a worker from another origin's URL: start one from a blob that
-        // imports ours (served with CORS and CORP).
-        const boot = `self.THUMBNAILER_BASE=${JSON.stringify(here.href)};importScripts(${JSON.stringify(url.href)});`;
-        this.#bootUrl = URL.createObjectURL(new Blob([boot], { type: 'text/javascript' }));
-        worker = new Worker(this.#bootUrl);
-      }
+      ({ worker, boot: this.#bootUrl } = startWorker(this.assets));
+      worker.postMessage({ type: 'start', assets: assetUrls(this.assets) });
     } catch (e) {
+      worker?.terminate();
       this.#revokeBoot();
       return Promise.reject(new ThumbnailError('engine_unavailable', `cannot start a Web Worker: ${e.message}`));
     }
@@ -231,24 +273,40 @@ export class Thumbnailer {
   #requests = new Set(); // AbortControllers of the requests to the server in flight
 
   /**
-   * @param {{ server?: string, engine?: 'auto'|'browser'|'server', timeout?: number,
+   * @param {{ server?: string, engine?: 'auto'|'browser'|'server', timeout?: number, webcodecs?: boolean, assets?: string|URL,
    *           confirmUpload?: (why: { code: string, message: string, file: Blob }) => boolean|Promise<boolean> }} [options]
-   * `server`: URL of POST /thumbnail (POST /probe beside it), by default the one of the server this
-   * module comes from; `timeout`: ms per job; `confirmUpload`: asked before `auto` sends a video to
-   * the server because the browser could not make the frame (false: the job fails with `upload_declined`);
-   * `webcodecs` (default true): the frames of a codec the browser decodes (H.264, VP8, VP9, AV1,
-   * HEVC where it has it) are decoded by the browser's WebCodecs, the wasm engine's decoders loading
-   * only for the rest (false: always the wasm engine).
+   * `server`: URL of a thumbnail server's POST /thumbnail (POST /probe beside it); without it no
+   * video leaves the browser, and `auto` is the browser alone; `timeout`: ms per job;
+   * `confirmUpload`: asked before `auto` sends a video to the server because the browser could not
+   * make the frame (false: the job fails with `upload_declined`); `webcodecs` (default true): the
+   * frames of a codec the browser decodes (H.264, VP8, VP9, AV1, HEVC where it has it) are decoded
+   * by the browser's WebCodecs, the wasm engine's decoders loading only for the rest (false: always
+   * the wasm engine); `assets`: the URL of a folder holding the package's files (the worker,
+   * pkg/, engine/), by default beside this module.
    */
-  static async create({ server = new URL('thumbnail', here).href, engine = 'auto', timeout = 60000, confirmUpload, webcodecs = true, ...unknown } = {}) {
+  static async create({ server = null, engine = 'auto', timeout = 60000, confirmUpload, webcodecs = true, assets = null, ...unknown } = {}) {
     const extra = Object.keys(unknown);
-    if (extra.length) throw new ThumbnailError('invalid_argument', `unknown option \`${extra[0]}\` (known: server, engine, timeout, confirmUpload, webcodecs)`);
+    if (extra.length) throw new ThumbnailError('invalid_argument', `unknown option \`${extra[0]}\` (known: server, engine, timeout, confirmUpload, webcodecs, assets)`);
     if (typeof webcodecs !== 'boolean') throw new ThumbnailError('invalid_argument', 'webcodecs must be true or false');
     if (!ENGINES.has(engine)) throw new ThumbnailError('invalid_argument', `engine must be auto, browser or server, not ${engine}`);
     if (!(timeout > 0)) throw new ThumbnailError('invalid_argument', `timeout must be a number of milliseconds above 0, not ${timeout}`);
     if (confirmUpload !== undefined && typeof confirmUpload !== 'function') throw new ThumbnailError('invalid_argument', 'confirmUpload must be a function');
-    const t = new Thumbnailer(server, engine, timeout, confirmUpload);
+    const url = (value, what) => {
+      if (value === null || value === undefined) return null;
+      try {
+        return new URL(value, globalThis.location?.href);
+      } catch {
+        throw new ThumbnailError('invalid_argument', `${what} must be a URL, not ${value}`);
+      }
+    };
+    const serverUrl = url(server, 'server');
+    if (engine === 'server' && !serverUrl) throw new ThumbnailError('invalid_argument', 'engine server needs the `server` option (the URL of POST /thumbnail)');
+    const assetsUrl = url(assets, 'assets');
+    // a folder: its files are under it, not beside it
+    if (assetsUrl && !assetsUrl.pathname.endsWith('/')) assetsUrl.pathname += '/';
+    const t = new Thumbnailer(serverUrl, engine, timeout, confirmUpload);
     t.#engine.webcodecs = webcodecs;
+    t.#engine.assets = assetsUrl;
     if (engine !== 'server' && browserCapable()) {
       // Start loading the engine now; `browser` reports a failure here, `auto` falls back later.
       const started = t.#engine.start();
@@ -261,7 +319,7 @@ export class Thumbnailer {
   }
 
   constructor(server, engine, timeout, confirmUpload) {
-    this.#server = new URL(server, location.href);
+    this.#server = server;
     this.#engineChoice = engine;
     this.#timeout = timeout;
     this.#confirmUpload = confirmUpload;
@@ -315,6 +373,7 @@ export class Thumbnailer {
     if (!['thumbnail', 'probe', 'sprite', 'frames'].includes(operation)) {
       throw new ThumbnailError('invalid_argument', `operation must be thumbnail, probe, sprite or frames, not ${operation}`);
     }
+    if (!this.#server) throw new ThumbnailError('invalid_argument', 'job() needs the `server` option (the URL of POST /thumbnail)');
     if (!(file instanceof Blob)) throw new ThumbnailError('invalid_argument', 'a job on the server takes a File or a Blob');
     check(file, signal, timeout);
     return this.#request(operation, file, options, signal, timeout, this.#generation, 'accept');
@@ -438,6 +497,7 @@ export class Thumbnailer {
 
   /** `auto` is about to send the video to the server because of `why`: the page may say no. */
   async #mayUpload(file, why, signal) {
+    if (!this.#server) throw why; // no server named: the browser's failure is the answer
     if (typeof file === 'string') throw why; // a URL: nothing here to send, the browser could not make it
     if (!this.#confirmUpload) return;
     let yes = false;
@@ -606,4 +666,3 @@ async function problem(response) {
   return new ThumbnailError(code, body.detail || `the server answered ${response.status}`, { status: response.status });
 }
 
-defineVideoThumbnailer(Thumbnailer);

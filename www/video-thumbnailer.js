@@ -1,13 +1,15 @@
-// <video-thumbnailer>: the thumbnailer as one element for any page, defined when thumbnailer.js is
-// imported. Glue only: the frames come from the Thumbnailer API.
+// <video-thumbnailer>: the thumbnailer as one element for any page, defined when this module is
+// imported (the npm package's `./element`). Glue only: the frames come from the Thumbnailer API.
 //
-//   <script type="module" src="https://host/thumbnailer.js"></script>
-//   <video-thumbnailer width="640" format="webp"></video-thumbnailer>
+//   <script type="module" src="https://host/video-thumbnailer.js"></script>
+//   <video-thumbnailer width="640" format="webp" server="https://host/thumbnail"></video-thumbnailer>
 //
 // The file types, the drop zone and the shown thumbnail are the page's too (picking.js).
 //
 // Attributes: src (a video's URL, read in the browser in HTTP Range requests: the server of it must
-// allow CORS and serve ranges), server, engine (auto, browser, server), at (the first frame; by
+// allow CORS and serve ranges), server (a thumbnail server's POST /thumbnail: without it, no video
+// leaves the browser), assets (where the package's files are, by default beside this module),
+// engine (auto, browser, server), at (the first frame; by
 // default the most representative one, 'auto'), width, height, format, quality, seek (exact,
 // keyframe), upload.
 // Moving the slider shows frames live; letting it go makes the frame and fires `thumbnail`. Events: `thumbnail`
@@ -72,13 +74,14 @@ const TEMPLATE = `
 </figure>`;
 
 import { ACCEPT, dropZone, latestWins, Shown } from './picking.js';
+import { Thumbnailer } from './thumbnailer.js';
 
-/** Defines <video-thumbnailer> over the given Thumbnailer class (once per page). */
-export function defineVideoThumbnailer(Thumbnailer) {
+/** Defines <video-thumbnailer> (once per page; nowhere without custom elements, as in Node). */
+function defineVideoThumbnailer() {
   if (typeof customElements === 'undefined' || customElements.get('video-thumbnailer')) return;
 
   class VideoThumbnailer extends HTMLElement {
-    static observedAttributes = ['server', 'engine', 'src'];
+    static observedAttributes = ['server', 'assets', 'engine', 'src'];
     #thumbnailer = null; // a Promise<Thumbnailer>, made on first use
     #file = null;
     #job = null; // the AbortController of the job in progress
@@ -116,7 +119,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
         if (after) this.load(after);
         return;
       }
-      // `server` or `engine` changed: a new Thumbnailer; a job in progress is made again with it.
+      // `server`, `assets` or `engine` changed: a new Thumbnailer; a job in progress is made again with it.
       const redo = this.#job !== null;
       this.#release();
       if (redo) this.#make(this.#el.slider.value);
@@ -157,6 +160,7 @@ export function defineVideoThumbnailer(Thumbnailer) {
       if (!this.#thumbnailer) {
         const created = Thumbnailer.create({
           server: this.getAttribute('server') || undefined,
+          assets: this.getAttribute('assets') || undefined,
           engine: this.getAttribute('engine') || 'auto',
           confirmUpload: (why) => this.#confirmUpload(why),
         });
@@ -246,3 +250,5 @@ export function defineVideoThumbnailer(Thumbnailer) {
 
   customElements.define('video-thumbnailer', VideoThumbnailer);
 }
+
+defineVideoThumbnailer();

@@ -558,18 +558,18 @@ async fn cancel_timeout_and_terminate_stop_the_job_and_the_next_one_works(kind: 
                  out.alreadyAborted = await settle(t.thumbnail(file, {{ signal: AbortSignal.abort() }}));
 
                  // While the engine starts (auto mode starts it in create() and does not wait).
-                 const starting = await Thumbnailer.create({{ engine: 'auto' }});
+                 const starting = await Thumbnailer.create({{ engine: 'auto', server: '/thumbnail' }});
                  const duringStart = starting.thumbnail(file, small);
                  setTimeout(() => starting.terminate(), 0);
                  out.terminatedWhileStarting = await settle(duringStart);
                  out.afterStartTerminate = await settle(starting.thumbnail(file, small));
-                 const starting2 = await Thumbnailer.create({{ engine: 'auto' }});
+                 const starting2 = await Thumbnailer.create({{ engine: 'auto', server: '/thumbnail' }});
                  const c2 = new AbortController();
                  const abortedDuringStart = starting2.thumbnail(file, {{ ...small, signal: c2.signal }});
                  setTimeout(() => c2.abort(), 0);
                  out.abortedWhileStarting = await settle(abortedDuringStart);
                  out.afterStartAbort = await settle(starting2.thumbnail(file, small));
-                 const starting3 = await Thumbnailer.create({{ engine: 'auto' }});
+                 const starting3 = await Thumbnailer.create({{ engine: 'auto', server: '/thumbnail' }});
                  out.timedOutWhileStarting = await settle(starting3.thumbnail(file, {{ ...small, timeout: 1 }}));
                  out.afterStartTimeout = await settle(starting3.thumbnail(file, small));
                  return out;"
@@ -664,7 +664,7 @@ async fn the_browser_and_the_server_answer_alike(kind: BrowserKind) {
                  const metadata = ({ width, height, time, duration }) => ({ width, height, time: round(time), duration: round(duration) });
                  const out = {};
                  for (const engine of ['browser', 'server']) {
-                   const t = await Thumbnailer.create({ engine });
+                   const t = await Thumbnailer.create({ engine, server: '/thumbnail' });
                    const probe = await t.probe(file).then((r) => r, failure);
                    const made = {};
                    for (const options of [
@@ -827,7 +827,7 @@ async fn frames_come_one_at_a_time_like_the_native_engine_s(kind: BrowserKind) {
              }};
              const out = {{}};
              for (const engine of ['browser', 'server']) {{
-               const t = await Thumbnailer.create({{ engine }});
+               const t = await Thumbnailer.create({{ engine, server: '/thumbnail' }});
                const frames = [];
                for await (const f of t.frames(file, {{ times: [0.5, 1, 2.25], width: 80 }})) {{
                  frames.push({{ time: f.time, width: f.width, height: f.height, engine: f.engine,
@@ -993,7 +993,7 @@ async fn the_server_engine_runs_long_work_as_jobs(kind: BrowserKind) {
                return realFetch(input, init);
              };
              const failure = (e) => ({ code: e.code, name: e.name });
-             const t = await Thumbnailer.create({ engine: 'server' });
+             const t = await Thumbnailer.create({ engine: 'server', server: '/thumbnail' });
              const still = await t.thumbnail(file, { width: 64 });
              const stillSeen = seen.splice(0);
              const sheet = await t.sprite(file, { count: 4, width: 80 }).then(({ blob, engine, ...rest }) => ({ ...rest, type: blob.type, engine }));
@@ -1213,7 +1213,7 @@ const SERIES_OF: &str = "
     const { Thumbnailer } = await import('/thumbnailer.js');
     const failure = (e) => ({ code: e.code, message: e.message });
     const round = (x) => (x === null ? null : Math.round(x * 1000) / 1000);
-    const t = await Thumbnailer.create({ engine, webcodecs });
+    const t = await Thumbnailer.create({ engine, webcodecs, server: '/thumbnail' });
     const sprite = await t.sprite(file, { count: 6, columns: 3, width: 80, format: 'png' })
       .then(async ({ blob, ...sheet }) => ({ ...sheet, png: await base64Of(blob) }), failure);
     let frames = [];
@@ -1364,7 +1364,7 @@ async fn urls_are_read_in_ranges(kind: BrowserKind) {
                          const thumbnailOf = async (r) =>
                            ({{ engine: r.engine, width: r.width, height: r.height, time: r.time, image: await base64Of(r.blob) }});
                          const {{ Thumbnailer }} = await import('/thumbnailer.js');
-                         window.t ??= await Thumbnailer.create({{ engine: 'auto' }});
+                         window.t ??= await Thumbnailer.create({{ engine: 'auto', server: '/thumbnail' }});
                          window.wasm ??= await Thumbnailer.create({{ engine: 'browser', webcodecs: false }});
                          try {{ {js} }} catch (e) {{ return {{ code: e.code, message: e.message }}; }}"
                     ),

@@ -21,7 +21,7 @@ fn demo_page(base: &str) -> String {
 <input id="file" type="file">
 <video-thumbnailer id="in-browser" width="200" height="200" format="webp"></video-thumbnailer>
 <video-thumbnailer id="on-server" engine="server" server="{base}/thumbnail" width="160"></video-thumbnailer>
-<script type="module" src="{base}/thumbnailer.js"></script>
+<script type="module" src="{base}/video-thumbnailer.js"></script>
 <script>
   window.events = [];
   for (const el of document.querySelectorAll('video-thumbnailer')) {{
@@ -174,7 +174,7 @@ fn resilience_page(base: &str) -> String {
     format!(
         r#"<!doctype html><meta charset="utf-8"><title>A site embedding the thumbnailer</title>
 <input id="file" type="file">
-<video-thumbnailer id="w" engine="browser" width="160"></video-thumbnailer>
+<video-thumbnailer id="w" engine="browser" server="{base}/thumbnail" width="160"></video-thumbnailer>
 <script>
   window.events = [];
   const RealWorker = Worker;
@@ -194,7 +194,7 @@ fn resilience_page(base: &str) -> String {
     if (declines-- > 0) e.preventDefault();
   }});
 </script>
-<script type="module" src="{base}/thumbnailer.js"></script>"#
+<script type="module" src="{base}/video-thumbnailer.js"></script>"#
     )
 }
 
@@ -322,7 +322,7 @@ async fn the_widget_takes_a_url_in_its_src_attribute(kind: BrowserKind) {
     let page = serve_page_on_another_origin(format!(
         r#"<!doctype html><meta charset="utf-8"><title>A site showing its own video</title>
 <video-thumbnailer id="w" src="{videos}/cors/h264.mp4" at="1.5" width="160"></video-thumbnailer>
-<script type="module" src="{base}/thumbnailer.js"></script>
+<script type="module" src="{base}/video-thumbnailer.js"></script>
 <script>
   window.events = [];
   const el = document.getElementById('w');

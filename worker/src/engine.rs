@@ -123,21 +123,49 @@ pub struct Ahead {
     pub wasm: Option<WebAssembly::Module>,
 }
 
-/// Loads `thumbnail-engine-<variant>.js` from `base` (a folder URL ending in `/`) into this worker
-/// and instantiates it: from what was fetched `ahead`, or else fetched now (a script the worker
-/// may not import from a blob, e.g. under a page's CSP, is imported from its URL).
-pub async fn load(base: &str, variant: &str, ahead: Ahead) -> Result<EngineModule, JsValue> {
+/// Where each file of the engine is: its name in engine/dist (`thumbnail-engine-mt.wasm`) to its
+/// URL, as the page's module found it (beside itself, wherever a bundler put it, or under the
+/// `assets` URL it was given). Names it lacks are not the engine's.
+#[derive(Clone, Default)]
+pub struct Files(Rc<std::collections::HashMap<String, String>>);
+
+impl Files {
+    /// From the glue's `{ name: url }` object.
+    pub fn from_object(files: &Object) -> Files {
+        let map = Object::entries(files)
+            .iter()
+            .filter_map(|entry| {
+                let entry: js_sys::Array = entry.dyn_into().ok()?;
+                Some((entry.get(0).as_string()?, entry.get(1).as_string()?))
+            })
+            .collect();
+        Files(Rc::new(map))
+    }
+
+    pub fn url(&self, name: &str) -> Result<&str, JsValue> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| JsValue::from_str(&format!("the engine's file {name} was not given")))
+    }
+}
+
+/// Loads `thumbnail-engine-<variant>.js` into this worker and instantiates it: from what was
+/// fetched `ahead`, or else fetched now (a script the worker may not import from a blob, e.g.
+/// under a page's CSP, is imported from its URL).
+pub async fn load(files: &Files, variant: &str, ahead: Ahead) -> Result<EngineModule, JsValue> {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let script = format!("{base}thumbnail-engine-{variant}.js");
+    let script = files.url(&format!("thumbnail-engine-{variant}.js"))?.to_owned();
     if !ahead.script.is_some_and(|blob| import_blob(&scope, &blob).is_ok()) {
         scope.import_scripts_1(&script)?;
     }
     // Each build defines the same factory: taken at once, before another build replaces it.
     let factory: js_sys::Function = Reflect::get(&scope, &"createThumbnailEngine".into())?.dyn_into()?;
-    // Where the engine finds its .wasm and worker files: this worker may have been started from a
-    // blob (a page of another origin), whose URL says nothing about where the engine lives.
-    let base = base.to_owned();
-    let locate = Closure::<dyn Fn(String) -> String>::new(move |file: String| format!("{base}{file}"));
+    // Where the engine finds its .wasm and worker files (by their names in engine/dist).
+    let found = files.clone();
+    let locate = Closure::<dyn Fn(String) -> String>::new(move |file: String| {
+        found.url(&file).map_or(file.clone(), str::to_owned)
+    });
     let options = Object::new();
     Reflect::set(&options, &"locateFile".into(), &locate.into_js_value())?;
     // The mt engine starts its own workers from this URL: inside a worker it cannot find itself.

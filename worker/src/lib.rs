@@ -61,8 +61,8 @@ const ST: Variant = Variant {
 /// the first job that needs it. Jobs run one at a time (a series of frames holds the engine between
 /// frames, hence the shared cells).
 struct Engines {
-    /// Where thumbnail-engine-*.js are, ending in `/`.
-    base: String,
+    /// Where the engine's files are.
+    files: engine::Files,
     /// The whole engine's build: mt where the browser can run it, until it fails to start.
     variant: Cell<Variant>,
     demuxer: RefCell<Engine>,
@@ -84,7 +84,7 @@ impl Engines {
         }
         let engine = loop {
             let variant = self.variant.get();
-            let loaded = match engine::load(&self.base, variant.build, engine::Ahead::default()).await {
+            let loaded = match engine::load(&self.files, variant.build, engine::Ahead::default()).await {
                 Ok(module) => Engine::new(module, variant.threads).map_err(to_js),
                 Err(e) => Err(e),
             };
@@ -109,14 +109,19 @@ impl Engines {
 /// Whether this worker can run the mt engine, asked of the browser rather than inferred from
 /// `crossOriginIsolated`: a shared `WebAssembly.Memory` can be made and is a `SharedArrayBuffer`
 /// (WebKitGTK is isolated but has neither), the page is isolated (so that the memory may be
-/// posted to the engine's threads), and the engine comes from this worker's origin (its threads
-/// are workers started from its URL, which only a same-origin page may start).
-fn threads_available(scope: &web_sys::WorkerGlobalScope, engine_base: &str) -> bool {
+/// posted to the engine's threads), and the mt engine comes from this worker's origin (its threads
+/// are workers started from its URLs, which only a same-origin page may start).
+fn threads_available(scope: &web_sys::WorkerGlobalScope, files: &engine::Files) -> bool {
     let isolated = Reflect::get(scope, &"crossOriginIsolated".into())
         .ok()
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    let same_origin = web_sys::Url::new(engine_base).is_ok_and(|url| url.origin() == scope.location().origin());
+    let origin = scope.location().origin();
+    let same_origin = ["thumbnail-engine-mt.js", "thumbnail-engine-mt.worker.js"].iter().all(|name| {
+        files
+            .url(name)
+            .is_ok_and(|url| web_sys::Url::new(url).is_ok_and(|url| url.origin() == origin))
+    });
     isolated && same_origin && shared_memory_works(scope)
 }
 
@@ -155,12 +160,12 @@ pub struct ThumbnailWorker {
 
 #[wasm_bindgen]
 impl ThumbnailWorker {
-    /// Loads the demux-only engine from `engine_base` (the URL of the folder holding
-    /// thumbnail-engine-*.js), from what the glue fetched while this worker started when it has:
-    /// `demux_wasm` a promise of its wasm compiled, `demux_script` of its script as a Blob (either
-    /// may give null); the whole engine loads when a job first needs it.
+    /// Loads the demux-only engine from `engine_files` (`{ name: url }`: each file of engine/dist
+    /// by its name, where the page's module found it), from what the glue fetched while this worker
+    /// started when it has: `demux_wasm` a promise of its wasm compiled, `demux_script` of its
+    /// script as a Blob (either may give null); the whole engine loads when a job first needs it.
     pub async fn start(
-        engine_base: String,
+        engine_files: Object,
         demux_wasm: JsValue,
         demux_script: JsValue,
     ) -> Result<ThumbnailWorker, JsValue> {
@@ -168,20 +173,20 @@ impl ThumbnailWorker {
         // which ends this worker), not as a bare "unreachable".
         std::panic::set_hook(Box::new(|info| wasm_bindgen::throw_str(&info.to_string())));
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let variant = if threads_available(&scope, &engine_base) {
+        let files = engine::Files::from_object(&engine_files);
+        let variant = if threads_available(&scope, &files) {
             MT
         } else {
             ST
         };
-        let base = format!("{}/", engine_base.trim_end_matches('/'));
         let ahead = engine::Ahead {
             script: awaited(demux_script).await.and_then(|blob| blob.dyn_into().ok()),
             wasm: awaited(demux_wasm).await.and_then(|module| module.dyn_into().ok()),
         };
-        let demuxer = Engine::new(engine::load(&base, "demux", ahead).await?, 1).map_err(to_js)?;
+        let demuxer = Engine::new(engine::load(&files, "demux", ahead).await?, 1).map_err(to_js)?;
         Ok(ThumbnailWorker {
             engines: Rc::new(Engines {
-                base,
+                files,
                 variant: Cell::new(variant),
                 demuxer: RefCell::new(demuxer),
                 whole: RefCell::new(None),
