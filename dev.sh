@@ -50,6 +50,7 @@ apt_install() {
 setup() {
   apt_install "${APT_PACKAGES[@]}"
   command -v node >/dev/null || apt_install nodejs
+  command -v npm >/dev/null || apt_install npm
   command -v cargo >/dev/null || { log "install Rust first: https://rustup.rs"; exit 1; }
 }
 
@@ -87,6 +88,17 @@ build_web() {
   "$root/bin/wasm-bindgen" --target no-modules --no-typescript --out-dir www/pkg target/wasm32-unknown-unknown/wasm/thumbnail_worker.wasm
 }
 
+# The JS API: js/src/*.ts compiled by TypeScript (pinned in js/package-lock.json, installed once
+# into js/node_modules/) into www/ with its declarations, beside the worker's glue (plain JS, copied).
+# All of it git-ignored there: js/src/ is the source.
+build_js() {
+  if [ ! -x js/node_modules/.bin/tsc ] || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
+    (cd js && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  js/node_modules/.bin/tsc -p js
+  cp js/src/thumbnailer-worker.js www/thumbnailer-worker.js
+}
+
 # Brotli and gzip siblings of the static files, which the server sends to clients that accept
 # them (the engine's wasm: 4.2 MB raw, under 1 MB brotli). Git-ignored; redone when a file changes.
 # A sibling carries its file's exact mtime: the server offers it only while the file is no newer.
@@ -102,6 +114,7 @@ case ${1:-} in
   run)
     setup
     build_web
+    build_js
     precompress
     cargo build --release --locked -p thumbnail-server
     exec target/release/thumbnail-server "${@:2}"
@@ -109,6 +122,7 @@ case ${1:-} in
   test)
     setup
     build_web
+    build_js
     precompress # the tests serve what `run` serves
     browser_drivers
     cargo test --workspace --locked
@@ -119,6 +133,9 @@ case ${1:-} in
     ;;
   bench)
     setup
+    build_web
+    build_js
+    precompress
     browser_drivers
     cargo build --release --locked -p thumbnail-server -p bench
     target/release/bench "${@:2}"

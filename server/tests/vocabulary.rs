@@ -65,9 +65,9 @@ fn error_codes() {
     let all = set(CODES.iter().map(|c| c.name));
     let from_server = set(CODES.iter().filter(|c| c.from_server()).map(|c| c.name));
 
-    let dts = read("www/thumbnailer.d.ts");
-    let union = quoted(between(&dts, "export type ThumbnailErrorCode =", ";"));
-    assert_eq!(union, all, "ThumbnailErrorCode in thumbnailer.d.ts");
+    let ts = read("js/src/errors.ts");
+    let union = quoted(between(&ts, "export type ThumbnailErrorCode =", ";"));
+    assert_eq!(union, all, "ThumbnailErrorCode in js/src/errors.ts");
 
     let spec = openapi();
     let openapi_codes: BTreeSet<String> = spec["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
@@ -89,8 +89,10 @@ fn error_codes() {
 
     // The JS glue and the Rust worker only make codes of the list.
     for path in [
-        "www/thumbnailer.js",
-        "www/thumbnailer-worker.js",
+        "js/src/thumbnailer.ts",
+        "js/src/engine-worker.ts",
+        "js/src/server-client.ts",
+        "js/src/thumbnailer-worker.js",
         "worker/src/lib.rs",
         "worker/src/engine.rs",
     ] {
@@ -138,13 +140,13 @@ fn query_parameters(spec: &Value, path: &str) -> BTreeSet<String> {
 #[test]
 fn option_names() {
     let names = set(OPTION_NAMES);
-    let dts = read("www/thumbnailer.d.ts");
+    let ts = read("js/src/types.ts");
     let fields = ts_fields(between(
-        &dts,
+        &ts,
         "export interface ThumbnailOptions extends JobOptions {",
         "\n}",
     ));
-    assert_eq!(fields, names, "ThumbnailOptions in thumbnailer.d.ts");
+    assert_eq!(fields, names, "ThumbnailOptions in js/src/types.ts");
 
     let spec = openapi();
     let params = query_parameters(&spec, "/thumbnail");
@@ -154,11 +156,11 @@ fn option_names() {
 #[test]
 fn the_video_description() {
     let fields = video_info_fields();
-    let dts = read("www/thumbnailer.d.ts");
+    let ts = read("js/src/types.ts");
     assert_eq!(
-        ts_fields(between(&dts, "export interface VideoInfo {", "\n}")),
+        ts_fields(between(&ts, "export interface VideoInfo {", "\n}")),
         fields,
-        "VideoInfo in thumbnailer.d.ts"
+        "VideoInfo in js/src/types.ts"
     );
     let spec = openapi();
     let probe = &spec["components"]["schemas"]["Probe"];
@@ -179,13 +181,13 @@ fn the_video_description() {
 #[test]
 fn sprite_option_names_and_answer() {
     let names = set(SPRITE_OPTION_NAMES);
-    let dts = read("www/thumbnailer.d.ts");
+    let ts = read("js/src/types.ts");
     let fields = ts_fields(between(
-        &dts,
+        &ts,
         "export interface SpriteOptions extends JobOptions {",
         "\n}",
     ));
-    assert_eq!(fields, names, "SpriteOptions in thumbnailer.d.ts");
+    assert_eq!(fields, names, "SpriteOptions in js/src/types.ts");
     let spec = openapi();
     let params = query_parameters(&spec, "/sprite");
     assert_eq!(params, names, "the query parameters of /sprite in openapi.json");
@@ -213,22 +215,22 @@ fn sprite_option_names_and_answer() {
     assert_eq!(properties, with_image, "Sprite in openapi.json");
     fields.extend(["blob".to_owned(), "engine".to_owned()]);
     assert_eq!(
-        ts_fields(between(&dts, "export interface Sprite {", "\n}")),
+        ts_fields(between(&ts, "export interface Sprite {", "\n}")),
         fields,
-        "Sprite in thumbnailer.d.ts"
+        "Sprite in js/src/types.ts"
     );
 }
 
 #[test]
 fn frames_option_names_and_answer() {
     let names = set(FRAMES_OPTION_NAMES);
-    let dts = read("www/thumbnailer.d.ts");
+    let ts = read("js/src/types.ts");
     let fields = ts_fields(between(
-        &dts,
+        &ts,
         "export interface FramesOptions extends JobOptions {",
         "\n}",
     ));
-    assert_eq!(fields, names, "FramesOptions in thumbnailer.d.ts");
+    assert_eq!(fields, names, "FramesOptions in js/src/types.ts");
     let spec = openapi();
     let params = query_parameters(&spec, "/frames");
     assert_eq!(params, names, "the query parameters of /frames in openapi.json");
@@ -242,9 +244,9 @@ fn frames_option_names_and_answer() {
         "a frame in openapi.json"
     );
     assert_eq!(
-        ts_fields(between(&dts, "export interface Frame {", "\n}")),
+        ts_fields(between(&ts, "export interface Frame {", "\n}")),
         set(["time", "width", "height", "bitmap", "blob", "engine"]),
-        "Frame in thumbnailer.d.ts"
+        "Frame in js/src/types.ts"
     );
 }
 
@@ -257,10 +259,10 @@ fn the_job_description() {
         .keys()
         .cloned()
         .collect();
-    let dts = read("www/thumbnailer.d.ts");
+    let ts = read("js/src/types.ts");
     assert_eq!(
-        ts_fields(between(&dts, "export interface Job {", "\n}")),
+        ts_fields(between(&ts, "export interface Job {", "\n}")),
         properties,
-        "Job in thumbnailer.d.ts against openapi.json"
+        "Job in js/src/types.ts against openapi.json"
     );
 }

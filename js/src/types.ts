@@ -1,66 +1,18 @@
-// Types of /thumbnailer.js, the thumbnailer's JS API.
+// The JS API's vocabulary as TypeScript: options, results, and the job description. The option
+// and field names are the Rust vocabulary's (crate thumbnail-vocabulary), compared with it by
+// server/tests/vocabulary.rs.
+
+import type { ThumbnailErrorCode } from './errors.js';
 
 /** Which engine made a frame. */
 export type EngineName = 'browser-webcodecs' | 'browser-mt' | 'browser-st' | 'server';
 
-/**
- * What a `ThumbnailError` says went wrong: `CODES` in vocabulary/src/error.rs, the one list (a test
- * compares this type with it). The engine's and the server's codes are the same words.
- * - not_media, unsupported_container, no_video, unsupported_codec, corrupt, too_large, no_memory, io:
- *   the video
- * - invalid_argument: an option (`at`, `width`, `format`, ...)
- * - aborted (name 'AbortError'), timeout: the job was stopped
- * - engine_crashed: the engine (in the browser, or the server's worker process) died on this video
- * - engine_unavailable: the browser engine did not load
- * - upload_declined: `auto` would have sent the video to the server, and `confirmUpload` said no
- * - network, upload_too_large, busy, request_timeout, bad_request, unsupported_media_type, internal:
- *   the server path
- * - not_found, gone, conflict: an asynchronous job of the server unknown, expired, or not in a
- *   state for what was asked (cancelling a finished job)
- * - source_not_found, source_no_range, source_refused: a URL source is not there (404, 410), is
- *   served without HTTP Range requests, or cannot be read from this page (CORS, unreachable,
- *   another status)
- */
-export type ThumbnailErrorCode =
-  | 'not_media'
-  | 'unsupported_container'
-  | 'no_video'
-  | 'unsupported_codec'
-  | 'corrupt'
-  | 'too_large'
-  | 'no_memory'
-  | 'io'
-  | 'invalid_argument'
-  | 'timeout'
-  | 'engine_crashed'
-  | 'bad_request'
-  | 'upload_too_large'
-  | 'unsupported_media_type'
-  | 'busy'
-  | 'request_timeout'
-  | 'internal'
-  | 'not_found'
-  | 'gone'
-  | 'conflict'
-  | 'aborted'
-  | 'engine_unavailable'
-  | 'upload_declined'
-  | 'network'
-  | 'source_not_found'
-  | 'source_no_range'
-  | 'source_refused';
-
-export class ThumbnailError extends Error {
-  /** 'AbortError' for `aborted`, else 'ThumbnailError'. */
-  readonly name: 'ThumbnailError' | 'AbortError';
-  readonly code: ThumbnailErrorCode;
-  /** The HTTP status, when the server answered the error. */
-  readonly status?: number;
-}
-
 export interface CreateOptions {
-  /** URL of the server's POST /thumbnail (POST /probe is beside it). Default: `thumbnail` beside thumbnailer.js. */
-  server?: string;
+  /**
+   * URL of a thumbnail server's POST /thumbnail (POST /probe is beside it). Without it no video
+   * leaves the browser: `auto` is the browser alone, and `engine: 'server'` and `job()` are refused.
+   */
+  server?: string | URL;
   /**
    * Which engine makes the frames. 'auto' (default): in the browser, falling back to the server
    * when the browser cannot (no Worker/WebAssembly, or a codec neither WebCodecs nor the wasm
@@ -82,6 +34,12 @@ export interface CreateOptions {
    * fails. Default true; false: always the wasm engine.
    */
   webcodecs?: boolean;
+  /**
+   * The URL of a folder holding this package's files as it ships them (`thumbnailer-worker.js`,
+   * `pkg/`, `engine/`): a CDN, a self-hosted copy. Default: beside this module, where a bundler
+   * put them.
+   */
+  assets?: string | URL;
 }
 
 export interface JobOptions {
@@ -230,48 +188,3 @@ export interface Job {
  * engine reads in HTTP Range requests (CORS), never whole; a URL is never sent to the server.
  */
 export type Source = Blob | string | URL;
-
-export class Thumbnailer {
-  static create(options?: CreateOptions): Promise<Thumbnailer>;
-  probe(file: Source, options?: JobOptions): Promise<VideoInfo>;
-  thumbnail(file: Source, options?: ThumbnailOptions): Promise<Thumbnail>;
-  sprite(file: Source, options?: SpriteOptions): Promise<Sprite>;
-  /**
-   * The frames one at a time, each made when it is asked for; leaving the loop ends the job.
-   * `for await (const frame of t.frames(file, { count: 10, width: 160 })) ctx.drawImage(frame.bitmap, 0, 0);`
-   */
-  frames(file: Source, options?: FramesOptions): AsyncGenerator<Frame, void, undefined>;
-  /**
-   * Sends the video to the server as an asynchronous job and resolves, once the server has it, to
-   * the job. (`sprite()`, `frames()` and animations already run as such jobs on the server.)
-   */
-  job(operation: 'thumbnail', file: Blob, options?: ThumbnailOptions): Promise<Job>;
-  job(operation: 'probe', file: Blob, options?: JobOptions): Promise<Job>;
-  job(operation: 'sprite', file: Blob, options?: SpriteOptions): Promise<Job>;
-  job(operation: 'frames', file: Blob, options?: FramesOptions): Promise<Job>;
-  /**
-   * Stops the browser engine and ends every job not yet settled (queued, waiting for the engine to
-   * start, running, or on the server) with `aborted`; the next job starts a new engine.
-   */
-  terminate(): void;
-}
-
-/** The element `<video-thumbnailer>`, defined by importing this module. */
-export interface VideoThumbnailerElement extends HTMLElement {
-  /** Takes a video (as its button and drop zone do) and makes its thumbnail. */
-  load(file: Blob): Promise<void>;
-}
-
-/** Its events: `el.addEventListener('thumbnail', (e) => e.detail.blob)`. */
-export interface VideoThumbnailerEventMap extends Omit<HTMLElementEventMap, 'error'> {
-  thumbnail: CustomEvent<Thumbnail>;
-  error: CustomEvent<ThumbnailError>;
-  /** Cancelable: `preventDefault()` keeps the video from being sent to the server. */
-  upload: CustomEvent<{ code: ThumbnailErrorCode; message: string; file: Blob }>;
-}
-
-declare global {
-  interface HTMLElementTagNameMap {
-    'video-thumbnailer': VideoThumbnailerElement;
-  }
-}

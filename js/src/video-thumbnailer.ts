@@ -74,36 +74,73 @@ const TEMPLATE = `
 </figure>`;
 
 import { ACCEPT, dropZone, latestWins, Shown } from './picking.js';
-import { Thumbnailer } from './thumbnailer.js';
+import { Thumbnailer, type ThumbnailError, type ThumbnailErrorCode, type Thumbnail, type ThumbnailOptions } from './thumbnailer.js';
+
+/** The element `<video-thumbnailer>`, defined by importing this module. */
+export interface VideoThumbnailerElement extends HTMLElement {
+  /** Takes a video (as its button and drop zone do), or a URL (as `src`), and makes its thumbnail. */
+  load(file: Blob | string): Promise<void>;
+}
+
+/** Its events: `el.addEventListener('thumbnail', (e) => e.detail.blob)`. */
+export interface VideoThumbnailerEventMap extends Omit<HTMLElementEventMap, 'error'> {
+  thumbnail: CustomEvent<Thumbnail>;
+  error: CustomEvent<ThumbnailError>;
+  /** Cancelable: `preventDefault()` keeps the video from being sent to the server. */
+  upload: CustomEvent<{ code: ThumbnailErrorCode; message: string; file: Blob }>;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'video-thumbnailer': VideoThumbnailerElement;
+  }
+}
+
+type Why = { code: ThumbnailErrorCode; message: string; file: Blob };
+
+/** The element's parts. */
+interface Parts {
+  drop: HTMLElement;
+  input: HTMLInputElement;
+  controls: HTMLElement;
+  slider: HTMLInputElement;
+  time: HTMLElement;
+  status: HTMLElement;
+  error: HTMLElement;
+  result: HTMLElement;
+  preview: HTMLImageElement;
+  caption: HTMLElement;
+  download: HTMLAnchorElement;
+}
 
 /** Defines <video-thumbnailer> (once per page; nowhere without custom elements, as in Node). */
 function defineVideoThumbnailer() {
   if (typeof customElements === 'undefined' || customElements.get('video-thumbnailer')) return;
 
-  class VideoThumbnailer extends HTMLElement {
+  class VideoThumbnailer extends HTMLElement implements VideoThumbnailerElement {
     static observedAttributes = ['server', 'assets', 'engine', 'src'];
-    #thumbnailer = null; // a Promise<Thumbnailer>, made on first use
-    #file = null;
-    #job = null; // the AbortController of the job in progress
+    #thumbnailer: Promise<Thumbnailer> | null = null; // made on first use
+    #file: Blob | string | null = null;
+    #job: AbortController | null = null; // of the job in progress
     #shown = new Shown();
     #makes = 0; // frames made for good so far: a live frame asked before the last is not shown
-    #live = latestWins((at) => this.#preview(at));
-    #uploadAllowedFor = null; // the video whose upload the page allowed
-    #el;
+    #live = latestWins((at: number) => this.#preview(at));
+    #uploadAllowedFor: Blob | null = null; // the video whose upload the page allowed
+    #el: Parts;
 
     constructor() {
       super();
       const root = this.attachShadow({ mode: 'open' });
       root.innerHTML = TEMPLATE;
-      const part = (name) => root.querySelector(`[part=${name}]`);
+      const part = <E extends HTMLElement>(name: string) => root.querySelector(`[part=${name}]`) as E;
       this.#el = {
-        drop: part('drop'), input: root.querySelector('input[type=file]'), controls: root.querySelector('.controls'),
-        slider: part('slider'), time: part('time'), status: part('status'), error: part('error'),
-        result: part('result'), preview: part('preview'), caption: part('caption'), download: part('download'),
+        drop: part('drop'), input: root.querySelector('input[type=file]') as HTMLInputElement, controls: root.querySelector('.controls') as HTMLElement,
+        slider: part<HTMLInputElement>('slider'), time: part('time'), status: part('status'), error: part('error'),
+        result: part('result'), preview: part<HTMLImageElement>('preview'), caption: part('caption'), download: part<HTMLAnchorElement>('download'),
       };
       const { drop, input, slider } = this.#el;
       input.accept = ACCEPT;
-      input.addEventListener('change', () => input.files[0] && this.load(input.files[0]));
+      input.addEventListener('change', () => input.files?.[0] && this.load(input.files[0]));
       // Moving the slider shows frames live (the latest position wins); letting go makes the frame.
       slider.addEventListener('input', () => {
         this.#showTime(Number(slider.value));
@@ -113,7 +150,7 @@ function defineVideoThumbnailer() {
       dropZone(drop, (file) => this.load(file));
     }
 
-    attributeChangedCallback(name, before, after) {
+    attributeChangedCallback(name: string, before: string | null, after: string | null) {
       if (before === after) return;
       if (name === 'src') {
         if (after) this.load(after);
@@ -122,7 +159,7 @@ function defineVideoThumbnailer() {
       // `server`, `assets` or `engine` changed: a new Thumbnailer; a job in progress is made again with it.
       const redo = this.#job !== null;
       this.#release();
-      if (redo) this.#make(this.#el.slider.value);
+      if (redo) this.#make(Number(this.#el.slider.value));
     }
 
     disconnectedCallback() {
@@ -133,7 +170,7 @@ function defineVideoThumbnailer() {
     }
 
     /** Takes a video File or Blob (as the button and the drop zone do), or a URL (as `src`), and makes its thumbnail. */
-    async load(file) {
+    async load(file: Blob | string): Promise<void> {
       this.#file = file;
       this.#el.controls.hidden = true;
       try {
@@ -145,10 +182,10 @@ function defineVideoThumbnailer() {
           this.#el.controls.hidden = false;
         }
       } catch (e) {
-        if (this.#file !== file) return;
+        if (this.#file !== file || !(e instanceof Error)) return;
         // The Thumbnailer was replaced (an attribute changed) while probing: again with the new one.
-        if (e.code === 'aborted') return this.load(file);
-        this.#fail(e);
+        if ((e as ThumbnailError).code === 'aborted') return this.load(file);
+        this.#fail(e as ThumbnailError);
         return;
       }
       // The first frame: the `at` attribute's, or the most representative one.
@@ -156,12 +193,12 @@ function defineVideoThumbnailer() {
     }
 
     /** The Thumbnailer, made on first use; one that failed to be made is made again next time. */
-    #api() {
+    #api(): Promise<Thumbnailer> {
       if (!this.#thumbnailer) {
         const created = Thumbnailer.create({
           server: this.getAttribute('server') || undefined,
           assets: this.getAttribute('assets') || undefined,
-          engine: this.getAttribute('engine') || 'auto',
+          engine: (this.getAttribute('engine') || 'auto') as 'auto',
           confirmUpload: (why) => this.#confirmUpload(why),
         });
         created.catch(() => {
@@ -173,7 +210,7 @@ function defineVideoThumbnailer() {
     }
 
     /** `auto` is about to send the video to the server: never silently. */
-    #confirmUpload(why) {
+    #confirmUpload(why: Why): boolean {
       if (this.getAttribute('upload') === 'never') return false;
       if (this.#uploadAllowedFor !== why.file) {
         const event = new CustomEvent('upload', { detail: why, cancelable: true, bubbles: true, composed: true });
@@ -189,21 +226,21 @@ function defineVideoThumbnailer() {
       this.#thumbnailer = null;
     }
 
-    #showTime(t) {
+    #showTime(t: number) {
       this.#el.time.textContent = `${t.toFixed(2)} s`;
     }
 
     /** The thumbnail options the attributes give, at `at`. */
-    #options(at) {
-      const options = { at };
+    #options(at: number | string): ThumbnailOptions {
+      const options: Record<string, unknown> = { at };
       for (const name of ['width', 'height', 'format', 'quality', 'seek']) {
         if (this.hasAttribute(name)) options[name] = this.getAttribute(name);
       }
-      return options;
+      return options as ThumbnailOptions; // strings: the vocabulary parses them
     }
 
     /** A live frame while the slider moves: shown, unless a frame was made for good meanwhile. */
-    async #preview(at) {
+    async #preview(at: number) {
       const file = this.#file;
       if (!file) return;
       const makes = this.#makes;
@@ -214,7 +251,7 @@ function defineVideoThumbnailer() {
       this.#el.result.hidden = false;
     }
 
-    async #make(at) {
+    async #make(at: number | string) {
       const file = this.#file;
       if (!file) return;
       this.#makes++;
@@ -235,13 +272,13 @@ function defineVideoThumbnailer() {
         status.textContent = '';
         this.dispatchEvent(new CustomEvent('thumbnail', { detail: thumb, bubbles: true, composed: true }));
       } catch (e) {
-        if (this.#job === job && e.code !== 'aborted') this.#fail(e);
+        if (this.#job === job && (e as ThumbnailError).code !== 'aborted') this.#fail(e as ThumbnailError);
       } finally {
         if (this.#job === job) this.#job = null;
       }
     }
 
-    #fail(error) {
+    #fail(error: ThumbnailError) {
       this.#el.status.textContent = '';
       this.#el.error.textContent = error.message;
       this.dispatchEvent(new CustomEvent('error', { detail: error, bubbles: true, composed: true }));

@@ -6,7 +6,7 @@
 export const ACCEPT = 'video/*,.mkv,.webm,.ts,.m2ts,.mts,.mpg,.vob,.flv,.wmv,.asf,.avi,.mov,.3gp,.ogv,.rm,.dv,.mxf';
 
 /** Makes `zone` take dropped files (and show `over` while one hovers); calls `take(file)`. */
-export function dropZone(zone, take) {
+export function dropZone(zone: HTMLElement, take: (file: File) => void): void {
   for (const type of ['dragenter', 'dragover']) {
     zone.addEventListener(type, (e) => {
       e.preventDefault();
@@ -18,32 +18,38 @@ export function dropZone(zone, take) {
   }
   zone.addEventListener('drop', (e) => {
     e.preventDefault();
-    if (e.dataTransfer.files[0]) take(e.dataTransfer.files[0]);
+    const file = e.dataTransfer?.files[0];
+    if (file) take(file);
   });
 }
 
 /** `<video name>-<time>s.<ext>` for a thumbnail of `file` at `time`, as a `Blob` of `type`. */
-export function downloadName(file, time, type) {
+export function downloadName(file: Blob | string, time: number, type: string): string {
   const format = (type || 'image/png').split('/')[1] || 'png';
-  const base = (file.name || 'video').replace(/\.[^.]*$/, '') || 'video';
+  const base = (nameOf(file) || 'video').replace(/\.[^.]*$/, '') || 'video';
   return `${base}-${time.toFixed(2)}s.${format === 'jpeg' ? 'jpg' : format}`;
+}
+
+/** A picked file's name ('' for a Blob or a URL). */
+function nameOf(file: Blob | string): string {
+  return typeof file === 'string' ? '' : (file as File).name || '';
 }
 
 /** One thumbnail on show at a time: its object URL, revoked when the next replaces it or on `clear()`. */
 export class Shown {
-  #url = null;
+  #url: string | null = null;
 
   /** Shows `thumb` ({ blob, time }) of `file` in `img` and offers it from the link `download`. */
-  show(thumb, file, img, download) {
+  show(thumb: { blob: Blob; time: number }, file: Blob | string, img: HTMLImageElement, download: HTMLAnchorElement): void {
     this.clear();
     this.#url = URL.createObjectURL(thumb.blob);
     img.src = this.#url;
-    img.alt = `Frame at ${thumb.time.toFixed(2)} s of ${file.name || 'the video'}`;
+    img.alt = `Frame at ${thumb.time.toFixed(2)} s of ${nameOf(file) || 'the video'}`;
     download.href = this.#url;
     download.download = downloadName(file, thumb.time, thumb.blob.type);
   }
 
-  clear() {
+  clear(): void {
     if (this.#url) URL.revokeObjectURL(this.#url);
     this.#url = null;
   }
@@ -54,11 +60,11 @@ export class Shown {
  * replaced by the newest (a slider's live preview: no queue of stale frames, and nothing cancelled,
  * so the engine's worker is never restarted). Returns the function to ask with.
  */
-export function latestWins(run) {
-  let wanted;
+export function latestWins<T>(run: (value: T) => Promise<unknown>): (value: T) => Promise<void> {
+  let wanted!: T;
   let pending = false;
   let running = false;
-  return async (value) => {
+  return async (value: T) => {
     wanted = value;
     pending = true;
     if (running) return;
