@@ -5,6 +5,7 @@
 #   ./dev.sh test     every test
 #   ./dev.sh bench    the benchmark table (release build; written to target/bench/latest.md)
 #   ./dev.sh engine   rebuild the wasm engine in engine/dist/ (needs no network but Debian's)
+#   ./dev.sh package  the npm package, target/npm/<name>-<version>.tgz
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -99,6 +100,36 @@ build_js() {
   cp js/src/thumbnailer-worker.js www/thumbnailer-worker.js
 }
 
+# The npm package, made from what build_web and build_js made: target/npm/<name>-<version>.tgz
+# (the one file there), its version the Cargo workspace's. Its files keep the paths the server
+# serves them at (thumbnailer.js, pkg/, engine/), which the JS API names with new URL(…,
+# import.meta.url); with them the licences, FFmpeg's notice, build record and the engine's own
+# source (engine/source/) for relinking.
+package_npm() {
+  local stage=target/npm/package version
+  version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.toml)
+  rm -rf target/npm && mkdir -p "$stage/pkg" "$stage/engine/source"
+  local module
+  for module in thumbnailer video-thumbnailer engine-worker errors server-client types picking; do
+    cp "www/$module.js" "www/$module.d.ts" "$stage/"
+  done
+  cp www/thumbnailer-worker.js "$stage/"
+  cp www/pkg/thumbnail_worker.js www/pkg/thumbnail_worker_bg.wasm "$stage/pkg/"
+  cp engine/dist/*.js engine/dist/*.wasm engine/dist/BUILDINFO engine/dist/NOTICE.md engine/dist/COPYING.LGPLv2.1 "$stage/engine/"
+  cp -r engine/c engine/recipe "$stage/engine/source/"
+  cp LICENSE-MIT LICENSE-APACHE "$stage/"
+  cp js/README.md "$stage/README.md"
+  # js/package.json without what only builds it, with the workspace's version
+  VERSION="$version" node -e '
+    const p = JSON.parse(require("fs").readFileSync("js/package.json", "utf8"));
+    delete p.devDependencies; delete p.private;
+    p.version = process.env.VERSION;
+    require("fs").writeFileSync(process.argv[1], JSON.stringify(p, null, 2) + "\n");
+  ' "$stage/package.json"
+  (cd target/npm && npm pack --loglevel=warn ./package >/dev/null)
+  ls target/npm/*.tgz
+}
+
 # Brotli and gzip siblings of the static files, which the server sends to clients that accept
 # them (the engine's wasm: 4.2 MB raw, under 1 MB brotli). Git-ignored; redone when a file changes.
 # A sibling carries its file's exact mtime: the server offers it only while the file is no newer.
@@ -124,6 +155,7 @@ case ${1:-} in
     build_web
     build_js
     precompress # the tests serve what `run` serves
+    package_npm # the npm package's tests install it into apps of their own
     browser_drivers
     cargo test --workspace --locked
     # The worker's own tests again in wasm, in Node: its pixel loops as the browser runs them
@@ -143,8 +175,14 @@ case ${1:-} in
   engine)
     engine/recipe/build.sh "${@:2}"
     ;;
+  package)
+    setup
+    build_web
+    build_js
+    package_npm
+    ;;
   *)
-    sed -n '2,8p' "$0" >&2
+    sed -n '2,9p' "$0" >&2
     exit 2
     ;;
 esac

@@ -42,15 +42,21 @@ function assetUrls(assets: URL | null): Assets {
 
 /**
  * Starts the worker: the one beside this module (`new Worker(new URL(…))`, which bundlers bundle
- * as a worker), or the one under `assets`; a worker of another origin (a CDN, a page embedding a
- * server's module) is started from a blob that imports it (served with CORS and CORP). Returns
- * the worker and the blob's URL to revoke once it has started (or null).
+ * as a worker), or the one under `assets`. A worker of another origin (a CDN, a page embedding a
+ * server's module) cannot be started from its URL (a SecurityError): it is started from a blob that
+ * imports it (served with CORS and CORP). Returns the worker and the blob's URL to revoke once it
+ * has started (or null).
  */
 function startWorker(assets: URL | null): { worker: Worker; boot: string | null } {
-  const url = assets ? new URL('thumbnailer-worker.js', assets) : new URL('./thumbnailer-worker.js', import.meta.url);
-  if (url.origin === location.origin) {
-    return { worker: assets ? new Worker(url) : new Worker(new URL('./thumbnailer-worker.js', import.meta.url)), boot: null };
+  try {
+    const worker = assets ? new Worker(new URL('thumbnailer-worker.js', assets)) : new Worker(new URL('./thumbnailer-worker.js', import.meta.url));
+    return { worker, boot: null };
+  } catch (e) {
+    if ((e as DOMException).name !== 'SecurityError') throw e;
   }
+  // (not written as new URL('…', import.meta.url): bundlers would copy the file a second time,
+  // and a bundled module is never on another origin than its page)
+  const url = new URL('thumbnailer-worker.js', assets ?? String(import.meta.url));
   const boot = URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(url.href)});`], { type: 'text/javascript' }));
   return { worker: new Worker(boot), boot };
 }

@@ -80,6 +80,18 @@ import { Thumbnailer, type ThumbnailError, type ThumbnailErrorCode, type Thumbna
 export interface VideoThumbnailerElement extends HTMLElement {
   /** Takes a video (as its button and drop zone do), or a URL (as `src`), and makes its thumbnail. */
   load(file: Blob | string): Promise<void>;
+  addEventListener<K extends keyof VideoThumbnailerEventMap>(
+    type: K,
+    listener: (this: VideoThumbnailerElement, event: VideoThumbnailerEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof VideoThumbnailerEventMap>(
+    type: K,
+    listener: (this: VideoThumbnailerElement, event: VideoThumbnailerEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions): void;
 }
 
 /** Its events: `el.addEventListener('thumbnail', (e) => e.detail.blob)`. */
@@ -117,7 +129,7 @@ interface Parts {
 function defineVideoThumbnailer() {
   if (typeof customElements === 'undefined' || customElements.get('video-thumbnailer')) return;
 
-  class VideoThumbnailer extends HTMLElement implements VideoThumbnailerElement {
+  class VideoThumbnailer extends HTMLElement {
     static observedAttributes = ['server', 'assets', 'engine', 'src'];
     #thumbnailer: Promise<Thumbnailer> | null = null; // made on first use
     #file: Blob | string | null = null;

@@ -339,8 +339,8 @@ impl Drop for TestDir {
 }
 
 /// A free TCP port on 127.0.0.1, for a server that must be told its port (nginx, PostgreSQL,
-/// WebKitWebDriver).
-pub(crate) fn free_port() -> u16 {
+/// WebKitWebDriver, Python's http.server).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

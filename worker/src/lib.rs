@@ -117,11 +117,13 @@ fn threads_available(scope: &web_sys::WorkerGlobalScope, files: &engine::Files) 
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
     let origin = scope.location().origin();
-    let same_origin = ["thumbnail-engine-mt.js", "thumbnail-engine-mt.worker.js"].iter().all(|name| {
-        files
-            .url(name)
-            .is_ok_and(|url| web_sys::Url::new(url).is_ok_and(|url| url.origin() == origin))
-    });
+    let same_origin = ["thumbnail-engine-mt.js", "thumbnail-engine-mt.worker.js"]
+        .iter()
+        .all(|name| {
+            files
+                .url(name)
+                .is_ok_and(|url| web_sys::Url::new(url).is_ok_and(|url| url.origin() == origin))
+        });
     isolated && same_origin && shared_memory_works(scope)
 }
 
@@ -174,11 +176,7 @@ impl ThumbnailWorker {
         std::panic::set_hook(Box::new(|info| wasm_bindgen::throw_str(&info.to_string())));
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let files = engine::Files::from_object(&engine_files);
-        let variant = if threads_available(&scope, &files) {
-            MT
-        } else {
-            ST
-        };
+        let variant = if threads_available(&scope, &files) { MT } else { ST };
         let ahead = engine::Ahead {
             script: awaited(demux_script).await.and_then(|blob| blob.dyn_into().ok()),
             wasm: awaited(demux_wasm).await.and_then(|module| module.dyn_into().ok()),
