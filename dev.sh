@@ -168,6 +168,7 @@ case ${1:-} in
     build_web
     build_js
     precompress
+    package_npm # its size beside the peers
     browser_drivers
     cargo build --release --locked -p thumbnail-server -p bench
     target/release/bench "${@:2}"

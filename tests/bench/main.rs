@@ -219,6 +219,8 @@ fn sizes(report: &mut String) {
         "pkg/thumbnail_worker_bg.wasm",
         "pkg/thumbnail_worker.js",
         "thumbnailer.js",
+        "engine-worker.js",
+        "server-client.js",
         "thumbnailer-worker.js",
         "video-thumbnailer.js",
     ]
@@ -230,6 +232,93 @@ fn sizes(report: &mut String) {
         let gz = kb(&sh(&format!("gzip -9 -c '{path}' | wc -c")));
         let br = kb(&sh(&format!("brotli -q 11 -c '{path}' | wc -c")));
         let _ = writeln!(report, "| {name} | {raw} | {gz} | {br} |");
+    }
+    let _ = writeln!(report);
+    package_sizes(report);
+}
+
+/// Raw, gzip -9 and brotli -q 11 bytes of `files` together. A peer's files (pinned, so never
+/// changing) are compressed once: brotli -q 11 takes minutes on ffmpeg.wasm's 32 MB core; their
+/// sizes are kept in target/bench/npm/compressed.json.
+fn compressed_sizes(files: &[PathBuf]) -> (u64, u64, u64) {
+    let peers = root().join("target/bench/npm");
+    let cache_file = peers.join("compressed.json");
+    let mut cache: std::collections::BTreeMap<String, (u64, u64, u64)> = std::fs::read_to_string(&cache_file)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let mut sums = (0, 0, 0);
+    for file in files {
+        let path = file.to_str().unwrap();
+        let raw = std::fs::metadata(file).unwrap_or_else(|e| panic!("{path}: {e}")).len();
+        let key = format!("{path} {raw}");
+        let sizes = match cache.get(&key) {
+            Some(&sizes) => sizes,
+            None => {
+                let bytes = |s: String| s.parse::<u64>().unwrap();
+                let sizes = (
+                    raw,
+                    bytes(sh(&format!("gzip -9 -c '{path}' | wc -c"))),
+                    bytes(sh(&format!("brotli -q 11 -c '{path}' | wc -c"))),
+                );
+                if file.starts_with(&peers) {
+                    cache.insert(key, sizes);
+                    std::fs::write(&cache_file, serde_json::to_string(&cache).unwrap()).unwrap();
+                }
+                sizes
+            }
+        };
+        sums = (sums.0 + sizes.0, sums.1 + sizes.1, sums.2 + sizes.2);
+    }
+    sums
+}
+
+/// The npm package against the peers' packages, as a page pays for them: the JS a page imports,
+/// the JS its worker loads, and each wasm file (brotli, as a server or CDN sends it).
+fn package_sizes(report: &mut String) {
+    let ours = root().join("target/npm/package");
+    assert!(ours.join("package.json").exists(), "target/npm/package: run ./dev.sh package (./dev.sh bench does)");
+    let version = std::fs::read_to_string(ours.join("package.json")).unwrap();
+    let version: serde_json::Value = serde_json::from_str(&version).unwrap();
+    let peers = peer_libraries();
+    let at = |dir: &Path, names: &[&str]| names.iter().map(|n| dir.join(n)).collect::<Vec<_>>();
+    let ffmpeg_esm = peers.join("@ffmpeg/ffmpeg/dist/esm");
+    let rows: Vec<(String, Vec<PathBuf>)> = vec![
+        (
+            format!("videothumb {}: the API (`import … from 'videothumb'`)", version["version"].as_str().unwrap()),
+            at(&ours, &["thumbnailer.js", "engine-worker.js", "errors.js", "server-client.js", "types.js"]),
+        ),
+        (
+            "videothumb: its worker's JS (glue, bindings, demux-only engine's glue)".into(),
+            at(&ours, &["thumbnailer-worker.js", "pkg/thumbnail_worker.js", "engine/thumbnail-engine-demux.js"]),
+        ),
+        ("videothumb: pkg/thumbnail_worker_bg.wasm".into(), at(&ours, &["pkg/thumbnail_worker_bg.wasm"])),
+        ("videothumb: engine/thumbnail-engine-demux.wasm".into(), at(&ours, &["engine/thumbnail-engine-demux.wasm"])),
+        ("videothumb: engine/thumbnail-engine-st.wasm (+ its .js)".into(), at(&ours, &["engine/thumbnail-engine-st.wasm", "engine/thumbnail-engine-st.js"])),
+        ("videothumb: engine/thumbnail-engine-mt.wasm (+ its .js)".into(), at(&ours, &["engine/thumbnail-engine-mt.wasm", "engine/thumbnail-engine-mt.js", "engine/thumbnail-engine-mt.worker.js"])),
+        ("mediabunny 1.61.0: dist/bundles/mediabunny.min.mjs (no wasm)".into(), vec![peers.join("mediabunny/dist/bundles/mediabunny.min.mjs")]),
+        ("web-demuxer 4.0.0: dist/web-demuxer.js".into(), vec![peers.join("web-demuxer/dist/web-demuxer.js")]),
+        ("web-demuxer 4.0.0: dist/wasm-files/web-demuxer-mini.wasm".into(), vec![peers.join("web-demuxer/dist/wasm-files/web-demuxer-mini.wasm")]),
+        ("web-demuxer 4.0.0: dist/wasm-files/web-demuxer.wasm".into(), vec![peers.join("web-demuxer/dist/wasm-files/web-demuxer.wasm")]),
+        (
+            "ffmpeg.wasm 0.12.15: @ffmpeg/ffmpeg dist/esm (the API and its worker)".into(),
+            at(&ffmpeg_esm, &["index.js", "classes.js", "const.js", "errors.js", "utils.js", "worker.js"]),
+        ),
+        ("ffmpeg.wasm: @ffmpeg/core 0.12.10 ffmpeg-core.wasm (+ its .js)".into(), at(&peers.join("@ffmpeg/core/dist/esm"), &["ffmpeg-core.wasm", "ffmpeg-core.js"])),
+        (
+            "ffmpeg.wasm: @ffmpeg/core-mt 0.12.10 ffmpeg-core.wasm (+ its .js)".into(),
+            at(&peers.join("@ffmpeg/core-mt/dist/esm"), &["ffmpeg-core.wasm", "ffmpeg-core.js", "ffmpeg-core.worker.js"]),
+        ),
+    ];
+    let _ = writeln!(
+        report,
+        "## Package size: the npm package beside its peers (each from npm, pinned)\n\n\
+         | package: files | raw | gzip -9 | brotli -q 11 |\n| --- | ---: | ---: | ---: |"
+    );
+    let kb = |bytes: u64| format!("{:.0} KB", bytes as f64 / 1000.0);
+    for (what, files) in rows {
+        let (raw, gz, br) = compressed_sizes(&files);
+        let _ = writeln!(report, "| {what} | {} | {} | {} |", kb(raw), kb(gz), kb(br));
     }
     let _ = writeln!(report);
 }
@@ -373,7 +462,13 @@ fn wasm_vs_native(report: &mut String, runs: usize, native: &NativeTimes) {
 
 /// The peer libraries the browser figures are measured against, installed from npm (pinned) into
 /// target/bench/npm once; their folder.
-const PEERS: &[&str] = &["@ffmpeg/ffmpeg@0.12.15", "@ffmpeg/core-mt@0.12.10", "mediabunny@1.61.0"];
+const PEERS: &[&str] = &[
+    "@ffmpeg/ffmpeg@0.12.15",
+    "@ffmpeg/core@0.12.10",
+    "@ffmpeg/core-mt@0.12.10",
+    "mediabunny@1.61.0",
+    "web-demuxer@4.0.0",
+];
 
 fn peer_libraries() -> PathBuf {
     let dir = root().join("target/bench/npm");
