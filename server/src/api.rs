@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use thumbnail_frames::sprite::{image_name, Sheet, SheetInfo};
 use thumbnail_vocabulary::{Format, FramesOptions, SpriteOptions, ThumbnailOptions};
 
-use crate::engine_job::{Job, Output};
 use crate::error::ApiError;
 use crate::upload::{receive, refuse, Upload};
 use crate::AppState;
+use thumbnail_sandbox::work::{Output, Work};
 
 pub const FRAME_TIME: HeaderName = HeaderName::from_static("x-frame-time");
 pub const VIDEO_DURATION: HeaderName = HeaderName::from_static("x-video-duration");
@@ -105,19 +105,19 @@ pub enum Asked {
 
 impl Asked {
     /// The engine job that makes it.
-    pub fn job(&self, max_pixels: u32) -> Job {
-        let probe = Job::probe(max_pixels);
+    pub fn job(&self, max_pixels: u32) -> Work {
+        let probe = Work::probe(max_pixels);
         match self {
-            Asked::Thumbnail(o) => Job {
+            Asked::Thumbnail(o) => Work {
                 thumbnail: Some(*o),
                 ..probe
             },
             Asked::Probe => probe,
-            Asked::Sprite(o) => Job {
+            Asked::Sprite(o) => Work {
                 sprite: Some(*o),
                 ..probe
             },
-            Asked::Frames(o) => Job {
+            Asked::Frames(o) => Work {
                 frames: Some(o.clone()),
                 ..probe
             },

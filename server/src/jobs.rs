@@ -2,7 +2,7 @@
 //! time limit. (How many requests may wait is decided before their upload, in lib.rs.)
 //!
 //! Two ways to run a job (`--isolation`):
-//! - `process` (the default): in a sandboxed worker process (worker.rs). A crash, an abort or
+//! - `process` (the default): in a sandboxed engine process (`thumbnail_sandbox::process`). A crash, an abort or
 //!   memory corruption in FFmpeg on a hostile file costs that one request (422 `engine_crashed`);
 //!   the worker is replaced. A timeout or a client that goes away kills the worker.
 //! - `thread`: on one of `workers` dedicated threads of the server (the engine's interrupt flag
@@ -22,10 +22,10 @@ use thumbnail_engine::Interrupt;
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::config::Isolation;
-use crate::engine_job::{self, Failure, Job, Output};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::worker::{CallError, Worker};
+use thumbnail_sandbox::process::{CallError, EngineProcess};
+use thumbnail_sandbox::work::{self, Failure, Output, Work};
 
 /// Told how far a job is, from any thread.
 pub type ProgressFn = Arc<dyn Fn(f64) + Send + Sync>;
@@ -96,7 +96,7 @@ impl Pool {
     }
 
     /// Runs `job` on the video `file` reads, within the pool's time limit (`--job-timeout`).
-    pub async fn run(&self, job: Job, file: File) -> Result<Output, ApiError> {
+    pub async fn run(&self, job: Work, file: File) -> Result<Output, ApiError> {
         self.run_within(job, file, self.timeout, None).await
     }
 
@@ -104,7 +104,7 @@ impl Pool {
     /// a job of many frames is.
     pub async fn run_within(
         &self,
-        job: Job,
+        job: Work,
         file: File,
         timeout: Duration,
         progress: Option<ProgressFn>,
@@ -126,7 +126,7 @@ impl Pool {
 /// Sandboxed worker processes, started as needed and kept while they are healthy.
 struct Processes {
     slots: Semaphore,
-    idle: Mutex<Vec<Worker>>,
+    idle: Mutex<Vec<EngineProcess>>,
     exe: PathBuf,
     memory: u64,
 }
@@ -149,13 +149,13 @@ impl Processes {
         processes
     }
 
-    fn spawn(&self, metrics: &Metrics) -> std::io::Result<Worker> {
+    fn spawn(&self, metrics: &Metrics) -> std::io::Result<EngineProcess> {
         metrics.worker_starts.inc();
-        Worker::spawn(&self.exe, self.memory)
+        EngineProcess::spawn(&self.exe, self.memory)
     }
 
     /// An idle worker that is still alive, or a new one.
-    fn take(&self, metrics: &Metrics) -> Result<Worker, ApiError> {
+    fn take(&self, metrics: &Metrics) -> Result<EngineProcess, ApiError> {
         while let Some(mut worker) = self.idle.lock().expect("idle workers").pop() {
             if !worker.has_exited() {
                 return Ok(worker);
@@ -167,7 +167,7 @@ impl Processes {
 
     async fn run(
         &self,
-        job: &Job,
+        job: &Work,
         file: &File,
         timeout: Duration,
         metrics: &Metrics,
@@ -249,7 +249,7 @@ impl Threads {
 
     async fn run(
         &self,
-        job: Job,
+        job: Work,
         file: File,
         timeout: Duration,
         metrics: &Metrics,
@@ -270,8 +270,7 @@ impl Threads {
                     progress(done);
                 }
             };
-            let result =
-                std::panic::catch_unwind(AssertUnwindSafe(|| engine_job::run(&job, file, Some(interrupt), &tell)));
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| work::run(&job, file, Some(interrupt), &tell)));
             let _ = done_tx.send(result);
         });
         self.jobs

@@ -1,20 +1,16 @@
 //! The server as a library: [`serve`] runs the app on a listener (main.rs parses the flags; the
-//! engine worker processes are `worker::main`).
+//! engine's processes, which the same binary becomes, are `thumbnail_sandbox::process::main`).
 
 mod api;
 mod async_api;
 mod config;
 mod connections;
-mod encode;
-mod engine_job;
 mod error;
 mod jobs;
 mod metrics;
-mod sandbox;
 mod service_worker;
 mod static_files;
 mod upload;
-pub mod worker;
 
 use std::future::Future;
 use std::sync::Arc;

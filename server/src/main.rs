@@ -6,10 +6,10 @@ use thumbnail_server::Config;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::io::Result<()> {
-    // The same binary is the engine's worker process (see worker.rs).
+    // The same binary is the engine's process (see thumbnail_sandbox::process).
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(thumbnail_server::worker::WORKER_FLAG) {
-        thumbnail_server::worker::main(&args[1..]);
+    if args.first().map(String::as_str) == Some(thumbnail_sandbox::process::ENGINE_PROCESS_FLAG) {
+        thumbnail_sandbox::process::main(&args[1..]);
     }
     serve()
 }

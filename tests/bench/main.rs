@@ -277,7 +277,10 @@ fn compressed_sizes(files: &[PathBuf]) -> (u64, u64, u64) {
 /// the JS its worker loads, and each wasm file (brotli, as a server or CDN sends it).
 fn package_sizes(report: &mut String) {
     let ours = root().join("target/npm/package");
-    assert!(ours.join("package.json").exists(), "target/npm/package: run ./dev.sh package (./dev.sh bench does)");
+    assert!(
+        ours.join("package.json").exists(),
+        "target/npm/package: run ./dev.sh package (./dev.sh bench does)"
+    );
     let version = std::fs::read_to_string(ours.join("package.json")).unwrap();
     let version: serde_json::Value = serde_json::from_str(&version).unwrap();
     let peers = peer_libraries();
@@ -285,29 +288,101 @@ fn package_sizes(report: &mut String) {
     let ffmpeg_esm = peers.join("@ffmpeg/ffmpeg/dist/esm");
     let rows: Vec<(String, Vec<PathBuf>)> = vec![
         (
-            format!("videothumb {}: the API (`import … from 'videothumb'`)", version["version"].as_str().unwrap()),
-            at(&ours, &["thumbnailer.js", "engine-worker.js", "errors.js", "server-client.js", "types.js"]),
+            format!(
+                "videothumb {}: the API (`import … from 'videothumb'`)",
+                version["version"].as_str().unwrap()
+            ),
+            at(
+                &ours,
+                &[
+                    "thumbnailer.js",
+                    "engine-worker.js",
+                    "errors.js",
+                    "server-client.js",
+                    "types.js",
+                ],
+            ),
         ),
         (
             "videothumb: its worker's JS (glue, bindings, demux-only engine's glue)".into(),
-            at(&ours, &["thumbnailer-worker.js", "pkg/thumbnail_worker.js", "engine/thumbnail-engine-demux.js"]),
+            at(
+                &ours,
+                &[
+                    "thumbnailer-worker.js",
+                    "pkg/thumbnail_worker.js",
+                    "engine/thumbnail-engine-demux.js",
+                ],
+            ),
         ),
-        ("videothumb: pkg/thumbnail_worker_bg.wasm".into(), at(&ours, &["pkg/thumbnail_worker_bg.wasm"])),
-        ("videothumb: engine/thumbnail-engine-demux.wasm".into(), at(&ours, &["engine/thumbnail-engine-demux.wasm"])),
-        ("videothumb: engine/thumbnail-engine-st.wasm (+ its .js)".into(), at(&ours, &["engine/thumbnail-engine-st.wasm", "engine/thumbnail-engine-st.js"])),
-        ("videothumb: engine/thumbnail-engine-mt.wasm (+ its .js)".into(), at(&ours, &["engine/thumbnail-engine-mt.wasm", "engine/thumbnail-engine-mt.js", "engine/thumbnail-engine-mt.worker.js"])),
-        ("mediabunny 1.61.0: dist/bundles/mediabunny.min.mjs (no wasm)".into(), vec![peers.join("mediabunny/dist/bundles/mediabunny.min.mjs")]),
-        ("web-demuxer 4.0.0: dist/web-demuxer.js".into(), vec![peers.join("web-demuxer/dist/web-demuxer.js")]),
-        ("web-demuxer 4.0.0: dist/wasm-files/web-demuxer-mini.wasm".into(), vec![peers.join("web-demuxer/dist/wasm-files/web-demuxer-mini.wasm")]),
-        ("web-demuxer 4.0.0: dist/wasm-files/web-demuxer.wasm".into(), vec![peers.join("web-demuxer/dist/wasm-files/web-demuxer.wasm")]),
+        (
+            "videothumb: pkg/thumbnail_worker_bg.wasm".into(),
+            at(&ours, &["pkg/thumbnail_worker_bg.wasm"]),
+        ),
+        (
+            "videothumb: engine/thumbnail-engine-demux.wasm".into(),
+            at(&ours, &["engine/thumbnail-engine-demux.wasm"]),
+        ),
+        (
+            "videothumb: engine/thumbnail-engine-st.wasm (+ its .js)".into(),
+            at(
+                &ours,
+                &["engine/thumbnail-engine-st.wasm", "engine/thumbnail-engine-st.js"],
+            ),
+        ),
+        (
+            "videothumb: engine/thumbnail-engine-mt.wasm (+ its .js)".into(),
+            at(
+                &ours,
+                &[
+                    "engine/thumbnail-engine-mt.wasm",
+                    "engine/thumbnail-engine-mt.js",
+                    "engine/thumbnail-engine-mt.worker.js",
+                ],
+            ),
+        ),
+        (
+            "mediabunny 1.61.0: dist/bundles/mediabunny.min.mjs (no wasm)".into(),
+            vec![peers.join("mediabunny/dist/bundles/mediabunny.min.mjs")],
+        ),
+        (
+            "web-demuxer 4.0.0: dist/web-demuxer.js".into(),
+            vec![peers.join("web-demuxer/dist/web-demuxer.js")],
+        ),
+        (
+            "web-demuxer 4.0.0: dist/wasm-files/web-demuxer-mini.wasm".into(),
+            vec![peers.join("web-demuxer/dist/wasm-files/web-demuxer-mini.wasm")],
+        ),
+        (
+            "web-demuxer 4.0.0: dist/wasm-files/web-demuxer.wasm".into(),
+            vec![peers.join("web-demuxer/dist/wasm-files/web-demuxer.wasm")],
+        ),
         (
             "ffmpeg.wasm 0.12.15: @ffmpeg/ffmpeg dist/esm (the API and its worker)".into(),
-            at(&ffmpeg_esm, &["index.js", "classes.js", "const.js", "errors.js", "utils.js", "worker.js"]),
+            at(
+                &ffmpeg_esm,
+                &[
+                    "index.js",
+                    "classes.js",
+                    "const.js",
+                    "errors.js",
+                    "utils.js",
+                    "worker.js",
+                ],
+            ),
         ),
-        ("ffmpeg.wasm: @ffmpeg/core 0.12.10 ffmpeg-core.wasm (+ its .js)".into(), at(&peers.join("@ffmpeg/core/dist/esm"), &["ffmpeg-core.wasm", "ffmpeg-core.js"])),
+        (
+            "ffmpeg.wasm: @ffmpeg/core 0.12.10 ffmpeg-core.wasm (+ its .js)".into(),
+            at(
+                &peers.join("@ffmpeg/core/dist/esm"),
+                &["ffmpeg-core.wasm", "ffmpeg-core.js"],
+            ),
+        ),
         (
             "ffmpeg.wasm: @ffmpeg/core-mt 0.12.10 ffmpeg-core.wasm (+ its .js)".into(),
-            at(&peers.join("@ffmpeg/core-mt/dist/esm"), &["ffmpeg-core.wasm", "ffmpeg-core.js", "ffmpeg-core.worker.js"]),
+            at(
+                &peers.join("@ffmpeg/core-mt/dist/esm"),
+                &["ffmpeg-core.wasm", "ffmpeg-core.js", "ffmpeg-core.worker.js"],
+            ),
         ),
     ];
     let _ = writeln!(

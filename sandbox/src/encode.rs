@@ -8,9 +8,13 @@ use thumbnail_engine::Image;
 use thumbnail_frames::Picture;
 use thumbnail_vocabulary::Format;
 
-use crate::error::ApiError;
+use thumbnail_vocabulary::{Error as EngineError, ErrorKind};
 
-pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, ApiError> {
+use crate::work::Failure;
+
+/// A frame encoded as `format`; what the caller asked that cannot be encoded (a WebP wider than
+/// 16383) is its error (`invalid_argument`), anything else ours.
+pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Failure> {
     let rgb = || -> Vec<u8> {
         image
             .rgba
@@ -18,7 +22,7 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Api
             .flat_map(|px| [px[0], px[1], px[2]])
             .collect()
     };
-    let failed = |e: &dyn std::fmt::Display| ApiError::Internal(format!("encoding {}: {e}", format.extension()));
+    let failed = |e: &dyn std::fmt::Display| Failure::Internal(format!("encoding {}: {e}", format.extension()));
     let (width, height) = (image.width, image.height);
     match format {
         Format::Png => thumbnail_frames::png::encode(&image.rgba, width, height).map_err(|e| failed(&e)),
@@ -30,15 +34,16 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Api
                 .map_err(|e| failed(&e))?;
             Ok(out)
         }
-        // An animation is made by engine_job's make_animation, never here.
-        Format::Gif => Err(ApiError::Internal(
+        // An animation is made by work.rs's make_animation, never here.
+        Format::Gif => Err(Failure::Internal(
             "a GIF is an animation, made from several frames".into(),
         )),
         Format::Webp => {
             if width > 16383 || height > 16383 {
-                return Err(ApiError::BadRequest(
-                    "WebP images are at most 16383 pixels on a side".into(),
-                ));
+                return Err(Failure::from(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    "WebP images are at most 16383 pixels on a side",
+                )));
             }
             let encoded = if image.rgba.chunks_exact(4).any(|px| px[3] != 255) {
                 webp::Encoder::from_rgba(&image.rgba, width, height).encode(quality as f32)

@@ -1,13 +1,14 @@
-//! The engine's worker processes: the server binary started again as `thumbnail-server --engine-worker`,
-//! one job at a time, over a Unix socket on its standard input.
+//! The engine's processes: the caller's own binary (the server, the command line) started again
+//! with `--engine-process`, one piece of work at a time, over a Unix socket on its standard input.
 //!
-//! The wire: the server sends `u32 length (LE) + JSON` [`Job`], with the video's open file
-//! descriptor attached (SCM_RIGHTS); the worker answers with `u32 length + JSON` messages: any
-//! number of `Progress` (a job of many frames, after each), then one `Reply`
+//! The wire: the caller sends `u32 length (LE) + JSON` [`Work`], with the video's open file
+//! descriptor attached (SCM_RIGHTS); the process answers with `u32 length + JSON` messages: any
+//! number of `Progress` (work of many frames, after each), then one `Reply`
 //! (`Result<Output, Failure>`) followed by the encoded images' bytes one after another (`bytes`
-//! is not in the JSON; their lengths are `image_lens`, in the order of [`Output::images_mut`]). The worker reads the video through the descriptor, so inside its
-//! sandbox (sandbox.rs) it opens no file at all. A worker that crashes, aborts or is killed costs
-//! its one job: the server sees the socket close and starts another (jobs.rs).
+//! is not in the JSON; their lengths are `image_lens`, in the order of [`Output::images_mut`]).
+//! The process reads the video through the descriptor, so once confined (confine.rs) it opens no
+//! file at all. A process that crashes, aborts or is killed costs its one piece of work: the
+//! caller sees the socket close and starts another.
 
 use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
@@ -22,10 +23,10 @@ use tokio::io::{AsyncReadExt, Interest};
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 
-use crate::engine_job::{self, Failure, Job, Output};
+use crate::work::{self, Failure, Output, Work};
 
-/// The flag that makes the server binary a worker.
-pub const WORKER_FLAG: &str = "--engine-worker";
+/// The flag that makes the caller's binary an engine process.
+pub const ENGINE_PROCESS_FLAG: &str = "--engine-process";
 
 /// Larger messages than this are a broken peer.
 const MAX_MESSAGE: u32 = 1 << 20;
@@ -36,7 +37,7 @@ struct Reply {
     image_lens: Vec<u64>,
 }
 
-/// What the worker says about a job.
+/// What the process says about a piece of work.
 #[derive(Serialize, Deserialize)]
 enum Message {
     /// How far it is, 0 to 1.
@@ -50,38 +51,38 @@ fn write_message(mut socket: &StdUnixStream, message: &Message) -> io::Result<()
     socket.write_all(&json)
 }
 
-/// The worker process's main: `thumbnail-server --engine-worker <max memory in bytes>`.
+/// The engine process's main: `<binary> --engine-process <max memory in bytes>`.
 pub fn main(args: &[String]) -> ! {
     let max_memory = args.first().and_then(|a| a.parse().ok()).unwrap_or(0);
-    // SAFETY: the server started us with one end of a socket pair as standard input.
+    // SAFETY: the caller started us with one end of a socket pair as standard input.
     let socket = unsafe { StdUnixStream::from_raw_fd(0) };
-    match crate::sandbox::enter(max_memory) {
-        Ok(status) => tracing::debug!(landlock = status.landlock, "engine worker sandboxed"),
+    match crate::confine::enter(max_memory) {
+        Ok(status) => tracing::debug!(landlock = status.landlock, "engine process confined"),
         Err(e) => {
-            eprintln!("engine worker: cannot enter the sandbox: {e}");
+            eprintln!("engine process: cannot enter the sandbox: {e}");
             std::process::exit(3);
         }
     }
     loop {
         let (job, file) = match receive_job(&socket) {
             Ok(Some(received)) => received,
-            Ok(None) => std::process::exit(0), // the server closed the socket
+            Ok(None) => std::process::exit(0), // the caller closed the socket
             Err(e) => {
-                eprintln!("engine worker: bad request: {e}");
+                eprintln!("engine process: bad request: {e}");
                 std::process::exit(2);
             }
         };
-        // A server that stopped listening is seen at the reply.
+        // A caller that stopped listening is seen at the reply.
         let progress = |done: f64| drop(write_message(&socket, &Message::Progress(done)));
-        let result = engine_job::run(&job, file, None, &progress);
+        let result = work::run(&job, file, None, &progress);
         if send_reply(&socket, result).is_err() {
-            std::process::exit(0); // the server gave up on this job
+            std::process::exit(0); // the caller gave up on this work
         }
     }
 }
 
-/// A job and its video, or None when the server closed the socket.
-fn receive_job(socket: &StdUnixStream) -> io::Result<Option<(Job, File)>> {
+/// A piece of work and its video, or None when the caller closed the socket.
+fn receive_job(socket: &StdUnixStream) -> io::Result<Option<(Work, File)>> {
     let mut buffer = vec![0u8; 64 * 1024];
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut space = nix::cmsg_space!([RawFd; 1]);
@@ -116,7 +117,7 @@ fn receive_job(socket: &StdUnixStream) -> io::Result<Option<(Job, File)>> {
     while buffer.len() < 4 + len as usize {
         read_more(socket, &mut buffer)?;
     }
-    let job: Job = serde_json::from_slice(&buffer[4..4 + len as usize])?;
+    let job: Work = serde_json::from_slice(&buffer[4..4 + len as usize])?;
     let fd = fds
         .pop()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no file descriptor with the job"))?;
@@ -152,27 +153,27 @@ fn send_reply(mut socket: &StdUnixStream, mut result: Result<Output, Failure>) -
     socket.flush()
 }
 
-/// How a call to a worker went wrong.
+/// How a call to an engine process went wrong.
 #[derive(Debug)]
 pub enum CallError {
-    /// The job never reached the worker (it had died while idle): another worker may take it.
+    /// The work never reached the process (it had died while idle): another may take it.
     NotDelivered(io::Error),
-    /// The worker died or broke the protocol while on the job.
+    /// The process died or broke the protocol while on the work.
     Died(io::Error),
 }
 
-/// A worker process, from the server's side. Dropping it kills the process.
-pub struct Worker {
+/// An engine process, from the caller's side. Dropping it kills the process.
+pub struct EngineProcess {
     child: Child,
     socket: UnixStream,
 }
 
-impl Worker {
-    /// Starts `exe --engine-worker <max_memory>`.
-    pub fn spawn(exe: &Path, max_memory: u64) -> io::Result<Worker> {
+impl EngineProcess {
+    /// Starts `exe --engine-process <max_memory>`.
+    pub fn spawn(exe: &Path, max_memory: u64) -> io::Result<EngineProcess> {
         let (ours, theirs) = StdUnixStream::pair()?;
         let child = Command::new(exe)
-            .arg(WORKER_FLAG)
+            .arg(ENGINE_PROCESS_FLAG)
             .arg(max_memory.to_string())
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::null())
@@ -181,7 +182,7 @@ impl Worker {
             .kill_on_drop(true)
             .spawn()?;
         ours.set_nonblocking(true)?;
-        Ok(Worker {
+        Ok(EngineProcess {
             child,
             socket: UnixStream::from_std(ours)?,
         })
@@ -196,8 +197,8 @@ impl Worker {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Hands the worker a job on the video `file` reads; [`Worker::result`] is its answer.
-    pub async fn start(&mut self, job: &Job, file: &File) -> Result<(), CallError> {
+    /// Hands the process work on the video `file` reads; [`EngineProcess::result`] is its answer.
+    pub async fn start(&mut self, job: &Work, file: &File) -> Result<(), CallError> {
         let json = serde_json::to_vec(job).map_err(|e| CallError::NotDelivered(e.into()))?;
         let mut message = (json.len() as u32).to_le_bytes().to_vec();
         message.extend_from_slice(&json);
@@ -206,9 +207,9 @@ impl Worker {
             .map_err(CallError::NotDelivered)
     }
 
-    /// The answer to the job [`Worker::start`] handed over, telling `progress` how far it is
+    /// The answer to the job [`EngineProcess::start`] handed over, telling `progress` how far it is
     /// meanwhile. Images above `max_image` bytes in all, or not as many as the output has, are a
-    /// broken (or compromised) worker, not something to allocate.
+    /// broken (or compromised) engine process, not something to allocate.
     pub async fn result(
         &mut self,
         max_image: u64,

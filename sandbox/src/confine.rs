@@ -1,4 +1,4 @@
-//! The engine worker's sandbox, entered once the process has loaded everything it needs and before
+//! The engine process's sandbox, entered once the process has loaded everything it needs and before
 //! it reads any video: whatever a hostile file makes FFmpeg do, the process can then only compute
 //! on the descriptors it was given.
 //!
@@ -7,7 +7,7 @@
 //! - seccomp: an allow-list of system calls (memory, reading and seeking the passed file, the
 //!   socket to the server, time, exit); anything else fails with EPERM.
 //! - An address-space limit (RLIMIT_AS), so a decompression bomb fails with "no memory" inside
-//!   the worker rather than taking memory from the server.
+//!   the engine process rather than taking memory from its caller.
 
 use std::collections::BTreeMap;
 
@@ -46,7 +46,7 @@ fn restrict_files() -> Result<&'static str, String> {
     })
 }
 
-/// The system calls a worker makes once it is running (found by running every fixture under
+/// The system calls an engine process makes once it is running (found by running every fixture under
 /// the filter in the tests; anything else fails with EPERM, which the engine reports as an error).
 fn allowed_syscalls() -> Vec<i64> {
     let mut calls = vec![

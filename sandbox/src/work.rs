@@ -1,8 +1,9 @@
-//! One engine job as the server runs it: open the uploaded video, describe it, and for a thumbnail
-//! take the frame and encode it. The same [`run`] runs in a sandboxed worker process (worker.rs)
-//! or, with `--isolation thread`, on an engine thread of the server itself; jobs.rs picks.
+//! A piece of engine work on one video, as the server and the command line ask for it: open the
+//! video, describe it, and for a thumbnail (a sheet, a series) take the frames and encode them.
+//! The same [`run`] runs in an engine process (process.rs) or, with the server's `--isolation
+//! thread`, on an engine thread of the server itself (the server's jobs.rs picks).
 //!
-//! A job travels to a worker as JSON (the vocabulary's types serialise).
+//! [`Work`] travels to an engine process as JSON (the vocabulary's types serialise).
 
 use std::fs::File;
 
@@ -17,11 +18,10 @@ use thumbnail_vocabulary::{
 };
 
 use crate::encode::{encode, encode_animated_webp};
-use crate::error::ApiError;
 
 /// What to do with the video.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Job {
+pub struct Work {
     /// Source frames above this many pixels are refused.
     pub max_pixels: u32,
     /// A thumbnail, or (`sprite`) a contact sheet, or (`frames`) a series of frames; none: only
@@ -31,10 +31,10 @@ pub struct Job {
     pub frames: Option<FramesOptions>,
 }
 
-impl Job {
+impl Work {
     /// Only probe.
-    pub fn probe(max_pixels: u32) -> Job {
-        Job {
+    pub fn probe(max_pixels: u32) -> Work {
+        Work {
             max_pixels,
             thumbnail: None,
             sprite: None,
@@ -117,7 +117,7 @@ impl Failure {
 pub type Progress<'a> = &'a (dyn Fn(f64) + Sync);
 
 /// Runs a job on the video `file` reads.
-pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>, progress: Progress) -> Result<Output, Failure> {
+pub fn run(job: &Work, file: File, interrupt: Option<Interrupt>, progress: Progress) -> Result<Output, Failure> {
     let options = OpenOptions {
         threads: 1,
         max_pixels: Some(job.max_pixels),
@@ -163,11 +163,7 @@ pub fn run(job: &Job, file: File, interrupt: Option<Interrupt>, progress: Progre
 }
 
 fn encoded(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Failure> {
-    encode(image, format, quality).map_err(|e| match e {
-        // What the client asked cannot be encoded (a WebP wider than 16383): its fault, a 400.
-        ApiError::BadRequest(message) => Failure::from(EngineError::new(ErrorKind::InvalidArgument, message)),
-        other => Failure::Internal(other.to_string()),
-    })
+    encode(image, format, quality)
 }
 
 /// Counts the frames of a job of `total`, telling `progress`.
