@@ -169,8 +169,9 @@ case ${1:-} in
     build_js
     precompress
     package_npm # its size beside the peers
+    apt_install ffmpegthumbnailer # the command line's reference (not shipped)
     browser_drivers
-    cargo build --release --locked -p thumbnail-server -p bench
+    cargo build --release --locked -p thumbnail-server -p thumbnail-cli -p bench
     target/release/bench "${@:2}"
     ;;
   engine)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use test_support::{cli_frame, fixture, psnr, Expect, BAD_INPUTS, REAL_WORLD, VIDEOS};
+use test_support::{cli_frame, fixture, folder_of_videos, psnr};
 
 fn thumbnail(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_thumbnail"))
@@ -25,46 +25,12 @@ fn said(out: &Output) -> String {
     )
 }
 
-/// A folder of 100 videos: every fixture that makes a frame, every bad input, and copies of the
-/// codec fixtures under other names; what each should give: Ok (an image) or the error's code.
-fn folder_of_100() -> (tempfile::TempDir, Vec<(PathBuf, Result<(), &'static str>)>) {
-    let dir = tempfile::tempdir().unwrap();
-    let videos = dir.path().join("videos");
-    std::fs::create_dir(&videos).unwrap();
-    let mut chosen: Vec<(String, &str, Result<(), &'static str>)> = Vec::new();
-    for v in VIDEOS {
-        chosen.push((v.file.into(), v.file, Ok(())));
-    }
-    for case in REAL_WORLD {
-        let outcome = match case.expect {
-            Expect::Frame { .. } => Ok(()),
-            Expect::Error(code) => Err(code),
-        };
-        chosen.push((case.file.into(), case.file, outcome));
-    }
-    for (file, code) in BAD_INPUTS {
-        chosen.push(((*file).into(), file, Err(*code)));
-    }
-    let mut copy = 0;
-    while chosen.len() < 100 {
-        let v = &VIDEOS[copy % VIDEOS.len()];
-        chosen.push((format!("again-{copy}-{}", v.file), v.file, Ok(())));
-        copy += 1;
-    }
-    let mut expected = Vec::new();
-    for (name, from, outcome) in chosen {
-        let path = videos.join(&name);
-        std::os::unix::fs::symlink(fixture(from), &path).unwrap();
-        expected.push((path, outcome));
-    }
-    (dir, expected)
-}
-
 /// One image per readable file, each named after its video and fitted in the width asked; each
 /// failure on a line of its own with its file and its code; a summary; exit status 1.
 #[test]
 fn a_folder_of_100_videos_gives_an_image_each_and_names_the_failures() {
-    let (dir, expected) = folder_of_100();
+    let dir = tempfile::tempdir().unwrap();
+    let expected = folder_of_videos(&dir.path().join("videos"), 100);
     assert_eq!(expected.len(), 100);
     let out = thumbnail(&["videos", "-o", "thumbs", "--width", "160", "--quiet"], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));

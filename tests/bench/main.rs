@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 use test_support::browser::{serve_page_on_another_origin, BrowserKind};
-use test_support::{engine_dir, fixture, root, Browser, Server};
+use test_support::{engine_dir, fixture, folder_of_videos, root, Browser, Server};
 use thumbnail_engine::{Engine, OpenOptions};
 use thumbnail_frames::animation::{animation_times, make_gif};
 use thumbnail_frames::sprite::{make_sheet, sprite_times};
@@ -52,6 +52,7 @@ fn browser_kind() -> BrowserKind {
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
 enum Section {
     Sizes,
+    Cli,
     Native,
     Wasm,
     Browser,
@@ -94,6 +95,9 @@ fn main() {
         if want(Section::Browser) {
             browser(&mut report, args.runs, args.cold_runs, &native);
         }
+    }
+    if want(Section::Cli) {
+        command_line(&mut report, args.runs.min(3));
     }
     if want(Section::Server) {
         server(&mut report, args.load_seconds, args.runs);
@@ -394,6 +398,68 @@ fn package_sizes(report: &mut String) {
     for (what, files) in rows {
         let (raw, gz, br) = compressed_sizes(&files);
         let _ = writeln!(report, "| {what} | {} | {} | {} |", kb(raw), kb(gz), kb(br));
+    }
+    let _ = writeln!(report);
+}
+
+/// The command line on a folder of 100 videos (bad ones among them), a 320 px PNG of the frame
+/// at 1 s each, against what a person at a shell writes instead: a loop of ffmpegthumbnailer
+/// (Debian's) and a loop of the `ffmpeg` CLI, one file after another. Ours runs as many engine
+/// processes as there are cores, and with `-j 1` too.
+fn command_line(report: &mut String, runs: usize) {
+    let dir = root().join("target/bench/cli");
+    let _ = std::fs::remove_dir_all(&dir);
+    let videos = folder_of_videos(&dir.join("videos"), 100);
+    let readable = videos.iter().filter(|(_, outcome)| outcome.is_ok()).count();
+    let thumbnail = root().join("target/release/thumbnail");
+    let videos_dir = dir.join("videos");
+    let v = videos_dir.display();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let systems: Vec<(String, String)> = vec![
+        (
+            format!("ours: `thumbnail videos/ -o out/ --width 320` ({cores} engine processes)"),
+            format!("{} '{v}' -o \"$OUT\" --width 320 --quiet", thumbnail.display()),
+        ),
+        (
+            "ours, `-j 1` (one engine process)".into(),
+            format!("{} '{v}' -o \"$OUT\" --width 320 --quiet -j 1", thumbnail.display()),
+        ),
+        (
+            "ffmpegthumbnailer 2.2.2 (Debian's) in a shell loop (`-t 00:00:01 -s 320`)".into(),
+            format!("for f in '{v}'/*; do ffmpegthumbnailer -i \"$f\" -o \"$OUT/$(basename \"$f\").png\" -t 00:00:01 -s 320 2>/dev/null; done"),
+        ),
+        (
+            "`ffmpeg -ss 1 -i f -frames:v 1 -vf scale=320:-2` in a shell loop".into(),
+            format!("for f in '{v}'/*; do ffmpeg -v quiet -ss 1 -i \"$f\" -frames:v 1 -vf scale=320:-2 -y \"$OUT/$(basename \"$f\").png\" </dev/null; done"),
+        ),
+    ];
+    let _ = writeln!(
+        report,
+        "## Command line: a folder of 100 videos ({readable} readable), a 320 px PNG of the frame at 1 s each (median of {runs})\n\n\
+         | command | time | images made |\n| --- | ---: | ---: |"
+    );
+    for (name, script) in systems {
+        let mut times = Vec::new();
+        let mut made = 0;
+        for _ in 0..runs {
+            let out = dir.join("out");
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir_all(&out).unwrap();
+            let started = Instant::now();
+            // The exit status says whether any file failed; the images made are counted instead.
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .env("OUT", &out)
+                .output()
+                .unwrap();
+            times.push(started.elapsed());
+            made = std::fs::read_dir(&out)
+                .unwrap()
+                .filter(|e| e.as_ref().is_ok_and(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
+                .count();
+        }
+        let _ = writeln!(report, "| {name} | {:.2} s | {made} |", median(times).as_secs_f64());
     }
     let _ = writeln!(report);
 }

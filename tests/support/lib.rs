@@ -376,3 +376,44 @@ pub fn run_wasm_engine(variant: &str, jobs: &serde_json::Value, out: &Path) -> s
     );
     serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
 }
+
+/// What a video of [`folder_of_videos`] should give: an image, or the error's code.
+pub type Outcome = Result<(), &'static str>;
+
+/// A folder of `count` videos as a person at a shell has one (the command line's tests and its
+/// bench): every fixture that makes a frame, every bad input and every real-world one that
+/// fails, then copies of the codec fixtures under other names; symbolic links to the fixtures,
+/// in `dir` (made). Each with what it should give.
+pub fn folder_of_videos(dir: &Path, count: usize) -> Vec<(PathBuf, Outcome)> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut chosen: Vec<(String, &str, Outcome)> = Vec::new();
+    for v in VIDEOS {
+        chosen.push((v.file.into(), v.file, Ok(())));
+    }
+    for case in REAL_WORLD {
+        let outcome = match case.expect {
+            Expect::Frame { .. } => Ok(()),
+            Expect::Error(code) => Err(code),
+        };
+        chosen.push((case.file.into(), case.file, outcome));
+    }
+    for (file, code) in BAD_INPUTS {
+        chosen.push(((*file).into(), file, Err(*code)));
+    }
+    let mut copy = 0;
+    while chosen.len() < count {
+        let v = &VIDEOS[copy % VIDEOS.len()];
+        chosen.push((format!("again-{copy}-{}", v.file), v.file, Ok(())));
+        copy += 1;
+    }
+    chosen.truncate(count);
+    chosen
+        .into_iter()
+        .map(|(name, from, outcome)| {
+            let path = dir.join(name);
+            let _ = std::fs::remove_file(&path);
+            std::os::unix::fs::symlink(fixture(from), &path).unwrap();
+            (path, outcome)
+        })
+        .collect()
+}
