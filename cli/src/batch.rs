@@ -8,22 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::outputs::{Kind, Plan};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use thumbnail_sandbox::process::{CallError, EngineProcess};
 use thumbnail_sandbox::work::{Failure, Output, Work};
-use thumbnail_vocabulary::{SpriteOptions, ThumbnailOptions};
-
-use crate::outputs::Plan;
-
-/// What is made of each video.
-pub enum Kind {
-    /// A thumbnail, or (format gif) an animation.
-    Still(ThumbnailOptions),
-    Sprite(SpriteOptions),
-    Probe {
-        json: bool,
-    },
-}
 
 pub struct Batch {
     pub kind: Kind,

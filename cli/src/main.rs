@@ -21,7 +21,8 @@ use thumbnail_sandbox::process::{main as engine_process, ENGINE_PROCESS_FLAG};
 use thumbnail_sandbox::work::Work;
 use thumbnail_vocabulary::{SpriteOptions, ThumbnailOptions, DEFAULT_MAX_PIXELS};
 
-use batch::{Batch, Kind};
+use batch::Batch;
+use outputs::Kind;
 
 #[derive(Parser)]
 #[command(

@@ -1,5 +1,5 @@
-//! Which files are read and which are written: the inputs (a folder stands for its files), and
-//! where each video's image (and a sheet's WebVTT track) goes.
+//! What is made of which files, and where it goes: the inputs (a folder stands for its files),
+//! and where each video's image (and a sheet's WebVTT track) is written.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,8 +7,17 @@ use std::path::{Path, PathBuf};
 use thumbnail_frames::sprite::vtt;
 use thumbnail_frames::sprite::Sheet;
 use thumbnail_sandbox::work::Output;
+use thumbnail_vocabulary::{SpriteOptions, ThumbnailOptions};
 
-use crate::batch::Kind;
+/// What is made of each video.
+pub enum Kind {
+    /// A thumbnail, or (format gif) an animation.
+    Still(ThumbnailOptions),
+    Sprite(SpriteOptions),
+    Probe {
+        json: bool,
+    },
+}
 
 /// The videos the inputs name: a file as it is (checked when it is read), a folder's files in
 /// name order (not its subfolders' or hidden ones).

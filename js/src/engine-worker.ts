@@ -41,24 +41,34 @@ function assetUrls(assets: URL | null): Assets {
 }
 
 /**
- * Starts the worker: the one beside this module (`new Worker(new URL(…))`, which bundlers bundle
- * as a worker), or the one under `assets`. A worker of another origin (a CDN, a page embedding a
- * server's module) cannot be started from its URL (a SecurityError): it is started from a blob that
- * imports it (served with CORS and CORP). Returns the worker and the blob's URL to revoke once it
- * has started (or null).
+ * Starts the worker from its file: beside this module (named, as the others, by a literal
+ * `new URL('./…', import.meta.url)`: bundlers copy the file as it is, a classic script that
+ * imports nothing), or under `assets`. From a blob where it cannot start from its URL: a worker
+ * of another origin (a CDN, a page embedding a server's module) from one that imports it (served
+ * with CORS and CORP); a file a bundler inlined as a `data:` URL (Vite does below 4 KB; such a
+ * worker would have no origin) from one holding its text. Returns the worker and the blob's URL
+ * to revoke once it has started (or null).
  */
 function startWorker(assets: URL | null): { worker: Worker; boot: string | null } {
-  try {
-    const worker = assets ? new Worker(new URL('thumbnailer-worker.js', assets)) : new Worker(new URL('./thumbnailer-worker.js', import.meta.url));
-    return { worker, boot: null };
-  } catch (e) {
-    if ((e as DOMException).name !== 'SecurityError') throw e;
+  const url = assets ? new URL('thumbnailer-worker.js', assets) : new URL('./thumbnailer-worker.js', import.meta.url);
+  let boot: Blob;
+  if (url.protocol === 'data:') {
+    boot = new Blob([bytesOfDataUrl(url.href)], { type: 'text/javascript' });
+  } else if (url.origin === location.origin) {
+    return { worker: new Worker(url), boot: null };
+  } else {
+    boot = new Blob([`importScripts(${JSON.stringify(url.href)});`], { type: 'text/javascript' });
   }
-  // (not written as new URL('…', import.meta.url): bundlers would copy the file a second time,
-  // and a bundled module is never on another origin than its page)
-  const url = new URL('thumbnailer-worker.js', assets ?? String(import.meta.url));
-  const boot = URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(url.href)});`], { type: 'text/javascript' }));
-  return { worker: new Worker(boot), boot };
+  const bootUrl = URL.createObjectURL(boot);
+  return { worker: new Worker(bootUrl), boot: bootUrl };
+}
+
+/** The bytes a `data:` URL holds (base64 or percent-encoded). */
+function bytesOfDataUrl(href: string): Uint8Array<ArrayBuffer> {
+  const comma = href.indexOf(',');
+  const payload = href.slice(comma + 1);
+  if (!href.slice(0, comma).endsWith(';base64')) return new TextEncoder().encode(decodeURIComponent(payload));
+  return Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
 }
 
 /** Whether this browser can run the engine at all (a Worker, WebAssembly, OffscreenCanvas). */

@@ -10,7 +10,7 @@ use thumbnail_vocabulary::Format;
 
 use thumbnail_vocabulary::{Error as EngineError, ErrorKind};
 
-use crate::work::Failure;
+use crate::failure::Failure;
 
 /// A frame encoded as `format`; what the caller asked that cannot be encoded (a WebP wider than
 /// 16383) is its error (`invalid_argument`), anything else ours.

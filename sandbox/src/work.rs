@@ -18,6 +18,7 @@ use thumbnail_vocabulary::{
 };
 
 use crate::encode::{encode, encode_animated_webp};
+pub use crate::failure::Failure;
 
 /// What to do with the video.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,34 +84,6 @@ pub struct Frame {
     /// The encoded image (sent after the JSON between processes, not inside it).
     #[serde(skip)]
     pub bytes: Vec<u8>,
-}
-
-/// Why a job failed: the engine's verdict on the video, or a fault of ours (encoding).
-#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
-pub enum Failure {
-    #[error("{message}")]
-    Engine { code: String, message: String },
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<EngineError> for Failure {
-    fn from(e: EngineError) -> Failure {
-        Failure::Engine {
-            code: e.kind.name().to_owned(),
-            message: e.message,
-        }
-    }
-}
-
-impl Failure {
-    /// The engine error this stands for, if it is one.
-    pub fn engine_error(&self) -> Option<EngineError> {
-        match self {
-            Failure::Engine { code, message } => Some(EngineError::new(ErrorKind::from_name(code)?, message.clone())),
-            Failure::Internal(_) => None,
-        }
-    }
 }
 
 /// Told how far a job of many frames is (0 to 1) after each frame.
