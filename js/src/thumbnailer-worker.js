@@ -3,7 +3,7 @@
 // the engine. It learns where every file is from its first message, { type: 'start', assets }
 // (`assets`: each file's path in the package, 'pkg/…' and 'engine/…', to its URL): the page's
 // module found them (beside itself, wherever a bundler put them, or under the URL it was given),
-// as this worker, bundled or started from a blob, cannot.
+// as this worker, started from a bundler's copy or from a blob, cannot.
 'use strict';
 
 let ready = null;
