@@ -24,6 +24,7 @@ const TEMPLATE = `
 <style>
   :host {
     display: block;
+    min-width: 0;
     font: var(--vt-font, inherit);
     color: var(--vt-color, inherit);
     --accent: var(--vt-accent, #2457c5);
@@ -40,21 +41,21 @@ const TEMPLATE = `
   .drop.over { border-color: var(--accent); }
   .button {
     display: inline-block;
-    padding: 0.4rem 0.9rem;
+    padding: 0.625rem 1rem; /* 44 px tall: a finger's target */
     border-radius: var(--radius);
     background: var(--accent);
     color: var(--vt-button-color, #fff);
     cursor: pointer;
   }
   .button:focus-within { outline: 3px solid var(--accent); outline-offset: 2px; }
-  input[type=file] { position: absolute; width: 1px; height: 1px; opacity: 0; }
+  input[type=file] { position: absolute; width: 1px; height: 1px; opacity: 0; overflow: hidden; clip-path: inset(50%); }
   .controls { display: flex; gap: 0.5rem; align-items: center; margin-top: 0.75rem; }
-  .controls input { flex: 1; accent-color: var(--accent); }
+  .controls input { flex: 1; min-width: 0; height: 2.75rem; margin: 0; accent-color: var(--accent); }
   [part=error] { color: var(--vt-error, #b3261e); }
   p:empty { display: none; }
   figure { margin: 0.75rem 0 0; }
   img { display: block; max-width: 100%; height: auto; border-radius: var(--radius); }
-  figcaption { display: flex; justify-content: space-between; gap: 1rem; margin-top: 0.25rem; }
+  figcaption { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0.25rem 1rem; margin-top: 0.25rem; }
   a { color: var(--accent); }
 </style>
 <div part="drop" class="drop">

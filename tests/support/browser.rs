@@ -259,6 +259,21 @@ impl Browser {
         input.send_keys(&path.display().to_string()).await.unwrap();
     }
 
+    /// Goes into the page's `index`-th frame (an iframe): what follows runs there.
+    pub async fn enter_frame(&self, index: u16) {
+        self.client.enter_frame(index).await.unwrap();
+    }
+
+    /// Back to the frame around the current one.
+    pub async fn leave_frame(&self) {
+        self.client.enter_parent_frame().await.unwrap();
+    }
+
+    /// A PNG of the browser's viewport.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        self.client.screenshot().await.unwrap()
+    }
+
     /// Runs `body` as the body of an async function in the page and returns what it returns
     /// (JSON). A thrown error comes back as `{ "thrown": { name, code, message } }`.
     pub async fn run(&self, body: &str, args: Vec<Value>) -> Value {
