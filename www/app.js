@@ -254,6 +254,25 @@ thumbnailer().catch(showError);
 
 // Offline after one visit (sw.js). Registration failing (e.g. a private window) only loses that.
 // A new version waits until this page is reloaded (never mixing two versions' assets): say so.
+// A video shared to the installed app (the service worker kept it, see sw.js) or opened with it
+// (the manifest's file_handlers): picked as if chosen with the button.
+async function takeShared() {
+  if (!new URLSearchParams(location.search).has('shared') || !('caches' in self)) return;
+  history.replaceState(null, '', location.pathname);
+  const cache = await caches.open('shared-video');
+  const response = await cache.match('shared-video');
+  if (!response) return;
+  await cache.delete('shared-video');
+  const name = decodeURIComponent(response.headers.get('x-file-name') || 'video');
+  choose(new File([await response.blob()], name, { type: response.headers.get('content-type') || '' }));
+}
+takeShared();
+if ('launchQueue' in self) {
+  launchQueue.setConsumer(async ({ files }) => {
+    if (files?.length) choose(await files[0].getFile());
+  });
+}
+
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker
     .register('sw.js')

@@ -36,11 +36,31 @@ self.addEventListener('activate', (event) => {
   );
 });
 
+// A video shared to the installed app (the manifest's share_target: the form POSTed to ./share by
+// the system's share sheet) is kept in a cache of its own (not a version's: it outlives updates)
+// and the page, opened at ./?shared, picks it from there. Online or not: the server never sees it.
+const SHARED = 'shared-video';
+
+async function receiveShared(request) {
+  const form = await request.formData();
+  const file = form.getAll('video').find((value) => value instanceof File);
+  if (!file) return Response.redirect('./', 303);
+  const cache = await caches.open(SHARED);
+  const headers = { 'content-type': file.type || 'application/octet-stream', 'x-file-name': encodeURIComponent(file.name) };
+  await cache.put(new Request(SHARED), new Response(file, { headers }));
+  return Response.redirect('./?shared', 303);
+}
+
 // Cached responses keep the server's headers, COOP/COEP and CORP included, so the page stays
 // cross-origin isolated (and keeps the mt engine) offline. Everything else goes to the network.
 self.addEventListener('fetch', (event) => {
   const { request } = event;
-  if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
+  const url = new URL(request.url);
+  if (request.method === 'POST' && url.href === new URL('share', self.registration.scope).href) {
+    event.respondWith(receiveShared(request));
+    return;
+  }
+  if (request.method !== 'GET' || url.origin !== self.location.origin) return;
   event.respondWith(
     (async () => {
       const cache = await caches.open(CACHE);

@@ -264,6 +264,24 @@ async fn the_manifest_makes_the_page_installable() {
             );
         }
     }
+    // Shared videos come to ./share as the form's `video` file, of the types the page offers to
+    // pick (picking.ts's ACCEPT); the installed app opens video files at its start.
+    let accept = std::fs::read_to_string(test_support::root().join("js/src/picking.ts")).unwrap();
+    let accept = accept
+        .split_once("export const ACCEPT = '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(list, _)| list.split(',').map(|t| json!(t)).collect::<Vec<_>>())
+        .unwrap();
+    let share = &manifest["share_target"];
+    assert_eq!(
+        (&share["action"], &share["method"], &share["enctype"], &share["params"]["files"][0]["name"]),
+        (&json!("share"), &json!("POST"), &json!("multipart/form-data"), &json!("video"))
+    );
+    assert_eq!(share["params"]["files"][0]["accept"], json!(accept));
+    let handled = manifest["file_handlers"][0]["accept"]["video/*"].as_array().unwrap();
+    for extension in accept.iter().skip(1).chain(&[json!(".mp4")]) {
+        assert!(handled.contains(extension), "file_handlers lacks {extension}");
+    }
     let page = get("/").await.unwrap().text().await.unwrap();
     assert!(page.contains(r#"<link rel="manifest" href="manifest.webmanifest">"#));
     // The service worker comes with its version filled in.
@@ -276,7 +294,73 @@ async fn the_manifest_makes_the_page_installable() {
     );
 }
 
+/// A video shared to the installed app: the system's share sheet POSTs a form to ./share (the
+/// manifest's share_target), which the service worker takes, online and with the server stopped,
+/// and the page opens with the video picked, its probe line shown, as if chosen with the button.
+async fn a_video_shared_to_the_app_is_picked_online_and_offline(kind: BrowserKind) {
+    let server = start(&[]);
+    let url = server.url("/");
+    let browser = Browser::start(kind).await;
+    browser.goto(&url).await;
+    wait_until_offline_ready(&browser).await;
+    let mut server = Some(server);
+    for online in [true, false] {
+        if !online {
+            drop(server.take());
+        }
+        browser.goto(&url).await;
+        browser.wait_for("document.getElementById('make')", WAIT).await;
+        // A file input of the test's (the page's own would pick the video itself).
+        browser
+            .run(
+                "const source = document.createElement('input');
+                 source.type = 'file';
+                 source.id = 'shared-source';
+                 document.body.append(source);",
+                vec![],
+            )
+            .await;
+        browser.choose_file("#shared-source", &fixture("h264.mp4")).await;
+        browser
+            .run(
+                "const form = document.createElement('form');
+                 form.method = 'post';
+                 form.action = 'share';
+                 form.enctype = 'multipart/form-data';
+                 const input = document.createElement('input');
+                 input.type = 'file';
+                 input.name = 'video';
+                 const files = new DataTransfer();
+                 files.items.add(document.getElementById('shared-source').files[0]);
+                 input.files = files.files;
+                 form.append(input);
+                 document.body.append(form);
+                 form.submit();",
+                vec![],
+            )
+            .await;
+        let info = browser
+            .wait_for(
+                "!document.getElementById('shared-source') && location.search === ''
+                   && document.getElementById('info').textContent.includes('320×240') &&
+                   document.getElementById('info').textContent",
+                WAIT,
+            )
+            .await;
+        assert_eq!(info, json!("h264.mp4 — 320×240 h264, 3.00 s"), "online {online}");
+        assert_eq!(
+            browser
+                .run("return !document.getElementById('make').disabled && !(await caches.has('shared-video') && await (await caches.open('shared-video')).match('shared-video'));", vec![])
+                .await,
+            json!(true),
+            "picked, and the shared copy gone (online {online})"
+        );
+    }
+    browser.close().await;
+}
+
 in_every_browser!(
+    a_video_shared_to_the_app_is_picked_online_and_offline,
     after_one_visit_the_page_works_with_the_server_stopped,
     a_new_version_waits_for_the_open_page_then_replaces_the_old_cache,
 );
