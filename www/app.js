@@ -13,7 +13,7 @@ const ui = {
   ask: $('ask-upload'), askText: $('ask-upload-text'), uploadYes: $('upload-yes'), uploadNo: $('upload-no'),
   update: $('update'), reload: $('reload'),
   filmstrip: $('filmstrip'), sheet: $('sheet'), sheetImage: $('sheet-image'), sheetVtt: $('sheet-vtt'),
-  result: $('result'), preview: $('preview'), caption: $('caption'), download: $('download'),
+  result: $('result'), preview: $('preview'), caption: $('caption'), download: $('download'), share: $('share'),
 };
 
 /** What each error code means to a person; the API's own message follows it. */
@@ -141,6 +141,7 @@ const livePreview = latestWins(async (at) => {
   const thumb = await (await thumbnailer()).thumbnail(chosen, { at, width: 640, height: 640, format: 'jpeg' });
   if (chosen !== file || made !== makes || job) return;
   shown.show(thumb, chosen, ui.preview, ui.download);
+  offerShare(thumb);
   ui.caption.textContent = `Preview of the frame at ${seconds(thumb.time)}`;
   ui.result.hidden = false;
 });
@@ -150,6 +151,21 @@ function showError(e) {
   ui.error.dataset.code = code;
   ui.error.textContent = `${IN_WORDS[code] || 'Something went wrong.'} ${e?.message || ''}`.trim();
 }
+
+/**
+ * The Share button beside Download, shown only where the browser can share this image as a file
+ * (Web Share with files: phones; `navigator.canShare` says, not the browser's name).
+ */
+let sharing = null;
+function offerShare(thumb) {
+  sharing = new File([thumb.blob], ui.download.download, { type: thumb.blob.type });
+  ui.share.hidden = !(navigator.canShare?.({ files: [sharing] }) ?? false);
+}
+ui.share.addEventListener('click', () => {
+  navigator.share({ files: [sharing], title: sharing.name }).catch((e) => {
+    if (e.name !== 'AbortError') ui.status.textContent = `Could not share the image: ${e.message}`;
+  });
+});
 
 function clearMessages() {
   ui.error.textContent = '';
@@ -219,6 +235,7 @@ async function make(event) {
     const thumb = await t.thumbnail(file, options);
     const ms = Math.round(performance.now() - started);
     shown.show(thumb, file, ui.preview, ui.download);
+    offerShare(thumb);
     ui.preview.width = thumb.width;
     ui.preview.height = thumb.height;
     ui.caption.textContent = `${thumb.width}×${thumb.height} ${format.toUpperCase()}, frame at ${seconds(thumb.time)}, made by ${thumb.engine} in ${ms} ms`;

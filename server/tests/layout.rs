@@ -1,7 +1,8 @@
 //! The page at phone widths, in each browser (`in_every_browser!`): laid out in an iframe of the
 //! width (a viewport of exactly that many CSS pixels in every engine, which a window is not:
 //! browsers keep windows wider than a phone), with a video picked, its filmstrip and a thumbnail
-//! shown: nothing wider than the viewport, and the touch targets at least 44 px tall. The
+//! shown: nothing wider than the viewport, the touch targets at least 44 px tall, and Share beside
+//! Download exactly where the browser can share the image as a file. The
 //! element `<video-thumbnailer>` in a 280 px container, with its thumbnail shown, stays inside it.
 
 use std::path::Path;
@@ -61,6 +62,20 @@ async fn the_page_fits_every_width_from_320_px(kind: BrowserKind) {
             )
             .await;
         let measured = browser.run(MEASURE, vec![]).await;
+        // Share beside Download only where the browser can share the image as a file.
+        let share = browser
+            .run(
+                "const image = await (await fetch(document.getElementById('download').href)).blob();
+                 const file = new File([image], 'frame.png', { type: image.type });
+                 return { can: navigator.canShare?.({ files: [file] }) ?? false,
+                          shown: !document.getElementById('share').hidden };",
+                vec![],
+            )
+            .await;
+        assert_eq!(share["can"], share["shown"], "{} at {width} px: {share}", kind.name());
+        if width == 320 {
+            eprintln!("{}: can share files: {}", kind.name(), share["can"]);
+        }
         if width == 320 {
             // Looked at (the note says what it showed): the whole page in the frame.
             let shot = browser.screenshot().await;
