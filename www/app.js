@@ -269,8 +269,6 @@ dropZone(ui.drop, choose);
 // Start the engine while the user picks a file.
 thumbnailer().catch(showError);
 
-// Offline after one visit (sw.js). Registration failing (e.g. a private window) only loses that.
-// A new version waits until this page is reloaded (never mixing two versions' assets): say so.
 // A video shared to the installed app (the service worker kept it, see sw.js) or opened with it
 // (the manifest's file_handlers): picked as if chosen with the button.
 async function takeShared() {
@@ -290,6 +288,8 @@ if ('launchQueue' in self) {
   });
 }
 
+// Offline after one visit (sw.js). Registration failing (e.g. a private window) only loses that.
+// A new version waits until this page is reloaded (never mixing two versions' assets): say so.
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker
     .register('sw.js')
