@@ -4,8 +4,10 @@
 //! shown: nothing wider than the viewport, the touch targets at least 44 px tall, and Share beside
 //! Download exactly where the browser can share the image as a file. The
 //! element `<video-thumbnailer>` in a 280 px container, with its thumbnail shown, stays inside it.
+//! Both pages pass an accessibility scan (axe-core from npm, pinned in tests/npm/axe/).
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::json;
@@ -13,6 +15,45 @@ use test_support::browser::BrowserKind;
 use test_support::{fixture, in_every_browser, Browser, Server};
 
 const JOB_TIME: Duration = Duration::from_secs(60);
+
+/// axe-core's script, installed from npm once per test run (tests/npm/axe/'s lock file) into
+/// target/test-data/axe/.
+fn axe_script() -> &'static str {
+    static SCRIPT: OnceLock<String> = OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        let dir = test_support::root().join("target/test-data/axe");
+        let script = dir.join("node_modules/axe-core/axe.min.js");
+        let from = test_support::root().join("tests/npm/axe");
+        let lock = std::fs::read(from.join("package-lock.json")).unwrap();
+        if std::fs::read(dir.join("package-lock.json")).ok() != Some(lock.clone()) || !script.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(from.join("package.json"), dir.join("package.json")).unwrap();
+            std::fs::write(dir.join("package-lock.json"), &lock).unwrap();
+            let out = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .output()
+                .expect("npm");
+            assert!(
+                out.status.success(),
+                "npm ci axe-core: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::read_to_string(script).unwrap()
+    })
+}
+
+/// The accessibility violations axe-core finds in the current document (shadow roots included):
+/// each rule's id, impact and where.
+async fn violations(browser: &Browser) -> serde_json::Value {
+    let script = format!(
+        "{}\n;const result = await axe.run(document);
+         return result.violations.map((v) => ({{ id: v.id, impact: v.impact, where: v.nodes.map((n) => n.target.join(' ')) }}));",
+        axe_script()
+    );
+    browser.run(&script, vec![]).await
+}
 
 /// What the page's frame says of its own layout: how wide its content is against its viewport,
 /// what is wider than the viewport, and the height of each button, link-button, select and slider.
@@ -73,6 +114,10 @@ async fn the_page_fits_every_width_from_320_px(kind: BrowserKind) {
             )
             .await;
         assert_eq!(share["can"], share["shown"], "{} at {width} px: {share}", kind.name());
+        if width == 390 {
+            let found = violations(&browser).await;
+            assert_eq!(found, json!([]), "{}: the page with a thumbnail shown", kind.name());
+        }
         if width == 320 {
             eprintln!("{}: can share files: {}", kind.name(), share["can"]);
         }
@@ -114,8 +159,9 @@ async fn the_element_fits_a_280_px_container(kind: BrowserKind) {
     browser.goto(&server.url("/")).await;
     browser
         .run(
-            "document.body.innerHTML = `<input id=\"file\" type=\"file\">
-               <div id=\"box\" style=\"width: 280px\"><video-thumbnailer id=\"w\" width=\"640\"></video-thumbnailer></div>`;
+            "document.body.innerHTML = `<main><h1>A page holding the element</h1>
+               <label>The test's video <input id=\"file\" type=\"file\"></label>
+               <div id=\"box\" style=\"width: 280px\"><video-thumbnailer id=\"w\" width=\"640\"></video-thumbnailer></div></main>`;
              window.made = null;
              document.getElementById('w').addEventListener('thumbnail', (e) => (window.made = e.detail.width));
              await import('/video-thumbnailer.js');",
@@ -156,6 +202,8 @@ async fn the_element_fits_a_280_px_container(kind: BrowserKind) {
         kind.name()
     );
     assert!(measured["slider"].as_f64().unwrap() >= 44.0, "{measured}");
+    let found = violations(&browser).await;
+    assert_eq!(found, json!([]), "{}: a page holding the element", kind.name());
     browser.close().await;
 }
 

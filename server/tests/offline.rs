@@ -274,8 +274,18 @@ async fn the_manifest_makes_the_page_installable() {
         .unwrap();
     let share = &manifest["share_target"];
     assert_eq!(
-        (&share["action"], &share["method"], &share["enctype"], &share["params"]["files"][0]["name"]),
-        (&json!("share"), &json!("POST"), &json!("multipart/form-data"), &json!("video"))
+        (
+            &share["action"],
+            &share["method"],
+            &share["enctype"],
+            &share["params"]["files"][0]["name"]
+        ),
+        (
+            &json!("share"),
+            &json!("POST"),
+            &json!("multipart/form-data"),
+            &json!("video")
+        )
     );
     assert_eq!(share["params"]["files"][0]["accept"], json!(accept));
     let handled = manifest["file_handlers"][0]["accept"]["video/*"].as_array().unwrap();
