@@ -214,7 +214,7 @@ fn main() -> ExitCode {
                 refuse("an animation is the gif command's: thumbnail gif …");
             }
             let work = Work {
-                thumbnail: Some(options.clone()),
+                thumbnail: Some(options),
                 ..Work::probe(s.common.max_pixels)
             };
             (s.common, Kind::Still(options), work, s.output.output)
@@ -233,7 +233,7 @@ fn main() -> ExitCode {
             ]);
             let options = ThumbnailOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));
             let work = Work {
-                thumbnail: Some(options.clone()),
+                thumbnail: Some(options),
                 ..Work::probe(g.common.max_pixels)
             };
             (g.common, Kind::Still(options), work, g.output.output)
@@ -250,7 +250,7 @@ fn main() -> ExitCode {
             ]);
             let options = SpriteOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));
             let work = Work {
-                sprite: Some(options.clone()),
+                sprite: Some(options),
                 ..Work::probe(s.common.max_pixels)
             };
             (s.common, Kind::Sprite(options), work, s.output.output)

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use thumbnail_frames::sprite::vtt;
-use thumbnail_frames::sprite::Sheet;
 use thumbnail_sandbox::work::Output;
 use thumbnail_vocabulary::{SpriteOptions, ThumbnailOptions};
 
@@ -135,12 +134,7 @@ impl Plan {
         let mut written = vec![path.clone()];
         if let (Kind::Sprite(_), Some(sheet)) = (kind, &output.sheet) {
             // The track beside the image, pointing at it by its name.
-            let geometry = Sheet {
-                columns: sheet.columns,
-                rows: sheet.rows,
-                tile_width: sheet.tile_width,
-                tile_height: sheet.tile_height,
-            };
+            let geometry = sheet.geometry();
             let image_name = path.file_name().unwrap_or_default().to_string_lossy();
             let track = path.with_extension("vtt");
             write(

@@ -64,6 +64,18 @@ impl Output {
     }
 }
 
+impl SheetOut {
+    /// The sheet's geometry, as the frames crate lays it out (and writes its WebVTT track).
+    pub fn geometry(&self) -> sprite::Sheet {
+        sprite::Sheet {
+            columns: self.columns,
+            rows: self.rows,
+            tile_width: self.tile_width,
+            tile_height: self.tile_height,
+        }
+    }
+}
+
 /// A contact sheet's geometry and the times its tiles stand for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SheetOut {
@@ -121,7 +133,7 @@ pub fn run(job: &Work, file: File, interrupt: Option<Interrupt>, progress: Progr
     }
     let image = engine.frame(t, thumbnail.max_width, thumbnail.max_height, thumbnail.seek)?;
     drop(engine);
-    let bytes = encoded(&image, thumbnail.format, thumbnail.quality)?;
+    let bytes = encode(&image, thumbnail.format, thumbnail.quality)?;
     Ok(Output {
         info,
         frame: Some(Frame {
@@ -133,10 +145,6 @@ pub fn run(job: &Work, file: File, interrupt: Option<Interrupt>, progress: Progr
         sheet: None,
         frames: Vec::new(),
     })
-}
-
-fn encoded(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Failure> {
-    encode(image, format, quality)
 }
 
 /// Counts the frames of a job of `total`, telling `progress`.
@@ -239,7 +247,7 @@ fn make_sheet(
         time: times.first().copied().unwrap_or(0.0),
         rgba,
     };
-    let bytes = encoded(&image, options.format, options.quality)?;
+    let bytes = encode(&image, options.format, options.quality)?;
     Ok(Output {
         info,
         frame: Some(Frame {
@@ -297,7 +305,7 @@ fn make_frames(
             time: image.time,
             width: image.width,
             height: image.height,
-            bytes: encoded(&image, format, options.quality)?,
+            bytes: encode(&image, format, options.quality)?,
         });
         counted.one();
     }

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use thumbnail_frames::sprite::{image_name, Sheet, SheetInfo};
+use thumbnail_frames::sprite::{image_name, SheetInfo};
 use thumbnail_vocabulary::{Format, FramesOptions, SpriteOptions, ThumbnailOptions};
 
 use crate::error::ApiError;
@@ -299,12 +299,7 @@ fn sprite_answer(options: &SpriteOptions, output: Output) -> Result<Answer, ApiE
     let (Some(frame), Some(sheet)) = (output.frame, output.sheet) else {
         return Err(ApiError::Internal("the engine made no sheet".into()));
     };
-    let geometry = Sheet {
-        columns: sheet.columns,
-        rows: sheet.rows,
-        tile_width: sheet.tile_width,
-        tile_height: sheet.tile_height,
-    };
+    let geometry = sheet.geometry();
     let name = image_name(options.format.extension());
     let info = SheetInfo::new(&geometry, sheet.times, output.info.duration, &name);
     let vtt = info.vtt.clone().into_bytes();
