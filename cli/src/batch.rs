@@ -1,6 +1,6 @@
-//! Running the videos: `parallel` engine processes, each taking the next video when it is done
-//! with one, a progress bar, and at the end one line per failure (the file, its code, the
-//! engine's words) and a summary.
+//! Running the videos: `parallel` at once, each in an engine process of its own (launched and
+//! confined ahead by the sandbox crate's spares), a progress bar, and at the end one line per
+//! failure (the file, its code, the engine's words) and a summary.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::outputs::{Kind, Plan};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use thumbnail_sandbox::process::{CallError, EngineProcess};
+use thumbnail_sandbox::process::CallError;
+use thumbnail_sandbox::spares::Spares;
 use thumbnail_sandbox::work::{Failure, Output, Work};
 
 pub struct Batch {
@@ -58,14 +59,14 @@ struct Shared {
     failures: Mutex<Vec<(PathBuf, Failed)>>,
     made: Mutex<usize>,
     bar: ProgressBar,
-    exe: PathBuf,
+    spares: Arc<Spares>,
 }
 
 /// Each engine process's address-space limit (as the server's default `--worker-memory-mb`).
 const PROCESS_MEMORY: u64 = 4096 << 20;
 
 impl Batch {
-    pub async fn run(self, videos: Vec<PathBuf>) -> Summary {
+    pub async fn run(self, videos: Vec<PathBuf>) -> Result<Summary, String> {
         let total = videos.len();
         let bar = if self.progress {
             ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
@@ -77,13 +78,17 @@ impl Batch {
         );
         let started = Instant::now();
         let parallel = self.parallel.min(total.max(1));
+        let exe = std::env::current_exe().map_err(|e| format!("the path of this program: {e}"))?;
+        let spares = Spares::start(&exe, PROCESS_MEMORY, parallel)
+            .await
+            .map_err(|e| format!("cannot start sandboxed engine processes: {e}"))?;
         let shared = Arc::new(Shared {
             batch: self,
             queue: Mutex::new(videos.into()),
             failures: Mutex::new(Vec::new()),
             made: Mutex::new(0),
             bar,
-            exe: std::env::current_exe().expect("the path of this program"),
+            spares,
         });
         let tasks: Vec<_> = (0..parallel).map(|_| tokio::spawn(run_queue(shared.clone()))).collect();
         for task in tasks {
@@ -106,19 +111,18 @@ impl Batch {
             failures.len(),
             started.elapsed().as_secs_f64()
         );
-        Summary { failed: failures.len() }
+        Ok(Summary { failed: failures.len() })
     }
 }
 
-/// One task: an engine process of its own, kept from video to video while it is healthy.
+/// One task: the next video, until there is none.
 async fn run_queue(shared: Arc<Shared>) {
-    let mut process: Option<EngineProcess> = None;
     loop {
         let Some(video) = shared.queue.lock().unwrap().pop_front() else {
             break;
         };
         shared.bar.set_message(video.display().to_string());
-        let outcome = match run_one(&shared, &mut process, &video).await {
+        let outcome = match run_one(&shared, &video).await {
             Ok(output) => finish(&shared, &video, &output),
             Err(failed) => Err(failed),
         };
@@ -137,14 +141,11 @@ async fn run_queue(shared: Arc<Shared>) {
         }
         shared.bar.inc(1);
     }
-    if let Some(process) = process {
-        drop(process.end().await);
-    }
 }
 
-/// The video through an engine process: the one this task has, or a new one when it has none or
-/// it died while idle. A process that crashes or runs out of time is ended (its video fails).
-async fn run_one(shared: &Shared, process: &mut Option<EngineProcess>, video: &Path) -> Result<Output, Failed> {
+/// The video through an engine process of its own (another when the one taken had died while it
+/// waited). A process that crashes or runs out of time is ended (its video fails).
+async fn run_one(shared: &Shared, video: &Path) -> Result<Output, Failed> {
     let file = File::open(video).map_err(|e| Failed::new("io", e.to_string()))?;
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Err(Failed::new("io", "not a file"));
@@ -152,15 +153,15 @@ async fn run_one(shared: &Shared, process: &mut Option<EngineProcess>, video: &P
     let work = &shared.batch.work;
     let mut attempts = 0;
     let mut running = loop {
-        let mut current = match process.take() {
-            Some(p) => p,
-            None => EngineProcess::spawn(&shared.exe, PROCESS_MEMORY)
-                .map_err(|e| Failed::new("internal", format!("cannot start an engine process: {e}")))?,
-        };
-        match current.start(work, &file).await {
-            Ok(()) => break current,
+        let mut process = shared
+            .spares
+            .take()
+            .await
+            .map_err(|e| Failed::new("internal", format!("cannot launch an engine process: {e}")))?;
+        match process.start(work, &file).await {
+            Ok(()) => break process,
             Err(CallError::NotDelivered(e) | CallError::Died(e)) => {
-                drop(current.end().await);
+                drop(process.end().await);
                 attempts += 1;
                 if attempts == 2 {
                     return Err(Failed::new(
@@ -174,10 +175,7 @@ async fn run_one(shared: &Shared, process: &mut Option<EngineProcess>, video: &P
     // An encoded image is never larger than its RGBA pixels, plus headers.
     let max_image = u64::from(work.max_pixels) * 4 + (1 << 20);
     match tokio::time::timeout(shared.batch.timeout, running.result(max_image, None)).await {
-        Ok(Ok(result)) => {
-            *process = Some(running);
-            result.map_err(Failed::from)
-        }
+        Ok(Ok(result)) => result.map_err(Failed::from),
         Ok(Err(CallError::NotDelivered(_) | CallError::Died(_))) => {
             let how = running.end().await;
             Err(Failed::new("engine_crashed", how))

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use thumbnail_sandbox::process::{main as engine_process, ENGINE_PROCESS_FLAG};
+use thumbnail_sandbox::launcher::{main as engine_launcher, LAUNCHER_FLAG};
 use thumbnail_sandbox::work::Work;
 use thumbnail_vocabulary::{SpriteOptions, ThumbnailOptions, DEFAULT_MAX_PIXELS};
 
@@ -189,10 +189,10 @@ fn refuse(message: impl std::fmt::Display) -> ! {
 }
 
 fn main() -> ExitCode {
-    // The same binary is the engine's sandboxed process (see thumbnail_sandbox::process).
+    // The same binary is the engine launcher (see thumbnail_sandbox::launcher).
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(ENGINE_PROCESS_FLAG) {
-        engine_process(&args[1..]);
+    if args.first().map(String::as_str) == Some(LAUNCHER_FLAG) {
+        engine_launcher(&args[1..]);
     }
     let cli = Cli::parse();
     let (common, kind, work, output) = match cli.command {
@@ -289,10 +289,12 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let summary = runtime.block_on(batch.run(videos));
-    if summary.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    match runtime.block_on(batch.run(videos)) {
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("thumbnail: {message}");
+            ExitCode::from(3)
+        }
     }
 }

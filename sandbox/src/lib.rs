@@ -5,13 +5,21 @@
 //!   sheet, a series of frames) and [`work::run`], which does it with the engine.
 //! - [`encode`]: its images as PNG, JPEG, WebP or an animated WebP.
 //! - [`failure`]: why it gave nothing ([`failure::Failure`], also `work::Failure`).
-//! - [`process`]: the process that runs work: the same binary started with
-//!   [`process::ENGINE_PROCESS_FLAG`], one piece of work at a time over a Unix socket, the video
-//!   passed as a descriptor; [`process::EngineProcess`] is its handle on the caller's side.
-//! - `confine`: what such a process may still do once it has started (seccomp, Landlock, rlimits).
+//! - [`process`]: the engine process, which runs ONE piece of work (the video passed as a
+//!   descriptor over a Unix socket) and exits; [`process::EngineProcess`] is its handle on the
+//!   caller's side.
+//! - [`launcher`]: the process that forks engine processes: the caller's own binary started once
+//!   with [`launcher::LAUNCHER_FLAG`].
+//! - [`spares`]: engine processes launched ahead, so that a piece of work never waits for one.
+//! - [`confine`]: what the launcher and the engine processes may still do (no core dumps,
+//!   Landlock, seccomp, rlimits), and [`SandboxStatus`], what this kernel enforces of it.
 
-mod confine;
+pub mod confine;
 pub mod encode;
 pub mod failure;
+pub mod launcher;
 pub mod process;
+pub mod spares;
 pub mod work;
+
+pub use confine::SandboxStatus;

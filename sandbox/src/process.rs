@@ -1,32 +1,30 @@
-//! The engine's processes: the caller's own binary (the server, the command line) started again
-//! with `--engine-process`, one piece of work at a time, over a Unix socket on its standard input.
+//! An engine process: forked by the launcher (launcher.rs), confined (confine.rs), it runs ONE
+//! piece of work and exits, so no process ever sees two videos: a file that takes over FFmpeg
+//! in one has nothing after it to read.
 //!
-//! The wire: the caller sends `u32 length (LE) + JSON` [`Work`], with the video's open file
-//! descriptor attached (SCM_RIGHTS); the process answers with `u32 length + JSON` messages: any
-//! number of `Progress` (work of many frames, after each), then one `Reply`
+//! The wire, over a Unix stream socket: the process first says `Ready` (confined) or
+//! `Refused` (it could not be); the caller sends `u32 length (LE) + JSON` [`Work`], with the
+//! video's open file descriptor attached (SCM_RIGHTS); the process answers with `u32 length +
+//! JSON` messages: any number of `Progress` (work of many frames, after each), then one `Reply`
 //! (`Result<Output, Failure>`) followed by the encoded images' bytes one after another (`bytes`
 //! is not in the JSON; their lengths are `image_lens`, in the order of [`Output::images_mut`]).
-//! The process reads the video through the descriptor, so once confined (confine.rs) it opens no
-//! file at all. A process that crashes, aborts or is killed costs its one piece of work: the
-//! caller sees the socket close and starts another.
+//! The process reads the video through the descriptor, so once confined it opens no file at
+//! all. A process that crashes, aborts or is killed costs its one piece of work: the caller sees
+//! the socket close.
 
 use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
-use std::path::Path;
-use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, Interest};
 use tokio::net::UnixStream;
-use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
 
 use crate::work::{self, Failure, Output, Work};
-
-/// The flag that makes the caller's binary an engine process.
-pub const ENGINE_PROCESS_FLAG: &str = "--engine-process";
 
 /// Larger messages than this are a broken peer.
 const MAX_MESSAGE: u32 = 1 << 20;
@@ -37,10 +35,14 @@ struct Reply {
     image_lens: Vec<u64>,
 }
 
-/// What the process says about a piece of work.
+/// What the process says.
 #[derive(Serialize, Deserialize)]
 enum Message {
-    /// How far it is, 0 to 1.
+    /// Confined, waiting for its work.
+    Ready,
+    /// It could not be confined (and exits).
+    Refused(String),
+    /// How far the work is, 0 to 1.
     Progress(f64),
     Reply(Reply),
 }
@@ -51,38 +53,91 @@ fn write_message(mut socket: &StdUnixStream, message: &Message) -> io::Result<()
     socket.write_all(&json)
 }
 
-/// The engine process's main: `<binary> --engine-process <max memory in bytes>`.
-pub fn main(args: &[String]) -> ! {
-    let max_memory = args.first().and_then(|a| a.parse().ok()).unwrap_or(0);
-    // SAFETY: the caller started us with one end of a socket pair as standard input.
-    let socket = unsafe { StdUnixStream::from_raw_fd(0) };
-    match crate::confine::enter(max_memory) {
-        Ok(status) => tracing::debug!(landlock = status.landlock, "engine process confined"),
+/// The engine process, right after the launcher forked it: confines itself, says so, runs one
+/// piece of work and exits.
+pub(crate) fn serve(socket: StdUnixStream, max_memory: u64) -> ! {
+    if let Err(e) = crate::confine::enter_engine(max_memory) {
+        let _ = write_message(&socket, &Message::Refused(e));
+        std::process::exit(3);
+    }
+    if write_message(&socket, &Message::Ready).is_err() {
+        std::process::exit(0); // the caller is gone
+    }
+    let (job, file) = match receive_job(&socket) {
+        Ok(Some(received)) => received,
+        Ok(None) => std::process::exit(0), // the caller closed the socket: not needed
         Err(e) => {
-            eprintln!("engine process: cannot enter the sandbox: {e}");
-            std::process::exit(3);
+            eprintln!("engine process: bad request: {e}");
+            std::process::exit(2);
+        }
+    };
+    #[cfg(feature = "test-hooks")]
+    hooks::before_work();
+    // A caller that stopped listening is seen at the reply.
+    let progress = |done: f64| drop(write_message(&socket, &Message::Progress(done)));
+    let result = work::run(&job, file, None, &progress);
+    #[cfg(feature = "test-hooks")]
+    hooks::after_work(&socket, &result);
+    let _ = send_reply(&socket, result);
+    std::process::exit(0);
+}
+
+/// Misbehaviour on demand, for the tests that show what a process taken over by its video can
+/// and cannot do (`launcher::HOOK_VARIABLE`).
+#[cfg(feature = "test-hooks")]
+pub(crate) mod hooks {
+    use std::os::unix::net::UnixStream as StdUnixStream;
+    use std::sync::OnceLock;
+
+    use super::{receive_job, send_reply};
+    use crate::work::{Failure, Output};
+
+    /// The launcher's caller (the server, the command line), noted by the launcher at its start.
+    static CALLER: OnceLock<u32> = OnceLock::new();
+
+    fn hook() -> Option<String> {
+        std::env::var(crate::launcher::HOOK_VARIABLE).ok()
+    }
+
+    pub(crate) fn note_caller() {
+        let _ = CALLER.set(std::os::unix::process::parent_id());
+    }
+
+    pub(crate) fn before_work() {
+        match hook().as_deref() {
+            Some("abort") => std::process::abort(),
+            Some("signal-caller") => {
+                if let Some(&caller) = CALLER.get() {
+                    let caller = caller as libc::pid_t;
+                    // SAFETY: plain system calls; the sandbox is what should make them fail.
+                    let refused = unsafe {
+                        [
+                            libc::kill(caller, libc::SIGKILL),
+                            libc::syscall(libc::SYS_tgkill, caller, caller, libc::SIGKILL) as i32,
+                            libc::syscall(libc::SYS_tkill, caller, libc::SIGKILL) as i32,
+                        ]
+                    };
+                    eprintln!("engine process (hook): signals to the caller {caller}: {refused:?}");
+                }
+            }
+            _ => {}
         }
     }
-    loop {
-        let (job, file) = match receive_job(&socket) {
-            Ok(Some(received)) => received,
-            Ok(None) => std::process::exit(0), // the caller closed the socket
-            Err(e) => {
-                eprintln!("engine process: bad request: {e}");
-                std::process::exit(2);
+
+    pub(crate) fn after_work(socket: &StdUnixStream, result: &Result<Output, Failure>) {
+        if hook().as_deref() == Some("linger") {
+            // Stays, answers every later piece of work with this one's output, and when no more
+            // comes, stays all the same.
+            while send_reply(socket, result.clone()).is_ok() && matches!(receive_job(socket), Ok(Some(_))) {}
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
             }
-        };
-        // A caller that stopped listening is seen at the reply.
-        let progress = |done: f64| drop(write_message(&socket, &Message::Progress(done)));
-        let result = work::run(&job, file, None, &progress);
-        if send_reply(&socket, result).is_err() {
-            std::process::exit(0); // the caller gave up on this work
         }
     }
 }
 
 /// A piece of work and its video, or None when the caller closed the socket.
-fn receive_job(socket: &StdUnixStream) -> io::Result<Option<(Work, File)>> {
+pub(crate) fn receive_job(socket: &StdUnixStream) -> io::Result<Option<(Work, File)>> {
     let mut buffer = vec![0u8; 64 * 1024];
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut space = nix::cmsg_space!([RawFd; 1]);
@@ -134,7 +189,7 @@ fn read_more(mut socket: &StdUnixStream, buffer: &mut Vec<u8>) -> io::Result<()>
     Ok(())
 }
 
-fn send_reply(mut socket: &StdUnixStream, mut result: Result<Output, Failure>) -> io::Result<()> {
+pub(crate) fn send_reply(mut socket: &StdUnixStream, mut result: Result<Output, Failure>) -> io::Result<()> {
     let images: Vec<Vec<u8>> = match &mut result {
         Ok(output) => output
             .images_mut()
@@ -162,39 +217,73 @@ pub enum CallError {
     Died(io::Error),
 }
 
+/// How an engine process ended, as the launcher saw it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Ending {
+    pub signal: Option<i32>,
+    pub code: Option<i32>,
+    pub core_dumped: bool,
+}
+
 /// An engine process, from the caller's side. Dropping it kills the process.
 pub struct EngineProcess {
-    child: Child,
+    pid: u32,
+    /// Signals it without any risk of reaching another process that took its pid.
+    pidfd: OwnedFd,
     socket: UnixStream,
+    /// How it ended, from the launcher that reaps it.
+    ending: oneshot::Receiver<Ending>,
 }
 
 impl EngineProcess {
-    /// Starts `exe --engine-process <max_memory>`.
-    pub fn spawn(exe: &Path, max_memory: u64) -> io::Result<EngineProcess> {
-        let (ours, theirs) = StdUnixStream::pair()?;
-        let child = Command::new(exe)
-            .arg(ENGINE_PROCESS_FLAG)
-            .arg(max_memory.to_string())
-            .stdin(Stdio::from(OwnedFd::from(theirs)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .env_clear()
-            .kill_on_drop(true)
-            .spawn()?;
-        ours.set_nonblocking(true)?;
-        Ok(EngineProcess {
-            child,
-            socket: UnixStream::from_std(ours)?,
-        })
+    pub(crate) fn new(pid: u32, pidfd: OwnedFd, socket: UnixStream, ending: oneshot::Receiver<Ending>) -> Self {
+        EngineProcess {
+            pid,
+            pidfd,
+            socket,
+            ending,
+        }
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+    /// Waits for the process to say it is confined.
+    pub(crate) async fn ready(&mut self) -> io::Result<()> {
+        let len = self.socket.read_u32_le().await?;
+        if len > MAX_MESSAGE {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "message too long"));
+        }
+        let mut json = vec![0u8; len as usize];
+        self.socket.read_exact(&mut json).await?;
+        match serde_json::from_slice(&json)? {
+            Message::Ready => Ok(()),
+            Message::Refused(why) => Err(io::Error::other(format!(
+                "the engine process cannot be sandboxed: {why}"
+            ))),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "not a ready message")),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// Has the process ended (while idle)?
-    pub fn has_exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+    pub fn has_exited(&self) -> bool {
+        let mut poll = [nix::poll::PollFd::new(self.pidfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        // A pidfd is readable once its process has ended.
+        !matches!(nix::poll::poll(&mut poll, nix::poll::PollTimeout::ZERO), Ok(0))
+    }
+
+    fn kill(&self) {
+        // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
     }
 
     /// Hands the process work on the video `file` reads; [`EngineProcess::result`] is its answer.
@@ -262,6 +351,9 @@ impl EngineProcess {
                     }
                 }
                 Message::Reply(reply) => break reply,
+                Message::Ready | Message::Refused(_) => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "not an answer"))
+                }
             }
         };
         let mut result = reply.result;
@@ -286,30 +378,35 @@ impl EngineProcess {
 
     /// Kills the process and says how it ended (for the log and the client).
     pub async fn end(mut self) -> String {
-        let status = match self.child.try_wait() {
-            Ok(Some(status)) => Some(status),
-            _ => {
-                // It may be dying already (the socket closed first): give it a moment, then kill.
-                match tokio::time::timeout(std::time::Duration::from_millis(200), self.child.wait()).await {
-                    Ok(Ok(status)) => Some(status),
-                    _ => {
-                        let _ = self.child.start_kill();
-                        self.child.wait().await.ok()
-                    }
-                }
+        // It may be dying already (the socket closed first): give it a moment, then kill.
+        let ending = match tokio::time::timeout(Duration::from_millis(200), &mut self.ending).await {
+            Ok(ending) => ending.ok(),
+            Err(_) => {
+                self.kill();
+                tokio::time::timeout(Duration::from_secs(5), &mut self.ending)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
             }
         };
-        status.map_or_else(|| "the engine process ended".to_owned(), describe)
+        ending.map_or_else(|| "the engine process ended".to_owned(), describe)
     }
 }
 
-fn describe(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.signal(), status.code()) {
+impl Drop for EngineProcess {
+    fn drop(&mut self) {
+        // Its one piece of work is done (or abandoned): it exits by itself, and never lingers.
+        self.kill();
+    }
+}
+
+fn describe(ending: Ending) -> String {
+    match (ending.signal, ending.code) {
         (Some(signal), _) => {
             let name = nix::sys::signal::Signal::try_from(signal)
                 .map_or_else(|_| format!("signal {signal}"), |s| s.to_string());
-            format!("the engine process stopped on this video ({name})")
+            let core = if ending.core_dumped { ", core dumped" } else { "" };
+            format!("the engine process stopped on this video ({name}{core})")
         }
         (None, Some(code)) => format!("the engine process exited with code {code} on this video"),
         _ => "the engine process ended".to_owned(),

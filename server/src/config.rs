@@ -95,11 +95,16 @@ pub struct Config {
     #[arg(skip)]
     pub max_connections: usize,
 
-    /// Where engine jobs run: `process` (sandboxed worker processes) or `thread`.
+    /// Where engine jobs run: `process` (a sandboxed engine process per job) or `thread`.
     #[arg(long, env = "ISOLATION", value_enum, default_value_t = Isolation::Process)]
     pub isolation: Isolation,
 
-    /// Address-space limit of each engine worker process, in MiB (0: none).
+    /// Refuse to start unless the engine processes' sandbox is enforced on this kernel (Landlock
+    /// keeping files out, seccomp, no core dumps); with `--isolation thread`, refuse to start.
+    #[arg(long, env = "REQUIRE_SANDBOX")]
+    pub require_sandbox: bool,
+
+    /// Address-space limit of each engine process, in MiB (0: none).
     #[arg(long, env = "WORKER_MEMORY_MB", default_value_t = 4096)]
     pub worker_memory_mb: u64,
 
@@ -189,6 +194,9 @@ impl Config {
         }
         if self.workers() > 1024 {
             return Err(format!("--workers {} is more than 1024", self.workers()));
+        }
+        if self.require_sandbox && self.isolation == Isolation::Thread {
+            return Err("--require-sandbox: --isolation thread runs the engine unsandboxed in the server".into());
         }
         if self.max_upload == 0 {
             return Err("--max-upload must be at least 1 byte".into());

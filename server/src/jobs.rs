@@ -2,9 +2,11 @@
 //! time limit. (How many requests may wait is decided before their upload, in lib.rs.)
 //!
 //! Two ways to run a job (`--isolation`):
-//! - `process` (the default): in a sandboxed engine process (`thumbnail_sandbox::process`). A crash, an abort or
-//!   memory corruption in FFmpeg on a hostile file costs that one request (422 `engine_crashed`);
-//!   the worker is replaced. A timeout or a client that goes away kills the worker.
+//! - `process` (the default): in an engine process of its own (`thumbnail_sandbox`: a spare,
+//!   forked and confined ahead, that runs this one job and exits; another is launched to replace
+//!   it). A crash, an abort or memory corruption in FFmpeg on a hostile file costs that one
+//!   request (422 `engine_crashed`), and no later request's video is ever read by the process
+//!   that read it. A timeout or a client that goes away kills the process.
 //! - `thread`: on one of `workers` dedicated threads of the server (the engine's interrupt flag
 //!   stops a job that times out or whose client went away). Faster to start, but a crash in
 //!   FFmpeg takes the whole server down; kept to measure what isolation costs (`./dev.sh bench`).
@@ -24,8 +26,10 @@ use tokio::sync::{oneshot, Semaphore};
 use crate::config::Isolation;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use thumbnail_sandbox::process::{CallError, EngineProcess};
+use thumbnail_sandbox::process::CallError;
+use thumbnail_sandbox::spares::Spares;
 use thumbnail_sandbox::work::{self, Failure, Output, Work};
+use thumbnail_sandbox::SandboxStatus;
 
 /// Told how far a job is, from any thread.
 pub type ProgressFn = Arc<dyn Fn(f64) + Send + Sync>;
@@ -76,22 +80,51 @@ pub struct PoolConfig {
     pub isolation: Isolation,
     pub workers: usize,
     pub timeout: Duration,
-    /// The binary started as a worker (`process`): the server's own.
-    pub worker_exe: PathBuf,
-    /// Each worker's address-space limit in bytes (0: none).
-    pub worker_memory: u64,
+    /// The binary that becomes the engine launcher (`process`): the server's own.
+    pub launcher_exe: PathBuf,
+    /// Each engine process's address-space limit in bytes (0: none).
+    pub process_memory: u64,
+    /// Refuse to start unless the engine processes' sandbox is enforced (`--require-sandbox`).
+    pub require_sandbox: bool,
 }
 
 impl Pool {
-    pub fn new(config: PoolConfig, metrics: Arc<Metrics>) -> Pool {
+    /// The pool; with `process` isolation, its launcher and first spares started, and what their
+    /// sandbox enforces logged and counted.
+    pub async fn new(config: PoolConfig, metrics: Arc<Metrics>) -> std::io::Result<Pool> {
         let runner = match config.isolation {
-            Isolation::Process => Runner::Processes(Processes::new(&config, metrics.clone())),
+            Isolation::Process => {
+                let spares = Spares::start(&config.launcher_exe, config.process_memory, config.workers)
+                    .await
+                    .map_err(|e| std::io::Error::other(format!("cannot start sandboxed engine processes: {e}")))?;
+                let status = spares.status();
+                if config.require_sandbox && !status.is_enforced() {
+                    return Err(std::io::Error::other(format!(
+                        "--require-sandbox: the engine processes' sandbox is not enforced here ({})",
+                        status.describe()
+                    )));
+                }
+                tracing::info!(sandbox = %status.describe(), "engine processes sandboxed");
+                metrics.sandbox(status);
+                Runner::Processes(Processes {
+                    slots: Semaphore::new(config.workers),
+                    spares,
+                })
+            }
             Isolation::Thread => Runner::Threads(Threads::new(config.workers)),
         };
-        Pool {
+        Ok(Pool {
             runner,
             timeout: config.timeout,
             metrics,
+        })
+    }
+
+    /// What the engine processes' sandbox enforces (none with `--isolation thread`).
+    pub fn sandbox(&self) -> Option<&SandboxStatus> {
+        match &self.runner {
+            Runner::Processes(p) => Some(p.spares.status()),
+            Runner::Threads(_) => None,
         }
     }
 
@@ -123,48 +156,13 @@ impl Pool {
     }
 }
 
-/// Sandboxed worker processes, started as needed and kept while they are healthy.
+/// One engine process per job, taken from the spares.
 struct Processes {
     slots: Semaphore,
-    idle: Mutex<Vec<EngineProcess>>,
-    exe: PathBuf,
-    memory: u64,
+    spares: Arc<Spares>,
 }
 
 impl Processes {
-    fn new(config: &PoolConfig, metrics: Arc<Metrics>) -> Processes {
-        let processes = Processes {
-            slots: Semaphore::new(config.workers),
-            idle: Mutex::new(Vec::new()),
-            exe: config.worker_exe.clone(),
-            memory: config.worker_memory,
-        };
-        // Started now, so that the first requests do not wait for them.
-        for _ in 0..config.workers {
-            match processes.spawn(&metrics) {
-                Ok(worker) => processes.idle.lock().expect("idle workers").push(worker),
-                Err(e) => tracing::error!(error = %e, "cannot start an engine worker"),
-            }
-        }
-        processes
-    }
-
-    fn spawn(&self, metrics: &Metrics) -> std::io::Result<EngineProcess> {
-        metrics.worker_starts.inc();
-        EngineProcess::spawn(&self.exe, self.memory)
-    }
-
-    /// An idle worker that is still alive, or a new one.
-    fn take(&self, metrics: &Metrics) -> Result<EngineProcess, ApiError> {
-        while let Some(mut worker) = self.idle.lock().expect("idle workers").pop() {
-            if !worker.has_exited() {
-                return Ok(worker);
-            }
-        }
-        self.spawn(metrics)
-            .map_err(|e| ApiError::Internal(format!("cannot start an engine worker: {e}")))
-    }
-
     async fn run(
         &self,
         job: &Work,
@@ -175,33 +173,37 @@ impl Processes {
     ) -> Result<Result<Output, Failure>, ApiError> {
         let mut tracked = Tracked::queued(metrics);
         let _slot = self.slots.acquire().await.expect("the slots are never closed");
-        // If this future is dropped (client gone), `worker` is dropped: the process is killed.
-        let mut worker = self.take(metrics)?;
-        if let Err(CallError::NotDelivered(e) | CallError::Died(e)) = worker.start(job, file).await {
-            // It died while idle and never saw the job: a new one takes it.
-            tracing::warn!(error = %e, "an idle engine worker had died; starting another");
-            drop(worker.end().await);
-            worker = self.take(metrics)?;
-            if let Err(CallError::NotDelivered(e) | CallError::Died(e)) = worker.start(job, file).await {
-                return Err(ApiError::Internal(format!("a new engine worker refused a job: {e}")));
+        let take = || async {
+            metrics.engine_processes.inc();
+            self.spares
+                .take()
+                .await
+                .map_err(|e| ApiError::Internal(format!("cannot launch an engine process: {e}")))
+        };
+        // If this future is dropped (client gone), `process` is dropped: the process is killed.
+        let mut process = take().await?;
+        if let Err(CallError::NotDelivered(e) | CallError::Died(e)) = process.start(job, file).await {
+            // It died while it waited and never saw the job: another takes it.
+            tracing::warn!(error = %e, "a spare engine process had died; taking another");
+            drop(process.end().await);
+            process = take().await?;
+            if let Err(CallError::NotDelivered(e) | CallError::Died(e)) = process.start(job, file).await {
+                return Err(ApiError::Internal(format!("a new engine process refused a job: {e}")));
             }
         }
-        tracked.start(); // the job is on the worker
+        tracked.start(); // the job is on its process
                          // An encoded image is never larger than its RGBA pixels, plus headers.
         let max_image = u64::from(job.max_pixels) * 4 + (1 << 20);
-        match tokio::time::timeout(timeout, worker.result(max_image, progress)).await {
-            Ok(Ok(result)) => {
-                self.idle.lock().expect("idle workers").push(worker);
-                Ok(result)
-            }
+        match tokio::time::timeout(timeout, process.result(max_image, progress)).await {
+            Ok(Ok(result)) => Ok(result), // the process exits (and is killed if it lingers)
             Ok(Err(CallError::NotDelivered(e) | CallError::Died(e))) => {
-                let how = worker.end().await;
-                metrics.worker_crashes.inc();
+                let how = process.end().await;
+                metrics.engine_process_crashes.inc();
                 tracing::warn!(error = %e, "{how}");
                 Err(ApiError::EngineCrashed(how))
             }
             Err(_elapsed) => {
-                drop(worker); // killed
+                drop(process); // killed
                 Err(ApiError::Timeout(timeout.as_secs_f64()))
             }
         }

@@ -60,22 +60,24 @@ pub async fn serve(
     let jobs = thumbnail_queue::Jobs::open(config.queue_config())
         .await
         .map_err(|e| std::io::Error::other(format!("opening the job store: {e}")))?;
-    let (router, metrics) = app(config, jobs);
-    connections::serve(listener, router, limits, metrics, shutdown).await
-}
-
-fn app(config: Config, jobs: thumbnail_queue::Jobs) -> (Router, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
-    let pool = Arc::new(Pool::new(
+    let pool = Pool::new(
         PoolConfig {
             isolation: config.isolation,
             workers: config.workers(),
             timeout: config.job_timeout(),
-            worker_exe: std::env::current_exe().expect("the server's own path"),
-            worker_memory: config.worker_memory_mb.saturating_mul(1024 * 1024),
+            launcher_exe: std::env::current_exe()?,
+            process_memory: config.worker_memory_mb.saturating_mul(1024 * 1024),
+            require_sandbox: config.require_sandbox,
         },
         metrics.clone(),
-    ));
+    )
+    .await?;
+    let router = app(config, jobs, Arc::new(pool), metrics.clone());
+    connections::serve(listener, router, limits, metrics, shutdown).await
+}
+
+fn app(config: Config, jobs: thumbnail_queue::Jobs, pool: Arc<Pool>, metrics: Arc<Metrics>) -> Router {
     let uploads = Arc::new(Uploads::new(config.max_uploads, config.temp_budget, metrics.clone()));
     let capacity = config.capacity();
     metrics.admission_limit.set(capacity as i64);
@@ -136,7 +138,7 @@ fn app(config: Config, jobs: thumbnail_queue::Jobs) -> (Router, Arc<Metrics>) {
                 ]),
         );
 
-    let router = Router::new()
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .merge(public)
@@ -149,8 +151,7 @@ fn app(config: Config, jobs: thumbnail_queue::Jobs) -> (Router, Arc<Metrics>) {
         .layer(header_layer("cross-origin-resource-policy", "cross-origin"))
         .layer(header_layer("x-content-type-options", "nosniff"))
         .layer(TraceLayer::new_for_http())
-        .with_state(state);
-    (router, metrics)
+        .with_state(state)
 }
 
 /// Admission of an operation (POST /thumbnail, /probe), before a byte of its body is read: at
@@ -199,7 +200,13 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
         Some(path) => path.as_str().to_owned(),
         None => "static".to_owned(), // not per file: the label set stays small
     };
-    let method = request.method().to_string();
+    // Known methods by name; anything else as one label, so that a client cannot grow the series.
+    let method = match *request.method() {
+        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::DELETE | Method::OPTIONS | Method::PATCH => {
+            request.method().as_str().to_owned()
+        }
+        _ => "other".to_owned(),
+    };
     let started = Instant::now();
     let response = next.run(request).await;
     let m = &state.metrics;
@@ -230,6 +237,7 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "workers": state.config.workers(),
         "capacity": state.config.capacity(),
         "isolation": format!("{:?}", state.config.isolation).to_lowercase(),
+        "sandbox": state.pool.sandbox(),
     }))
 }
 

@@ -6,10 +6,10 @@ use thumbnail_server::Config;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::io::Result<()> {
-    // The same binary is the engine's process (see thumbnail_sandbox::process).
+    // The same binary is the engine launcher (see thumbnail_sandbox::launcher).
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(thumbnail_sandbox::process::ENGINE_PROCESS_FLAG) {
-        thumbnail_sandbox::process::main(&args[1..]);
+    if args.first().map(String::as_str) == Some(thumbnail_sandbox::launcher::LAUNCHER_FLAG) {
+        thumbnail_sandbox::launcher::main(&args[1..]);
     }
     serve()
 }

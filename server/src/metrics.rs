@@ -26,6 +26,12 @@ pub struct ErrorLabels {
     pub code: String,
 }
 
+/// A rule of the engine processes' sandbox.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SandboxLabels {
+    pub rule: String,
+}
+
 /// An asynchronous job's state: queued, running, done, failed, cancelled.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobStateLabels {
@@ -57,9 +63,12 @@ pub struct Metrics {
     /// Jobs on a worker.
     pub running: Gauge,
     pub uploaded_bytes: Counter<u64, AtomicU64>,
-    /// Engine worker processes started, and those that died on a job.
-    pub worker_starts: Counter,
-    pub worker_crashes: Counter,
+    /// Engine processes taken for a job (one each), and those that died on it.
+    pub engine_processes: Counter,
+    pub engine_process_crashes: Counter,
+    /// What the engine processes' sandbox enforces (`sandbox`).
+    sandbox_landlock_abi: Gauge,
+    sandbox_enforced: Family<SandboxLabels, Gauge>,
     /// Operation requests admitted (receiving their upload, queued or running), and the most at once.
     pub admitted: Gauge,
     pub admission_limit: Gauge,
@@ -85,8 +94,10 @@ impl Metrics {
         let queued = Gauge::default();
         let running = Gauge::default();
         let uploaded_bytes = Counter::<u64, AtomicU64>::default();
-        let worker_starts = Counter::default();
-        let worker_crashes = Counter::default();
+        let engine_processes = Counter::default();
+        let engine_process_crashes = Counter::default();
+        let sandbox_landlock_abi = Gauge::default();
+        let sandbox_enforced = Family::<SandboxLabels, Gauge>::default();
         let gauges = [
             (
                 "admitted_requests",
@@ -123,14 +134,24 @@ impl Metrics {
             connections_refused.clone(),
         );
         registry.register(
-            "engine_worker_starts",
-            "Engine worker processes started",
-            worker_starts.clone(),
+            "engine_processes",
+            "Engine processes taken for a job (one each)",
+            engine_processes.clone(),
         );
         registry.register(
-            "engine_worker_crashes",
-            "Engine worker processes that died on a job (crash, abort, killed)",
-            worker_crashes.clone(),
+            "engine_process_crashes",
+            "Engine processes that died on their job (crash, abort, killed)",
+            engine_process_crashes.clone(),
+        );
+        registry.register(
+            "sandbox_landlock_abi",
+            "The kernel's Landlock ABI as the engine processes' sandbox uses it (0: none)",
+            sandbox_landlock_abi.clone(),
+        );
+        registry.register(
+            "sandbox_enforced",
+            "What the engine processes' sandbox enforces on this kernel (1) or not (0), by rule",
+            sandbox_enforced.clone(),
         );
         registry.register(
             "http_requests",
@@ -187,8 +208,10 @@ impl Metrics {
             queued,
             running,
             uploaded_bytes,
-            worker_starts,
-            worker_crashes,
+            engine_processes,
+            engine_process_crashes,
+            sandbox_landlock_abi,
+            sandbox_enforced,
             admitted,
             admission_limit,
             uploads,
@@ -199,6 +222,22 @@ impl Metrics {
             connection_limit,
             connections_refused,
             async_jobs,
+        }
+    }
+
+    /// Records what the engine processes' sandbox enforces.
+    pub fn sandbox(&self, status: &thumbnail_sandbox::SandboxStatus) {
+        self.sandbox_landlock_abi.set(i64::from(status.landlock_abi));
+        for (rule, on) in [
+            ("landlock_files", status.files),
+            ("landlock_network", status.network),
+            ("landlock_scoped_signals", status.scoped_signals),
+            ("seccomp", status.seccomp),
+            ("no_core_dumps", status.no_core_dumps),
+        ] {
+            self.sandbox_enforced
+                .get_or_create(&SandboxLabels { rule: rule.to_owned() })
+                .set(i64::from(on));
         }
     }
 

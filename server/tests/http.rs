@@ -464,6 +464,12 @@ async fn health_metrics_and_openapi() {
 
     thumbnail(&server, "h264.mp4", "").await;
     thumbnail(&server, "text.txt", "").await;
+    // Methods nobody serves are counted under one label, whatever a client invents.
+    for method in ["FOO1", "FOO2", "BREW"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = client().request(method, server.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
     let r = client().get(server.url("/metrics")).send().await.unwrap();
     assert!(header(&r, "content-type").starts_with("application/openmetrics-text"));
     let text = r.text().await.unwrap();
@@ -474,9 +480,11 @@ async fn health_metrics_and_openapi() {
         "thumbnail_http_request_duration_seconds_count{route=\"/thumbnail\"} 2",
         "thumbnail_jobs_queued 0",
         "thumbnail_jobs_running 0",
+        "thumbnail_http_requests_total{route=\"/healthz\",method=\"other\",status=\"405\"} 3",
     ] {
         assert!(text.lines().any(|l| l == line), "metrics lack {line:?}:\n{text}");
     }
+    assert!(!text.contains("FOO1") && !text.contains("BREW"), "{text}");
 
     let spec: Value = client()
         .get(server.url("/openapi.json"))

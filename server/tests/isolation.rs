@@ -1,6 +1,8 @@
-//! The server on real-world files, and its engine worker processes: every real-world fixture gives
-//! the frame the engine gives (and the CLI's), a worker killed or frozen on a job costs that one
-//! request, and the server goes on serving with a new worker.
+//! The server on real-world files, and its engine processes: every real-world fixture gives the
+//! frame the engine gives (and the CLI's); a process killed or frozen on a job costs that one
+//! request, and the server goes on serving; every job runs in a process of its own, which can
+//! neither signal the server nor leave a core file (the misbehaviour comes from the sandbox
+//! crate's test hooks, `THUMBNAIL_ENGINE_HOOK`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -41,18 +43,50 @@ async fn problem_code(response: reqwest::Response) -> (StatusCode, String) {
     (status, body["code"].as_str().unwrap_or_default().to_owned())
 }
 
-/// The server's engine worker processes (its children).
-fn workers(server: &Server) -> Vec<i32> {
+/// The children of `pid` (every thread's).
+fn children(pid: i32) -> Vec<i32> {
     let mut pids = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{}/task", server.pid()))
-        .unwrap()
-        .flatten()
-    {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return pids;
+    };
+    for task in tasks.flatten() {
         if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
             pids.extend(children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
         }
     }
     pids
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// The server's live engine processes: its launcher's children.
+fn engine_processes(server: &Server) -> Vec<i32> {
+    children(server.pid() as i32)
+        .into_iter()
+        .flat_map(children)
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
+}
+
+/// Waits until the server has `count` engine processes (its spares, refilled in the background).
+async fn spares(server: &Server, count: usize) -> Vec<i32> {
+    for _ in 0..500 {
+        let pids = engine_processes(server);
+        if pids.len() == count {
+            return pids;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the server never had {count} engine processes: {:?}",
+        engine_processes(server)
+    );
 }
 
 fn signal(pid: i32, sig: i32) {
@@ -148,14 +182,13 @@ async fn real_world_files_give_the_cli_frame_in_a_series() {
     assert_still_serving(&server).await;
 }
 
-/// A worker that dies on a job (here: frozen with SIGSTOP so that the job is certainly on it,
-/// then killed) costs that request a 422 `engine_crashed`; the next request gets a new worker.
+/// An engine process that dies on a job (here: frozen with SIGSTOP so that the job is certainly
+/// on it, then killed) costs that request a 422 `engine_crashed`; the next request gets another.
 #[tokio::test]
-async fn a_worker_killed_on_a_job_costs_one_request() {
+async fn a_process_killed_on_a_job_costs_one_request() {
     let server = start(&["--workers", "1"]);
-    assert_still_serving(&server).await; // the worker exists and has served
-    let pids = workers(&server);
-    assert_eq!(pids.len(), 1, "one worker: {pids:?}");
+    assert_still_serving(&server).await;
+    let pids = spares(&server, 1).await; // the one spare, which the next job takes
     let victim = pids[0];
     signal(victim, 19); // SIGSTOP: the job will wait on it
     let request = tokio::spawn({
@@ -175,18 +208,21 @@ async fn a_worker_killed_on_a_job_costs_one_request() {
         (StatusCode::UNPROCESSABLE_ENTITY, "engine_crashed")
     );
     assert_still_serving(&server).await;
-    let now = workers(&server);
-    assert!(!now.contains(&victim), "the dead worker is gone: {now:?}");
+    let now = engine_processes(&server);
+    assert!(!now.contains(&victim), "the dead process is gone: {now:?}");
     let metrics = server.metrics().await;
-    assert!(metrics.contains("thumbnail_engine_worker_crashes_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("thumbnail_engine_process_crashes_total 1"),
+        "{metrics}"
+    );
 }
 
-/// A worker that hangs is killed at the job timeout (503 `timeout`) and replaced.
+/// An engine process that hangs is killed at the job timeout (503 `timeout`).
 #[tokio::test]
-async fn a_hung_worker_is_killed_at_the_timeout() {
+async fn a_hung_process_is_killed_at_the_timeout() {
     let server = start(&["--workers", "1", "--job-timeout", "1"]);
     assert_still_serving(&server).await;
-    let victim = workers(&server)[0];
+    let victim = spares(&server, 1).await[0];
     signal(victim, 19); // frozen: never answers
     let (status, code) = problem_code(post(&server, "h264.mp4", "").await).await;
     assert_eq!((status, code.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "timeout"));
@@ -213,12 +249,12 @@ async fn wait_until_dead(pid: i32) {
     panic!("process {pid} is still alive");
 }
 
-/// A worker that died while idle never saw a job: the next request gets a new one, and succeeds.
+/// A spare that died while it waited never saw a job: the next request gets another, and succeeds.
 #[tokio::test]
-async fn a_worker_that_died_idle_is_replaced_silently() {
+async fn a_spare_that_died_is_replaced_silently() {
     let server = start(&["--workers", "1"]);
     assert_still_serving(&server).await;
-    let victim = workers(&server)[0];
+    let victim = spares(&server, 1).await[0];
     signal(victim, 9);
     wait_until_dead(victim).await;
     for _ in 0..3 {
@@ -226,12 +262,20 @@ async fn a_worker_that_died_idle_is_replaced_silently() {
     }
 }
 
-/// The worker cannot open files: its sandbox is in force (checked from its /proc status).
+/// An engine process is confined before it is handed a job (checked from its /proc status and
+/// limits), and the server says what its sandbox enforces (`/healthz`, `/metrics`).
 #[tokio::test]
-async fn workers_run_sandboxed() {
-    let server = start(&["--workers", "1"]);
+async fn engine_processes_run_sandboxed() {
+    let server = start(&["--workers", "1", "--require-sandbox"]);
     assert_still_serving(&server).await;
-    let pid = workers(&server)[0];
+    let pid = spares(&server, 1).await[0];
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap();
+    assert_eq!(
+        core.split_whitespace().collect::<Vec<_>>()[4..6],
+        ["0", "0"],
+        "{limits}"
+    );
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| {
         status
@@ -242,6 +286,144 @@ async fn workers_run_sandboxed() {
     };
     assert_eq!(field("NoNewPrivs:"), "1", "{status}");
     assert_eq!(field("Seccomp:"), "2", "seccomp filter mode: {status}");
+
+    let health: Value = client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sandbox = &health["sandbox"];
+    let abi = sandbox["landlock_abi"].as_u64().unwrap();
+    assert!(abi >= 1, "--require-sandbox started, so Landlock is here: {health}");
+    assert_eq!(sandbox["files"], true, "{health}");
+    assert_eq!(sandbox["network"], abi >= 4, "{health}");
+    assert_eq!(sandbox["scoped_signals"], abi >= 6, "{health}");
+    assert_eq!(sandbox["seccomp"], true, "{health}");
+    assert_eq!(sandbox["no_core_dumps"], true, "{health}");
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains(&format!("thumbnail_sandbox_landlock_abi {abi}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("thumbnail_sandbox_enforced{rule=\"seccomp\"} 1"),
+        "{metrics}"
+    );
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("INFO") && l.contains(&format!("Landlock ABI {abi}: files enforced"))),
+        "the sandbox is reported at start: {log}"
+    );
+}
+
+/// `--require-sandbox` with the engine on the server's own threads is refused at start.
+#[test]
+fn require_sandbox_refuses_thread_isolation() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_thumbnail-server"))
+        .args(["--listen", "127.0.0.1:0", "--isolation", "thread", "--require-sandbox"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--require-sandbox"), "{stderr}");
+}
+
+/// Every job runs in a process of its own. The hook `linger` makes each engine process behave as
+/// one taken over by its video: it stays after its reply and answers any later job with its first
+/// output. The second request still gets its own video's thumbnail, from a process that never
+/// saw the first, and the first's process is gone.
+#[tokio::test]
+async fn each_job_runs_in_a_process_that_saw_no_other() {
+    let server = Server::start_with(
+        Path::new(env!("CARGO_BIN_EXE_thumbnail-server")),
+        &["--workers", "1"],
+        &[("THUMBNAIL_ENGINE_HOOK", "linger")],
+        None,
+    );
+    let first = spares(&server, 1).await[0];
+    let response = post(&server, "size-200x150.mp4", "?width=64").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-image-width"], "64");
+    wait_until_dead(first).await; // killed after its reply, lingering or not
+    let second = spares(&server, 1).await[0];
+    assert_ne!(second, first);
+    let response = post(&server, "h264.mp4", "").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        (
+            &response.headers()["x-image-width"],
+            &response.headers()["x-image-height"]
+        ),
+        (&"320".parse().unwrap(), &"240".parse().unwrap()),
+        "the second video's own thumbnail"
+    );
+    wait_until_dead(second).await;
+}
+
+/// An engine process can signal no process but itself: the hook `signal-caller` makes each try
+/// kill, tgkill and tkill with SIGKILL on the server (the launcher's caller); every call fails
+/// and the server serves on.
+#[tokio::test]
+async fn an_engine_process_cannot_signal_the_server() {
+    let server = Server::start_with(
+        Path::new(env!("CARGO_BIN_EXE_thumbnail-server")),
+        &["--workers", "1"],
+        &[("THUMBNAIL_ENGINE_HOOK", "signal-caller")],
+        None,
+    );
+    let response = post(&server, "h264.mp4", "").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_still_serving(&server).await;
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    let tried = format!("signals to the caller {}: [-1, -1, -1]", server.pid());
+    assert!(log.contains(&tried), "each signal refused: {log}");
+}
+
+/// A crash leaves no core file: the hook `abort` makes each engine process abort on its job, with
+/// the server's core size limit raised and the kernel's pattern writing `core` in the working
+/// folder. The request is a 422 `engine_crashed` (SIGABRT, no core dumped) and the folder stays empty.
+#[tokio::test]
+async fn a_crash_leaves_no_core_file() {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    // Raised for this test process, so for the server it starts (root may raise the hard limit).
+    let unlimited = raise_core_limit();
+    let folder = test_support::TestDir::new("core");
+    let server = Server::start_with(
+        Path::new(env!("CARGO_BIN_EXE_thumbnail-server")),
+        &["--workers", "1"],
+        &[("THUMBNAIL_ENGINE_HOOK", "abort")],
+        Some(folder.path()),
+    );
+    let response = post(&server, "h264.mp4", "").await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("engine_crashed"))
+    );
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("SIGABRT") && !detail.contains("core dumped"),
+        "{detail} (limit raised: {unlimited}, pattern {pattern:?})"
+    );
+    let left: Vec<_> = std::fs::read_dir(folder.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing written beside the server: {left:?}");
+}
+
+/// Raises this process's core size limit to its hard limit; says whether that is unlimited.
+fn raise_core_limit() -> bool {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
+    let (_, hard) = getrlimit(Resource::RLIMIT_CORE).unwrap();
+    setrlimit(Resource::RLIMIT_CORE, hard, hard).unwrap();
+    hard == RLIM_INFINITY
 }
 
 async fn wait_for_metric(server: &Server, line: &str) {
@@ -254,8 +436,8 @@ async fn wait_for_metric(server: &Server, line: &str) {
     panic!("the metric never showed {line:?}");
 }
 
-/// `--isolation thread` (no worker processes; kept to measure isolation's cost) still makes frames
-/// and typed errors, and starts no worker.
+/// `--isolation thread` (no engine processes; kept to measure isolation's cost) still makes frames
+/// and typed errors, and starts no launcher.
 #[tokio::test]
 async fn thread_isolation_still_works() {
     let server = start(&["--workers", "1", "--isolation", "thread"]);
@@ -265,5 +447,8 @@ async fn thread_isolation_still_works() {
         (status, code.as_str()),
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_container")
     );
-    assert!(workers(&server).is_empty(), "no worker processes");
+    assert!(
+        children(server.pid() as i32).is_empty(),
+        "no engine processes, no launcher"
+    );
 }

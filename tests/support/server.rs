@@ -18,13 +18,18 @@ impl Server {
     /// Starts `binary` with `args` (plus `--listen 127.0.0.1:0`, and a data folder of its own
     /// unless `args` give `--data-dir`) and waits until it listens.
     pub fn start(binary: &Path, args: &[&str]) -> Server {
+        Server::start_with(binary, args, &[], None)
+    }
+
+    /// As [`Server::start`], with more environment variables and in the folder `cwd`.
+    pub fn start_with(binary: &Path, args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> Server {
         let data = (!args.contains(&"--data-dir")).then(|| crate::TestDir::new("server"));
-        let mut server = Server::spawn(binary, args, data.as_ref().map(crate::TestDir::path));
+        let mut server = Server::spawn(binary, args, env, cwd, data.as_ref().map(crate::TestDir::path));
         server.data = data;
         server
     }
 
-    fn spawn(binary: &Path, args: &[&str], data: Option<&Path>) -> Server {
+    fn spawn(binary: &Path, args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>, data: Option<&Path>) -> Server {
         let logs = crate::root().join("target/test-logs");
         std::fs::create_dir_all(&logs).unwrap();
         let log = logs.join(format!("server-{}-{}.log", std::process::id(), crate::unique()));
@@ -32,11 +37,16 @@ impl Server {
             Some(dir) => vec!["--data-dir".into(), dir.into()],
             None => Vec::new(),
         };
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(data_args)
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
