@@ -268,6 +268,10 @@ impl Launcher {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .env_clear()
+            // A fresh process faults in every page its frames use: with malloc's memory in
+            // transparent huge pages, 1080p H.264 to PNG takes 6,150 page faults instead of 14,030
+            // (a reused process: 10,430), and its CPU time is back to a reused process's.
+            .env("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
             .kill_on_drop(true);
         #[cfg(feature = "test-hooks")]
         if let Some(hook) = std::env::var_os(HOOK_VARIABLE) {
