@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::WaitStatus;
 use serde::{Deserialize, Serialize};
 use tokio::io::unix::AsyncFd;
 use tokio::net::UnixStream;
@@ -160,33 +160,37 @@ fn launch(control: &OwnedFd, exits: &SignalFd, socket: OwnedFd, launcher: u32, m
     }
 }
 
-/// Every child that has ended, reported.
+/// Every child that has ended, reported with its peak resident memory.
 fn reap(control: &OwnedFd) -> io::Result<()> {
     loop {
-        let (pid, ending) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => (
-                pid,
-                Ending {
-                    signal: None,
-                    code: Some(code),
-                    core_dumped: false,
-                },
-            ),
-            Ok(WaitStatus::Signaled(pid, signal, core_dumped)) => (
-                pid,
-                Ending {
-                    signal: Some(signal as i32),
-                    code: None,
-                    core_dumped,
-                },
-            ),
-            Ok(WaitStatus::StillAlive) | Err(_) => return Ok(()),
-            Ok(_) => continue,
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 with pointers to locals; WNOHANG, so it never blocks.
+        let pid = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG, &mut usage) };
+        if pid <= 0 {
+            return Ok(()); // none ended (0) or no children left (-1)
+        }
+        let peak_rss_kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+        let ending = match WaitStatus::from_raw(nix::unistd::Pid::from_raw(pid), status) {
+            Ok(WaitStatus::Exited(_, code)) => Ending {
+                signal: None,
+                code: Some(code),
+                core_dumped: false,
+                peak_rss_kib,
+            },
+            Ok(WaitStatus::Signaled(_, signal, core_dumped)) => Ending {
+                signal: Some(signal as i32),
+                code: None,
+                core_dumped,
+                peak_rss_kib,
+            },
+            _ => continue, // stopped or continued: not an ending
         };
         report(
             control,
             &Report::Exited {
-                pid: pid.as_raw() as u32,
+                pid: pid as u32,
                 ending,
             },
             None,
@@ -246,6 +250,8 @@ struct Shared {
     /// Where each launched process's ending goes.
     endings: Mutex<HashMap<u32, oneshot::Sender<Ending>>>,
     alive: AtomicBool,
+    /// The largest peak resident memory of an engine process that ended, KiB.
+    peak_rss_kib: AtomicU64,
 }
 
 /// The launcher, from the caller's side. Dropping it ends the launcher and the engine processes
@@ -294,6 +300,7 @@ impl Launcher {
             pending: Mutex::new(VecDeque::new()),
             endings: Mutex::new(HashMap::new()),
             alive: AtomicBool::new(true),
+            peak_rss_kib: AtomicU64::new(0),
         });
         tokio::spawn(read_reports(shared.clone()));
         Ok(Launcher {
@@ -306,6 +313,11 @@ impl Launcher {
     /// What the launcher's part of the sandbox enforces (seccomp is each engine process's).
     pub fn status(&self) -> &SandboxStatus {
         &self.status
+    }
+
+    /// The largest peak resident memory of an engine process that ended so far, in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        self.shared.peak_rss_kib.load(Ordering::Relaxed) * 1024
     }
 
     pub fn is_alive(&self) -> bool {
@@ -412,6 +424,7 @@ async fn read_reports(shared: Arc<Shared>) {
                 }
             }
             Ok((Report::Exited { pid, ending }, _)) => {
+                shared.peak_rss_kib.fetch_max(ending.peak_rss_kib, Ordering::Relaxed);
                 if let Some(tell) = shared.endings.lock().expect("endings").remove(&pid) {
                     let _ = tell.send(ending);
                 }

@@ -223,6 +223,8 @@ pub struct Ending {
     pub signal: Option<i32>,
     pub code: Option<i32>,
     pub core_dumped: bool,
+    /// Its peak resident memory, KiB.
+    pub peak_rss_kib: u64,
 }
 
 /// An engine process, from the caller's side. Dropping it kills the process.

@@ -61,6 +61,12 @@ impl Spares {
         self.launched.load(Ordering::Relaxed)
     }
 
+    /// The largest peak resident memory of an engine process that ended so far (of the current
+    /// launcher's), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        self.launcher.lock().expect("launcher").peak_rss()
+    }
+
     /// A confined engine process waiting for its work: a spare when one is ready, else a new one.
     pub async fn take(self: &Arc<Self>) -> io::Result<EngineProcess> {
         let spare = loop {

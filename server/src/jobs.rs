@@ -120,6 +120,15 @@ impl Pool {
         })
     }
 
+    /// The largest peak resident memory of an engine process so far, in bytes (none with
+    /// `--isolation thread`).
+    pub fn engine_peak_rss(&self) -> Option<u64> {
+        match &self.runner {
+            Runner::Processes(p) => Some(p.spares.peak_rss()),
+            Runner::Threads(_) => None,
+        }
+    }
+
     /// What the engine processes' sandbox enforces (none with `--isolation thread`).
     pub fn sandbox(&self) -> Option<&SandboxStatus> {
         match &self.runner {

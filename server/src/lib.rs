@@ -243,6 +243,12 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     async_api::count_jobs(&state).await;
+    if let Some(peak) = state.pool.engine_peak_rss() {
+        state
+            .metrics
+            .engine_process_peak_rss
+            .set(i64::try_from(peak).unwrap_or(i64::MAX));
+    }
     (
         [(
             header::CONTENT_TYPE,

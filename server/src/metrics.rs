@@ -66,6 +66,8 @@ pub struct Metrics {
     /// Engine processes taken for a job (one each), and those that died on it.
     pub engine_processes: Counter,
     pub engine_process_crashes: Counter,
+    /// The largest peak resident memory of an engine process so far (set when the metrics are read).
+    pub engine_process_peak_rss: Gauge,
     /// What the engine processes' sandbox enforces (`sandbox`).
     sandbox_landlock_abi: Gauge,
     sandbox_enforced: Family<SandboxLabels, Gauge>,
@@ -96,6 +98,7 @@ impl Metrics {
         let uploaded_bytes = Counter::<u64, AtomicU64>::default();
         let engine_processes = Counter::default();
         let engine_process_crashes = Counter::default();
+        let engine_process_peak_rss = Gauge::default();
         let sandbox_landlock_abi = Gauge::default();
         let sandbox_enforced = Family::<SandboxLabels, Gauge>::default();
         let gauges = [
@@ -142,6 +145,11 @@ impl Metrics {
             "engine_process_crashes",
             "Engine processes that died on their job (crash, abort, killed)",
             engine_process_crashes.clone(),
+        );
+        registry.register(
+            "engine_process_peak_rss_bytes",
+            "The largest peak resident memory of an engine process that ended",
+            engine_process_peak_rss.clone(),
         );
         registry.register(
             "sandbox_landlock_abi",
@@ -210,6 +218,7 @@ impl Metrics {
             uploaded_bytes,
             engine_processes,
             engine_process_crashes,
+            engine_process_peak_rss,
             sandbox_landlock_abi,
             sandbox_enforced,
             admitted,

@@ -308,6 +308,16 @@ async fn engine_processes_run_sandboxed() {
         metrics.contains(&format!("thumbnail_sandbox_landlock_abi {abi}\n")),
         "{metrics}"
     );
+    // The process of the job above has ended: its peak memory, as the launcher reaped it.
+    let mut peak = 0.0;
+    for _ in 0..500 {
+        peak = server.metric("thumbnail_engine_process_peak_rss_bytes").await;
+        if peak > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!((1e6..4096e6).contains(&peak), "an engine process's peak RSS: {peak}");
     assert!(
         metrics.contains("thumbnail_sandbox_enforced{rule=\"seccomp\"} 1"),
         "{metrics}"

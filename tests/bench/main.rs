@@ -775,12 +775,13 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
     let _ = writeln!(
         report,
         "Workers: one per core. Each level runs {seconds} s; latency of the 200s; 503s are the queue refusing. \
-         `process`: the engine in sandboxed worker processes (the default); `thread`: on threads of the \
-         server process (no crash isolation), measured in the same run for the isolation's cost.\n"
+         `process`: each job in a sandboxed engine process of its own (the default; forked ahead, one job each); \
+         `thread`: on threads of the server process (no crash isolation), measured in the same run for the \
+         isolation's cost.\n"
     );
     let _ = writeln!(
         report,
-        "| isolation | clients | thumbnails/s | p50 | p99 | 503s | server peak RSS | workers' peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| isolation | clients | thumbnails/s | p50 | p99 | 503s | server peak RSS | an engine process's peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     let mut single = Duration::ZERO;
     let mut rates: Vec<(&str, usize, f64)> = Vec::new();
@@ -805,7 +806,7 @@ fn server(report: &mut String, seconds: f64, runs: usize) {
                 ms(percentile(&latencies, 0.5)),
                 ms(percentile(&latencies, 0.99)),
                 server.peak_rss_kib() as f64 / 1024.0,
-                server.children_peak_rss_kib() as f64 / 1024.0
+                runtime.block_on(server.metric("thumbnail_engine_process_peak_rss_bytes")) / 1048576.0
             );
         }
     }

@@ -97,22 +97,6 @@ impl Server {
         proc_status_kib(self.pid(), field).unwrap_or_else(|| panic!("{field} in /proc/{}/status", self.pid()))
     }
 
-    /// Peak resident memory of the server's child processes (its engine workers) now, summed, in KiB.
-    pub fn children_peak_rss_kib(&self) -> u64 {
-        let mut total = 0;
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()))
-            .into_iter()
-            .flatten()
-            .flatten();
-        for task in tasks {
-            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for pid in children.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
-                total += proc_status_kib(pid, "VmHWM:").unwrap_or(0);
-            }
-        }
-        total
-    }
-
     /// Its `/metrics` text.
     pub async fn metrics(&self) -> String {
         reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap()
