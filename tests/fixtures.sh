@@ -165,6 +165,16 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
   make_fixture $(video 2 176x144) -c:v mpeg2video -q:v 3 -g 12 -output_ts_offset 2 -f mpegts tmp-part2.ts
   cat "$out/tmp-part1.ts" "$out/tmp-part2.ts" >"$out/resolution-change.ts"
   rm "$out/tmp-part1.ts" "$out/tmp-part2.ts"
+  # A stream that grows: its first second 160x120 (what the header says), the nine after it 1920x1080.
+  # A sheet or an animation sized by its first frame would hold nine seconds of 1080p.
+  make_fixture $(video 1 160x120) "${x264[@]}" -g 25 -f mpegts tmp-small.ts
+  make_fixture $(video 9 1920x1080) -c:v libx264 -preset ultrafast -pix_fmt yuv420p -threads 1 -g 25 \
+    -output_ts_offset 1 -f mpegts tmp-large.ts
+  cat "$out/tmp-small.ts" "$out/tmp-large.ts" >"$out/growing-resolution.ts"
+  rm "$out/tmp-small.ts" "$out/tmp-large.ts"
+  # 4K at 30 fps, 2 s: as a full-size GIF, 60 frames of 8.3 MP.
+  make_fixture $(video 2 3840x2160 30) -c:v libx264 -preset ultrafast -pix_fmt yuv420p -threads 1 -g 60 \
+    -crf 35 clip-4k.mp4
   # Rotated 180 and 270 degrees.
   for r in 180 270; do
     make_fixture $(video 3) "${x264[@]}" -g 25 "tmp-rotated-$r.mp4"

@@ -98,6 +98,14 @@ extern "C" {
     fn te_decode(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32, mode: i32) -> c_int;
     fn te_decode_next(e: *mut TeEngine, t: f64, max_width: i32, max_height: i32) -> c_int;
     fn te_packets_decoded(e: *const TeEngine, again: i32) -> f64;
+    fn te_output_size(
+        e: *mut TeEngine,
+        width: i32,
+        height: i32,
+        max_width: i32,
+        max_height: i32,
+        out: *mut i32,
+    ) -> c_int;
     fn te_result(e: *const TeEngine) -> *const TeImage;
     fn te_message(e: *const TeEngine) -> *const c_char;
     fn te_error_name(status: i32) -> *const c_char;
@@ -244,6 +252,27 @@ impl Engine {
         let status = unsafe { te_decode_next(self.raw.as_ptr(), t, clamp(max_width), clamp(max_height)) };
         self.check(status)?;
         Ok(self.result())
+    }
+
+    /// The size [`Engine::frame`] and [`Engine::next_frame`] make a frame of the video's coded size
+    /// in `max_width` x `max_height` (`te_output_size`): what a job of many frames counts before
+    /// it asks for them, and the box it asks them in (a later frame of another size then fits in it).
+    pub fn output_size(&mut self, max_width: u32, max_height: u32) -> Result<(u32, u32), Error> {
+        let mut out = [0i32; 2];
+        let (w, h) = (clamp(self.info.coded_width), clamp(self.info.coded_height));
+        // SAFETY: raw is a live engine with a video open; out holds the two sides it writes.
+        let status = unsafe {
+            te_output_size(
+                self.raw.as_ptr(),
+                w,
+                h,
+                clamp(max_width),
+                clamp(max_height),
+                out.as_mut_ptr(),
+            )
+        };
+        self.check(status)?;
+        Ok((out[0].max(1) as u32, out[1].max(1) as u32))
     }
 
     /// What another decoder needs for the video stream (`te_codec_info`).

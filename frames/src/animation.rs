@@ -4,6 +4,7 @@
 //! (as FFmpeg's GIF encoder does), looping by default. The tutorial's
 //! `fps=5,scale=720:-1,...,palettegen,paletteuse` GIF, in Rust, for both hosts.
 
+use crate::budget::{within, PixelBudget};
 use crate::{Failed, Picture};
 
 /// How much of a pixel's quantisation error is carried to its neighbours (Floyd–Steinberg: 1).
@@ -47,22 +48,30 @@ pub struct Animation {
 }
 
 /// The frames `next` makes at `times` (asked in order: each packet decoded at most once) that an
-/// animation shows: those of the first frame's size (a frame of another size, after a resolution
-/// change, is left out).
+/// animation shows, each asked in the box `size` (the host's engine's size for the video's
+/// frames, `te_output_size`): those of the first frame's size (a frame of another size, after a
+/// resolution change, is left out). All of them, and one more for the encoder's work, are
+/// counted in the `budget` before the first is made.
 pub fn animation_pictures<E>(
     times: &[f64],
+    size: (u32, u32),
+    budget: &mut PixelBudget,
     mut next: impl FnMut(f64) -> Result<Picture, E>,
 ) -> Result<Vec<Picture>, Failed<E>> {
-    let mut pictures = times
-        .iter()
-        .map(|&t| next(t))
-        .collect::<Result<Vec<_>, E>>()
-        .map_err(Failed::Engine)?;
+    budget.reserve_pictures(times.len() + 1, size, || {
+        format!("an animation of {} frames of {}x{}", times.len(), size.0, size.1)
+    })?;
+    let mut pictures = Vec::with_capacity(times.len());
+    for &t in times {
+        let picture = next(t).map_err(Failed::Engine)?;
+        within(picture.width, picture.height, size)?;
+        pictures.push(picture);
+    }
     let first = pictures
         .first()
         .ok_or_else(|| Failed::Refused("no frames to animate".into()))?;
-    let size = (first.width, first.height);
-    pictures.retain(|p| (p.width, p.height) == size);
+    let first = (first.width, first.height);
+    pictures.retain(|p| (p.width, p.height) == first);
     Ok(pictures)
 }
 
@@ -70,10 +79,12 @@ pub fn animation_pictures<E>(
 /// `encode` (the GIF below, or a host's own encoder).
 pub fn make_animation<E>(
     times: &[f64],
+    size: (u32, u32),
+    budget: &mut PixelBudget,
     next: impl FnMut(f64) -> Result<Picture, E>,
     encode: impl FnOnce(&[Picture]) -> Result<Vec<u8>, String>,
 ) -> Result<Animation, Failed<E>> {
-    let pictures = animation_pictures(times, next)?;
+    let pictures = animation_pictures(times, size, budget, next)?;
     let (width, height, time) = (pictures[0].width, pictures[0].height, pictures[0].time);
     let bytes = encode(&pictures).map_err(Failed::Refused)?;
     Ok(Animation {
@@ -84,15 +95,17 @@ pub fn make_animation<E>(
     })
 }
 
-/// The GIF of the frames `next` makes at `times`, each shown 1/`fps` s, looping forever when
-/// `looped` (see [`make_animation`]).
+/// The GIF of the frames `next` makes at `times` in the box `size`, each shown 1/`fps` s,
+/// looping forever when `looped` (see [`make_animation`]).
 pub fn make_gif<E>(
     times: &[f64],
+    size: (u32, u32),
     fps: f64,
     looped: bool,
+    budget: &mut PixelBudget,
     next: impl FnMut(f64) -> Result<Picture, E>,
 ) -> Result<Animation, Failed<E>> {
-    make_animation(times, next, |pictures| encode_gif(pictures, fps, looped))
+    make_animation(times, size, budget, next, |pictures| encode_gif(pictures, fps, looped))
 }
 
 /// The GIF of `frames`, each shown 1/`fps` s, looping forever when `looped`.
@@ -218,13 +231,29 @@ mod tests {
             picture(16, 8, 0.7, &b),
             picture(8, 4, 0.9, &a[..8 * 4 * 4]),
         ];
-        let made = make_gif(&[0.5, 0.7, 0.9], 5.0, true, |t| {
+        let mut budget = PixelBudget::new(4 * 16 * 8, "the test's");
+        let made = make_gif(&[0.5, 0.7, 0.9], (16, 8), 5.0, true, &mut budget, |t| {
             Ok::<_, ()>(frames[((t - 0.5) / 0.2).round() as usize].clone())
         })
         .unwrap();
         assert_eq!((made.width, made.height, made.time), (16, 8, 0.5));
         let bytes = made.bytes;
         assert!(bytes.starts_with(b"GIF89a"));
+        // One frame less of budget: refused before any frame is made.
+        let mut asked = 0;
+        let refused = make_gif(
+            &[0.5, 0.7, 0.9],
+            (16, 8),
+            5.0,
+            true,
+            &mut PixelBudget::new(3 * 16 * 8, "the test's"),
+            |t| {
+                asked += 1;
+                Ok::<_, ()>(frames[((t - 0.5) / 0.2).round() as usize].clone())
+            },
+        );
+        assert!(matches!(refused, Err(Failed::TooLarge(m)) if m.contains("an animation of 3 frames of 16x8")));
+        assert_eq!(asked, 0);
         let mut decoder = gif::DecodeOptions::new();
         decoder.set_color_output(gif::ColorOutput::RGBA);
         let mut decoder = decoder.read_info(&bytes[..]).unwrap();

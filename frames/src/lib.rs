@@ -9,12 +9,14 @@
 //! - [`animation`]: an animation (the GIF here; the server's animated WebP through libwebp);
 //! - [`series`]: the times of a series of frames (`t.frames()`, POST /frames);
 //! - [`webp`]: an animated WebP from the browser canvas's still WebP frames;
-//! - [`png`]: a still frame as a PNG, the same bytes in both hosts.
+//! - [`png`]: a still frame as a PNG, the same bytes in both hosts;
+//! - [`budget`]: the pixels a job holds at once, counted before they are made.
 //!
 //! The frames come from the host's engine as [`Picture`]s, asked for at increasing times (its
 //! `next_frame`: each packet decoded at most once); the loops that ask for them are here, once.
 
 pub mod animation;
+pub mod budget;
 pub mod png;
 pub mod series;
 pub mod sprite;
@@ -29,12 +31,14 @@ pub struct Picture {
     pub rgba: Vec<u8>,
 }
 
-/// Why making something of many frames stopped: the host's engine failed (its own error), or
-/// what was asked cannot be made (a sheet too large, ...): an invalid argument in every host.
+/// Why making something of many frames stopped: the host's engine failed (its own error), what
+/// was asked cannot be made (a sheet wider than 16384, ...: an invalid argument in every host), or
+/// it would hold more pixels than the job's budget allows (`too_large` in every host).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failed<E> {
     Engine(E),
     Refused(String),
+    TooLarge(String),
 }
 
 /// How many candidate frames are looked at.

@@ -3,6 +3,7 @@
 
 use thumbnail_vocabulary::{FrameTimes, MAX_SPRITE_FRAMES};
 
+use crate::budget::{within, PixelBudget};
 use crate::{Failed, Picture};
 
 /// Without a known duration, `count` frames are taken a second apart.
@@ -69,45 +70,60 @@ impl Sheet {
     }
 }
 
-/// Tiles the pictures, `columns` a row, each centred in a tile as large as the largest, on black.
-/// Returns the sheet and its RGBA.
-pub fn compose(tiles: &[Picture], columns: u32) -> (Sheet, Vec<u8>) {
-    let tile_width = tiles.iter().map(|t| t.width).max().unwrap_or(1).max(1);
-    let tile_height = tiles.iter().map(|t| t.height).max().unwrap_or(1).max(1);
-    let sheet = Sheet::new(tiles.len() as u32, columns, tile_width, tile_height);
+/// A black sheet of `count` tiles of `tile`, `columns` a row.
+fn blank(count: u32, columns: u32, tile: (u32, u32)) -> (Sheet, Vec<u8>) {
+    let sheet = Sheet::new(count, columns, tile.0.max(1), tile.1.max(1));
+    let rgba = [0u8, 0, 0, 255].repeat(sheet.width() as usize * sheet.height() as usize);
+    (sheet, rgba)
+}
+
+/// Puts `picture` (no larger than a tile) centred in tile `i`.
+fn paste(sheet: &Sheet, rgba: &mut [u8], i: u32, picture: &Picture) {
     let stride = sheet.width() as usize * 4;
-    let mut out = [0u8, 0, 0, 255].repeat(sheet.width() as usize * sheet.height() as usize);
-    for (i, t) in tiles.iter().enumerate() {
-        let (x, y, w, h) = sheet.tile(i as u32);
-        let (left, top) = (x + (w - t.width) / 2, y + (h - t.height) / 2);
-        for row in 0..t.height as usize {
-            let from = &t.rgba[row * t.width as usize * 4..(row + 1) * t.width as usize * 4];
-            let at = (top as usize + row) * stride + left as usize * 4;
-            out[at..at + from.len()].copy_from_slice(from);
-        }
+    let (x, y, w, h) = sheet.tile(i);
+    let (left, top) = (x + (w - picture.width) / 2, y + (h - picture.height) / 2);
+    let row_bytes = picture.width as usize * 4;
+    for row in 0..picture.height as usize {
+        let from = &picture.rgba[row * row_bytes..(row + 1) * row_bytes];
+        let at = (top as usize + row) * stride + left as usize * 4;
+        rgba[at..at + from.len()].copy_from_slice(from);
     }
-    (sheet, out)
 }
 
 /// A sheet of the frames `next` makes at `times` (asked in order: each packet decoded at most
-/// once), `columns` a row. Refused once the first frame tells the tile size if the sheet would be
-/// above `max_pixels` or 16384 a side, before the other frames are made.
+/// once), `columns` a row, each in a tile of `tile` (the host's engine's size for the video's
+/// frames in the asked box, `te_output_size`: `next` asks every frame in that box). Refused
+/// before any frame is made when the sheet would be more than 16384 a side (invalid) or when it
+/// and the tile in flight would pass the `budget` (too large). Each frame is pasted as it comes
+/// and dropped. Returns the sheet and its RGBA.
 pub fn make_sheet<E>(
     times: &[f64],
     columns: u32,
-    max_pixels: u64,
+    tile: (u32, u32),
+    budget: &mut PixelBudget,
     mut next: impl FnMut(f64) -> Result<Picture, E>,
 ) -> Result<(Sheet, Vec<u8>), Failed<E>> {
-    let mut pictures = Vec::with_capacity(times.len());
-    for &t in times {
+    let count = times.len() as u32;
+    let geometry = check_size(count, columns, tile.0, tile.1).map_err(Failed::Refused)?;
+    let canvas = u64::from(geometry.width()) * u64::from(geometry.height());
+    budget.reserve(canvas, || {
+        format!(
+            "a sheet of {count} tiles of {}x{} ({}x{})",
+            tile.0,
+            tile.1,
+            geometry.width(),
+            geometry.height()
+        )
+    })?;
+    budget.reserve_pictures(1, tile, || "the sheet and a frame in flight".to_owned())?;
+    let (sheet, mut rgba) = blank(count, columns, tile);
+    for (i, &t) in times.iter().enumerate() {
         let picture = next(t).map_err(Failed::Engine)?;
-        if pictures.is_empty() {
-            check_size(times.len() as u32, columns, picture.width, picture.height, max_pixels)
-                .map_err(Failed::Refused)?;
-        }
-        pictures.push(picture);
+        within(picture.width, picture.height, tile)?;
+        paste(&sheet, &mut rgba, i as u32, &picture);
     }
-    Ok(compose(&pictures, columns))
+    budget.release(u64::from(tile.0) * u64::from(tile.1));
+    Ok((sheet, rgba))
 }
 
 /// What both hosts answer about a sheet, besides its image: the same JSON (camelCase) from POST
@@ -143,14 +159,17 @@ pub fn image_name(extension: &str) -> String {
     format!("sprite.{extension}")
 }
 
-/// Refuses a sheet of `count` tiles of this size above `max_pixels` or 16384 pixels a side (the
-/// formats' and the canvases' limit), before its frames are made.
-fn check_size(count: u32, columns: u32, tile_width: u32, tile_height: u32, max_pixels: u64) -> Result<Sheet, String> {
+/// Refuses a sheet of `count` tiles of this size above 16384 pixels a side (the formats' and the
+/// canvases' limit), before its frames are made.
+fn check_size(count: u32, columns: u32, tile_width: u32, tile_height: u32) -> Result<Sheet, String> {
     let sheet = Sheet::new(count, columns, tile_width.max(1), tile_height.max(1));
-    let (w, h) = (u64::from(sheet.width()), u64::from(sheet.height()));
-    if w * h > max_pixels || w > 16384 || h > 16384 {
+    let (w, h) = (
+        u64::from(sheet.columns) * u64::from(sheet.tile_width),
+        u64::from(sheet.rows) * u64::from(sheet.tile_height),
+    );
+    if w > 16384 || h > 16384 {
         return Err(format!(
-            "the sheet would be {w}x{h} pixels ({count} tiles of {tile_width}x{tile_height}, {} a row): at most {max_pixels} pixels and 16384 a side; ask fewer frames, fewer columns or smaller tiles",
+            "the sheet would be {w}x{h} pixels ({count} tiles of {tile_width}x{tile_height}, {} a row): at most 16384 a side; ask fewer frames, fewer columns or smaller tiles",
             sheet.columns
         ));
     }
@@ -223,7 +242,12 @@ mod tests {
             picture(2, [70, 80, 90]),
         ];
         let times = [0.0, 1.0, 2.0];
-        let (sheet, rgba) = make_sheet(&times, 2, 1000, |t| Ok::<_, ()>(pictures[t as usize].clone())).unwrap();
+        let mut budget = PixelBudget::new(1000, "the test's");
+        let (sheet, rgba) = make_sheet(&times, 2, (4, 2), &mut budget, |t| {
+            Ok::<_, ()>(pictures[t as usize].clone())
+        })
+        .unwrap();
+        assert_eq!(budget.held(), 32, "the sheet, held by the caller now");
         assert_eq!(
             sheet,
             Sheet {
@@ -247,13 +271,30 @@ mod tests {
         );
         assert_eq!(clock(3725.5), "01:02:05.500");
 
-        // Too large: refused after the first frame, the others never asked for.
+        // Past the budget: refused before any frame is asked for, nothing counted.
         let mut asked = 0;
-        let refused = make_sheet(&times, 2, 10, |t| {
+        let mut budget = PixelBudget::new(39, "the test's");
+        let refused = make_sheet(&times, 2, (4, 2), &mut budget, |t| {
             asked += 1;
             Ok::<_, ()>(pictures[t as usize].clone())
         });
-        assert!(matches!(refused, Err(Failed::Refused(m)) if m.contains("at most 10 pixels")));
-        assert_eq!(asked, 1);
+        assert!(matches!(refused, Err(Failed::TooLarge(m)) if m.contains("limit of 39 pixels")));
+        assert_eq!(
+            (asked, budget.held()),
+            (0, 32),
+            "the sheet was counted, the frame in flight refused"
+        );
+        // Wider than 16384: invalid, before any frame.
+        let refused = make_sheet(&times, 3, (8000, 2), &mut PixelBudget::new(u64::MAX, "none"), |_| {
+            asked += 1;
+            Ok::<_, ()>(pictures[0].clone())
+        });
+        assert!(matches!(refused, Err(Failed::Refused(m)) if m.contains("16384 a side")));
+        assert_eq!(asked, 0);
+        // A frame larger than its tile (an engine that broke the box): refused.
+        let refused = make_sheet(&times, 2, (3, 2), &mut PixelBudget::new(1000, "the test's"), |t| {
+            Ok::<_, ()>(pictures[t as usize].clone())
+        });
+        assert!(matches!(refused, Err(Failed::TooLarge(m)) if m.contains("larger than the 3x2")));
     }
 }

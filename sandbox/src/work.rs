@@ -10,6 +10,7 @@ use std::fs::File;
 use serde::{Deserialize, Serialize};
 use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
 use thumbnail_frames::animation::{self, animation_times};
+use thumbnail_frames::budget::PixelBudget;
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{self, sprite_times};
 use thumbnail_frames::{best_time, Failed, Picture, PICK_SIDE};
@@ -98,6 +99,9 @@ pub struct Frame {
     pub bytes: Vec<u8>,
 }
 
+/// What the budget of a job's pixels is called where it is set.
+const BUDGET_NAME: &str = "--max-pixels";
+
 /// Told how far a job of many frames is (0 to 1) after each frame.
 pub type Progress<'a> = &'a (dyn Fn(f64) + Sync);
 
@@ -129,7 +133,7 @@ pub fn run(job: &Work, file: File, interrupt: Option<Interrupt>, progress: Progr
         None => best_time(info.duration, |t| next_picture(&mut engine, t, PICK_SIDE, PICK_SIDE))?,
     };
     if thumbnail.animated {
-        return make_animation(engine, info, thumbnail, t, progress);
+        return make_animation(engine, info, thumbnail, t, job.max_pixels, progress);
     }
     let image = engine.frame(t, thumbnail.max_width, thumbnail.max_height, thumbnail.seek)?;
     drop(engine);
@@ -191,6 +195,7 @@ impl From<Failed<EngineError>> for Failure {
         match failed {
             Failed::Engine(e) => e.into(),
             Failed::Refused(message) => EngineError::new(ErrorKind::InvalidArgument, message).into(),
+            Failed::TooLarge(message) => EngineError::new(ErrorKind::TooLarge, message).into(),
         }
     }
 }
@@ -201,15 +206,17 @@ fn make_animation(
     info: VideoInfo,
     options: &ThumbnailOptions,
     start: f64,
+    max_pixels: u32,
     progress: Progress,
 ) -> Result<Output, Failure> {
     let times = animation_times(start, options.duration, options.fps, info.duration);
-    let (w, h) = (options.max_width, options.max_height);
+    let size = engine.output_size(options.max_width, options.max_height)?;
+    let mut budget = PixelBudget::new(u64::from(max_pixels), BUDGET_NAME);
     let mut counted = Counted::new(times.len(), progress);
-    let next = |t| counted.after(next_picture(&mut engine, t, w, h));
+    let next = |t| counted.after(next_picture(&mut engine, t, size.0, size.1));
     let made = match options.format {
-        Format::Gif => animation::make_gif(&times, options.fps, options.looped, next)?,
-        _ => animation::make_animation(&times, next, |frames| {
+        Format::Gif => animation::make_gif(&times, size, options.fps, options.looped, &mut budget, next)?,
+        _ => animation::make_animation(&times, size, &mut budget, next, |frames| {
             encode_animated_webp(frames, options.fps, options.looped, options.quality)
         })?,
     };
@@ -235,10 +242,11 @@ fn make_sheet(
     progress: Progress,
 ) -> Result<Output, Failure> {
     let times = sprite_times(info.duration, options.frames);
-    let (w, h) = (options.tile_width, options.tile_height);
+    let tile = engine.output_size(options.tile_width, options.tile_height)?;
+    let mut budget = PixelBudget::new(u64::from(max_pixels), BUDGET_NAME);
     let mut counted = Counted::new(times.len(), progress);
-    let (sheet, rgba) = sprite::make_sheet(&times, options.columns, u64::from(max_pixels), |t| {
-        counted.after(next_picture(&mut engine, t, w, h))
+    let (sheet, rgba) = sprite::make_sheet(&times, options.columns, tile, &mut budget, |t| {
+        counted.after(next_picture(&mut engine, t, tile.0, tile.1))
     })?;
     drop(engine);
     let image = Image {
@@ -268,8 +276,8 @@ fn make_sheet(
 }
 
 /// A series of frames, each encoded (PNG unless the options say). The server answers them all at
-/// once, so together they are held to `max_pixels`, as a contact sheet is: refused (invalid
-/// argument) at the first frame past it.
+/// once, so together they are held to the budget, as a contact sheet is: each frame is counted
+/// before it is made (too large at the first past it), in the box of the video's frames.
 fn make_frames(
     mut engine: Engine,
     info: VideoInfo,
@@ -279,28 +287,17 @@ fn make_frames(
 ) -> Result<Output, Failure> {
     let times = series_times(info.duration, &options.series);
     let format = options.format.unwrap_or(Format::Png);
-    let (w, h) = (options.max_width, options.max_height);
+    let size = engine.output_size(options.max_width, options.max_height)?;
+    let mut budget = PixelBudget::new(u64::from(max_pixels), BUDGET_NAME);
     let mut frames = Vec::with_capacity(times.len());
-    let mut pixels = 0u64;
     let mut counted = Counted::new(times.len(), progress);
     for &t in &times {
+        budget
+            .reserve_pictures::<EngineError>(1, size, || format!("{} frames of {}x{}", times.len(), size.0, size.1))?;
         let image = match options.seek {
-            Seek::Exact => engine.next_frame(t, w, h)?,
-            Seek::Keyframe => engine.frame(t, w, h, Seek::Keyframe)?,
+            Seek::Exact => engine.next_frame(t, size.0, size.1)?,
+            Seek::Keyframe => engine.frame(t, size.0, size.1, Seek::Keyframe)?,
         };
-        pixels += u64::from(image.width) * u64::from(image.height);
-        if pixels > u64::from(max_pixels) {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "{} frames of {}x{} would be more than {max_pixels} pixels together; ask fewer frames or a smaller box",
-                    times.len(),
-                    image.width,
-                    image.height
-                ),
-            )
-            .into());
-        }
         frames.push(Frame {
             time: image.time,
             width: image.width,

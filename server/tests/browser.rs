@@ -694,6 +694,62 @@ async fn the_browser_and_the_server_answer_alike(kind: BrowserKind) {
     browser.close().await;
 }
 
+/// Every picture of a job is counted before it is made, in the browser as on the server (the
+/// frames crate's budget; the browser's limit is the server's default `--max-pixels`), by
+/// WebCodecs and by the wasm decoders: a stream that grows from 160x120 to 1920x1080 as a sheet of
+/// 400 tiles 16384 wide is 50x8 tiles of 160x120; a 4K clip as a 30 fps GIF at 16384 px is
+/// `too_large`, naming the limit, before a frame is decoded.
+async fn pixels_are_counted_before_they_are_made(kind: BrowserKind) {
+    let server = start_server();
+    let browser = Browser::start(kind).await;
+    browser.goto(&server.url("/")).await;
+    browser.choose_file("#file", &fixture("growing-resolution.ts")).await;
+    browser
+        .run("window.growing = document.getElementById('file').files[0];", vec![])
+        .await;
+    browser.choose_file("#file", &fixture("clip-4k.mp4")).await;
+    let out = browser
+        .run(
+            "const clip = document.getElementById('file').files[0];
+             const { Thumbnailer } = await import('/thumbnailer.js');
+             const out = {};
+             for (const webcodecs of [true, false]) {
+               const t = await Thumbnailer.create({ engine: 'browser', webcodecs });
+               const sheet = await t.sprite(window.growing, { count: 400, columns: 50, width: 16384, format: 'jpeg' })
+                 .then(({ columns, rows, tileWidth, tileHeight, engine }) => ({ columns, rows, tileWidth, tileHeight, engine }),
+                       (e) => ({ code: e.code, message: e.message }));
+               const gif = await t.thumbnail(clip, { format: 'gif', width: 16384, fps: 30, duration: 5 })
+                 .then(({ width, height, engine }) => ({ width, height, engine }), (e) => ({ code: e.code, message: e.message }));
+               out[webcodecs ? 'webcodecs' : 'wasm'] = { sheet, gif };
+               t.terminate();
+             }
+             return out;",
+            vec![],
+        )
+        .await;
+    eprintln!("{kind:?}: {out}");
+    for path in ["webcodecs", "wasm"] {
+        let sheet = &out[path]["sheet"];
+        let geometry = [
+            &sheet["columns"],
+            &sheet["rows"],
+            &sheet["tileWidth"],
+            &sheet["tileHeight"],
+        ];
+        assert_eq!(geometry, [50, 8, 160, 120], "{path}: {out}");
+        let gif = &out[path]["gif"];
+        assert_eq!(gif["code"], "too_large", "{path}: {out}");
+        let message = gif["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("an animation of 30 frames of 3840x2160")
+                && message.contains("limit of 67108864 pixels (the browser's limit)"),
+            "{path}: {message}"
+        );
+    }
+    assert_ne!(out["wasm"]["sheet"]["engine"], "browser-webcodecs", "{out}");
+    browser.close().await;
+}
+
 /// The page's filmstrip (a contact sheet of 10 frames across the video), its downloads (the sheet
 /// and its WebVTT track), and the slider's live frames.
 async fn the_page_shows_a_filmstrip_and_live_frames(kind: BrowserKind) {
@@ -1470,4 +1526,5 @@ in_every_browser!(
     every_fixture_through_webcodecs_and_the_wasm_decoders,
     sheets_series_and_animations_come_from_webcodecs_too,
     urls_are_read_in_ranges,
+    pixels_are_counted_before_they_are_made,
 );

@@ -677,7 +677,8 @@ async fn sprite_tiles_frames_and_writes_their_track() {
         eprintln!("{query}: {detail}");
     }
     assert_still_serving(&server).await;
-    // A sheet above the pixel limit is refused once the first frame tells the tile size.
+    // A sheet above the pixel budget is refused before any frame is made: 413 too_large, naming
+    // the limit.
     let small = start(&["--max-pixels", "1000000"]);
     let r = client()
         .post(small.url("/sprite?count=400&width=80"))
@@ -685,8 +686,8 @@ async fn sprite_tiles_frames_and_writes_their_track() {
         .send()
         .await
         .unwrap();
-    let detail = assert_problem(r, StatusCode::BAD_REQUEST, "invalid_argument").await;
-    assert!(detail.contains("1000000 pixels"), "{detail}");
+    let detail = assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    assert!(detail.contains("limit of 1000000 pixels (--max-pixels)"), "{detail}");
 }
 
 /// The frames of a GIF, as RGBA images.
@@ -1016,7 +1017,8 @@ async fn frames_at_the_times_asked_are_the_cli_s() {
     )
     .await;
     assert_still_serving(&server).await;
-    // All the frames of one answer are held to the pixel limit together (50 of 80x60: 240,000).
+    // All the frames of one answer are held to the pixel budget together (50 of 80x60: 240,000),
+    // each counted before it is made.
     let small = start(&["--max-pixels", "200000"]);
     assert_eq!(
         frames_of(frames(&small, "h264.mp4", "?count=40&width=80").await, "image/png")
@@ -1026,9 +1028,9 @@ async fn frames_at_the_times_asked_are_the_cli_s() {
     );
     let detail = assert_problem(
         frames(&small, "h264.mp4", "?count=50&width=80").await,
-        StatusCode::BAD_REQUEST,
-        "invalid_argument",
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
     )
     .await;
-    assert!(detail.contains("200000 pixels"), "{detail}");
+    assert!(detail.contains("limit of 200000 pixels (--max-pixels)"), "{detail}");
 }

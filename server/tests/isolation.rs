@@ -462,3 +462,69 @@ async fn thread_isolation_still_works() {
         "no engine processes, no launcher"
     );
 }
+
+/// Every picture of a job is counted before it is made (the frames crate's budget, the limit
+/// `--max-pixels`). The hostile requests, in both isolations: a stream that grows from
+/// 160x120 to 1920x1080 after its first second, as a sheet of 400 tiles, 50 a row, 16384 wide:
+/// every tile is made in the box of the header's size, so the sheet is 8000x960 and memory stays
+/// small (it was 2.8 GB and a crash); a 4K clip as a full-size GIF at 30 fps from 1 s (30 frames
+/// of 8.3 MP): 413 `too_large`
+/// naming the limit, before any frame is decoded.
+#[tokio::test]
+async fn pixels_are_counted_before_they_are_made() {
+    for isolation in ["process", "thread"] {
+        let server = start(&["--workers", "1", "--isolation", isolation]);
+        let r = post_to(
+            &server,
+            "/sprite",
+            "growing-resolution.ts",
+            "?count=400&columns=50&width=16384&format=jpeg",
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK, "{isolation}");
+        let sheet: Value = r.json().await.unwrap();
+        let geometry = [
+            &sheet["columns"],
+            &sheet["rows"],
+            &sheet["tileWidth"],
+            &sheet["tileHeight"],
+        ];
+        assert_eq!(geometry, [50, 8, 160, 120], "{isolation}: {sheet:?}");
+
+        let r = post(&server, "clip-4k.mp4", "?format=gif&width=16384&fps=30&duration=5").await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")),
+            "{body}"
+        );
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("an animation of 30 frames of 3840x2160")
+                && detail.contains("limit of 67108864 pixels (--max-pixels)"),
+            "{detail}"
+        );
+        assert_still_serving(&server).await;
+
+        let peak_mb = match isolation {
+            "process" => {
+                let mut peak = 0.0;
+                for _ in 0..500 {
+                    peak = server.metric("thumbnail_engine_process_peak_rss_bytes").await;
+                    if peak > 0.0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                peak / 1048576.0
+            }
+            _ => server.peak_rss_kib() as f64 / 1024.0,
+        };
+        eprintln!("{isolation}: peak RSS {peak_mb:.0} MB");
+        assert!(
+            peak_mb > 1.0 && peak_mb < 256.0,
+            "{isolation}: peak RSS {peak_mb:.0} MB"
+        );
+    }
+}

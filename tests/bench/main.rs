@@ -15,6 +15,7 @@ use test_support::browser::{serve_page_on_another_origin, BrowserKind};
 use test_support::{engine_dir, fixture, folder_of_videos, root, Browser, Server};
 use thumbnail_engine::{Engine, OpenOptions};
 use thumbnail_frames::animation::{animation_times, make_gif};
+use thumbnail_frames::budget::PixelBudget;
 use thumbnail_frames::sprite::{make_sheet, sprite_times};
 use thumbnail_frames::Picture;
 use thumbnail_vocabulary::{FrameTimes, Seek};
@@ -947,7 +948,9 @@ fn sprite(report: &mut String, runs: usize) {
         let started = Instant::now();
         let mut engine = Engine::open(&file, &OpenOptions::default()).unwrap();
         let times = sprite_times(engine.info().duration, FrameTimes::Count(100));
-        let (sheet, rgba) = make_sheet(&times, 10, u64::MAX, |t| next_picture(&mut engine, t, 160)).unwrap();
+        let tile = engine.output_size(160, 0).unwrap();
+        let mut budget = PixelBudget::new(u64::MAX, "none");
+        let (sheet, rgba) = make_sheet(&times, 10, tile, &mut budget, |t| next_picture(&mut engine, t, tile)).unwrap();
         assert_eq!((sheet.columns, sheet.rows), (10, 10));
         assert_eq!(rgba.len(), (sheet.width() * sheet.height() * 4) as usize);
         ours.push(started.elapsed());
@@ -984,9 +987,9 @@ fn sprite(report: &mut String, runs: usize) {
     gif(report, runs);
 }
 
-/// The engine's next frame, `width` wide, as the frames crate takes it.
-fn next_picture(engine: &mut Engine, t: f64, width: u32) -> Result<Picture, thumbnail_vocabulary::Error> {
-    let image = engine.next_frame(t, width, 0)?;
+/// The engine's next frame in the box `size`, as the frames crate takes it.
+fn next_picture(engine: &mut Engine, t: f64, size: (u32, u32)) -> Result<Picture, thumbnail_vocabulary::Error> {
+    let image = engine.next_frame(t, size.0, size.1)?;
     Ok(Picture {
         width: image.width,
         height: image.height,
@@ -1005,10 +1008,14 @@ fn gif(report: &mut String, runs: usize) {
         let started = Instant::now();
         let mut engine = Engine::open(&file, &OpenOptions::default()).unwrap();
         let times = animation_times(1.0, 3.0, 5.0, engine.info().duration);
-        bytes = make_gif(&times, 5.0, true, |t| next_picture(&mut engine, t, 720))
-            .unwrap()
-            .bytes
-            .len();
+        let size = engine.output_size(720, 0).unwrap();
+        let mut budget = PixelBudget::new(u64::MAX, "none");
+        bytes = make_gif(&times, size, 5.0, true, &mut budget, |t| {
+            next_picture(&mut engine, t, size)
+        })
+        .unwrap()
+        .bytes
+        .len();
         ours.push(started.elapsed());
     }
     let target = root().join("target/bench/tutorial.gif");

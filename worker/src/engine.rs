@@ -97,6 +97,7 @@ impl From<Failed<Failure>> for Failure {
         match failed {
             Failed::Engine(f) => f,
             Failed::Refused(message) => Failure::typed(ErrorKind::InvalidArgument, message),
+            Failed::TooLarge(message) => Failure::typed(ErrorKind::TooLarge, message),
         }
     }
 }
@@ -309,6 +310,12 @@ impl Engine {
             wanted,
             data: self.bytes(data, size),
         })
+    }
+
+    /// The size the engine makes the open video's frames (of its coded size) in the box: what a
+    /// job of many frames counts before it asks for them, and the box it asks them in.
+    pub fn video_output_size(&self, info: &VideoInfo, max_width: u32, max_height: u32) -> Result<(u32, u32), Failure> {
+        self.output_size(info.coded_width, info.coded_height, max_width, max_height)
     }
 
     /// The size the engine makes a `width` x `height` frame of the open video fitted in the box.

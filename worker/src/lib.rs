@@ -25,6 +25,7 @@ use js_sys::{Object, Promise, Reflect};
 use session::Session;
 use source::Source;
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
+use thumbnail_frames::budget::PixelBudget;
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
 use thumbnail_frames::webp::mux_animation;
@@ -256,13 +257,33 @@ async fn thumbnail_by(session: &Session, options: &ThumbnailOptions) -> Option<R
     let fit = (options.max_width, options.max_height);
     let made = if options.animated {
         let times = animation_times(t, options.duration, options.fps, duration);
-        let pictures = session.pictures(&times, fit, Seek::Exact).await?;
-        animation(&times, options, served(pictures))
+        let size = match session.output_size(fit.0, fit.1) {
+            Ok(size) => size,
+            Err(failure) => return Some(Err(failure)),
+        };
+        // The browser's frames are all made before the animation takes them: counted first.
+        let mut budget = browser_budget();
+        let held = budget.reserve_pictures(times.len(), size, || {
+            format!("an animation of {} frames of {}x{}", times.len(), size.0, size.1)
+        });
+        if let Err(refused) = held {
+            return Some(Err(refused.into()));
+        }
+        let pictures = session.pictures(&times, size, Seek::Exact).await?;
+        // Handed over to the animation, which counts them again with its encoder's work.
+        budget.release(budget.held());
+        animation(&times, size, &mut budget, options, served(pictures))
     } else {
         let picture = session.pictures(&[t], fit, options.seek).await?.pop()?;
         Ok(Made::Still(picture))
     };
     Some(made.map(|made| (made, duration)))
+}
+
+/// The budget of a job's pixels in the browser (see `thumbnail_frames::budget`): what fits the
+/// worker's wasm memory with room to spare, the server's default `--max-pixels`.
+fn browser_budget() -> PixelBudget {
+    PixelBudget::new(u64::from(DEFAULT_MAX_PIXELS), "the browser's limit")
 }
 
 /// Pictures made beforehand, handed in their order to a loop that asks for them time by time.
@@ -315,8 +336,10 @@ fn thumbnail_wasm(
         };
         let made = if options.animated {
             let times = animation_times(t, options.duration, options.fps, info.duration);
-            let (w, h) = (options.max_width, options.max_height);
-            animation(&times, options, |t| engine.next_frame(t, w, h))?
+            let size = engine.video_output_size(&info, options.max_width, options.max_height)?;
+            animation(&times, size, &mut browser_budget(), options, |t| {
+                engine.next_frame(t, size.0, size.1)
+            })?
         } else {
             Made::Still(engine.frame(t, options.max_width, options.max_height, options.seek)?)
         };
@@ -326,16 +349,18 @@ fn thumbnail_wasm(
     made
 }
 
-/// An animation of the frames at `times` (the options' rate, as the server's): one GIF, or WebP
-/// stills from the canvas put into one animated WebP.
+/// An animation of the frames at `times` (the options' rate, as the server's) in the box `size`:
+/// one GIF, or WebP stills from the canvas put into one animated WebP.
 fn animation(
     times: &[f64],
+    size: (u32, u32),
+    budget: &mut PixelBudget,
     options: &ThumbnailOptions,
     next: impl FnMut(f64) -> Result<Picture, Failure>,
 ) -> Result<Made, Failure> {
     Ok(match options.format {
-        Format::Gif => Made::Gif(make_gif(times, options.fps, options.looped, next)?),
-        _ => Made::WebpFrames(animation_pictures(times, next)?),
+        Format::Gif => Made::Gif(make_gif(times, size, options.fps, options.looped, budget, next)?),
+        _ => Made::WebpFrames(animation_pictures(times, size, budget, next)?),
     })
 }
 
@@ -409,16 +434,31 @@ impl ThumbnailWorker {
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let file = Source::from_js(&file).await.map_err(to_js)?;
             let (w, h) = (options.tile_width, options.tile_height);
-            let sheet = |duration, next: &mut dyn FnMut(f64) -> Result<Picture, Failure>| {
+            let sheet = |duration,
+                         tile: (u32, u32),
+                         budget: &mut PixelBudget,
+                         next: &mut dyn FnMut(f64) -> Result<Picture, Failure>| {
                 let times = sprite_times(duration, options.frames);
-                let sheet = make_sheet(&times, options.columns, u64::from(DEFAULT_MAX_PIXELS), next)?;
+                let sheet = make_sheet(&times, options.columns, tile, budget, next)?;
                 Ok::<_, Failure>((duration, times, sheet))
             };
             let by_browser = match Session::start(&engines, &file, webcodecs).await {
                 Some(session) => {
                     let times = sprite_times(session.info.duration, options.frames);
-                    let pictures = session.pictures(&times, (w, h), Seek::Exact).await;
-                    pictures.map(|pictures| sheet(session.info.duration, &mut served(pictures)))
+                    let mut budget = browser_budget();
+                    // The browser's frames are all made before the sheet takes them: counted first.
+                    let counted = session.output_size(w, h).and_then(|tile| {
+                        let what = || format!("{} frames of {}x{}", times.len(), tile.0, tile.1);
+                        budget.reserve_pictures(times.len(), tile, what)?;
+                        Ok(tile)
+                    });
+                    match counted {
+                        Ok(tile) => session
+                            .pictures(&times, tile, Seek::Exact)
+                            .await
+                            .map(|pictures| sheet(session.info.duration, tile, &mut budget, &mut served(pictures))),
+                        Err(refused) => Some(Err(refused)),
+                    }
                 }
                 None => None,
             };
@@ -427,9 +467,11 @@ impl ThumbnailWorker {
                 None => {
                     let engine = engines.whole().await?;
                     let mut engine = engine.borrow_mut();
-                    let made = engine
-                        .open(&file)
-                        .and_then(|info| sheet(info.duration, &mut |t| engine.next_frame(t, w, h)));
+                    let made = engine.open(&file).and_then(|info| {
+                        let tile = engine.video_output_size(&info, w, h)?;
+                        let next = &mut |t| engine.next_frame(t, tile.0, tile.1);
+                        sheet(info.duration, tile, &mut browser_budget(), next)
+                    });
                     engine.close();
                     (made, engines.name())
                 }
@@ -472,15 +514,22 @@ impl ThumbnailWorker {
             if let Some(session) = Session::start(&engines, &file, webcodecs).await {
                 let duration = session.info.duration;
                 let times = series_times(duration, &options.series);
-                // A few frames at a time (no more than 32 MP of them wait to be taken: the
-                // video's own size is the most a frame can be, never enlarged)
-                let shown = u64::from(session.info.width.max(1)) * u64::from(session.info.height.max(1));
-                let chunk = ((32u64 << 20) / shown).clamp(1, session::MAX_TAKEN as u64) as usize;
+                let size = session.output_size(fit.0, fit.1).map_err(to_js)?;
+                // A few frames at a time (no more than 32 MP of them wait to be taken), each
+                // counted before it is made, in the box of the video's frames.
+                let chunk = ((32u64 << 20) / (u64::from(size.0) * u64::from(size.1)))
+                    .clamp(1, session::MAX_TAKEN as u64) as usize;
+                let mut budget = browser_budget();
                 for (index, part) in times.chunks(chunk).enumerate() {
-                    let Some(pictures) = session.pictures(part, fit, options.seek).await else {
+                    let what = || format!("{} frames of {}x{}", part.len(), size.0, size.1);
+                    budget
+                        .reserve_pictures::<Failure>(part.len(), size, what)
+                        .map_err(|f| to_js(f.into()))?;
+                    let Some(pictures) = session.pictures(part, size, options.seek).await else {
                         left = Some(times[index * chunk..].to_vec());
                         break;
                     };
+                    budget.release(budget.held()); // each is dropped once it is handed on
                     for picture in pictures {
                         count += 1;
                         let made = (picture.time, picture.width, picture.height, "browser-webcodecs");
@@ -503,7 +552,7 @@ impl ThumbnailWorker {
                 }
             };
             let times = left.unwrap_or_else(|| series_times(info.duration, &options.series));
-            let made = series(&engine, engines.name(), &times, &options, &emit).await;
+            let made = series(&engine, &info, engines.name(), &times, &options, &emit).await;
             engine.borrow_mut().close();
             series_result(count + made?, info.duration, engines.name())
         }))
@@ -524,15 +573,20 @@ fn series_result(count: u32, duration: Option<f64>, engine: &str) -> Result<JsVa
 /// waited for; how many went.
 async fn series(
     engine: &RefCell<Engine>,
+    info: &VideoInfo,
     name: &str,
     times: &[f64],
     options: &FramesOptions,
     emit: &js_sys::Function,
 ) -> Result<u32, JsValue> {
-    let (w, h) = (options.max_width, options.max_height);
+    let (w, h) = engine
+        .borrow()
+        .video_output_size(info, options.max_width, options.max_height)
+        .map_err(to_js)?;
     let mut count = 0;
     for &t in times {
-        // The engine is borrowed for the decode only, never across a wait.
+        // The engine is borrowed for the decode only, never across a wait; one frame at a time,
+        // in the box of the video's frames.
         let made = match options.seek {
             Seek::Exact => engine.borrow_mut().next_frame(t, w, h),
             Seek::Keyframe => engine.borrow_mut().frame(t, w, h, Seek::Keyframe),

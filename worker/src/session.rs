@@ -17,6 +17,7 @@ use thumbnail_frames::Picture;
 use thumbnail_vocabulary::{Seek, VideoInfo};
 use web_sys::VideoFrame;
 
+use crate::engine::Failure;
 use crate::source::Source;
 use crate::webcodecs::{converted_by_browser, draw, visible_size};
 use crate::Engines;
@@ -95,6 +96,14 @@ impl Session {
         }
         session.engines.decoders.prepare(&session.config);
         Some(session)
+    }
+
+    /// The size the engine makes this video's frames in the box (`te_output_size`).
+    pub fn output_size(&self, max_width: u32, max_height: u32) -> Result<(u32, u32), Failure> {
+        self.engines
+            .demuxer
+            .borrow()
+            .video_output_size(&self.info, max_width, max_height)
     }
 
     /// The pictures of `times` (in their order) fitted in `fit` (0: no limit), `seek` as the
