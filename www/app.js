@@ -36,6 +36,7 @@ const IN_WORDS = {
   not_found: 'The server does not know this job.',
   gone: 'The job\'s result has expired on the server.',
   conflict: 'The job was not in a state for that.',
+  idempotency_key_reused: 'That request key was used before for another request.',
   timeout: 'Making the thumbnail took too long.',
   aborted: 'Cancelled.',
   network: 'The server could not be reached.',

@@ -12,6 +12,8 @@
  * - upload_declined: `auto` would have sent the video to the server, and `confirmUpload` said no
  * - network, upload_too_large, busy, request_timeout, bad_request, unsupported_media_type, internal:
  *   the server path
+ * - idempotency_key_reused: an asynchronous request's Idempotency-Key was sent before with
+ *   another request (operation, query or video).
  * - not_found, gone, conflict: an asynchronous job of the server unknown, expired, or not in a
  *   state for what was asked (cancelling a finished job)
  * - source_not_found, source_no_range, source_refused: a URL source is not there (404, 410), is
@@ -39,6 +41,7 @@ export type ThumbnailErrorCode =
   | 'not_found'
   | 'gone'
   | 'conflict'
+  | 'idempotency_key_reused'
   | 'aborted'
   | 'engine_unavailable'
   | 'upload_declined'

@@ -38,6 +38,9 @@ pub enum Error {
     Corrupt(String),
     #[error("{0}")]
     Config(String),
+    /// An idempotency key already stands for another request (its fingerprint differs).
+    #[error("the Idempotency-Key {0:?} was used before for another request (operation, query or video)")]
+    KeyReused(String),
 }
 
 /// Where the jobs live and how this server takes part.
@@ -230,10 +233,11 @@ impl Jobs {
 
     /// Accepts a job on the video at `input` (copied into the job files): stored as queued, then
     /// handed to the queue (or, if the queue refuses now, to the sweeper). A job with the same
-    /// idempotency key is returned instead (`false`).
+    /// idempotency key and the same request fingerprint is returned instead (`false`); the same
+    /// key with another fingerprint is [`Error::KeyReused`].
     pub async fn submit(&self, job: NewJob<'_>, input: &std::path::Path) -> Result<(JobRecord, bool), Error> {
         if let Some(key) = job.idempotency_key {
-            if let Some(existing) = self.store.by_key(key).await? {
+            if let Some(existing) = self.store.by_key(key, job.fingerprint).await? {
                 return Ok((existing, false));
             }
         }

@@ -22,6 +22,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS thumbnail_jobs (
     state TEXT NOT NULL,
     attempts BIGINT NOT NULL DEFAULT 0,
     idempotency_key TEXT UNIQUE,
+    request_fingerprint TEXT,
     run TEXT,
     node TEXT,
     created_at BIGINT NOT NULL,
@@ -160,7 +161,9 @@ pub struct NewJob<'a> {
     pub kind: &'a str,
     pub params: &'a [(String, String)],
     pub filename: Option<&'a str>,
+    /// Scoped by `fingerprint`: a hash of the operation, its query and its video.
     pub idempotency_key: Option<&'a str>,
+    pub fingerprint: Option<&'a str>,
 }
 
 #[derive(Clone)]
@@ -171,6 +174,17 @@ pub struct Store {
 impl Store {
     pub async fn open(pool: AnyPool) -> Result<Store, Error> {
         sqlx::query(SCHEMA).execute(&pool).await?;
+        // Stores made before the fingerprint was kept gain its column (SQLite has no ADD COLUMN
+        // IF NOT EXISTS: the error of a column already there is the expected outcome).
+        if let Err(e) = sqlx::query("ALTER TABLE thumbnail_jobs ADD COLUMN request_fingerprint TEXT")
+            .execute(&pool)
+            .await
+        {
+            let message = e.to_string();
+            if !message.contains("duplicate column") && !message.contains("already exists") {
+                return Err(e.into());
+            }
+        }
         sqlx::query("CREATE INDEX IF NOT EXISTS thumbnail_jobs_state ON thumbnail_jobs (state, expires_at)")
             .execute(&pool)
             .await?;
@@ -182,14 +196,15 @@ impl Store {
     pub async fn insert(&self, id: &str, job: &NewJob<'_>) -> Result<(JobRecord, bool), Error> {
         let params = serde_json::to_string(job.params).expect("pairs serialise");
         let inserted = sqlx::query(
-            "INSERT INTO thumbnail_jobs (id, kind, params, filename, state, idempotency_key, created_at)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO thumbnail_jobs (id, kind, params, filename, state, idempotency_key, request_fingerprint, created_at)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(id)
         .bind(job.kind)
         .bind(params)
         .bind(job.filename)
         .bind(job.idempotency_key)
+        .bind(job.fingerprint)
         .bind(now_ms())
         .execute(&self.pool)
         .await?
@@ -198,14 +213,25 @@ impl Store {
         let found = if inserted {
             self.get(id).await?
         } else {
-            self.by_key(job.idempotency_key.unwrap_or_default()).await?
+            self.by_key(job.idempotency_key.unwrap_or_default(), job.fingerprint).await?
         };
         let found = found.ok_or_else(|| Error::Corrupt("a job just stored is not there".into()))?;
         Ok((found, inserted))
     }
 
-    /// The job stored with this idempotency key.
-    pub async fn by_key(&self, key: &str) -> Result<Option<JobRecord>, Error> {
+    /// The job stored with this idempotency key, if it was stored for a request of this
+    /// fingerprint ([`Error::KeyReused`] if for another).
+    pub async fn by_key(&self, key: &str, fingerprint: Option<&str>) -> Result<Option<JobRecord>, Error> {
+        let stored = sqlx::query("SELECT request_fingerprint FROM thumbnail_jobs WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        if stored.try_get::<Option<String>, _>("request_fingerprint")?.as_deref() != fingerprint {
+            return Err(Error::KeyReused(key.to_owned()));
+        }
         let row = sqlx::query(select!("WHERE idempotency_key = $1"))
             .bind(key)
             .fetch_optional(&self.pool)

@@ -114,7 +114,10 @@ pub async fn count_jobs(state: &AppState) {
 }
 
 fn store_error(e: thumbnail_queue::Error) -> ApiError {
-    ApiError::Internal(e.to_string())
+    match e {
+        thumbnail_queue::Error::KeyReused(_) => ApiError::IdempotencyKeyReused(e.to_string()),
+        e => ApiError::Internal(e.to_string()),
+    }
 }
 
 /// Whether a new job may be accepted: fewer than `--max-queued-jobs` are waiting (checked before
@@ -128,7 +131,8 @@ pub async fn room(state: &AppState) -> Result<(), ApiError> {
 }
 
 /// Accepts an operation (its query checked, its upload received) as a job: 202, `Location` and
-/// `Retry-After`. A retried request with the same `Idempotency-Key` gets the same job.
+/// `Retry-After`. A retried request with the same `Idempotency-Key` (the same operation, query
+/// and video) gets the same job; the key with another request is a 422.
 pub async fn accept(
     state: &AppState,
     operation: Operation,
@@ -136,11 +140,16 @@ pub async fn accept(
     upload: &Upload,
     idempotency_key: Option<&str>,
 ) -> Result<Response, ApiError> {
+    let fingerprint = match idempotency_key {
+        Some(_) => Some(fingerprint(operation, params, upload).await?),
+        None => None,
+    };
     let job = NewJob {
         kind: operation.name(),
         params,
         filename: upload.filename.as_deref(),
         idempotency_key,
+        fingerprint: fingerprint.as_deref(),
     };
     let (record, _new) = state.jobs.submit(job, upload.file.path()).await.map_err(store_error)?;
     let mut response = (StatusCode::ACCEPTED, Json(status(&record))).into_response();
@@ -152,6 +161,30 @@ pub async fn accept(
     headers.insert(header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECS));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// What makes two requests the same for an idempotency key: SHA-256 of the operation, its query
+/// pairs (sorted) and the SHA-256 of its video.
+async fn fingerprint(operation: Operation, params: &[(String, String)], upload: &Upload) -> Result<String, ApiError> {
+    use sha2::{Digest, Sha256};
+    let path = upload.file.path().to_owned();
+    let video = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+        Ok(hasher.finalize().to_vec())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hashing the upload: {e}")))?
+    .map_err(|e| ApiError::Internal(format!("hashing the upload: {e}")))?;
+    let mut pairs = params.to_vec();
+    pairs.sort();
+    let mut hasher = Sha256::new();
+    hasher.update(operation.name());
+    hasher.update([0]);
+    hasher.update(serde_json::to_vec(&pairs).expect("pairs serialise"));
+    hasher.update([0]);
+    hasher.update(video);
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A job by the id in its path: 400 if it cannot be one, 404 if unknown, 410 once expired.

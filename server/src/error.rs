@@ -46,6 +46,9 @@ pub enum ApiError {
     /// running (409).
     #[error("{0}")]
     Conflict(String),
+    /// An asynchronous request's Idempotency-Key was sent before with another request (422).
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
     /// A bug or a fault of the server's machine (500). The text goes to the log only: it may name
     /// paths; the client is told that something failed on the server's side.
     #[error("internal error: {0}")]
@@ -85,6 +88,11 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "No such job"),
             ApiError::Gone(_) => (StatusCode::GONE, "gone", "The result has expired"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Not in this state"),
+            ApiError::IdempotencyKeyReused(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "The Idempotency-Key was used for another request",
+            ),
             ApiError::EngineCrashed(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "engine_crashed",
@@ -186,6 +194,7 @@ mod tests {
             ApiError::NotFound(String::new()),
             ApiError::Gone(String::new()),
             ApiError::Conflict(String::new()),
+            ApiError::IdempotencyKeyReused(String::new()),
         ];
         errors.extend(ErrorKind::ALL.map(|kind| ApiError::Engine(EngineError::new(kind, ""))));
         for error in errors {
@@ -202,6 +211,7 @@ mod tests {
                 | ApiError::NotFound(_)
                 | ApiError::Gone(_)
                 | ApiError::Conflict(_)
+                | ApiError::IdempotencyKeyReused(_)
                 | ApiError::Engine(_) => {}
             }
             let (_, code, _) = error.describe();

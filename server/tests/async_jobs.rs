@@ -295,6 +295,22 @@ async fn a_retried_post_with_the_same_key_is_the_same_job() {
     let other = accepted(submit(&server, "/thumbnail?width=64", "h264.mp4", Some("upload-43")).await).await;
     assert_ne!(first, other);
     assert_eq!(finished(&server, &first).await["status"], "done");
+    // The key stands for its request: another query, video or operation with it is a 422, and
+    // never that job.
+    for (route, video) in [
+        ("/thumbnail?width=65", "h264.mp4"),
+        ("/thumbnail?width=64", "vp9.webm"),
+        ("/probe", "h264.mp4"),
+    ] {
+        let response = submit(&server, route, video, Some("upload-42")).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{route} {video}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "idempotency_key_reused", "{body}");
+    }
+    // The same request with its query in another order is the same request.
+    let reordered = accepted(submit(&server, "/thumbnail?height=48&width=64", "h264.mp4", Some("upload-44")).await).await;
+    let again = accepted(submit(&server, "/thumbnail?width=64&height=48", "h264.mp4", Some("upload-44")).await).await;
+    assert_eq!(reordered, again);
 }
 
 /// A job that runs for seconds in this (debug) build: 8 full-size PNG frames of a 1080p video.

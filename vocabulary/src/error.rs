@@ -136,7 +136,7 @@ const fn code(name: &'static str, origin: Origin) -> Code {
 /// Every code a client can see, from any host: the source of the lists in `thumbnailer.d.ts`,
 /// `openapi.json` and `app.js`, which a test compares with it. (The engine's `interrupted` never
 /// reaches a client: the server says `timeout`, the browser stops its worker instead.)
-pub const CODES: [Code; 27] = [
+pub const CODES: [Code; 28] = [
     code("not_media", Origin::Engine),
     code("unsupported_container", Origin::Engine),
     code("no_video", Origin::Engine),
@@ -157,6 +157,7 @@ pub const CODES: [Code; 27] = [
     code("not_found", Origin::Server),
     code("gone", Origin::Server),
     code("conflict", Origin::Server),
+    code("idempotency_key_reused", Origin::Server),
     code("aborted", Origin::Browser),
     code("engine_unavailable", Origin::Browser),
     code("upload_declined", Origin::Browser),
