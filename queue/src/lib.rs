@@ -64,6 +64,10 @@ pub struct QueueConfig {
     pub row_retention: Duration,
     /// How often idle workers look for new jobs.
     pub poll: Duration,
+    /// The longest a run may take (the host's own limit): a job still running this long after
+    /// its run started (and two heartbeats more) ended without its outcome recorded, and the
+    /// sweeper fails it.
+    pub run_limit: Duration,
 }
 
 /// What a run made: files to keep, and the host's description of the result (kept as JSON).
@@ -100,6 +104,10 @@ pub trait Runner: Send + Sync + 'static {
     /// The problem document of a job given up after `attempts` runs that never finished (each
     /// time the server running it stopped).
     fn abandoned(&self, job: &JobRecord) -> serde_json::Value;
+
+    /// The problem document of a job whose outcome could not be recorded (`why`): an internal
+    /// failure.
+    fn unrecorded(&self, why: &str) -> serde_json::Value;
 
     /// A run of `job` starts here (`job.attempts` counts it).
     fn started(&self, _job: &JobRecord) {}
@@ -348,13 +356,13 @@ impl Jobs {
             Queue::Postgres(q) => spawn_worker!(q),
         }
         let jobs = self.clone();
-        tokio::spawn(async move { jobs.sweep().await });
+        tokio::spawn(async move { jobs.sweep(context.runner.clone()).await });
     }
 
     /// Now and then, for as long as the server runs: deletes the files of jobs whose time is up
-    /// (and their rows `row_retention` later), and queues jobs stored but never queued (their
-    /// server stopped between the two).
-    async fn sweep(self) {
+    /// (and their rows `row_retention` later), queues jobs stored but never queued (their server
+    /// stopped between the two), and fails jobs still `running` past their run's time limit.
+    async fn sweep<R: Runner>(self, runner: Arc<R>) {
         let every = (self.config.result_ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
         loop {
             let stale = now_ms() - 3 * self.config.heartbeat.as_millis() as i64;
@@ -390,6 +398,25 @@ impl Jobs {
                 }
                 Err(e) => tracing::warn!(error = %e, "looking for expired jobs"),
             }
+            // A run past its time limit (and two heartbeats) that is still `running` ended without
+            // its outcome recorded (its server could not write it, or lost the store meanwhile).
+            let limit = self.config.run_limit + 2 * self.config.heartbeat;
+            let stale = now_ms() - limit.as_millis() as i64;
+            let problem = runner.unrecorded(&format!(
+                "its run was still going {} s after it started, past its time limit, and never said how it ended",
+                limit.as_secs()
+            ));
+            match self.store.fail_stale_runs(stale, &problem, self.expiry()).await {
+                Ok(ids) => {
+                    for id in ids {
+                        tracing::warn!(job = %id, "a job was still running past its time limit: failed");
+                        if let Err(e) = self.files.delete_input(&id).await {
+                            tracing::warn!(job = %id, error = %e, "deleting a failed job's input");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "looking for runs past their time limit"),
+            }
             let forgotten = now_ms() - self.config.row_retention.as_millis() as i64;
             if let Err(e) = self.store.delete_forgotten(forgotten).await {
                 tracing::warn!(error = %e, "forgetting expired jobs");
@@ -403,7 +430,7 @@ struct Context<R> {
     runner: Arc<R>,
 }
 
-/// How often a running job looks whether it was cancelled.
+/// How often a running job looks whether it was cancelled or taken over by another run.
 const CANCEL_CHECK: Duration = Duration::from_millis(250);
 
 /// A job id delivered by the queue: run it, unless it is finished or cancelled already.
@@ -442,26 +469,32 @@ async fn deliver<R: Runner>(id: String, context: Data<Arc<Context<R>>>) -> Resul
     };
     let _stop_writing = AbortOnDrop(writer);
     let work = runner.run(&job, input, Progress(progress));
-    let cancelled = async {
+    let superseded = async {
         loop {
             tokio::time::sleep(CANCEL_CHECK).await;
-            match jobs.store.state(&id).await {
-                Ok(Some(State::Running)) | Err(_) => continue,
-                _ => return,
+            // Cancelled, or re-delivered to another run after this server missed its heartbeats.
+            match jobs.store.is_run_current(&id, &run).await {
+                Ok(true) | Err(_) => continue,
+                Ok(false) => return,
             }
         }
     };
     let outcome = tokio::select! {
         outcome = work => outcome,
-        () = cancelled => return Ok(()), // dropping the run stops the engine
+        () = superseded => {
+            tracing::info!(job = %id, "the job was cancelled or taken over by another run: this one stops");
+            return Ok(()); // dropping the run stops the engine
+        }
     };
     let result = match outcome {
-        Ok(made) => {
-            for (name, bytes) in made.files {
-                jobs.files.put(&Files::result_key(&id, &run, &name), bytes).await?;
+        Ok(made) => match keep(jobs, &id, &run, made.files).await {
+            Ok(()) => Ok(made.result),
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "storing a job's result");
+                let _ = jobs.files.delete_results(&id, Some(&run)).await;
+                Err(runner.unrecorded(&format!("its result could not be stored: {e}")))
             }
-            Ok(made.result)
-        }
+        },
         Err(problem) => Err(problem),
     };
     let state = if result.is_ok() { State::Done } else { State::Failed };
@@ -472,6 +505,14 @@ async fn deliver<R: Runner>(id: String, context: Data<Arc<Context<R>>>) -> Resul
     } else {
         // Cancelled, or finished by another run: this run's files are nobody's.
         jobs.files.delete_results(&id, Some(&run)).await?;
+    }
+    Ok(())
+}
+
+/// Keeps a run's files.
+async fn keep(jobs: &Jobs, id: &str, run: &str, files: Vec<(String, Bytes)>) -> Result<(), Error> {
+    for (name, bytes) in files {
+        jobs.files.put(&Files::result_key(id, run, &name), bytes).await?;
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS thumbnail_jobs (
     attempts BIGINT NOT NULL DEFAULT 0,
     idempotency_key TEXT UNIQUE,
     request_fingerprint TEXT,
+    input_bytes BIGINT NOT NULL DEFAULT 0,
     run TEXT,
     node TEXT,
     created_at BIGINT NOT NULL,
@@ -164,6 +165,8 @@ pub struct NewJob<'a> {
     /// Scoped by `fingerprint`: a hash of the operation, its query and its video.
     pub idempotency_key: Option<&'a str>,
     pub fingerprint: Option<&'a str>,
+    /// The input's size (what the queued inputs' budget counts).
+    pub input_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -174,15 +177,18 @@ pub struct Store {
 impl Store {
     pub async fn open(pool: AnyPool) -> Result<Store, Error> {
         sqlx::query(SCHEMA).execute(&pool).await?;
-        // Stores made before the fingerprint was kept gain its column (SQLite has no ADD COLUMN
-        // IF NOT EXISTS: the error of a column already there is the expected outcome).
-        if let Err(e) = sqlx::query("ALTER TABLE thumbnail_jobs ADD COLUMN request_fingerprint TEXT")
-            .execute(&pool)
-            .await
-        {
-            let message = e.to_string();
-            if !message.contains("duplicate column") && !message.contains("already exists") {
-                return Err(e.into());
+        // Stores made before these were kept gain their columns (SQLite has no ADD COLUMN IF
+        // NOT EXISTS: the error of a column already there is the expected outcome).
+        for added in [
+            "ALTER TABLE thumbnail_jobs ADD COLUMN request_fingerprint TEXT",
+            "ALTER TABLE thumbnail_jobs ADD COLUMN input_bytes BIGINT NOT NULL DEFAULT 0",
+        ] {
+            let added = sqlx::query(added).execute(&pool).await;
+            if let Err(e) = added {
+                let message = e.to_string();
+                if !message.contains("duplicate column") && !message.contains("already exists") {
+                    return Err(e.into());
+                }
             }
         }
         sqlx::query("CREATE INDEX IF NOT EXISTS thumbnail_jobs_state ON thumbnail_jobs (state, expires_at)")
@@ -196,8 +202,8 @@ impl Store {
     pub async fn insert(&self, id: &str, job: &NewJob<'_>) -> Result<(JobRecord, bool), Error> {
         let params = serde_json::to_string(job.params).expect("pairs serialise");
         let inserted = sqlx::query(
-            "INSERT INTO thumbnail_jobs (id, kind, params, filename, state, idempotency_key, request_fingerprint, created_at)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO thumbnail_jobs (id, kind, params, filename, state, idempotency_key, request_fingerprint, input_bytes, created_at)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(id)
         .bind(job.kind)
@@ -205,6 +211,7 @@ impl Store {
         .bind(job.filename)
         .bind(job.idempotency_key)
         .bind(job.fingerprint)
+        .bind(i64::try_from(job.input_bytes).unwrap_or(i64::MAX))
         .bind(now_ms())
         .execute(&self.pool)
         .await?
@@ -213,7 +220,8 @@ impl Store {
         let found = if inserted {
             self.get(id).await?
         } else {
-            self.by_key(job.idempotency_key.unwrap_or_default(), job.fingerprint).await?
+            self.by_key(job.idempotency_key.unwrap_or_default(), job.fingerprint)
+                .await?
         };
         let found = found.ok_or_else(|| Error::Corrupt("a job just stored is not there".into()))?;
         Ok((found, inserted))
@@ -326,6 +334,39 @@ impl Store {
     }
 
     /// The state of a job, cheaply (a running job watches for its cancellation).
+    /// Whether the job is still running as the run `run` (not cancelled, finished, nor taken over
+    /// by another run after this one's server missed its heartbeats).
+    pub async fn is_run_current(&self, id: &str, run: &str) -> Result<bool, Error> {
+        let row =
+            sqlx::query("SELECT 1 AS current FROM thumbnail_jobs WHERE id = $1 AND run = $2 AND state = 'running'")
+                .bind(id)
+                .bind(run)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// Fails every job still `running` whose current run started before `before` (past its time
+    /// limit: the run ended without its outcome recorded), with `problem`; their ids.
+    pub async fn fail_stale_runs(
+        &self,
+        before: i64,
+        problem: &serde_json::Value,
+        expires_at: i64,
+    ) -> Result<Vec<String>, Error> {
+        let rows = sqlx::query(
+            "UPDATE thumbnail_jobs SET state = 'failed', problem = $1, finished_at = $2, expires_at = $3
+             WHERE state = 'running' AND started_at < $4 RETURNING id",
+        )
+        .bind(problem.to_string())
+        .bind(now_ms())
+        .bind(expires_at)
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+    }
+
     pub async fn state(&self, id: &str) -> Result<Option<State>, Error> {
         let row = sqlx::query("SELECT state FROM thumbnail_jobs WHERE id = $1")
             .bind(id)
@@ -387,6 +428,16 @@ impl Store {
     }
 
     /// Jobs waiting to run, on every server sharing the store.
+    /// Bytes of the inputs of jobs queued or running (their inputs are kept until they end).
+    pub async fn queued_bytes(&self) -> Result<u64, Error> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(input_bytes), 0) AS n FROM thumbnail_jobs WHERE state IN ('queued', 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?.max(0) as u64)
+    }
+
     pub async fn queued_count(&self) -> Result<u64, Error> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM thumbnail_jobs WHERE state = 'queued'")
             .fetch_one(&self.pool)

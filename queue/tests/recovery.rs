@@ -36,6 +36,10 @@ impl Runner for Reverse {
     fn abandoned(&self, _job: &JobRecord) -> serde_json::Value {
         serde_json::json!({ "code": "engine_crashed" })
     }
+
+    fn unrecorded(&self, why: &str) -> serde_json::Value {
+        serde_json::json!({ "code": "internal", "detail": why })
+    }
 }
 
 async fn done(jobs: &Jobs, id: &str) -> JobRecord {
@@ -64,6 +68,7 @@ async fn each_runs_once(database_url: String) {
         result_ttl: Duration::from_secs(3600),
         row_retention: Duration::from_secs(3600),
         poll: Duration::from_millis(50),
+        run_limit: Duration::from_secs(600),
     };
     // `jobs` runs none: its sweeper alone looks at the jobs, before `back` runs them.
     let jobs = Jobs::open(QueueConfig {
@@ -80,6 +85,8 @@ async fn each_runs_once(database_url: String) {
         params: &params,
         filename: Some("clip.mp4"),
         idempotency_key: key,
+        fingerprint: None,
+        input_bytes: 3,
     };
     // Submitted as a server does it.
     let (submitted, fresh) = jobs.submit(new(None), &input).await.unwrap();
@@ -168,6 +175,7 @@ async fn expired_jobs_lose_their_files_then_their_rows() {
         result_ttl: Duration::from_millis(500),
         row_retention: Duration::from_secs(1),
         poll: Duration::from_millis(50),
+        run_limit: Duration::from_secs(600),
     };
     let jobs = Jobs::open(config).await.unwrap();
     let input = dir.path().join("input");
@@ -180,6 +188,8 @@ async fn expired_jobs_lose_their_files_then_their_rows() {
                 params: &params,
                 filename: None,
                 idempotency_key: None,
+                fingerprint: None,
+                input_bytes: 3,
             },
             &input,
         )

@@ -226,7 +226,11 @@ async fn operate(
     };
     let asynchronous = prefers_async(&headers);
     if asynchronous {
-        if let Err(full) = crate::async_api::room(&state).await {
+        let length = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        if let Err(full) = crate::async_api::room(&state, length).await {
             return Err(refuse(request, full));
         }
     }

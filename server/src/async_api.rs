@@ -120,12 +120,18 @@ fn store_error(e: thumbnail_queue::Error) -> ApiError {
     }
 }
 
-/// Whether a new job may be accepted: fewer than `--max-queued-jobs` are waiting (checked before
-/// the upload is received).
-pub async fn room(state: &AppState) -> Result<(), ApiError> {
-    let queued = state.jobs.store().queued_count().await.map_err(store_error)?;
+/// Whether a new job of `bytes` (its upload's length, if known) may be accepted: fewer than
+/// `--max-queued-jobs` are waiting, and their inputs with it stay within `--max-queued-bytes`
+/// (checked before the upload is received, and again with its size once it is).
+pub async fn room(state: &AppState, bytes: Option<u64>) -> Result<(), ApiError> {
+    let store = state.jobs.store();
+    let queued = store.queued_count().await.map_err(store_error)?;
     if queued >= state.config.max_queued_jobs {
         return Err(ApiError::Busy("the job queue is full"));
+    }
+    let held = store.queued_bytes().await.map_err(store_error)?;
+    if held.saturating_add(bytes.unwrap_or(0)) > state.config.max_queued_bytes {
+        return Err(ApiError::Busy("the queued jobs' inputs fill their budget"));
     }
     Ok(())
 }
@@ -140,6 +146,8 @@ pub async fn accept(
     upload: &Upload,
     idempotency_key: Option<&str>,
 ) -> Result<Response, ApiError> {
+    let input_bytes = std::fs::metadata(upload.file.path()).map_or(0, |m| m.len());
+    room(state, Some(input_bytes)).await?;
     let fingerprint = match idempotency_key {
         Some(_) => Some(fingerprint(operation, params, upload).await?),
         None => None,
@@ -150,6 +158,7 @@ pub async fn accept(
         filename: upload.filename.as_deref(),
         idempotency_key,
         fingerprint: fingerprint.as_deref(),
+        input_bytes,
     };
     let (record, _new) = state.jobs.submit(job, upload.file.path()).await.map_err(store_error)?;
     let mut response = (StatusCode::ACCEPTED, Json(status(&record))).into_response();
@@ -366,6 +375,10 @@ impl Runner for EngineRunner {
             })
             .inc();
         jobs.latency.observe(latency.as_secs_f64());
+    }
+
+    fn unrecorded(&self, why: &str) -> serde_json::Value {
+        ApiError::Internal(format!("the job ended without its outcome: {why}")).problem_json()
     }
 
     fn abandoned(&self, job: &JobRecord) -> serde_json::Value {

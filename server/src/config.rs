@@ -131,7 +131,8 @@ pub struct Config {
     #[arg(long, env = "JOBS_FILES")]
     pub jobs_files: Option<String>,
 
-    /// Jobs this server takes from the queue at once (default: `--workers`); 0: it runs none (it
+    /// Jobs this server takes from the queue at once (default: half of `--workers`, at least one);
+    /// 0: it runs none (it
     /// accepts jobs and answers about them, others sharing the store run them).
     #[arg(long, env = "JOB_CONCURRENCY")]
     pub job_concurrency: Option<usize>,
@@ -149,6 +150,12 @@ pub struct Config {
     /// 503 and Retry-After, before its upload: their inputs wait on disk.
     #[arg(long, env = "MAX_QUEUED_JOBS", default_value_t = 1000)]
     pub max_queued_jobs: u64,
+
+    /// Bytes of inputs of jobs waiting or running (on every server sharing the store) before a new
+    /// job is refused with 503 and Retry-After: before its upload when its length says so, else
+    /// once received.
+    #[arg(long, env = "MAX_QUEUED_BYTES", default_value_t = 4 << 30)]
+    pub max_queued_bytes: u64,
 
     /// Longest an asynchronous job may run, in seconds (its engine job is stopped then: failed
     /// with `timeout`).
@@ -306,7 +313,14 @@ impl Config {
         Duration::from_secs_f64(self.request_timeout)
     }
 
+    /// Asynchronous jobs this server runs at once unless told: half the workers (at least one),
+    /// so that long jobs never take every worker from synchronous requests.
+    pub fn default_job_concurrency(&self) -> usize {
+        self.workers().div_ceil(2)
+    }
+
     /// Where and how the asynchronous jobs are kept and run (after `validate`).
+
     pub fn queue_config(&self) -> thumbnail_queue::QueueConfig {
         let database = self
             .jobs_database
@@ -326,13 +340,15 @@ impl Config {
             database_url: database,
             files_url: files,
             node,
-            concurrency: self.job_concurrency.unwrap_or_else(|| self.workers()),
+            concurrency: self.job_concurrency.unwrap_or_else(|| self.default_job_concurrency()),
             heartbeat: Duration::from_secs_f64(self.job_heartbeat.round()),
             max_attempts: self.job_attempts,
             result_ttl: Duration::from_secs_f64(self.result_ttl),
             // An expired job answers 410 for a week (or seven result lifetimes), then 404.
             row_retention: Duration::from_secs_f64((7.0 * self.result_ttl).max(7.0 * 86_400.0)),
             poll: Duration::from_millis(50),
+            // A run may wait for an engine process behind synchronous requests, then work.
+            run_limit: self.async_job_timeout() + self.request_timeout(),
         }
     }
 

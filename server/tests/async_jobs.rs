@@ -308,7 +308,8 @@ async fn a_retried_post_with_the_same_key_is_the_same_job() {
         assert_eq!(body["code"], "idempotency_key_reused", "{body}");
     }
     // The same request with its query in another order is the same request.
-    let reordered = accepted(submit(&server, "/thumbnail?height=48&width=64", "h264.mp4", Some("upload-44")).await).await;
+    let reordered =
+        accepted(submit(&server, "/thumbnail?height=48&width=64", "h264.mp4", Some("upload-44")).await).await;
     let again = accepted(submit(&server, "/thumbnail?width=64&height=48", "h264.mp4", Some("upload-44")).await).await;
     assert_eq!(reordered, again);
 }
@@ -408,6 +409,28 @@ async fn results_expire() {
     let (status, body) = job(&server, &id).await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(body["code"], "gone");
+}
+
+/// The inputs of waiting jobs are held to `--max-queued-bytes` (h264.mp4 is 136,362 bytes: two
+/// fit in 300,000, a third does not); the refusal comes before the upload (nothing more received).
+#[tokio::test]
+async fn queued_inputs_are_held_to_their_byte_budget() {
+    let server = start(&["--job-concurrency", "0", "--max-queued-bytes", "300000"]);
+    let first = accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
+    accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
+    let received = server.metric("thumbnail_uploaded_bytes_total").await;
+    let refused = submit(&server, "/thumbnail", "h264.mp4", None).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    let body = assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
+    assert!(body["detail"].as_str().unwrap().contains("inputs fill their budget"), "{body}");
+    assert_eq!(server.metric("thumbnail_uploaded_bytes_total").await, received, "refused before its upload");
+    // Cancelled, the first one's input leaves the budget.
+    client()
+        .delete(server.url(&format!("/jobs/{first}")))
+        .send()
+        .await
+        .unwrap();
+    accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
 }
 
 #[tokio::test]
