@@ -431,7 +431,7 @@ impl Store {
     /// Bytes of the inputs of jobs queued or running (their inputs are kept until they end).
     pub async fn queued_bytes(&self) -> Result<u64, Error> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(input_bytes), 0) AS n FROM thumbnail_jobs WHERE state IN ('queued', 'running')",
+            "SELECT CAST(COALESCE(SUM(input_bytes), 0) AS BIGINT) AS n FROM thumbnail_jobs WHERE state IN ('queued', 'running')",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -422,8 +422,15 @@ async fn queued_inputs_are_held_to_their_byte_budget() {
     let refused = submit(&server, "/thumbnail", "h264.mp4", None).await;
     assert!(refused.headers().contains_key("retry-after"));
     let body = assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
-    assert!(body["detail"].as_str().unwrap().contains("inputs fill their budget"), "{body}");
-    assert_eq!(server.metric("thumbnail_uploaded_bytes_total").await, received, "refused before its upload");
+    assert!(
+        body["detail"].as_str().unwrap().contains("inputs fill their budget"),
+        "{body}"
+    );
+    assert_eq!(
+        server.metric("thumbnail_uploaded_bytes_total").await,
+        received,
+        "refused before its upload"
+    );
     // Cancelled, the first one's input leaves the budget.
     client()
         .delete(server.url(&format!("/jobs/{first}")))
