@@ -42,6 +42,7 @@ const IN_WORDS = {
   network: 'The server could not be reached.',
   source_not_found: 'There is no video at that address.',
   source_no_range: 'The server of that address does not serve parts of files (HTTP Range requests).',
+  source_changed: 'The file at that address changed while it was read.',
   source_refused: 'That address cannot be read from this page.',
   engine_crashed: 'The engine stopped on this video.',
   engine_unavailable: 'The in-browser engine could not start.',

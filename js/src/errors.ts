@@ -19,6 +19,8 @@
  * - source_not_found, source_no_range, source_refused: a URL source is not there (404, 410), is
  *   served without HTTP Range requests, or cannot be read from this page (CORS, unreachable,
  *   another status)
+ * - source_changed: the file at a URL source changed while it was read (its ETag, Last-Modified
+ *   or length differ, or the server sent other bytes than asked)
  */
 export type ThumbnailErrorCode =
   | 'not_media'
@@ -48,7 +50,8 @@ export type ThumbnailErrorCode =
   | 'network'
   | 'source_not_found'
   | 'source_no_range'
-  | 'source_refused';
+  | 'source_refused'
+  | 'source_changed';
 
 /** A failure with a `code` to switch on. */
 export class ThumbnailError extends Error {

@@ -1398,6 +1398,50 @@ async fn sheets_series_and_animations_come_from_webcodecs_too(kind: BrowserKind)
     browser.close().await;
 }
 
+/// A URL read in ranges is checked answer by answer against the first: a file replaced while it
+/// is read (another ETag and Last-Modified), or a server that sends other bytes than the range
+/// asked, is `source_changed`; a steady server gives the thumbnail.
+async fn a_url_that_changes_while_it_is_read_is_a_typed_error(kind: BrowserKind) {
+    let ranges = test_support::ChangingRangeServer::start(&fixture("h264.mp4"));
+    let server = start_server();
+    let browser = Browser::start(kind).await;
+    browser.goto(&server.url("/")).await;
+    let base = &ranges.base;
+    let out = browser
+        .run(
+            &format!(
+                "const {{ Thumbnailer }} = await import('/thumbnailer.js');
+                 const t = await Thumbnailer.create({{ engine: 'browser' }});
+                 const out = {{}};
+                 for (const path of ['steady/video', 'changes-after/1/video', 'shifted/video']) {{
+                   out[path] = await t.thumbnail('{base}/' + path, {{ width: 64 }})
+                     .then((r) => ({{ width: r.width, height: r.height }}), (e) => ({{ code: e.code, message: e.message }}));
+                 }}
+                 return out;"
+            ),
+            vec![],
+        )
+        .await;
+    eprintln!("{kind:?}: {out}");
+    assert_eq!(
+        out["steady/video"],
+        serde_json::json!({ "width": 64, "height": 48 }),
+        "{out}"
+    );
+    for (path, why) in [
+        ("changes-after/1/video", "its ETag was \"v1\", now \"v2\""),
+        (
+            "shifted/video",
+            "asked for bytes 0-136361, the server sent \"bytes 1-136361/136362\"",
+        ),
+    ] {
+        assert_eq!(out[path]["code"], "source_changed", "{path}: {out}");
+        let message = out[path]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{path}: {message}");
+    }
+    browser.close().await;
+}
+
 /// URL sources: the worker reads a video another server serves (a real nginx, another origin,
 /// CORS) in HTTP Range requests, never whole. A frame in the middle of the 4.5 GiB file (its
 /// header at the end, its frames after a hole of 4.5 GiB) is fetched in less than 5 MB; probing
@@ -1526,5 +1570,6 @@ in_every_browser!(
     every_fixture_through_webcodecs_and_the_wasm_decoders,
     sheets_series_and_animations_come_from_webcodecs_too,
     urls_are_read_in_ranges,
+    a_url_that_changes_while_it_is_read_is_a_typed_error,
     pixels_are_counted_before_they_are_made,
 );

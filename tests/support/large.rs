@@ -33,7 +33,9 @@ pub fn large_mp4() -> PathBuf {
         return path;
     }
 
-    let partial = path.with_extension("partial");
+    // A name of its own per writer: tests running at once may each make it, and each renames a
+    // whole file into place.
+    let partial = path.with_extension(format!("partial-{}-{}", std::process::id(), crate::unique()));
     let mut out = std::fs::File::create(&partial).unwrap();
     out.write_all(ftyp).unwrap();
     out.write_all(&1u32.to_be_bytes()).unwrap(); // size 1: a 64-bit size follows

@@ -12,7 +12,7 @@ pub mod server;
 pub use browser::Browser;
 pub use large::large_mp4;
 pub use postgres::Postgres;
-pub use ranges::RangeServer;
+pub use ranges::{ChangingRangeServer, RangeServer};
 pub use server::{eventually, zeros, Server};
 
 use std::path::{Path, PathBuf};

@@ -127,3 +127,46 @@ impl Drop for RangeServer {
         let _ = self.child.wait();
     }
 }
+
+/// A byte-range server whose file misbehaves (`changing_range_server.py`, Python's http.server):
+/// `/changes-after/N/video` is replaced after N answers (another ETag and Last-Modified),
+/// `/shifted/video` answers every range one byte later than asked; `/steady/video` neither.
+pub struct ChangingRangeServer {
+    child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+}
+
+impl ChangingRangeServer {
+    /// Serves `file`.
+    pub fn start(file: &Path) -> ChangingRangeServer {
+        let port = crate::free_port();
+        let child = Command::new("python3")
+            .arg(crate::root().join("tests/support/changing_range_server.py"))
+            .arg(port.to_string())
+            .arg(file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start python3");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the range server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ChangingRangeServer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for ChangingRangeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

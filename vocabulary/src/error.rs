@@ -136,7 +136,7 @@ const fn code(name: &'static str, origin: Origin) -> Code {
 /// Every code a client can see, from any host: the source of the lists in `thumbnailer.d.ts`,
 /// `openapi.json` and `app.js`, which a test compares with it. (The engine's `interrupted` never
 /// reaches a client: the server says `timeout`, the browser stops its worker instead.)
-pub const CODES: [Code; 28] = [
+pub const CODES: [Code; 29] = [
     code("not_media", Origin::Engine),
     code("unsupported_container", Origin::Engine),
     code("no_video", Origin::Engine),
@@ -165,6 +165,7 @@ pub const CODES: [Code; 28] = [
     code("source_not_found", Origin::Browser),
     code("source_no_range", Origin::Browser),
     code("source_refused", Origin::Browser),
+    code("source_changed", Origin::Browser),
 ];
 
 /// An engine error: its kind and the engine's explanation.

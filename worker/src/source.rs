@@ -5,8 +5,11 @@
 //! sends the whole file); the engine's reads are then synchronous XMLHttpRequests, which a worker
 //! may make. The failures are typed: `source_not_found` (404, 410), `source_no_range` (a server
 //! that answers a range with the whole file), `source_refused` (CORS refused, unreachable,
-//! 401/403, another status). The last blocks are kept: the engine reads its 64 KB at a time and
-//! seeks back and forth in a few places.
+//! 401/403, another status), `source_changed` (the file changed between two requests: its ETag,
+//! Last-Modified or length differ from the first answer's, or the server, asked `If-Range` with
+//! the first answer's validator, sent the whole file; or an answer's Content-Range is not the
+//! range asked). The last blocks are kept: the engine reads its 64 KB at a time and seeks back
+//! and forth in a few places.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -29,7 +32,35 @@ const KEPT_BLOCKS: usize = 32;
 /// Where a source's blocks come from.
 enum Backend {
     Blob(Blob, FileReaderSync),
-    Url(String),
+    Url(Remote),
+}
+
+/// A URL and what its first answer said of the file, which every later answer must say too.
+struct Remote {
+    url: String,
+    /// A strong ETag (a weak one cannot validate a range), else Last-Modified: sent as If-Range
+    /// to a URL of the page's own origin (to another, If-Range would need a CORS preflight that
+    /// servers allowing Range alone refuse; the answers' validators are compared instead).
+    validator: Option<String>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// A response header's value, if the response has it and the page may read it.
+fn header_of(get: impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    get(name).filter(|v| !v.is_empty())
+}
+
+/// `bytes <first>-<last>/<total>` (the total may be `*`).
+fn content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    Some((
+        first.trim().parse().ok()?,
+        last.trim().parse().ok()?,
+        total.trim().parse().ok(),
+    ))
 }
 
 fn refused(code: &str, message: String) -> Failure {
@@ -102,6 +133,15 @@ impl Source {
             }
         };
         let status = response.status();
+        let get = |name: &str| response.headers().get(name).ok().flatten();
+        let etag = header_of(&get, "ETag");
+        let last_modified = header_of(&get, "Last-Modified");
+        let same_origin = url.starts_with(&format!("{}/", scope.location().origin()));
+        let validator = etag
+            .clone()
+            .filter(|e| !e.starts_with("W/"))
+            .or_else(|| last_modified.clone())
+            .filter(|_| same_origin);
         let size = match status {
             206 => {
                 let header = response.headers().get("Content-Range").ok().flatten();
@@ -131,7 +171,15 @@ impl Source {
                 ))
             }
         };
-        Ok(Source::new(Backend::Url(url), size))
+        Ok(Source::new(
+            Backend::Url(Remote {
+                url,
+                validator,
+                etag,
+                last_modified,
+            }),
+            size,
+        ))
     }
 
     /// Hands up to `len` bytes at `offset` to `put`, a kept block's slice at a time, with how
@@ -160,7 +208,7 @@ impl Source {
         let end = (start + BLOCK).min(self.size) - 1;
         let bytes = Rc::new(match &self.backend {
             Backend::Blob(blob, reader) => read_blob(blob, reader, start, end)?,
-            Backend::Url(url) => fetch(url, start, end)?,
+            Backend::Url(remote) => fetch(remote, start, end, self.size)?,
         });
         let mut blocks = self.blocks.borrow_mut();
         blocks.0.insert(index, bytes.clone());
@@ -184,43 +232,66 @@ fn read_blob(blob: &Blob, reader: &FileReaderSync, start: u64, end: u64) -> Resu
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// Bytes start..=end of a URL by one synchronous Range request.
-fn fetch(url: &str, start: u64, end: u64) -> Result<Vec<u8>, Failure> {
+/// Bytes start..=end of a URL by one synchronous Range request (`If-Range` the first answer's
+/// validator), checked against the first answer: the same file, the range asked.
+fn fetch(remote: &Remote, start: u64, end: u64, size: u64) -> Result<Vec<u8>, Failure> {
+    let url = &remote.url;
     let failed = |message: String| refused("source_refused", message);
+    let changed = |why: String| refused("source_changed", format!("{url} changed while it was read: {why}"));
     let xhr = XmlHttpRequest::new().map_err(|_| failed("no XMLHttpRequest".into()))?;
     xhr.open_with_async("GET", url, false)
         .map_err(|_| failed(format!("{url}: cannot be requested")))?;
     xhr.set_response_type(XmlHttpRequestResponseType::Arraybuffer);
     let _ = xhr.set_request_header("Range", &format!("bytes={start}-{end}"));
+    if let Some(validator) = &remote.validator {
+        let _ = xhr.set_request_header("If-Range", validator);
+    }
     if xhr.send().is_err() {
         return Err(failed(format!(
-            "{}: the server stopped answering, or does not allow this page to read it (CORS)",
-            url
+            "{url}: the server stopped answering, or does not allow this page to read it (CORS)"
         )));
     }
     let status = xhr.status().unwrap_or(0);
     match status {
         206 => {}
-        200 => {
-            return Err(refused(
-                "source_no_range",
-                format!("{} stopped serving byte ranges", url),
+        // Asked If-Range, a server sends the whole file when the validator no longer matches.
+        200 if remote.validator.is_some() => {
+            return Err(changed(
+                "the server no longer has the version first read (If-Range)".into(),
             ))
         }
-        404 | 410 => {
-            return Err(refused(
-                "source_not_found",
-                format!("{}: not found (HTTP {status})", url),
-            ))
+        200 => return Err(refused("source_no_range", format!("{url} stopped serving byte ranges"))),
+        404 | 410 => return Err(refused("source_not_found", format!("{url}: not found (HTTP {status})"))),
+        _ => return Err(failed(format!("{url}: HTTP {status} for bytes {start}-{end}"))),
+    }
+    let get = |name: &str| xhr.get_response_header(name).ok().flatten();
+    let differs = |first: &Option<String>, name: &str| match (first, header_of(&get, name)) {
+        (Some(first), Some(now)) => (first != &now).then(|| format!("its {name} was {first}, now {now}")),
+        _ => None,
+    };
+    if let Some(why) = differs(&remote.etag, "ETag").or_else(|| differs(&remote.last_modified, "Last-Modified")) {
+        return Err(changed(why));
+    }
+    if let Some(range) = header_of(&get, "Content-Range") {
+        match content_range(&range) {
+            Some((first, last, total)) if first == start && last == end && total.is_none_or(|t| t == size) => {}
+            Some((first, last, Some(total))) if total != size => {
+                return Err(changed(format!(
+                    "{total} bytes long, not {size} (bytes {first}-{last} sent)"
+                )))
+            }
+            _ => {
+                return Err(changed(format!(
+                    "asked for bytes {start}-{end}, the server sent {range:?}"
+                )))
+            }
         }
-        _ => return Err(failed(format!("{}: HTTP {status} for bytes {start}-{end}", url))),
     }
     let body = xhr.response().map_err(|_| failed("no response".into()))?;
     let bytes = Uint8Array::new(&body).to_vec();
     if bytes.len() as u64 != end - start + 1 {
-        return Err(failed(format!(
-            "{}: {} bytes for a range of {} (the file changed?)",
-            url,
+        return Err(changed(format!(
+            "{} bytes for a range of {}",
             bytes.len(),
             end - start + 1
         )));
