@@ -77,6 +77,19 @@ browser_drivers() {
   export PATH="$root/bin:$PATH"
 }
 
+# s3s-fs, an S3-compatible server over a folder (Apache-2.0), for the tests of jobs shared through
+# an object store: built once from crates.io (about 3 minutes; 0.14.1 is the newest this rustc
+# builds) into the same cache; the tests find it by THUMBNAIL_S3S_FS.
+S3S_FS_VERSION=0.14.1
+object_store_server() {
+  local root="${XDG_CACHE_HOME:-$HOME/.cache}/thumbnails-tools/s3s-fs-$S3S_FS_VERSION"
+  if [ ! -x "$root/bin/s3s-fs" ]; then
+    log "building s3s-fs $S3S_FS_VERSION (once)"
+    cargo install s3s-fs --version "=$S3S_FS_VERSION" --features binary --locked --root "$root"
+  fi
+  export THUMBNAIL_S3S_FS="$root/bin/s3s-fs"
+}
+
 build_web() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
   local root
@@ -157,6 +170,7 @@ case ${1:-} in
     precompress # the tests serve what `run` serves
     package_npm # the npm package's tests install it into apps of their own
     browser_drivers
+    object_store_server
     cargo test --workspace --locked
     # The worker's own tests again in wasm, in Node: its pixel loops as the browser runs them
     # (wasm SIMD), which a native build does not compile.

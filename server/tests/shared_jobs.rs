@@ -1,7 +1,7 @@
 //! Servers sharing their jobs on a real PostgreSQL (started by the test, as the `postgres` user)
-//! and one folder of job files: a job posted to one server is run by another and answered by
-//! either; a server killed mid-job leaves its job to the other; 200 jobs posted at once all
-//! finish, each run once.
+//! and one store of job files, a real S3-compatible server (s3s-fs, started by the test) or one
+//! folder: a job posted to one server is run by another and answered by either; a server killed
+//! mid-job leaves its job to the other; 200 jobs posted at once all finish, each run once.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,25 +10,44 @@ use futures_util::future::join_all;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use test_support::{eventually, fixture, Postgres, Server, TestDir};
+use test_support::{eventually, fixture, Postgres, S3Server, Server, TestDir};
 
-/// Servers on one job store: the database and a files folder of the test's own.
+/// Where the servers of a cluster keep the jobs' files.
+enum Files {
+    Folder(TestDir),
+    S3(S3Server),
+}
+
+/// Servers on one job store: the database and the files, of the test's own.
 struct Cluster {
     postgres: Postgres,
-    files: TestDir,
+    files: Files,
 }
 
 impl Cluster {
-    fn new() -> Cluster {
+    /// The files on an S3-compatible server.
+    fn on_s3() -> Cluster {
         Cluster {
             postgres: Postgres::start(),
-            files: TestDir::new("shared"),
+            files: Files::S3(S3Server::start()),
+        }
+    }
+
+    /// The files in one folder.
+    fn in_a_folder() -> Cluster {
+        Cluster {
+            postgres: Postgres::start(),
+            files: Files::Folder(TestDir::new("shared")),
         }
     }
 
     /// A server named `node` on the shared store, running `concurrency` jobs at once.
     fn server(&self, node: &str, concurrency: usize, extra: &[&str]) -> Server {
-        let files = format!("file://{}/", self.files.path().display());
+        let (files, env) = match &self.files {
+            Files::Folder(dir) => (format!("file://{}/", dir.path().display()), Vec::new()),
+            Files::S3(s3) => (s3.url("shared/"), s3.env()),
+        };
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let concurrency = concurrency.to_string();
         let mut args = vec![
             "--jobs-database",
@@ -43,7 +62,7 @@ impl Cluster {
             "1",
         ];
         args.extend_from_slice(extra);
-        Server::start(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &args)
+        Server::start_with(Path::new(env!("CARGO_BIN_EXE_thumbnail-server")), &args, &env, None)
     }
 }
 
@@ -91,8 +110,27 @@ async fn done(client: &Client, server: &Server, id: &str, limit: Duration) -> Va
 }
 
 #[tokio::test]
-async fn a_job_posted_to_one_server_is_run_by_another_and_answered_by_both() {
-    let cluster = Cluster::new();
+async fn a_job_posted_to_one_server_is_run_by_another_and_answered_by_both_through_s3() {
+    let cluster = Cluster::on_s3();
+    let id = posted_to_one_run_by_another(&cluster).await;
+    let Files::S3(s3) = &cluster.files else { unreachable!() };
+    // Its result is on the object store; its input went once it was done.
+    let objects = s3.objects("shared");
+    assert!(
+        objects.iter().any(|o| o.starts_with(&format!("shared/results/{id}/"))),
+        "{objects:?}"
+    );
+    assert!(!objects.iter().any(|o| o == &format!("shared/inputs/{id}")), "{objects:?}");
+}
+
+#[tokio::test]
+async fn a_job_posted_to_one_server_is_run_by_another_and_answered_by_both_through_a_folder() {
+    posted_to_one_run_by_another(&Cluster::in_a_folder()).await;
+}
+
+/// A job posted to a server that runs none is run by the other and answered by both; cancelled on
+/// one, cancelled on both. Its id.
+async fn posted_to_one_run_by_another(cluster: &Cluster) -> String {
     // `front` runs no jobs: it only accepts them and answers.
     let front = cluster.server("front", 0, &[]);
     let back = cluster.server("back", 2, &[]);
@@ -126,11 +164,12 @@ async fn a_job_posted_to_one_server_is_run_by_another_and_answered_by_both() {
     let r = client.delete(back.url(&format!("/jobs/{slow}"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(job(&client, &front, &slow).await["status"], "cancelled");
+    id
 }
 
 #[tokio::test]
 async fn a_server_killed_mid_job_leaves_it_to_the_other() {
-    let cluster = Cluster::new();
+    let cluster = Cluster::on_s3();
     let mut servers = [cluster.server("a", 1, &[]), cluster.server("b", 1, &[])];
     let client = client();
     let id = submit(
@@ -170,7 +209,7 @@ async fn a_server_killed_mid_job_leaves_it_to_the_other() {
 
 #[tokio::test]
 async fn two_hundred_jobs_posted_at_once_each_finish_once() {
-    let cluster = Cluster::new();
+    let cluster = Cluster::on_s3();
     let room = ["--queue", "256", "--max-uploads", "256"];
     let servers = [cluster.server("a", 2, &room), cluster.server("b", 2, &room)];
     let client = client();

@@ -7,12 +7,14 @@ pub mod large;
 pub mod load;
 pub mod postgres;
 pub mod ranges;
+pub mod s3;
 pub mod server;
 
 pub use browser::Browser;
 pub use large::large_mp4;
 pub use postgres::Postgres;
 pub use ranges::{ChangingRangeServer, RangeServer};
+pub use s3::S3Server;
 pub use server::{eventually, zeros, Server};
 
 use std::path::{Path, PathBuf};
