@@ -67,6 +67,8 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
   make_fixture $(video 3) -c:v libvpx -deadline realtime -cpu-used 8 -b:v 500k -g 25 -threads 1 vp8.webm
   make_fixture $(video 3) -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 500k -g 25 -threads 1 vp9.webm
   make_fixture $(video 3) -c:v libaom-av1 -cpu-used 8 -usage realtime -b:v 300k -g 25 -threads 1 av1.mp4
+  # AV1 in IVF, as encoders and cameras' tools write it: no av1C, its sequence header in the keyframes.
+  make_fixture $(video 3) -c:v libaom-av1 -cpu-used 8 -usage realtime -b:v 300k -g 25 -threads 1 -f ivf av1.ivf
   # QuickTime with PNG frames (motion graphics, screen recorders): neither WebCodecs nor the wasm
   # engine decodes it; the server does.
   make_fixture $(video 2) -c:v png -pix_fmt rgb24 png.mov

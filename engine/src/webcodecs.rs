@@ -24,21 +24,51 @@ pub struct DecoderConfig {
 /// parameters cannot be told without decoding.
 pub fn decoder_config(codec: &str, width: u32, height: u32, c: &CodecInfo) -> Option<DecoderConfig> {
     let x = &c.extradata[..];
-    let signal = if codec == "h264" { h264_signal(x) } else { None };
     let (codec, description) = match codec {
         "h264" => h264(c, x)?,
         "hevc" => hevc(c, x)?,
         "vp8" => ("vp8".to_owned(), None),
         "vp9" => (vp9(c, width, height), None),
-        "av1" => av1(x)?,
+        // av1C, or (some muxers) the sequence header OBU itself.
+        "av1" => av1(x).or_else(|| Some((av1_codec_from_obus(x)?, None)))?,
         _ => return None,
+    };
+    Some(with_colours(codec, description, c, x))
+}
+
+/// As [`decoder_config`], and where the container carries no parameters (AV1 in IVF or in an
+/// OBU stream: no av1C), from the stream's first keyframe, which `keyframe` gives when asked (an
+/// AV1 keyframe's temporal unit holds its sequence header).
+pub fn decoder_config_or_keyframe(
+    codec: &str,
+    width: u32,
+    height: u32,
+    c: &CodecInfo,
+    keyframe: impl FnOnce() -> Option<Vec<u8>>,
+) -> Option<DecoderConfig> {
+    decoder_config(codec, width, height, c).or_else(|| match codec {
+        "av1" => {
+            let codec = av1_codec_from_obus(&keyframe()?)?;
+            Some(with_colours(codec, None, c, &c.extradata))
+        }
+        _ => None,
+    })
+}
+
+/// The config of `codec` and `description`, with the stream's colours: the bitstream's (H.264's
+/// SPS) where they are read, else the container's.
+fn with_colours(codec: String, description: Option<Vec<u8>>, c: &CodecInfo, x: &[u8]) -> DecoderConfig {
+    let signal = if codec.starts_with("avc1") {
+        h264_signal(x)
+    } else {
+        None
     };
     // The bitstream's colour description wins over the container's, as in FFmpeg's decoders.
     let (space, range) = match signal {
         Some(s) => (s.matrix.unwrap_or(c.color_space), if s.full_range { 2 } else { 1 }),
         None => (c.color_space, c.color_range),
     };
-    Some(DecoderConfig {
+    DecoderConfig {
         codec,
         description,
         matrix: matrix(space),
@@ -47,7 +77,7 @@ pub fn decoder_config(codec: &str, width: u32, height: u32, c: &CodecInfo) -> Op
             2 => Some(true),
             _ => None,
         },
-    })
+    }
 }
 
 /// What an H.264 sequence parameter set's VUI says of the samples (`video_signal_type`).
@@ -167,6 +197,171 @@ fn vp9(c: &CodecInfo, width: u32, height: u32) -> String {
     format!("vp09.{profile:02}.{level:02}.{depth:02}")
 }
 
+/// Reads bits most significant first, as the AV1 specification's f(n).
+struct Bits<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl Bits<'_> {
+    fn f(&mut self, n: u32) -> Option<u32> {
+        let mut value = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.at / 8)?;
+            value = (value << 1) | u32::from((byte >> (7 - self.at % 8)) & 1);
+            self.at += 1;
+        }
+        Some(value)
+    }
+
+    fn flag(&mut self) -> Option<bool> {
+        self.f(1).map(|b| b == 1)
+    }
+
+    /// uvlc(): leading zeros, then as many bits.
+    fn uvlc(&mut self) -> Option<()> {
+        let mut zeros = 0;
+        while !self.flag()? {
+            zeros += 1;
+            if zeros >= 32 {
+                return None;
+            }
+        }
+        self.f(zeros).map(|_| ())
+    }
+}
+
+/// leb128(): the OBU size, 7 bits a byte, at most 8 bytes.
+fn leb128(data: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, byte) in data.iter().take(8).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// The payload of the first sequence header OBU in `data` (low-overhead OBUs, with sizes).
+fn sequence_header(mut data: &[u8]) -> Option<&[u8]> {
+    while !data.is_empty() {
+        let header = data[0];
+        let kind = (header >> 3) & 0xf;
+        let extension = header & 0x4 != 0;
+        if header & 0x2 == 0 {
+            return None; // no size field: not what IVF and OBU files carry
+        }
+        let at = 1 + usize::from(extension);
+        let (size, len) = leb128(data.get(at..)?)?;
+        let start = at + len;
+        let end = start.checked_add(usize::try_from(size).ok()?)?;
+        let payload = data.get(start..end)?;
+        if kind == 1 {
+            return Some(payload);
+        }
+        data = &data[end..];
+    }
+    None
+}
+
+/// `av01.P.LLT.DD` from an AV1 sequence header OBU found in `data` (a keyframe's temporal unit, or
+/// extradata that is OBUs rather than av1C), per the AV1 specification's sequence_header_obu().
+fn av1_codec_from_obus(data: &[u8]) -> Option<String> {
+    let mut b = Bits {
+        data: sequence_header(data)?,
+        at: 0,
+    };
+    let profile = b.f(3)?;
+    let _still_picture = b.f(1)?;
+    let reduced = b.flag()?;
+    let (level, tier);
+    let mut frame_ids = false;
+    if reduced {
+        level = b.f(5)?;
+        tier = 0;
+    } else {
+        let mut decoder_model = false;
+        let mut buffer_delay_bits = 0;
+        if b.flag()? {
+            // timing_info()
+            b.f(32)?;
+            b.f(32)?;
+            if b.flag()? {
+                b.uvlc()?;
+            }
+            decoder_model = b.flag()?;
+            if decoder_model {
+                buffer_delay_bits = b.f(5)? + 1;
+                b.f(32)?;
+                b.f(5)?;
+                b.f(5)?;
+            }
+        }
+        let initial_display_delay = b.flag()?;
+        let operating_points = b.f(5)? + 1;
+        let (mut first_level, mut first_tier) = (0, 0);
+        for i in 0..operating_points {
+            b.f(12)?;
+            let level = b.f(5)?;
+            let tier = if level > 7 { b.f(1)? } else { 0 };
+            if i == 0 {
+                (first_level, first_tier) = (level, tier);
+            }
+            if decoder_model && b.flag()? {
+                b.f(buffer_delay_bits)?;
+                b.f(buffer_delay_bits)?;
+                b.f(1)?;
+            }
+            if initial_display_delay && b.flag()? {
+                b.f(4)?;
+            }
+        }
+        (level, tier) = (first_level, first_tier);
+    }
+    let width_bits = b.f(4)? + 1;
+    let height_bits = b.f(4)? + 1;
+    b.f(width_bits)?;
+    b.f(height_bits)?;
+    if !reduced {
+        frame_ids = b.flag()?;
+    }
+    if frame_ids {
+        b.f(4)?;
+        b.f(3)?;
+    }
+    b.f(3)?; // use_128x128_superblock, enable_filter_intra, enable_intra_edge_filter
+    if !reduced {
+        b.f(4)?; // interintra compound, masked compound, warped motion, dual filter
+        let order_hint = b.flag()?;
+        if order_hint {
+            b.f(2)?; // jnt_comp, ref_frame_mvs
+        }
+        let screen_content = if b.flag()? { 2 } else { b.f(1)? };
+        if screen_content > 0 && !b.flag()? {
+            b.f(1)?; // seq_force_integer_mv
+        }
+        if order_hint {
+            b.f(3)?;
+        }
+    }
+    b.f(3)?; // superres, cdef, restoration
+    let high_bitdepth = b.flag()?;
+    let depth = match (profile, high_bitdepth) {
+        (2, true) => {
+            if b.flag()? {
+                12
+            } else {
+                10
+            }
+        }
+        (_, true) => 10,
+        _ => 8,
+    };
+    let tier = if tier == 1 { 'H' } else { 'M' };
+    Some(format!("av01.{profile}.{level:02}{tier}.{depth:02}"))
+}
+
 /// av1C (AV1 ISOBMFF binding 2.3): `av01.P.LLT.DD`.
 fn av1(x: &[u8]) -> Option<(String, Option<Vec<u8>>)> {
     if x.len() < 4 || x[0] != 0x81 {
@@ -269,6 +464,36 @@ mod tests {
         assert_eq!(c.codec, "av01.0.08M.08");
         assert_eq!(decoder_config("mpeg4", 320, 240, &info(&[])), None);
         assert_eq!(decoder_config("av1", 320, 240, &info(&[])), None);
+        // Without av1C (AV1 in IVF), from the keyframe: a temporal delimiter, then the sequence
+        // header libaom wrote for 320x240, 8-bit and 10-bit (the CLI's `-f ivf`).
+        let keyframe = |header: &str| {
+            let mut unit = vec![0x12, 0x00];
+            unit.extend(
+                (0..header.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&header[i..i + 2], 16).unwrap()),
+            );
+            unit.extend([0x32, 0x02, 0xff, 0xff]); // a frame OBU after it, cut short
+            unit
+        };
+        for (header, codec) in [
+            ("0a0b000000043cffbcdaf90040", "av01.0.00M.08"),
+            ("0a0b000000043cffbcdaf94040", "av01.0.00M.10"),
+        ] {
+            let c = decoder_config_or_keyframe("av1", 320, 240, &info(&[]), || Some(keyframe(header))).unwrap();
+            assert_eq!((c.codec.as_str(), c.description), (codec, None));
+        }
+        // A keyframe without a sequence header, or none at all: no config.
+        assert_eq!(
+            decoder_config_or_keyframe("av1", 320, 240, &info(&[]), || Some(vec![0x12, 0x00])),
+            None
+        );
+        assert_eq!(decoder_config_or_keyframe("av1", 320, 240, &info(&[]), || None), None);
+        // Truncated sequence headers never read past their end.
+        let full = keyframe("0a0b000000043cffbcdaf90040");
+        for cut in 0..full.len() {
+            let _ = decoder_config_or_keyframe("av1", 320, 240, &info(&[]), || Some(full[..cut].to_vec()));
+        }
     }
 
     #[test]

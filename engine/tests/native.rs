@@ -66,10 +66,12 @@ fn every_fixture_matches_the_cli_frame() {
 #[test]
 fn av1_decodes_natively() {
     // The slim wasm core has no AV1; the server's native engine does (Debian's libdav1d).
-    let mut engine = open("av1.mp4");
-    assert_eq!(engine.info().codec, "av1");
-    let image = engine.frame(1.0, 0, 0, Seek::Exact).unwrap();
-    assert_like_cli("av1.mp4", &image, 1.0);
+    for name in ["av1.mp4", "av1.ivf"] {
+        let mut engine = open(name);
+        assert_eq!(engine.info().codec, "av1");
+        let image = engine.frame(1.0, 0, 0, Seek::Exact).unwrap();
+        assert_like_cli(name, &image, 1.0);
+    }
 }
 
 #[test]
@@ -511,7 +513,7 @@ fn packets_lead_to_the_frame_the_engine_decodes() {
     let names: Vec<&str> = VIDEOS
         .iter()
         .map(|v| v.file)
-        .chain(["av1.mp4"])
+        .chain(["av1.mp4", "av1.ivf"])
         .chain(
             REAL_WORLD
                 .iter()
@@ -525,7 +527,15 @@ fn packets_lead_to_the_frame_the_engine_decodes() {
         let mut engine = open(name);
         let info = engine.info().clone();
         let codec = engine.codec();
-        let config = webcodecs::decoder_config(&info.codec, info.coded_width, info.coded_height, &codec);
+        // (AV1 in IVF: from the first keyframe, as the browser worker does.)
+        let keyframe = engine
+            .read_packets(0.0, Seek::Keyframe)
+            .ok()
+            .and_then(|p| p.list.first().map(|first| p.bytes(first).to_vec()));
+        let config =
+            webcodecs::decoder_config_or_keyframe(&info.codec, info.coded_width, info.coded_height, &codec, || {
+                keyframe
+            });
         if ["h264", "hevc", "vp8", "vp9", "av1"].contains(&info.codec.as_str()) && !name.starts_with("raw.") {
             let config = config.unwrap_or_else(|| panic!("{name}: no decoder config for {}", info.codec));
             assert!(config.codec.len() >= 3, "{name}: {config:?}");

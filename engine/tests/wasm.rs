@@ -113,7 +113,11 @@ fn matches_native(variant: &str, threads: u32) {
     let refused: Vec<(&str, &str)> = BAD_INPUTS
         .iter()
         .copied()
-        .chain([("av1.mp4", "unsupported_codec"), ("png.mov", "unsupported_codec")])
+        .chain([
+            ("av1.mp4", "unsupported_codec"),
+            ("av1.ivf", "unsupported_codec"),
+            ("png.mov", "unsupported_codec"),
+        ])
         .chain(REAL_WORLD.iter().filter_map(|c| match c.expect {
             Expect::Error(kind) => Some((c.file, kind)),
             Expect::Frame { .. } => None,

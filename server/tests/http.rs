@@ -100,7 +100,7 @@ async fn every_fixture_gives_the_cli_frame() {
     let cases = VIDEOS
         .iter()
         .map(|v| (v.file, v.display, v.rotation))
-        .chain([("av1.mp4", (320, 240), 0)]);
+        .chain([("av1.mp4", (320, 240), 0), ("av1.ivf", (320, 240), 0)]);
     for (name, (w, h), rotation) in cases {
         let response = thumbnail(&server, name, "?at=1").await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");

@@ -120,7 +120,10 @@ async fn a_job_posted_to_one_server_is_run_by_another_and_answered_by_both_throu
         objects.iter().any(|o| o.starts_with(&format!("shared/results/{id}/"))),
         "{objects:?}"
     );
-    assert!(!objects.iter().any(|o| o == &format!("shared/inputs/{id}")), "{objects:?}");
+    assert!(
+        !objects.iter().any(|o| o == &format!("shared/inputs/{id}")),
+        "{objects:?}"
+    );
 }
 
 #[tokio::test]

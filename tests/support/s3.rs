@@ -23,9 +23,11 @@ pub const BUCKET: &str = "jobs";
 
 impl S3Server {
     pub fn start() -> S3Server {
-        let binary = std::env::var_os("THUMBNAIL_S3S_FS").map(PathBuf::from).unwrap_or_else(|| {
-            panic!("THUMBNAIL_S3S_FS names no s3s-fs binary: run the tests with ./dev.sh test, which builds it")
-        });
+        let binary = std::env::var_os("THUMBNAIL_S3S_FS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                panic!("THUMBNAIL_S3S_FS names no s3s-fs binary: run the tests with ./dev.sh test, which builds it")
+            });
         let dir = TestDir::new("s3");
         std::fs::create_dir_all(dir.path().join(BUCKET)).unwrap();
         let port = crate::free_port();

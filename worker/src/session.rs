@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use futures_channel::oneshot;
 use thumbnail_engine::layout::Packets;
-use thumbnail_engine::webcodecs::{decoder_config, DecoderConfig};
+use thumbnail_engine::webcodecs::{decoder_config_or_keyframe, DecoderConfig};
 use thumbnail_frames::Picture;
 use thumbnail_vocabulary::{Seek, VideoInfo};
 use web_sys::VideoFrame;
@@ -72,7 +72,13 @@ impl Session {
             let mut demuxer = engines.demuxer.borrow_mut();
             let opened = demuxer.open(source).ok().and_then(|info| {
                 let codec = demuxer.codec();
-                decoder_config(&info.codec, info.coded_width, info.coded_height, &codec).map(|c| (info, c))
+                // Where the container carries no parameters (AV1 in IVF), the first keyframe's.
+                let keyframe = || {
+                    let packets = demuxer.read_packets(0.0, Seek::Keyframe).ok()?;
+                    Some(packets.bytes(packets.list.first()?).to_vec())
+                };
+                decoder_config_or_keyframe(&info.codec, info.coded_width, info.coded_height, &codec, keyframe)
+                    .map(|c| (info, c))
             });
             if opened.is_none() {
                 demuxer.close();
