@@ -201,7 +201,8 @@ impl Processes {
             }
         }
         tracked.start(); // the job is on its process
-                         // An encoded image is never larger than its RGBA pixels, plus headers.
+
+        // An encoded image is never larger than its RGBA pixels, plus headers.
         let max_image = u64::from(job.max_pixels) * 4 + (1 << 20);
         match tokio::time::timeout(timeout, process.result(max_image, progress)).await {
             Ok(Ok(result)) => Ok(result), // the process exits (and is killed if it lingers)
