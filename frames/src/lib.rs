@@ -17,6 +17,7 @@
 
 pub mod animation;
 pub mod budget;
+pub mod placeholder;
 pub mod png;
 pub mod series;
 pub mod sprite;

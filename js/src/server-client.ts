@@ -70,6 +70,10 @@ export class ServerClient {
         time: number('x-frame-time'),
         duration: response.headers.has('x-video-duration') ? number('x-video-duration') : null,
         engine: 'server',
+        ...(response.headers.has('x-thumbhash') && {
+          thumbhash: response.headers.get('x-thumbhash')!,
+          averageColor: response.headers.get('x-average-color')!,
+        }),
       };
     } catch (e) {
       if (e instanceof ThumbnailError) throw e; // the job (if any) is finished

@@ -100,6 +100,12 @@ export interface Thumbnail {
   time: number;
   duration: number | null;
   engine: EngineName;
+  /**
+   * A still's placeholder, made of its own pixels by either engine (none for an animation): its
+   * ThumbHash (base64), a sketch of it to show while it loads, and its average colour (`#rrggbb`).
+   */
+  thumbhash?: string;
+  averageColor?: string;
 }
 
 export interface SpriteOptions extends JobOptions {

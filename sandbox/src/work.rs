@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
 use thumbnail_frames::animation::{self, animation_times};
 use thumbnail_frames::budget::PixelBudget;
+use thumbnail_frames::placeholder::Placeholder;
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{self, sprite_times};
 use thumbnail_frames::{best_time, Failed, Picture, PICK_SIDE};
@@ -94,6 +95,9 @@ pub struct Frame {
     pub time: f64,
     pub width: u32,
     pub height: u32,
+    /// A still thumbnail's placeholder (its ThumbHash and average colour), from its pixels.
+    #[serde(default)]
+    pub placeholder: Option<Placeholder>,
     /// The encoded image (sent after the JSON between processes, not inside it).
     #[serde(skip)]
     pub bytes: Vec<u8>,
@@ -144,6 +148,7 @@ pub fn run(job: &Work, file: File, interrupt: Option<Interrupt>, progress: Progr
             time: image.time,
             width: image.width,
             height: image.height,
+            placeholder: Some(Placeholder::of(image.width, image.height, &image.rgba)),
             bytes,
         }),
         sheet: None,
@@ -226,6 +231,7 @@ fn make_animation(
             time: made.time,
             width: made.width,
             height: made.height,
+            placeholder: None,
             bytes: made.bytes,
         }),
         sheet: None,
@@ -262,6 +268,7 @@ fn make_sheet(
             time: image.time,
             width: image.width,
             height: image.height,
+            placeholder: None,
             bytes,
         }),
         sheet: Some(SheetOut {
@@ -302,6 +309,7 @@ fn make_frames(
             time: image.time,
             width: image.width,
             height: image.height,
+            placeholder: None,
             bytes: encode(&image, format, options.quality)?,
         });
         counted.one();

@@ -19,6 +19,9 @@ pub const FRAME_TIME: HeaderName = HeaderName::from_static("x-frame-time");
 pub const VIDEO_DURATION: HeaderName = HeaderName::from_static("x-video-duration");
 pub const IMAGE_WIDTH: HeaderName = HeaderName::from_static("x-image-width");
 pub const IMAGE_HEIGHT: HeaderName = HeaderName::from_static("x-image-height");
+/// A still's placeholder: its ThumbHash (base64) and its average colour (`#rrggbb`).
+pub const THUMBHASH: HeaderName = HeaderName::from_static("x-thumbhash");
+pub const AVERAGE_COLOR: HeaderName = HeaderName::from_static("x-average-color");
 
 /// The query string as name/value pairs, parsed by the shared vocabulary.
 pub type Params = Query<Vec<(String, String)>>;
@@ -281,6 +284,10 @@ fn thumbnail_answer(options: &ThumbnailOptions, output: Output, filename: Option
     ];
     if let Some(d) = duration {
         headers.push((VIDEO_DURATION.to_string(), format!("{d:.3}")));
+    }
+    if let Some(placeholder) = frame.placeholder {
+        headers.push((THUMBHASH.to_string(), placeholder.thumbhash));
+        headers.push((AVERAGE_COLOR.to_string(), placeholder.average_color));
     }
     Ok(Answer {
         content_type: options.format.mime().into(),

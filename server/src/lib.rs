@@ -134,6 +134,8 @@ fn app(config: Config, jobs: thumbnail_queue::Jobs, pool: Arc<Pool>, metrics: Ar
                     api::VIDEO_DURATION,
                     api::IMAGE_WIDTH,
                     api::IMAGE_HEIGHT,
+                    api::THUMBHASH,
+                    api::AVERAGE_COLOR,
                     header::CONTENT_DISPOSITION,
                 ]),
         );

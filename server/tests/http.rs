@@ -94,6 +94,74 @@ async fn tutorial_client_gets_a_png_of_the_frame_at_1s() {
     assert!(db >= SAME_FRAME_DB, "{db:.1} dB from the CLI's frame");
 }
 
+/// Every still comes with its placeholder: its average colour is the mean of the image's pixels,
+/// and its ThumbHash, drawn back, has the image's aspect ratio, its colour (within 4 of 255 per
+/// channel) and its quarters' (within 25); an animation comes without.
+#[tokio::test]
+async fn a_still_comes_with_its_placeholder() {
+    use base64::Engine as _;
+    let server = start(&[]);
+    let response = thumbnail(&server, "h264.mp4", "?width=160").await;
+    let (hash, average) = (
+        header(&response, "x-thumbhash").to_owned(),
+        header(&response, "x-average-color").to_owned(),
+    );
+    let img = image_of(response).await;
+    let n = u64::from(img.width() * img.height());
+    let mean: Vec<u64> = (0..3)
+        .map(|c| (img.pixels().map(|p| u64::from(p.0[c])).sum::<u64>() + n / 2) / n)
+        .collect();
+    assert_eq!(average, format!("#{:02x}{:02x}{:02x}", mean[0], mean[1], mean[2]));
+    let hash = base64::engine::general_purpose::STANDARD.decode(hash).unwrap();
+    let (w, h, drawn) = thumbhash::thumb_hash_to_rgba(&hash).unwrap();
+    let ratio = w as f64 / h as f64;
+    assert!((ratio - 4.0 / 3.0).abs() < 0.1, "{w}x{h}");
+    // What a sketch keeps: the colours of a coarse grid of the picture. Each cell's mean colour
+    // in the drawn placeholder and in the image, 0-255 per channel, averaged over the cells.
+    let cells = |rgba: &[u8], width: usize, height: usize, (nx, ny): (usize, usize)| -> Vec<f64> {
+        let mut out = Vec::new();
+        for cy in 0..ny {
+            for cx in 0..nx {
+                let (x0, x1, y0, y1) = (
+                    cx * width / nx,
+                    (cx + 1) * width / nx,
+                    cy * height / ny,
+                    (cy + 1) * height / ny,
+                );
+                for c in 0..3 {
+                    let mut sum = 0.0;
+                    for y in y0..y1 {
+                        for x in x0..x1 {
+                            sum += f64::from(rgba[(y * width + x) * 4 + c]);
+                        }
+                    }
+                    out.push(sum / ((x1 - x0) * (y1 - y0)) as f64);
+                }
+            }
+        }
+        out
+    };
+    let off = |grid| {
+        let (a, b) = (
+            cells(&drawn, w, h, grid),
+            cells(img.as_raw(), img.width() as usize, img.height() as usize, grid),
+        );
+        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64
+    };
+    let (whole, quarters) = (off((1, 1)), off((2, 2)));
+    eprintln!(
+        "placeholder {w}x{h}, {} bytes: colour {whole:.1} from the image's, its quarters' {quarters:.1}, 3x3 {:.1}, 4x3 {:.1}",
+        hash.len(),
+        off((3, 3)),
+        off((4, 3))
+    );
+    // (testsrc2's eight colour bars are finer than a ThumbHash's colour terms: measured 2.4 and 20.8)
+    assert!(whole <= 4.0 && quarters <= 25.0, "{whole:.1}, {quarters:.1}");
+    let gif = thumbnail(&server, "h264.mp4", "?format=gif&duration=0.4&width=64").await;
+    assert_eq!(gif.status(), StatusCode::OK);
+    assert!(gif.headers().get("x-thumbhash").is_none());
+}
+
 #[tokio::test]
 async fn every_fixture_gives_the_cli_frame() {
     let server = start(&[]);

@@ -26,6 +26,7 @@ use session::Session;
 use source::Source;
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
 use thumbnail_frames::budget::PixelBudget;
+use thumbnail_frames::placeholder::Placeholder;
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
 use thumbnail_frames::webp::mux_animation;
@@ -364,7 +365,8 @@ fn animation(
     })
 }
 
-/// What a job made, encoded: `{ blob, width, height, time, duration, engine }`.
+/// What a job made, encoded: `{ blob, width, height, time, duration, engine }`, and for a still
+/// its placeholder (`thumbhash`, `averageColor`), as the server makes it.
 async fn finish(
     made: Made,
     options: &ThumbnailOptions,
@@ -372,6 +374,10 @@ async fn finish(
     engine: &str,
 ) -> Result<JsValue, JsValue> {
     let (format, quality) = (options.format, options.quality);
+    let placeholder = match &made {
+        Made::Still(picture) => Some(Placeholder::of(picture.width, picture.height, &picture.rgba)),
+        _ => None,
+    };
     let (blob, width, height, time) = match made {
         Made::WebpFrames(pictures) => {
             let (width, height, time) = (pictures[0].width, pictures[0].height, pictures[0].time);
@@ -406,6 +412,10 @@ async fn finish(
         ("duration", seconds_or_null(duration)),
         ("engine", engine.into()),
     ])?;
+    if let Some(placeholder) = placeholder {
+        Reflect::set(&result, &"thumbhash".into(), &placeholder.thumbhash.into())?;
+        Reflect::set(&result, &"averageColor".into(), &placeholder.average_color.into())?;
+    }
     Ok(result.into())
 }
 
