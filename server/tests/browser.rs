@@ -750,6 +750,75 @@ async fn pixels_are_counted_before_they_are_made(kind: BrowserKind) {
     browser.close().await;
 }
 
+/// A still's placeholder is the same from every engine: the ThumbHash and average colour the
+/// browser makes (by WebCodecs and by the wasm decoders) are the server's, within what their
+/// pixels differ (drawn back, 3 per channel on average; the colour within 3).
+async fn a_still_comes_with_the_server_s_placeholder(kind: BrowserKind) {
+    use base64::Engine as _;
+    let server = start_server();
+    let browser = Browser::start(kind).await;
+    browser.goto(&server.url("/")).await;
+    browser.choose_file("#file", &fixture("h264.mp4")).await;
+    let out = browser
+        .run(
+            "const file = document.getElementById('file').files[0];
+             const { Thumbnailer } = await import('/thumbnailer.js');
+             const out = {};
+             for (const [name, engine, webcodecs] of [['webcodecs', 'browser', true], ['wasm', 'browser', false], ['server', 'server', true]]) {
+               const t = await Thumbnailer.create({ engine, webcodecs, server: '/thumbnail' });
+               const r = await t.thumbnail(file, { width: 160 });
+               const gif = await t.thumbnail(file, { format: 'gif', duration: 0.4, width: 64 });
+               out[name] = { thumbhash: r.thumbhash, averageColor: r.averageColor, engine: r.engine, gif: 'thumbhash' in gif };
+               t.terminate();
+             }
+             return out;",
+            vec![],
+        )
+        .await;
+    eprintln!("{kind:?}: {out}");
+    let drawn = |name: &str| {
+        let hash = base64::engine::general_purpose::STANDARD
+            .decode(
+                out[name]["thumbhash"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: {out}")),
+            )
+            .unwrap();
+        thumbhash::thumb_hash_to_rgba(&hash).unwrap()
+    };
+    let colour = |name: &str| {
+        let hex = out[name]["averageColor"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('#')
+            .to_owned();
+        (0..3)
+            .map(|i| i64::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let reference = drawn("server");
+    for name in ["webcodecs", "wasm"] {
+        assert_eq!(out[name]["gif"], false, "no placeholder with an animation: {out}");
+        let (w, h, rgba) = drawn(name);
+        assert_eq!((w, h), (reference.0, reference.1), "{name}");
+        let off = rgba
+            .iter()
+            .zip(&reference.2)
+            .map(|(a, b)| f64::from(a.abs_diff(*b)))
+            .sum::<f64>()
+            / rgba.len() as f64;
+        assert!(off <= 3.0, "{name}: drawn {off:.1} from the server's");
+        let apart = colour(name)
+            .iter()
+            .zip(colour("server"))
+            .map(|(a, b)| (a - b).abs())
+            .max()
+            .unwrap();
+        assert!(apart <= 3, "{name}: {out}");
+    }
+    browser.close().await;
+}
+
 /// The page's filmstrip (a contact sheet of 10 frames across the video), its downloads (the sheet
 /// and its WebVTT track), and the slider's live frames.
 async fn the_page_shows_a_filmstrip_and_live_frames(kind: BrowserKind) {
@@ -1572,4 +1641,5 @@ in_every_browser!(
     urls_are_read_in_ranges,
     a_url_that_changes_while_it_is_read_is_a_typed_error,
     pixels_are_counted_before_they_are_made,
+    a_still_comes_with_the_server_s_placeholder,
 );
