@@ -10,7 +10,8 @@
 //! - [`series`]: the times of a series of frames (`t.frames()`, POST /frames);
 //! - [`webp`]: an animated WebP from the browser canvas's still WebP frames;
 //! - [`png`]: a still frame as a PNG, the same bytes in both hosts;
-//! - [`budget`]: the pixels a job holds at once, counted before they are made.
+//! - [`budget`]: the pixels a job holds at once, counted before they are made;
+//! - [`placeholder`]: a still's ThumbHash and average colour, for a page to show while it loads.
 //!
 //! The frames come from the host's engine as [`Picture`]s, asked for at increasing times (its
 //! `next_frame`: each packet decoded at most once); the loops that ask for them are here, once.
