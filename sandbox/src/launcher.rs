@@ -1,7 +1,8 @@
 //! The launcher: a process started once from the caller's binary (`--engine-launcher`) that
 //! holds nothing but loaded code and forks each engine process on request. Starting a process of
 //! a binary linked against Debian's FFmpeg costs about 60 ms of CPU (the dynamic loader binding
-//! 136 libraries); a fork of the launcher, which has done that once, about a millisecond.
+//! 136 libraries); a fork of the launcher, which has done that once, about 2 ms (190 ms of the
+//! launcher's CPU for 100 launches).
 //!
 //! The launcher is single-threaded, confined once (confine.rs: no core dumps, no new privileges,
 //! Landlock), and never reads a video. It talks with the caller over a SOCK_SEQPACKET pair on its
