@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use thumbnail_frames::sprite::vtt;
+use thumbnail_frames::sprite::{tiles, vtt};
 use thumbnail_sandbox::work::Output;
 use thumbnail_vocabulary::{SpriteOptions, ThumbnailOptions};
 
@@ -139,7 +139,7 @@ impl Plan {
             let track = path.with_extension("vtt");
             write(
                 &track,
-                vtt(&geometry, &sheet.times, output.info.duration, &image_name).as_bytes(),
+                vtt(&tiles(&geometry, &sheet.times, output.info.duration), &image_name).as_bytes(),
             )?;
             written.push(track);
         }

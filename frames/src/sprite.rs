@@ -137,21 +137,63 @@ pub struct SheetInfo {
     pub tile_height: u32,
     /// The time each tile stands for, in order (its cue's start).
     pub times: Vec<f64>,
+    /// The storyboard as data, the track's cues one by one: when each tile is shown and where it is.
+    pub tiles: Vec<Tile>,
     /// The WebVTT thumbnails track, pointing at the image by `image_name`.
     pub vtt: String,
 }
 
+/// One tile of a storyboard: the seconds it stands for (`start` to `end`) and its rectangle in
+/// the sheet, as the track's cue says (`#xywh=x,y,width,height`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tile {
+    pub start: f64,
+    pub end: f64,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
 impl SheetInfo {
     pub fn new(sheet: &Sheet, times: Vec<f64>, duration: Option<f64>, image_name: &str) -> SheetInfo {
+        let tiles = tiles(sheet, &times, duration);
         SheetInfo {
             columns: sheet.columns,
             rows: sheet.rows,
             tile_width: sheet.tile_width,
             tile_height: sheet.tile_height,
-            vtt: vtt(sheet, &times, duration, image_name),
+            vtt: vtt(&tiles, image_name),
             times,
+            tiles,
         }
     }
+}
+
+/// The tiles of a sheet at `times`: each shown from its time to the next's (the last to the end of
+/// the video, or a second when its length is unknown).
+pub fn tiles(sheet: &Sheet, times: &[f64], duration: Option<f64>) -> Vec<Tile> {
+    times
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let end = times
+                .get(i + 1)
+                .copied()
+                .or(duration.filter(|d| *d > start))
+                .unwrap_or(start + 1.0);
+            let (x, y, width, height) = sheet.tile(i as u32);
+            Tile {
+                start,
+                end,
+                x,
+                y,
+                width,
+                height,
+            }
+        })
+        .collect()
 }
 
 /// The name the track calls the image: `sprite.<extension>`.
@@ -190,19 +232,17 @@ fn clock(t: f64) -> String {
 
 /// The WebVTT thumbnails track: cue i runs from `times[i]` to the next time (the last to the end of
 /// the video) and shows tile i of `image`.
-pub fn vtt(sheet: &Sheet, times: &[f64], duration: Option<f64>, image: &str) -> String {
+pub fn vtt(tiles: &[Tile], image: &str) -> String {
     let mut out = String::from("WEBVTT\n");
-    for (i, &start) in times.iter().enumerate() {
-        let end = times
-            .get(i + 1)
-            .copied()
-            .or(duration.filter(|d| *d > start))
-            .unwrap_or(start + 1.0);
-        let (x, y, w, h) = sheet.tile(i as u32);
+    for t in tiles {
         out.push_str(&format!(
-            "\n{} --> {}\n{image}#xywh={x},{y},{w},{h}\n",
-            clock(start),
-            clock(end)
+            "\n{} --> {}\n{image}#xywh={},{},{},{}\n",
+            clock(t.start),
+            clock(t.end),
+            t.x,
+            t.y,
+            t.width,
+            t.height
         ));
     }
     out
@@ -264,7 +304,19 @@ mod tests {
         assert_eq!(px(0, 2), [0, 0, 0, 255]); // left of the centred narrow frame
         assert_eq!(px(1, 3), [70, 80, 90, 255]);
         assert_eq!(px(7, 3), [0, 0, 0, 255]); // the empty fourth tile
-        let track = vtt(&sheet, &[0.5, 1.5, 2.5], Some(3.0), "sprite.jpg");
+        let info = SheetInfo::new(&sheet, vec![0.5, 1.5, 2.5], Some(3.0), "sprite.jpg");
+        assert_eq!(
+            info.tiles[2],
+            Tile {
+                start: 2.5,
+                end: 3.0,
+                x: 0,
+                y: 2,
+                width: 4,
+                height: 2
+            }
+        );
+        let track = info.vtt;
         assert_eq!(
             track,
             "WEBVTT\n\n00:00:00.500 --> 00:00:01.500\nsprite.jpg#xywh=0,0,4,2\n\n00:00:01.500 --> 00:00:02.500\nsprite.jpg#xywh=4,0,4,2\n\n00:00:02.500 --> 00:00:03.000\nsprite.jpg#xywh=0,2,4,2\n"

@@ -133,9 +133,21 @@ export interface Sprite {
   tileHeight: number;
   /** Seconds: the time each tile stands for, in order. */
   times: number[];
+  /** The storyboard as data: each tile's seconds (`start` to `end`) and rectangle in the sheet. */
+  tiles: SheetTile[];
   /** `WEBVTT` cues `sprite.<ext>#xywh=x,y,w,h`: serve the image under that name beside the track. */
   vtt: string;
   engine: EngineName;
+}
+
+/** One tile of a contact sheet: what the track's cue says, as data. */
+export interface SheetTile {
+  start: number;
+  end: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 export interface FramesOptions extends JobOptions {

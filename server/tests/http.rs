@@ -697,6 +697,17 @@ async fn sprite_tiles_frames_and_writes_their_track() {
     );
     let times: Vec<f64> = serde_json::from_value(sheet["times"].clone()).unwrap();
     assert_eq!(times, vec![0.25, 0.75, 1.25, 1.75, 2.25, 2.75]);
+    // The storyboard as data: each tile's seconds and rectangle (4 a row of 80x60), as the cues say.
+    let tiles = sheet["tiles"].as_array().unwrap();
+    assert_eq!(tiles.len(), 6);
+    assert_eq!(
+        tiles[5],
+        json!({ "start": 2.75, "end": 3.0, "x": 80, "y": 60, "width": 80, "height": 60 })
+    );
+    assert!(sheet["vtt"]
+        .as_str()
+        .unwrap()
+        .contains("00:00:02.750 --> 00:00:03.000\nsprite.png#xywh=80,60,80,60"));
     let data = sheet["image"]
         .as_str()
         .unwrap()
