@@ -10,6 +10,7 @@ import {
   type Job,
   type JobOptions,
   type Source,
+  type SheetTile,
   type Sprite,
   type SpriteOptions,
   type Thumbnail,
@@ -39,9 +40,13 @@ export async function everything(file: File, url: string, signal: AbortSignal): 
   const animation: Thumbnail = await t.thumbnail(url, gif);
   const engines: EngineName[] = [thumb.engine, animation.engine];
   words.push(`${thumb.blob.size} ${thumb.time} ${thumb.duration ?? 'unknown'} ${engines.join()}`);
+  const placeholder: string | undefined = thumb.thumbhash ?? thumb.averageColor;
+  words.push(placeholder ?? 'none');
   const sheet: SpriteOptions = { count: 24, every: undefined, columns: 6, width: 160, height: 90, format: 'jpeg', quality: 70 };
   const sprite: Sprite = await t.sprite(new URL(url), sheet);
   words.push(`${sprite.columns}x${sprite.rows} ${sprite.tileWidth}x${sprite.tileHeight} ${sprite.times.length} ${sprite.vtt} ${sprite.blob.type}`);
+  const tiles: SheetTile[] = sprite.tiles;
+  words.push(tiles.map(({ start, end, x, y, width, height }) => `${start}-${end}@${x},${y},${width}x${height}`).join());
   const series: FramesOptions = { times: [1, 2.5], count: undefined, every: undefined, width: 80, height: 60, seek: 'exact', format: 'png', quality: 90 };
   for await (const frame of t.frames(file, series)) {
     const f: Frame = frame;
