@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+mod common;
+
+use common::finished;
 use thumbnail_queue::{JobRecord, Jobs, Made, NewJob, Progress, QueueConfig, Runner, State};
 
 /// Answers each job with its input reversed, counting its runs.
@@ -40,17 +43,6 @@ impl Runner for Reverse {
     fn unrecorded(&self, why: &str) -> serde_json::Value {
         serde_json::json!({ "code": "internal", "detail": why })
     }
-}
-
-async fn done(jobs: &Jobs, id: &str) -> JobRecord {
-    for _ in 0..400 {
-        let job = jobs.get(id).await.unwrap().unwrap();
-        if job.state.is_final() {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {id} never finished");
 }
 
 /// Jobs on the store at `database_url`: one submitted; one stored but never queued; one queued
@@ -132,7 +124,7 @@ async fn each_runs_once(database_url: String) {
     let back = Jobs::open(config).await.unwrap();
     back.start(runner.clone());
     for id in [submitted.id.as_str(), lost, twice.id.as_str()] {
-        let job = done(&jobs, id).await;
+        let job = finished(&jobs, id).await;
         assert_eq!(job.state, State::Done, "{job:?}");
         assert_eq!(job.attempts, 1, "{job:?}");
         assert_eq!(job.result, Some(serde_json::json!({ "reversed": true })));
@@ -198,7 +190,7 @@ async fn expired_jobs_lose_their_files_then_their_rows() {
     jobs.start(Arc::new(Reverse {
         runs: AtomicUsize::new(0),
     }));
-    let done = done(&jobs, &job.id).await;
+    let done = finished(&jobs, &job.id).await;
     assert!(jobs.file(&done, "body").await.unwrap().is_some());
     let results = dir.path().join("files/results").join(&job.id);
     assert!(results.exists());

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+mod common;
+
+use common::finished;
 use thumbnail_queue::{JobRecord, Jobs, Made, NewJob, Progress, QueueConfig, Runner, State};
 
 /// Answers with a file after `delay`; notes when its run was dropped before it finished.
@@ -80,18 +83,6 @@ async fn submit(jobs: &Jobs, dir: &std::path::Path) -> String {
         input_bytes: 3,
     };
     jobs.submit(job, &input).await.unwrap().0.id
-}
-
-/// Waits (up to 20 s) for the job to be in a final state.
-async fn finished(jobs: &Jobs, id: &str) -> JobRecord {
-    for _ in 0..400 {
-        let job = jobs.get(id).await.unwrap().unwrap();
-        if job.state.is_final() {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {id} never finished");
 }
 
 async fn running(jobs: &Jobs, id: &str) -> JobRecord {

@@ -83,6 +83,15 @@ async fn job(server: &Server, id: &str) -> (StatusCode, Value) {
     (status, r.json().await.unwrap())
 }
 
+/// DELETE /jobs/{id}: asks to cancel the job.
+async fn cancel(server: &Server, id: &str) -> Response {
+    client()
+        .delete(server.url(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Waits until the job is finished (done, failed or cancelled); its description.
 async fn finished(server: &Server, id: &str) -> Value {
     let mut last = Value::Null;
@@ -248,11 +257,7 @@ async fn bad_input_is_refused_before_a_job_and_failed_jobs_are_problems() {
     )
     .await;
     // Cancelling a finished job: 409.
-    let r = client()
-        .delete(server.url(&format!("/jobs/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let r = cancel(&server, &id).await;
     assert_problem(r, StatusCode::CONFLICT, "conflict").await;
     // Unknown and malformed ids.
     let unknown = "00000000-0000-4000-8000-000000000000";
@@ -260,11 +265,7 @@ async fn bad_input_is_refused_before_a_job_and_failed_jobs_are_problems() {
         let r = client().get(server.url(&path)).send().await.unwrap();
         assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
     }
-    let r = client()
-        .delete(server.url(&format!("/jobs/{unknown}")))
-        .send()
-        .await
-        .unwrap();
+    let r = cancel(&server, &unknown).await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
     for id in ["nope", "1", "..%2F..%2Fetc", "00000000-0000-4000-8000-00000000000g"] {
         let r = client().get(server.url(&format!("/jobs/{id}"))).send().await.unwrap();
@@ -340,19 +341,11 @@ async fn cancelling_stops_a_running_or_queued_job() {
     // Queued behind it (one at a time), then cancelled before it ran.
     let queued = accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
     assert_eq!(job(&server, &queued).await.1["status"], "queued");
-    let r = client()
-        .delete(server.url(&format!("/jobs/{queued}")))
-        .send()
-        .await
-        .unwrap();
+    let r = cancel(&server, &queued).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
     // The running one, cancelled: it stops, and the server takes the next job.
-    let r = client()
-        .delete(server.url(&format!("/jobs/{slow}")))
-        .send()
-        .await
-        .unwrap();
+    let r = cancel(&server, &slow).await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
     assert_problem(result(&server, &slow).await, StatusCode::CONFLICT, "conflict").await;
     let next = accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
@@ -432,11 +425,7 @@ async fn queued_inputs_are_held_to_their_byte_budget() {
         "refused before its upload"
     );
     // Cancelled, the first one's input leaves the budget.
-    client()
-        .delete(server.url(&format!("/jobs/{first}")))
-        .send()
-        .await
-        .unwrap();
+    cancel(&server, &first).await;
     accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
 }
 
@@ -450,11 +439,7 @@ async fn a_full_job_queue_refuses_before_the_upload() {
     let body = assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
     assert!(body["detail"].as_str().unwrap().contains("job queue"), "{body}");
     // Cancelled, it makes room; synchronous calls never waited for it.
-    client()
-        .delete(server.url(&format!("/jobs/{first}")))
-        .send()
-        .await
-        .unwrap();
+    cancel(&server, &first).await;
     accepted(submit(&server, "/thumbnail", "h264.mp4", None).await).await;
     assert_eq!(
         at_once(&server, "/thumbnail", "h264.mp4").await.status(),

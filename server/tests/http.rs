@@ -519,14 +519,7 @@ async fn static_files_have_the_isolation_headers() {
 #[tokio::test]
 async fn health_metrics_and_openapi() {
     let server = start(&["--workers", "2"]);
-    let health: Value = client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = server.health().await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["workers"], 2);
 

@@ -287,14 +287,7 @@ async fn engine_processes_run_sandboxed() {
     assert_eq!(field("NoNewPrivs:"), "1", "{status}");
     assert_eq!(field("Seccomp:"), "2", "seccomp filter mode: {status}");
 
-    let health: Value = client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = server.health().await;
     let sandbox = &health["sandbox"];
     let abi = sandbox["landlock_abi"].as_u64().unwrap();
     assert!(abi >= 1, "--require-sandbox started, so Landlock is here: {health}");
@@ -309,14 +302,7 @@ async fn engine_processes_run_sandboxed() {
         "{metrics}"
     );
     // The process of the job above has ended: its peak memory, as the launcher reaped it.
-    let mut peak = 0.0;
-    for _ in 0..500 {
-        peak = server.metric("thumbnail_engine_process_peak_rss_bytes").await;
-        if peak > 0.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let peak = engine_peak_rss(&server).await;
     assert!((1e6..4096e6).contains(&peak), "an engine process's peak RSS: {peak}");
     assert!(
         metrics.contains("thumbnail_sandbox_enforced{rule=\"seccomp\"} 1"),
@@ -436,6 +422,19 @@ fn raise_core_limit() -> bool {
     hard == RLIM_INFINITY
 }
 
+/// The largest peak memory of an engine process that ended, in bytes, once one has (the
+/// launcher reports it when it reaps the process, a moment after the answer).
+async fn engine_peak_rss(server: &Server) -> f64 {
+    for _ in 0..500 {
+        let peak = server.metric("thumbnail_engine_process_peak_rss_bytes").await;
+        if peak > 0.0 {
+            return peak;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no engine process's peak memory was reported");
+}
+
 async fn wait_for_metric(server: &Server, line: &str) {
     for _ in 0..500 {
         if server.metrics().await.lines().any(|l| l == line) {
@@ -508,17 +507,7 @@ async fn pixels_are_counted_before_they_are_made() {
         assert_still_serving(&server).await;
 
         let peak_mb = match isolation {
-            "process" => {
-                let mut peak = 0.0;
-                for _ in 0..500 {
-                    peak = server.metric("thumbnail_engine_process_peak_rss_bytes").await;
-                    if peak > 0.0 {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                peak / 1048576.0
-            }
+            "process" => engine_peak_rss(&server).await / 1048576.0,
             _ => server.peak_rss_kib() as f64 / 1024.0,
         };
         eprintln!("{isolation}: peak RSS {peak_mb:.0} MB");

@@ -206,14 +206,7 @@ async fn memory_stays_flat_with_100_mb_uploads() {
 async fn bounded_load_gives_no_5xx_and_503_only_past_capacity() {
     let (workers, queue) = (2, 8);
     let server = start(&["--workers", &workers.to_string(), "--queue", &queue.to_string()]);
-    let health: Value = client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = server.health().await;
     let capacity = health["capacity"].as_u64().unwrap() as usize;
     assert_eq!(capacity, workers + queue);
     let video = std::fs::read(fixture("h264-1080p.mp4")).unwrap();

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -127,11 +127,7 @@ impl StaticServer {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("python3");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "http.server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        test_support::wait_for_port(port, Duration::from_secs(10), || "http.server did not start".into());
         StaticServer {
             child,
             port,

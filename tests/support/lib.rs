@@ -350,6 +350,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until something listens on 127.0.0.1:`port`; after `limit`, panics with `why()` (what
+/// did not start, and where its logs are).
+pub fn wait_for_port(port: u16, limit: std::time::Duration, why: impl Fn() -> String) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < limit, "{}", why());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A number no other call in this process got (for log and file names).
 pub(crate) fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};

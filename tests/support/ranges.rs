@@ -7,10 +7,9 @@
 //!
 //! Its access log records each response's body bytes, which [`RangeServer::bytes_sent`] adds up.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::TestDir;
 
@@ -86,15 +85,10 @@ http {{
             dir,
             base: format!("http://127.0.0.1:{port}"),
         };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nginx did not start: {}",
-                std::fs::read_to_string(server.dir.path().join("error.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::wait_for_port(port, Duration::from_secs(10), || {
+            let log = std::fs::read_to_string(server.dir.path().join("error.log")).unwrap_or_default();
+            format!("nginx did not start: {log}")
+        });
         server
     }
 
@@ -149,14 +143,9 @@ impl ChangingRangeServer {
             .stdout(Stdio::null())
             .spawn()
             .expect("start python3");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the range server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::wait_for_port(port, Duration::from_secs(10), || {
+            "the range server did not start".into()
+        });
         ChangingRangeServer {
             child,
             base: format!("http://127.0.0.1:{port}"),

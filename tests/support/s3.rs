@@ -3,10 +3,9 @@
 //! port, over a folder of its own, with a bucket `jobs`; it checks every request's signature.
 //! Stopped and deleted on drop.
 
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::TestDir;
 
@@ -40,11 +39,7 @@ impl S3Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::wait_for_port(port, Duration::from_secs(10), || "s3s-fs did not start".into());
         S3Server { child, dir, port }
     }
 

@@ -97,6 +97,12 @@ impl Server {
         proc_status_kib(self.pid(), field).unwrap_or_else(|| panic!("{field} in /proc/{}/status", self.pid()))
     }
 
+    /// Its `/healthz` answer.
+    pub async fn health(&self) -> serde_json::Value {
+        let body = reqwest::get(self.url("/healthz")).await.unwrap().text().await.unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
     /// Its `/metrics` text.
     pub async fn metrics(&self) -> String {
         reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap()
