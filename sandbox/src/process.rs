@@ -249,13 +249,7 @@ impl EngineProcess {
 
     /// Waits for the process to say it is confined.
     pub(crate) async fn ready(&mut self) -> io::Result<()> {
-        let len = self.socket.read_u32_le().await?;
-        if len > MAX_MESSAGE {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "message too long"));
-        }
-        let mut json = vec![0u8; len as usize];
-        self.socket.read_exact(&mut json).await?;
-        match serde_json::from_slice(&json)? {
+        match self.next_message().await? {
             Message::Ready => Ok(()),
             Message::Refused(why) => Err(io::Error::other(format!(
                 "the engine process cannot be sandboxed: {why}"
@@ -334,19 +328,24 @@ impl EngineProcess {
         Ok(())
     }
 
+    /// The process's next message (`u32 length + JSON`), never longer than MAX_MESSAGE.
+    async fn next_message(&mut self) -> io::Result<Message> {
+        let len = self.socket.read_u32_le().await?;
+        if len > MAX_MESSAGE {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "message too long"));
+        }
+        let mut json = vec![0u8; len as usize];
+        self.socket.read_exact(&mut json).await?;
+        Ok(serde_json::from_slice(&json)?)
+    }
+
     async fn receive(
         &mut self,
         max_image: u64,
         progress: Option<&(dyn Fn(f64) + Send + Sync)>,
     ) -> io::Result<Result<Output, Failure>> {
         let reply = loop {
-            let len = self.socket.read_u32_le().await?;
-            if len > MAX_MESSAGE {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too long"));
-            }
-            let mut json = vec![0u8; len as usize];
-            self.socket.read_exact(&mut json).await?;
-            match serde_json::from_slice(&json)? {
+            match self.next_message().await? {
                 Message::Progress(done) => {
                     if let Some(progress) = progress {
                         progress(done.clamp(0.0, 1.0));

@@ -539,7 +539,6 @@ impl ThumbnailWorker {
                         left = Some(times[index * chunk..].to_vec());
                         break;
                     };
-                    budget.release(budget.held()); // each is dropped once it is handed on
                     for picture in pictures {
                         count += 1;
                         let made = (picture.time, picture.width, picture.height, "browser-webcodecs");
@@ -547,6 +546,7 @@ impl ThumbnailWorker {
                             return series_result(count, duration, "browser-webcodecs");
                         }
                     }
+                    budget.release(budget.held()); // the chunk was handed on, one by one
                 }
                 if left.is_none() {
                     return series_result(count, duration, "browser-webcodecs");
