@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::confine::SandboxStatus;
@@ -20,7 +19,6 @@ pub struct Spares {
     launcher: Mutex<Arc<Launcher>>,
     ready: Mutex<VecDeque<EngineProcess>>,
     status: SandboxStatus,
-    launched: AtomicU64,
 }
 
 impl Spares {
@@ -43,7 +41,6 @@ impl Spares {
             launcher: Mutex::new(Arc::new(launcher)),
             ready: Mutex::new(VecDeque::from([first])),
             status,
-            launched: AtomicU64::new(1),
         });
         for _ in 1..spares.count {
             spares.refill();
@@ -54,11 +51,6 @@ impl Spares {
     /// What the sandbox of every engine process enforces on this kernel.
     pub fn status(&self) -> &SandboxStatus {
         &self.status
-    }
-
-    /// Engine processes launched so far.
-    pub fn launched(&self) -> u64 {
-        self.launched.load(Ordering::Relaxed)
     }
 
     /// The largest peak resident memory of an engine process that ended so far (of the current
@@ -108,8 +100,6 @@ impl Spares {
             *self.launcher.lock().expect("launcher") = fresh.clone();
             fresh
         };
-        let process = launcher.launch().await?;
-        self.launched.fetch_add(1, Ordering::Relaxed);
-        Ok(process)
+        launcher.launch().await
     }
 }
