@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: the native engine's libraries, the ffmpeg CLI (fixtures, references), exiftool
-# (rotated fixture), brotli (size check), Node (runs the wasm engine in tests), chromium and its
+# (rotated fixture), avifenc (an AVIF sequence with an alpha track, which the CLI cannot write),
+# Python (tests/legacy_formats.py writes the FLIC and CD+G fixtures; some test servers), brotli (size check), Node (runs the wasm engine in tests), chromium and its
 # WebDriver (browser tests), PostgreSQL (the shared job store's tests start their own server),
 # nginx (a server of byte ranges for the URL sources' tests, which start their own). The browser
 # tests run in three engines: chromium, Firefox ESR (its geckodriver is built from crates.io, below)
@@ -21,7 +22,7 @@ log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 APT_PACKAGES=(
   build-essential pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-  ffmpeg libimage-exiftool-perl brotli
+  ffmpeg libimage-exiftool-perl libavif-bin python3 brotli
   chromium chromium-driver
   firefox-esr
   webkit2gtk-driver libwebkit2gtk-4.1-0 gstreamer1.0-libav gstreamer1.0-plugins-bad xvfb

@@ -36,7 +36,7 @@ if [ "${1:-}" = --bench ]; then
 fi
 out=${1:-$root/target/fixtures}
 stamp=$out/.generated-by
-script_hash=$(sha256sum "$0" | cut -d' ' -f1)
+script_hash=$(cat "$0" "$root/tests/legacy_formats.py" | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$script_hash" ]; then
   exit 0
 fi
@@ -191,6 +191,32 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
     -colorspace bt709 -color_primaries bt709 -color_trc bt709 colour-bt709.mp4
   make_fixture $(video 3) -vf scale=out_color_matrix=bt601:out_range=full "${x264[@]}" -g 25 \
     -color_range pc -colorspace smpte170m colour-full-range.mp4
+  # Formats real uploads held that nothing read before: YUV4MPEG from video tools (8-bit 4:2:0 and
+  # 10-bit 4:2:2), an animated GIF, AV1 as a bare OBU stream (no container), and, written by
+  # tests/legacy_formats.py since the CLI reads them but cannot write them, a FLIC animation
+  # (palette, byte runs, then deltas) and a CD+G karaoke track.
+  make_fixture $(video 2 176x144) -pix_fmt yuv420p -f yuv4mpegpipe raw.y4m
+  make_fixture $(video 2 176x144) -pix_fmt yuv422p10le -strict -1 -f yuv4mpegpipe raw-10bit.y4m
+  make_fixture $(video 3 320x240 10) -vf "split[a][b];[a]palettegen[p];[b][p]paletteuse" animated.gif
+  make_fixture $(video 3) -c:v libaom-av1 -cpu-used 8 -usage realtime -b:v 300k -g 25 -threads 1 -f obu av1.obu
+  ffmpeg -hide_banner -loglevel error -nostdin $(video 3 320x200 10) -pix_fmt rgb8 -f rawvideo - |
+    python3 "$root/tests/legacy_formats.py" flic 320 200 10 "$out/tmp-animation.flc"
+  mv "$out/tmp-animation.flc" "$out/animation.flc"
+  python3 "$root/tests/legacy_formats.py" cdg 3 "$out/karaoke.cdg"
+  # An AVIF sequence with an alpha track (a second AV1 track of the same size): the colour track
+  # is the picture, as the CLI chooses it. avifenc with rav1e (deterministic; libaom's realtime
+  # mode asserts on this input).
+  make_fixture $(video 2) -vf "format=yuva444p,geq=lum='lum(X,Y)':cb='cb(X,Y)':cr='cr(X,Y)':a='if(lt(X,160),255,96)'" \
+    -strict -1 -f yuv4mpegpipe tmp-alpha.y4m
+  avifenc --speed 10 --codec rav1e -j 1 --fps 25 --keyframe 25 "$out/tmp-alpha.y4m" "$out/tmp-alpha.avif" >/dev/null
+  mv "$out/tmp-alpha.avif" "$out/alpha-sequence.avif"
+  rm "$out/tmp-alpha.y4m"
+  # What formats.h leaves out is refused by the native engine too, though Debian's FFmpeg reads it:
+  # JPEG 2000 in QuickTime (a listed container, a codec outside the list), and a file of 120
+  # streams (past TE_MAX_STREAMS).
+  make_fixture $(video 0.4 176x144) -c:v jpeg2000 unlisted-codec.mov
+  # shellcheck disable=SC2046
+  make_fixture $(video 0.04 32x32) $(printf -- '-map 0 %.0s' $(seq 120)) -c:v mpeg4 many-streams.mkv
   # Something FFmpeg recognises that is not a video container the engine reads.
   make_fixture $(audio 1) -c:a pcm_s16be -f au not-a-video.au
 }

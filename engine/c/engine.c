@@ -95,6 +95,7 @@ struct te_engine {
   int unflagged_keys;           /* the decoder flags no frame as a keyframe (H.261): keyframe mode
                                    takes the first frame from the container's keyframe */
   int32_t max_pixels;
+  int too_many_streams; /* the demuxer refused a stream past TE_MAX_STREAMS (see on_log) */
   const volatile int32_t *interrupt;
   te_info info;
   te_codec codec_info;
@@ -136,6 +137,16 @@ static int fail_av(te_engine *e, int status, int averr, const char *what) {
   return fail(e, status, "%s: %s", what, av_err2str(averr));
 }
 
+/* FFmpeg's log shows nothing (errors reach the caller as te_status + te_message), with one message
+ * read here: a demuxer refusing a stream past max_streams, which FFmpeg returns only as ENOMEM. It
+ * comes from the engine's own format context, whose opaque is the engine. FFmpeg 5.1's words. */
+static void on_log(void *avcl, int level, const char *fmt, va_list vl) {
+  (void)vl;
+  if (level > AV_LOG_ERROR || !avcl || !fmt || *(const AVClass **)avcl != avformat_get_class()) return;
+  te_engine *e = ((AVFormatContext *)avcl)->opaque;
+  if (e && !strncmp(fmt, "Number of streams exceeds max_streams", 37)) e->too_many_streams = 1;
+}
+
 TE_EXPORT te_engine *te_new(void) {
   te_engine *e = av_mallocz(sizeof *e);
   if (!e) return NULL;
@@ -151,6 +162,7 @@ TE_EXPORT te_engine *te_new(void) {
     return NULL;
   }
   av_log_set_level(AV_LOG_QUIET); /* errors reach the caller as te_status + te_message */
+  av_log_set_callback(on_log);
   return e;
 }
 
@@ -292,6 +304,31 @@ static int is_image_format(const char *name) {
   return !strcmp(name, "image2") || (n > 5 && !strcmp(name + n - 5, "_pipe"));
 }
 
+/* CD+G (karaoke discs) has no signature: FFmpeg knows it by its file name (.cdg) alone, and the
+ * engine reads by content. Its 24-byte packets are empty (command 0) or TV graphics (0x09) with
+ * one of nine instructions; a file whose first packets are all that, a few of them graphics, is
+ * one (a random file passes one packet in 32). Reads from byte 0 and goes back there. */
+static int looks_like_cdg(AVIOContext *io) {
+  enum { PACKET = 24, PACKETS = 512, MIN_PACKETS = 8, MIN_GRAPHICS = 4 };
+  uint8_t p[PACKET];
+  int packets = 0, graphics = 0, other = 0;
+  if (avio_seek(io, 0, SEEK_SET) < 0) return 0;
+  while (packets < PACKETS && !other && avio_read(io, p, PACKET) == PACKET) {
+    packets++;
+    int command = p[0] & 0x3F, instruction = p[1] & 0x3F;
+    if (command == 0) continue;
+    switch (command == 0x09 ? instruction : -1) {
+    case 1: case 2: case 6: case 20: case 24: case 28: case 30: case 31: case 38: graphics++; break;
+    default: other = 1;
+    }
+  }
+  return avio_seek(io, 0, SEEK_SET) >= 0 && !other && packets >= MIN_PACKETS && graphics >= MIN_GRAPHICS;
+}
+
+static int too_many_streams(te_engine *e) {
+  return fail(e, TE_ERR_TOO_LARGE, "the file has more than %d streams, the most the engine reads", TE_MAX_STREAMS);
+}
+
 /* Opens the demuxer on e->io from byte 0 and reads the stream parameters. */
 static int open_demuxer(te_engine *e) {
   int ret = avio_seek(e->io, 0, SEEK_SET);
@@ -301,12 +338,25 @@ static int open_demuxer(te_engine *e) {
   e->fmt->pb = e->io;
   e->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
   e->fmt->interrupt_callback = (AVIOInterruptCB){interrupted, e};
+  e->fmt->opaque = e;
+  e->too_many_streams = 0;
+  /* Only what formats.h lists runs, in both hosts: the containers, and the decoders that
+   * avformat_find_stream_info may open (natively, Debian's FFmpeg would open any of hundreds).
+   * The limits bound what probing reads and keeps, whatever the file claims. */
   AVDictionary *opts = NULL;
   av_dict_set(&opts, "protocol_whitelist", "file", 0);
+  av_dict_set(&opts, "format_whitelist", TE_DEMUXER_NAMES, 0);
+  av_dict_set(&opts, "codec_whitelist", TE_ALL_DECODERS, 0);
+  av_dict_set_int(&opts, "max_streams", TE_MAX_STREAMS, 0);
+  av_dict_set_int(&opts, "probesize", TE_PROBE_BYTES, 0);
+  av_dict_set_int(&opts, "analyzeduration", TE_PROBE_MICROSECONDS, 0);
+  av_dict_set_int(&opts, "max_probe_packets", TE_PROBE_PACKETS, 0);
   ret = avformat_open_input(&e->fmt, e->url, e->ifmt, &opts);
   av_dict_free(&opts);
+  if (ret < 0 && e->too_many_streams) return too_many_streams(e);
   if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot read the container");
   ret = avformat_find_stream_info(e->fmt, NULL);
+  if (ret < 0 && e->too_many_streams) return too_many_streams(e);
   if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot read the streams");
   return TE_OK;
 }
@@ -429,6 +479,29 @@ TE_EXPORT int te_open_fd(te_engine *e, int fd, int32_t threads) {
 }
 #endif
 
+/* The stream the thumbnail comes from, chosen as the ffmpeg CLI chooses it (fftools' stream
+ * selection), so that both give the same picture of a file with several: the largest frame, a
+ * stream that had packets while probing and the default one weigh more (area + 10^8 + 5*10^6), an
+ * attached picture (cover art) counts only when nothing else does, and ties go to the first. An
+ * AVIF with an alpha track thus gives its colour track. -1: no video stream. */
+static int choose_video_stream(const AVFormatContext *fmt) {
+  int best = -1;
+  int64_t best_score = 0;
+  for (unsigned i = 0; i < fmt->nb_streams; i++) {
+    const AVStream *st = fmt->streams[i];
+    if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) continue;
+    int64_t score = (int64_t)st->codecpar->width * st->codecpar->height
+                    + 100000000 * !!(st->event_flags & AVSTREAM_EVENT_FLAG_NEW_PACKETS)
+                    + 5000000 * !!(st->disposition & AV_DISPOSITION_DEFAULT);
+    if (st->disposition & AV_DISPOSITION_ATTACHED_PIC) score = 1;
+    if (score > best_score) {
+      best_score = score;
+      best = (int)i;
+    }
+  }
+  return best;
+}
+
 static int open_video(te_engine *e, int32_t threads) {
   AVIOContext *io = e->io;
   int ret;
@@ -437,9 +510,10 @@ static int open_video(te_engine *e, int32_t threads) {
   /* Probe first, so that "not a container we read" and "a broken one" are told apart. By content
    * only: a text file named .mp4 is not a broken MP4. */
   const AVInputFormat *ifmt = NULL;
-  ret = av_probe_input_buffer2(io, &ifmt, "", NULL, 0, 0);
+  ret = av_probe_input_buffer2(io, &ifmt, "", NULL, 0, TE_FORMAT_PROBE_BYTES);
   if (ret == AVERROR(ENOMEM)) return fail_av(e, TE_ERR_NO_MEMORY, ret, "probing");
-  if (ret < 0 || !ifmt) return fail(e, TE_ERR_NOT_MEDIA, "not a video file (no known container format)");
+  if ((ret < 0 || !ifmt) && looks_like_cdg(io)) ifmt = av_find_input_format("cdg");
+  if (!ifmt) return fail(e, TE_ERR_NOT_MEDIA, "not a video file (no known container format)");
   if (is_image_format(ifmt->name)) return fail(e, TE_ERR_NOT_MEDIA, "an image, not a video");
   if (!av_match_list(ifmt->name, TE_DEMUXER_NAMES, ','))
     return fail(e, TE_ERR_UNSUPPORTED_CONTAINER, "the %s container is not supported",
@@ -448,7 +522,7 @@ static int open_video(te_engine *e, int32_t threads) {
   ret = open_demuxer(e);
   if (ret != TE_OK) return ret;
 
-  int index = av_find_best_stream(e->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+  int index = choose_video_stream(e->fmt);
   if (index < 0) return fail(e, TE_ERR_NO_VIDEO, "the file has no video stream");
   AVStream *st = e->fmt->streams[index];
   const AVCodecParameters *par = st->codecpar;
@@ -457,6 +531,7 @@ static int open_video(te_engine *e, int32_t threads) {
     return fail(e, TE_ERR_TOO_LARGE, "%dx%d frames are above the limit of %d pixels", par->width, par->height, e->max_pixels);
   /* The decoder starts at the first decode: probing and reading packets need none. */
   e->codec = avcodec_find_decoder(par->codec_id);
+  if (e->codec && !av_match_list(e->codec->name, TE_ALL_DECODERS, ',')) e->codec = NULL;
   e->threads = threads;
 
   e->stream = index;

@@ -29,7 +29,8 @@ typedef enum te_status {
   TE_ERR_NO_VIDEO = 2,          /* a media file without a video stream (audio only) */
   TE_ERR_UNSUPPORTED_CODEC = 3, /* a video stream this build cannot decode */
   TE_ERR_CORRUPT = 4,           /* recognised but broken: bad header, truncated, nothing decodes */
-  TE_ERR_TOO_LARGE = 5,         /* frame size above the pixel limit (decompression bombs) */
+  TE_ERR_TOO_LARGE = 5,         /* frame size above the pixel limit (decompression bombs), or more
+                                   streams than the engine reads (formats.h: TE_MAX_STREAMS) */
   TE_ERR_NO_MEMORY = 6,
   TE_ERR_IO = 7,                /* the file cannot be opened or read */
   TE_ERR_INVALID_ARGUMENT = 8,  /* a bad call: negative time, nothing open, ... */

@@ -66,7 +66,7 @@ fn every_fixture_matches_the_cli_frame() {
 #[test]
 fn av1_decodes_natively() {
     // The slim wasm core has no AV1; the server's native engine does (Debian's libdav1d).
-    for name in ["av1.mp4", "av1.ivf"] {
+    for name in ["av1.mp4", "av1.ivf", "av1.obu", "alpha-sequence.avif"] {
         let mut engine = open(name);
         assert_eq!(engine.info().codec, "av1");
         let image = engine.frame(1.0, 0, 0, Seek::Exact).unwrap();
@@ -137,6 +137,23 @@ fn bad_inputs_are_typed_errors() {
         .err()
         .unwrap();
     assert_eq!(err.kind, ErrorKind::Io, "{err}");
+}
+
+/// The native engine runs what formats.h lists and nothing else, though Debian's FFmpeg has the
+/// rest: a codec outside the list is refused at the first frame (the wasm engines, which were
+/// built without it, refuse it the same way), a file of more streams than TE_MAX_STREAMS at open
+/// as too large (FFmpeg itself says only "out of memory").
+#[test]
+fn what_formats_h_leaves_out_is_refused_natively() {
+    let mut engine = open("unlisted-codec.mov");
+    assert_eq!(engine.info().codec, "jpeg2000");
+    let err = engine.frame(0.2, 0, 0, Seek::Exact).err().unwrap();
+    assert_eq!(err.kind, ErrorKind::UnsupportedCodec, "{err}");
+    let err = Engine::open(&fixture("many-streams.mkv"), &OpenOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, ErrorKind::TooLarge, "{err}");
+    assert!(err.message.contains("more than 100 streams"), "{err}");
 }
 
 #[test]
@@ -513,7 +530,7 @@ fn packets_lead_to_the_frame_the_engine_decodes() {
     let names: Vec<&str> = VIDEOS
         .iter()
         .map(|v| v.file)
-        .chain(["av1.mp4", "av1.ivf"])
+        .chain(["av1.mp4", "av1.ivf", "av1.obu", "alpha-sequence.avif"])
         .chain(
             REAL_WORLD
                 .iter()

@@ -203,6 +203,13 @@ pub const REAL_WORLD: &[RealWorld] = &[
     frame("colour-full-range.mp4", 1.0, 1.0, 320, 240),
     // A reference frame that does not decode, before the one asked for: decoders go on past it.
     frame("damaged-frame.mp4", 1.9, 1.92, 320, 240),
+    // Formats real uploads held that nothing read before (FLIC, CD+G: tests/legacy_formats.py).
+    // FLIC, CD+G and GIF have no keyframes a seek can use: the CLI's reference decodes from the start.
+    frame("raw.y4m", 1.0, 1.0, 176, 144),
+    frame("raw-10bit.y4m", 1.0, 1.0, 176, 144),
+    decoded("animated.gif", 1.0, 1.0, 320, 240),
+    decoded("animation.flc", 1.0, 1.0, 320, 200),
+    decoded("karaoke.cdg", 1.0, 1.0, 300, 216),
     refused("not-a-video.au", "unsupported_container"),
 ];
 
