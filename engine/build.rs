@@ -1,8 +1,8 @@
-//! Compiles the C engine (c/engine.c, the same source the wasm recipe links) against the
+//! Compiles the C engine (c/*.c, the same sources the wasm recipe links) against the
 //! system's FFmpeg 5.1 libraries, found with pkg-config. Only with the `native` feature.
 
 fn main() {
-    println!("cargo:rerun-if-changed=engine");
+    println!("cargo:rerun-if-changed=c");
     if std::env::var_os("CARGO_FEATURE_NATIVE").is_none() {
         return;
     }
@@ -24,8 +24,15 @@ fn main() {
             });
         build.includes(found.include_paths);
     }
+    // The engine's files (c/internal.h says which does what), the same the wasm recipe links.
+    let mut sources: Vec<_> = std::fs::read_dir("c")
+        .expect("engine/c")
+        .map(|entry| entry.expect("engine/c").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "c"))
+        .collect();
+    sources.sort();
     build
-        .file("c/engine.c")
+        .files(sources)
         .std("c11")
         .warnings(true)
         .flag_if_supported("-Wno-deprecated-declarations")

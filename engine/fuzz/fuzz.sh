@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the engine with libFuzzer, under AddressSanitizer and UndefinedBehaviorSanitizer, over
 # FFmpeg built natively from the wasm recipe's exact source and component flags (C code only, as
-# in the browser). Work files live in target/fuzz/ (git-ignored).
+# in the browser), with the native engine's own decoders besides (formats.h's TE_NATIVE_DECODERS:
+# libdav1d, PNG): what is fuzzed is what runs. Work files live in target/fuzz/ (git-ignored); the
+# corpus stays between runs, and every run adds its executions to target/fuzz/executions.
 #
 #   engine/fuzz/fuzz.sh [seconds]     fuzz for that long (default 3600), from tiny seed clips
 #   engine/fuzz/fuzz.sh --files F...  run each file once under the sanitizers (no fuzzing)
@@ -24,6 +26,9 @@ ensure_tools() {
   command -v $CLANG >/dev/null || missing+=(clang-14)
   [ -n "$(ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || missing+=(libclang-rt-14-dev)
   command -v make >/dev/null || missing+=(make)
+  [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+  [ -f /usr/include/dav1d/dav1d.h ] || missing+=(libdav1d-dev)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
@@ -34,7 +39,7 @@ ensure_tools() {
 build_ffmpeg() {
   local src flags stamp=$work/prefix/.flags
   src=$("$recipe" --fetch-source)
-  mapfile -t flags < <("$recipe" --print-component-flags)
+  mapfile -t flags < <("$recipe" --print-component-flags native)
   flags+=(
     --cc=$CLANG --cxx=clang++-14 --disable-pthreads
     "--extra-cflags=$SANITIZE -fsanitize=fuzzer-no-link -fno-omit-frame-pointer -g"
@@ -60,34 +65,42 @@ build_fuzzer() {
   log "fuzzer: link"
   $CLANG $SANITIZE -fsanitize=fuzzer -fno-omit-frame-pointer -g -O1 -std=c11 \
     -I"$p/include" -I"$engine_dir/c" \
-    "$engine_dir/fuzz/engine_fuzzer.c" "$engine_dir/c/engine.c" \
-    "$p/lib/libavformat.a" "$p/lib/libavcodec.a" "$p/lib/libswscale.a" "$p/lib/libavutil.a" -lm \
+    "$engine_dir/fuzz/engine_fuzzer.c" "$engine_dir"/c/*.c \
+    "$p/lib/libavformat.a" "$p/lib/libavcodec.a" "$p/lib/libswscale.a" "$p/lib/libavutil.a" \
+    $(pkg-config --libs dav1d zlib) -lm \
     -o "$work/engine_fuzzer"
 }
 
 # Seeds: one tiny clip (64x48, 5 frames, a keyframe every 3) per codec and container the engine
-# reads, so that each run decodes little and the fuzzer runs fast. Made once, with the ffmpeg CLI.
+# reads, so that each run decodes little and the fuzzer runs fast. Made with the ffmpeg CLI (FLIC
+# and CD+G, which it cannot write, by tests/legacy_formats.py); each once.
 make_seeds() {
   local seeds=$work/seeds
-  [ -f "$seeds/.done" ] && return
+  local version=2 # made again when this list changes
+  [ "$(cat "$seeds/.done" 2>/dev/null)" = $version ] && return
   rm -rf "$seeds" && mkdir -p "$seeds"
   local spec codec ext
   for spec in libx264:mp4 libx264:mkv libx264:ts libx264:h264 libx264:flv libx265:hevc libx265:mp4 \
     libvpx:webm libvpx:ivf libvpx-vp9:webm mpeg4:avi mpeg4:m4v mpeg2video:mpg mpeg2video:m2v \
     mpeg2video:ts wmv1:asf wmv2:wmv msmpeg4:avi flv:flv mjpeg:avi libtheora:ogv prores_ks:mov \
     rv10:rm rv20:rm cinepak:avi msvideo1:avi qtrle:mov rawvideo:avi svq1:mov huffyuv:avi \
-    ffvhuff:avi utvideo:avi magicyuv:avi ffv1:mkv; do
+    ffvhuff:avi utvideo:avi magicyuv:avi ffv1:mkv rawvideo:y4m gif:gif png:mov libaom-av1:ivf \
+    libaom-av1:obu libaom-av1:mp4; do
     codec=${spec%%:*} ext=${spec#*:}
     ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=64x48:rate=10:duration=0.5 \
-      -c:v "$codec" -g 3 -x265-params log-level=error -fflags +bitexact -flags:v +bitexact "$seeds/$codec.$ext"
+      -c:v "$codec" -g 3 -x265-params log-level=error -cpu-used 8 -fflags +bitexact -flags:v +bitexact \
+      "$seeds/$codec.$ext"
   done
+  ffmpeg -hide_banner -loglevel error -nostdin -f lavfi -i testsrc2=size=64x48:rate=10:duration=0.5 \
+    -pix_fmt rgb8 -f rawvideo - | python3 "$root/tests/legacy_formats.py" flic 64 48 10 "$seeds/flic.flc"
+  python3 "$root/tests/legacy_formats.py" cdg 0.2 "$seeds/cdg.cdg"
   ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=256x128:rate=10:duration=0.3 \
     -c:v dnxhd -profile:v dnxhr_lb -pix_fmt yuv422p "$seeds/dnxhr.mov"
   ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=176x144:rate=10:duration=0.5 \
     -c:v h263 -g 3 "$seeds/h263.3gp"
   ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=64x48:rate=25:duration=0.2 \
     -c:v mpeg1video -g 3 -f mpeg "$seeds/mpeg1.mpg"
-  touch "$seeds/.done"
+  echo $version >"$seeds/.done"
 }
 
 main() {
@@ -109,9 +122,17 @@ main() {
   # with FFmpeg's hundreds of thousands of features (measured with perf: 4 runs/s).
   mkdir -p "$work/corpus" "$work/crashes"
   log "fuzzing for $seconds s (corpus: $work/corpus)"
+  local status=0
   "$work/engine_fuzzer" "$work/corpus" "$work/seeds" "$engine_dir/fuzz/regressions" \
     -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=4096 -entropic=0 \
-    -artifact_prefix="$work/crashes/" -print_final_stats=1
+    -artifact_prefix="$work/crashes/" -print_final_stats=1 2> >(tee "$work/last-run.log" >&2) || status=$?
+  sleep 1 # the tee above finishes writing
+  local runs total
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/last-run.log" | tail -1)
+  total=$(( $(cat "$work/executions" 2>/dev/null || echo 0) + ${runs:-0} ))
+  echo "$total" >"$work/executions"
+  log "this run: ${runs:-0} executions; all runs from this corpus: $total"
+  return $status
 }
 
 main "$@"

@@ -4,9 +4,9 @@
 #   2. build a slim, decode-only, LGPL FFmpeg with Debian's emscripten, three times:
 #      st (no threads), mt (pthreads), and demux (containers and parsers only: no decoders, no
 #      scaler; what the browser loads first, to hand packets to its own decoder, WebCodecs),
-#   3. link c/engine.c into each as a MODULARIZE'd factory (its bytes read by the host: te_open_reader),
+#   3. link the engine (c/*.c) into each as a MODULARIZE'd factory (its bytes read by the host: te_open_reader),
 #   4. write dist/: the artifacts, BUILDINFO (versions, flags, sha256s) and the licence notice.
-# Also: --print-component-flags, --fetch-source (for fuzz/fuzz.sh), --print-recipe-hash.
+# Also: --print-component-flags [native], --fetch-source (for fuzz/fuzz.sh), --print-recipe-hash.
 # Intermediate files live under target/ffmpeg-wasm/ (git-ignored); a variant whose flags did not
 # change is not rebuilt. Usage: engine/recipe/build.sh [st|mt ...]
 set -euo pipefail
@@ -62,6 +62,8 @@ component_list() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$engine_dir/c/format
 # What FFmpeg is made of, whatever it is built for: the components of formats.h, C code only
 # (no assembly: wasm has none), LGPL, decode only. The fuzzer (fuzz/fuzz.sh) builds the same.
 # `component_flags demux`: the same containers and parsers, without decoders or swscale.
+# `component_flags native`: with the native engine's own decoders too (TE_NATIVE_DECODERS: dav1d
+# and zlib from Debian), for the fuzzer, which runs what the server runs.
 component_flags() {
   local flags=(
     --disable-asm --disable-x86asm --disable-inline-asm --disable-runtime-cpudetect
@@ -75,6 +77,8 @@ component_flags() {
   )
   case ${1:-} in
     demux) flags+=(--disable-swscale) ;;
+    native) flags+=("--enable-decoder=$(component_list TE_DECODERS),$(component_list TE_NATIVE_DECODERS)"
+                    --enable-libdav1d --enable-zlib) ;;
     *) flags+=("--enable-decoder=$(component_list TE_DECODERS)") ;;
   esac
   printf '%s\n' "${flags[@]}"
@@ -151,7 +155,7 @@ link_engine() {
   local libs=("$prefix/lib/libavformat.a" "$prefix/lib/libavcodec.a")
   [ "$variant" = demux ] || libs+=("$prefix/lib/libswscale.a")
   libs+=("$prefix/lib/libavutil.a")
-  emcc "${args[@]}" -I"$prefix/include" "$engine_dir/c/engine.c" "${libs[@]}" \
+  emcc "${args[@]}" -I"$prefix/include" "$engine_dir"/c/*.c "${libs[@]}" \
     -o "$out/thumbnail-engine-$variant.js"
   mkdir -p "$dist"
   rm -f "$dist"/thumbnail-engine-"$variant".*
@@ -184,7 +188,7 @@ recipe_hash() { (cd "$engine_dir" && recipe_inputs | xargs sha256sum | sha256sum
 main() {
   case ${1:-} in
     --print-recipe-hash) recipe_hash; return ;;
-    --print-component-flags) component_flags; return ;;
+    --print-component-flags) component_flags "${2:-}"; return ;;
     --fetch-source) fetch_source >&2; echo "$work/src/ffmpeg-$FFMPEG_VERSION"; return ;;
   esac
   local variants=("$@")

@@ -64,10 +64,12 @@ fn artifacts_match_their_recorded_checksums() {
 }
 
 /// The whole engine within 1.2 MB brotli; the demux-only one, which the browser loads first (its
-/// own decoder, WebCodecs, decoding), within half a megabyte.
+/// own decoder, WebCodecs, decoding), within 525 KB: it was 470,098 bytes, 502,456 once AV1's
+/// parser (the keyframes of AV1 in IVF and OBU streams, for WebCodecs) and the OBU, YUV4MPEG,
+/// FLIC, CD+G and GIF demuxers joined (st 1,090,598 -> 1,126,993; mt 1,106,361 -> 1,144,165).
 #[test]
 fn each_variant_is_at_most_1_2_mb_brotli() {
-    for (variant, most) in [("st", 1_200_000), ("mt", 1_200_000), ("demux", 500_000)] {
+    for (variant, most) in [("st", 1_200_000), ("mt", 1_200_000), ("demux", 525_000)] {
         let wasm = engine_dir().join(format!("dist/thumbnail-engine-{variant}.wasm"));
         let out = Command::new("brotli")
             .args(["-q", "11", "-c"])

@@ -116,7 +116,11 @@ fn matches_native(variant: &str, threads: u32) {
         .chain([
             ("av1.mp4", "unsupported_codec"),
             ("av1.ivf", "unsupported_codec"),
+            ("av1.obu", "unsupported_codec"),
+            ("alpha-sequence.avif", "unsupported_codec"),
             ("png.mov", "unsupported_codec"),
+            ("unlisted-codec.mov", "unsupported_codec"),
+            ("many-streams.mkv", "too_large"),
         ])
         .chain(REAL_WORLD.iter().filter_map(|c| match c.expect {
             Expect::Error(kind) => Some((c.file, kind)),

@@ -1205,6 +1205,11 @@ const SQUEEZED: [(&str, f64); 1] = [("sar-10to1.mp4", 30.0)];
 /// 22.4 dB for a sheet of 80 px tiles. Size and time are still checked exactly.
 const BROWSER_COLOURS_DB: f64 = 20.0;
 
+/// AV1 as files hold it: in MP4 (with av1C), in IVF and as a bare OBU stream (no av1C: the decoder's
+/// configuration read from the sequence header), and an AVIF sequence with an alpha track (its
+/// colour track, 4:4:4, is the picture).
+const AV1_FILES: [&str; 4] = ["av1.mp4", "av1.ivf", "av1.obu", "alpha-sequence.avif"];
+
 /// What makes frames of FFmpeg's codec `codec` (the fixtures': untagged 8-bit 4:2:0) on the
 /// app's page in this browser: AV1 only by WebCodecs (the wasm engine has no AV1 decoder), the
 /// rest as [`BrowserKind::webcodecs_or`] says.
@@ -1235,7 +1240,8 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders(kind: BrowserKind
     let browser = Browser::start(kind).await;
     browser.goto(&server.url("/")).await;
     let mut names: Vec<&str> = VIDEOS.iter().map(|v| v.file).collect();
-    names.extend(["av1.mp4", "h264-1080p.mp4"]);
+    names.extend(AV1_FILES);
+    names.push("h264-1080p.mp4");
     names.extend(
         REAL_WORLD
             .iter()
@@ -1284,7 +1290,7 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders(kind: BrowserKind
                     vec![],
                 )
                 .await;
-            if name == "av1.mp4" && !webcodecs {
+            if codec == "av1" && !webcodecs {
                 assert_eq!(made["code"], json!("unsupported_codec"), "{name}: {made}");
                 continue;
             }
@@ -1310,7 +1316,7 @@ async fn every_fixture_through_webcodecs_and_the_wasm_decoders(kind: BrowserKind
         }
     }
     eprintln!("made by WebCodecs: {by_webcodecs:?}");
-    let mut expected = vec!["av1.mp4"];
+    let mut expected = AV1_FILES.to_vec();
     if kind.webcodecs_or(kind.isolated_engine()) == "browser-webcodecs" {
         expected.extend(["h264.mp4", "vp8.webm", "vp9.webm", "h264-1080p.mp4", "rotated.mp4"]);
     }

@@ -168,7 +168,7 @@ async fn every_fixture_gives_the_cli_frame() {
     let cases = VIDEOS
         .iter()
         .map(|v| (v.file, v.display, v.rotation))
-        .chain([("av1.mp4", (320, 240), 0), ("av1.ivf", (320, 240), 0)]);
+        .chain(["av1.mp4", "av1.ivf", "av1.obu", "alpha-sequence.avif"].map(|name| (name, (320, 240), 0)));
     for (name, (w, h), rotation) in cases {
         let response = thumbnail(&server, name, "?at=1").await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
@@ -357,6 +357,20 @@ async fn bad_inputs_get_their_problem_and_the_server_goes_on() {
             "",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "no_video",
+        ),
+        // What formats.h leaves out, though the server's FFmpeg reads it: a codec, and more
+        // streams than the engine keeps.
+        (
+            form_with("video", "unlisted-codec.mov"),
+            "",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_codec",
+        ),
+        (
+            form_with("video", "many-streams.mkv"),
+            "",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
         ),
         (
             form_with("video", "mjpeg.avi"),

@@ -343,6 +343,8 @@ fn the_package_ships_only_what_it_should() {
         "engine/NOTICE.md",
         "engine/COPYING.LGPLv2.1",
         "engine/source/c/engine.c",
+        "engine/source/c/decode.c",
+        "engine/source/c/internal.h",
         "engine/source/c/engine.h",
         "engine/source/c/formats.h",
         "engine/source/recipe/build.sh",
