@@ -362,7 +362,9 @@ fn av1_codec_from_obus(data: &[u8]) -> Option<String> {
     Some(format!("av01.{profile}.{level:02}{tier}.{depth:02}"))
 }
 
-/// av1C (AV1 ISOBMFF binding 2.3): `av01.P.LLT.DD`.
+/// av1C (AV1 ISOBMFF binding 2.3): `av01.P.LLT.DD`, and av1C as the description when it carries
+/// configOBUs (the sequence header). A bare 4-byte av1C (libavif's AVIF sequences) is no
+/// description: Firefox's decoder fails on every frame given one; the keyframes carry the header.
 fn av1(x: &[u8]) -> Option<(String, Option<Vec<u8>>)> {
     if x.len() < 4 || x[0] != 0x81 {
         return None;
@@ -374,7 +376,8 @@ fn av1(x: &[u8]) -> Option<(String, Option<Vec<u8>>)> {
         (true, false) => 10,
         _ => 8,
     };
-    Some((format!("av01.{profile}.{level:02}{tier}.{depth:02}"), Some(x.to_vec())))
+    let description = (x.len() > 4).then(|| x.to_vec());
+    Some((format!("av01.{profile}.{level:02}{tier}.{depth:02}"), description))
 }
 
 /// The NAL units of an Annex B byte stream (after each 00 00 01 start code).
@@ -462,6 +465,12 @@ mod tests {
         let av1c = [0x81, 0x08, 0x0c, 0x00];
         let c = decoder_config("av1", 1920, 1080, &info(&av1c)).unwrap();
         assert_eq!(c.codec, "av01.0.08M.08");
+        // A bare av1C is no description (Firefox fails on every frame given one); with its
+        // configOBUs (a sequence header OBU after it), it is.
+        assert_eq!(c.description, None);
+        let with_obus = [0x81, 0x08, 0x0c, 0x00, 0x0a, 0x01, 0x00];
+        let c = decoder_config("av1", 1920, 1080, &info(&with_obus)).unwrap();
+        assert_eq!(c.description.as_deref(), Some(&with_obus[..]));
         assert_eq!(decoder_config("mpeg4", 320, 240, &info(&[])), None);
         assert_eq!(decoder_config("av1", 320, 240, &info(&[])), None);
         // Without av1C (AV1 in IVF), from the keyframe: a temporal delimiter, then the sequence

@@ -1207,7 +1207,7 @@ const BROWSER_COLOURS_DB: f64 = 20.0;
 
 /// AV1 as files hold it: in MP4 (with av1C), in IVF and as a bare OBU stream (no av1C: the decoder's
 /// configuration read from the sequence header), and an AVIF sequence with an alpha track (its
-/// colour track, 4:4:4, is the picture).
+/// colour track, 4:2:0, is the picture; Firefox's and WebKitGTK's WebCodecs refuse AV1 4:4:4).
 const AV1_FILES: [&str; 4] = ["av1.mp4", "av1.ivf", "av1.obu", "alpha-sequence.avif"];
 
 /// What makes frames of FFmpeg's codec `codec` (the fixtures': untagged 8-bit 4:2:0) on the
