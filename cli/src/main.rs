@@ -82,6 +82,28 @@ struct Output {
     output: Option<PathBuf>,
 }
 
+/// How a picture fills its box (the vocabulary's fitting options).
+#[derive(Args)]
+struct FitArgs {
+    /// contain (in the box, never enlarged), cover (the box exactly, the rest cropped), fill (the
+    /// box exactly, stretched) or pad (the box exactly, on --background); all but contain need
+    /// --width and --height [default: contain]
+    #[arg(long)]
+    fit: Option<String>,
+    /// For --fit cover: the point kept in view, across and down from 0 to 1 (0.5,0.2) [default: 0.5,0.5]
+    #[arg(long)]
+    focus: Option<String>,
+    /// For --fit pad: the colour around the picture, hex rrggbb[aa] or transparent [default: transparent]
+    #[arg(long)]
+    background: Option<String>,
+}
+
+impl FitArgs {
+    fn pairs(&self) -> [(&'static str, &Option<String>); 3] {
+        [("fit", &self.fit), ("focus", &self.focus), ("background", &self.background)]
+    }
+}
+
 #[derive(Args)]
 struct StillArgs {
     #[command(flatten)]
@@ -98,6 +120,8 @@ struct StillArgs {
     /// Fitted in this height
     #[arg(long)]
     height: Option<String>,
+    #[command(flatten)]
+    fit: FitArgs,
     /// png, jpeg or webp [default: the output file's extension, else png]
     #[arg(long)]
     format: Option<String>,
@@ -130,6 +154,8 @@ struct SpriteArgs {
     /// Each tile fitted in this height
     #[arg(long)]
     height: Option<String>,
+    #[command(flatten)]
+    fit: FitArgs,
     /// png, jpeg or webp [default: jpeg]
     #[arg(long)]
     format: Option<String>,
@@ -159,6 +185,8 @@ struct GifArgs {
     /// Fitted in this height
     #[arg(long)]
     height: Option<String>,
+    #[command(flatten)]
+    fit: FitArgs,
     /// Play once instead of looping
     #[arg(long)]
     once: bool,
@@ -201,7 +229,7 @@ fn main() -> ExitCode {
             // The format from the output file's extension when none is given.
             let implied = outputs::format_of(s.output.output.as_deref(), &s.common.inputs);
             let format = s.format.clone().or(implied);
-            let given = pairs(&[
+            let mut given = pairs(&[
                 ("at", &s.at),
                 ("width", &s.width),
                 ("height", &s.height),
@@ -209,6 +237,7 @@ fn main() -> ExitCode {
                 ("quality", &s.quality),
                 ("seek", &s.seek),
             ]);
+            given.extend(pairs(&s.fit.pairs()));
             let options = ThumbnailOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));
             if options.animated {
                 refuse("an animation is the gif command's: thumbnail gif …");
@@ -222,7 +251,7 @@ fn main() -> ExitCode {
         Some(Command::Gif(g)) => {
             let once = g.once.then(|| "false".to_owned());
             let gif = Some("gif".to_owned());
-            let given = pairs(&[
+            let mut given = pairs(&[
                 ("at", &g.at),
                 ("duration", &g.duration),
                 ("fps", &g.fps),
@@ -231,6 +260,7 @@ fn main() -> ExitCode {
                 ("format", &gif),
                 ("loop", &once),
             ]);
+            given.extend(pairs(&g.fit.pairs()));
             let options = ThumbnailOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));
             let work = Work {
                 thumbnail: Some(options),
@@ -239,7 +269,7 @@ fn main() -> ExitCode {
             (g.common, Kind::Still(options), work, g.output.output)
         }
         Some(Command::Sprite(s)) => {
-            let given = pairs(&[
+            let mut given = pairs(&[
                 ("count", &s.count),
                 ("every", &s.every),
                 ("columns", &s.columns),
@@ -248,6 +278,7 @@ fn main() -> ExitCode {
                 ("format", &s.format),
                 ("quality", &s.quality),
             ]);
+            given.extend(pairs(&s.fit.pairs()));
             let options = SpriteOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));
             let work = Work {
                 sprite: Some(options),

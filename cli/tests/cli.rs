@@ -101,6 +101,27 @@ fn one_file_to_the_named_image_is_the_cli_s_frame() {
     let picture = image::open(dir.path().join("h264.png")).unwrap().to_rgba8();
     let db = psnr(picture.as_raw(), &cli_frame(&video, 1.5, 160, 120, 0));
     assert!(db >= 35.0, "{db:.1} dB from the CLI's frame");
+    // --fit: the box exactly, padded with the colour asked.
+    let out = thumbnail(
+        &[
+            video.to_str().unwrap(),
+            "-o",
+            "square.png",
+            "--width",
+            "100",
+            "--height",
+            "100",
+            "--fit",
+            "pad",
+            "--background",
+            "ff0000",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    let square = image::open(dir.path().join("square.png")).unwrap().to_rgba8();
+    assert_eq!(square.dimensions(), (100, 100));
+    assert_eq!(square.get_pixel(50, 0).0, [255, 0, 0, 255]);
 }
 
 /// A sheet and its WebVTT track beside it, the track naming the image; a GIF of the frames asked.
@@ -210,6 +231,7 @@ fn wrong_arguments_are_usage_errors() {
         ),
         (vec![video, "--format", "gif"], "gif command"),
         (vec!["sprite", video, "--columns", "0"], "columns"),
+        (vec![video, "--fit", "cover", "--width", "10"], "give both `width` and `height`"),
         (vec![video, "--timeout", "0"], "--timeout"),
         (
             vec![video, fixture("vp8.webm").to_str().unwrap(), "-o", video],

@@ -84,7 +84,7 @@ make_seeds() {
     libvpx:webm libvpx:ivf libvpx-vp9:webm mpeg4:avi mpeg4:m4v mpeg2video:mpg mpeg2video:m2v \
     mpeg2video:ts wmv1:asf wmv2:wmv msmpeg4:avi flv:flv mjpeg:avi libtheora:ogv prores_ks:mov \
     rv10:rm rv20:rm cinepak:avi msvideo1:avi qtrle:mov rawvideo:avi svq1:mov huffyuv:avi \
-    ffvhuff:avi utvideo:avi magicyuv:avi ffv1:mkv rawvideo:y4m gif:gif png:mov libaom-av1:ivf \
+    ffvhuff:avi utvideo:avi magicyuv:avi ffv1:mkv gif:gif png:mov libaom-av1:ivf \
     libaom-av1:obu libaom-av1:mp4; do
     codec=${spec%%:*} ext=${spec#*:}
     ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=64x48:rate=10:duration=0.5 \
@@ -94,6 +94,8 @@ make_seeds() {
   ffmpeg -hide_banner -loglevel error -nostdin -f lavfi -i testsrc2=size=64x48:rate=10:duration=0.5 \
     -pix_fmt rgb8 -f rawvideo - | python3 "$root/tests/legacy_formats.py" flic 64 48 10 "$seeds/flic.flc"
   python3 "$root/tests/legacy_formats.py" cdg 0.2 "$seeds/cdg.cdg"
+  ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=64x48:rate=10:duration=0.5 \
+    -pix_fmt yuv420p -f yuv4mpegpipe "$seeds/raw.y4m"
   ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=256x128:rate=10:duration=0.3 \
     -c:v dnxhd -profile:v dnxhr_lb -pix_fmt yuv422p "$seeds/dnxhr.mov"
   ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=176x144:rate=10:duration=0.5 \

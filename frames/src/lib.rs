@@ -18,6 +18,7 @@
 
 pub mod animation;
 pub mod budget;
+pub mod fit;
 pub mod placeholder;
 pub mod png;
 pub mod series;

@@ -42,6 +42,9 @@ export interface CreateOptions {
   assets?: string | URL;
 }
 
+/** How a picture fills its box (see `ThumbnailOptions.fit`). */
+export type Fit = 'contain' | 'cover' | 'fill' | 'pad';
+
 export interface JobOptions {
   signal?: AbortSignal;
   /** Milliseconds this job may take (default: the Thumbnailer's). */
@@ -57,6 +60,17 @@ export interface ThumbnailOptions extends JobOptions {
   /** The frame is scaled down to fit width x height (aspect kept); either may be left out. */
   width?: number;
   height?: number;
+  /**
+   * How the picture fills width x height: 'contain' (default: inside it, aspect kept, never
+   * enlarged), 'cover' (the box exactly, filled, the rest cropped), 'fill' (the box exactly,
+   * stretched), 'pad' (the box exactly, the picture inside it, centred, on `background`). All but
+   * 'contain' need both width and height.
+   */
+  fit?: Fit;
+  /** For 'cover': the point kept in view, across and down from 0 to 1 ('0.5,0.3'); default the centre. */
+  focus?: string;
+  /** For 'pad': the colour around the picture ('ffffff', '#00000080', 'transparent', the default). */
+  background?: string;
   /** Default 'png'. 'gif': an animation from `at` (720 px wide unless width/height say otherwise). */
   format?: 'png' | 'jpeg' | 'webp' | 'gif';
   /** 1-100, for jpeg and webp. */
@@ -118,6 +132,17 @@ export interface SpriteOptions extends JobOptions {
   /** Each frame fitted in width x height (default width 160; a height alone sets only the height). */
   width?: number;
   height?: number;
+  /**
+   * How the picture fills width x height: 'contain' (default: inside it, aspect kept, never
+   * enlarged), 'cover' (the box exactly, filled, the rest cropped), 'fill' (the box exactly,
+   * stretched), 'pad' (the box exactly, the picture inside it, centred, on `background`). All but
+   * 'contain' need both width and height.
+   */
+  fit?: Fit;
+  /** For 'cover': the point kept in view, across and down from 0 to 1 ('0.5,0.3'); default the centre. */
+  focus?: string;
+  /** For 'pad': the colour around the picture ('ffffff', '#00000080', 'transparent', the default). */
+  background?: string;
   /** Default 'jpeg'. */
   format?: 'png' | 'jpeg' | 'webp';
   /** 1-100, for jpeg and webp. */
@@ -160,6 +185,17 @@ export interface FramesOptions extends JobOptions {
   /** Each frame fitted in width x height (aspect kept, never enlarged). */
   width?: number;
   height?: number;
+  /**
+   * How the picture fills width x height: 'contain' (default: inside it, aspect kept, never
+   * enlarged), 'cover' (the box exactly, filled, the rest cropped), 'fill' (the box exactly,
+   * stretched), 'pad' (the box exactly, the picture inside it, centred, on `background`). All but
+   * 'contain' need both width and height.
+   */
+  fit?: Fit;
+  /** For 'cover': the point kept in view, across and down from 0 to 1 ('0.5,0.3'); default the centre. */
+  focus?: string;
+  /** For 'pad': the colour around the picture ('ffffff', '#00000080', 'transparent', the default). */
+  background?: string;
   /** 'exact' (default): the first frame at or after each time; 'keyframe': the keyframe before it. */
   seek?: 'exact' | 'keyframe';
   /** Each frame encoded as an image (`blob`); without it, each is an ImageBitmap (`bitmap`). */

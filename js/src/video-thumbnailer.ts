@@ -246,7 +246,7 @@ function defineVideoThumbnailer() {
     /** The thumbnail options the attributes give, at `at`. */
     #options(at: number | string): ThumbnailOptions {
       const options: Record<string, unknown> = { at };
-      for (const name of ['width', 'height', 'format', 'quality', 'seek']) {
+      for (const name of ['width', 'height', 'fit', 'focus', 'background', 'format', 'quality', 'seek']) {
         if (this.hasAttribute(name)) options[name] = this.getAttribute(name);
       }
       return options as ThumbnailOptions; // strings: the vocabulary parses them

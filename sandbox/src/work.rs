@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use thumbnail_engine::{Engine, Image, Interrupt, OpenOptions};
 use thumbnail_frames::animation::{self, animation_times};
 use thumbnail_frames::budget::PixelBudget;
+use thumbnail_frames::fit::Sizing;
 use thumbnail_frames::placeholder::Placeholder;
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{self, sprite_times};
 use thumbnail_frames::{best_time, Failed, Picture, PICK_SIDE};
 use thumbnail_vocabulary::{
-    Error as EngineError, ErrorKind, Format, FramesOptions, Seek, SpriteOptions, ThumbnailOptions, VideoInfo,
+    Error as EngineError, ErrorKind, Fitting, Format, FramesOptions, Seek, SpriteOptions, ThumbnailOptions, VideoInfo,
 };
 
 use crate::encode::{encode, encode_animated_webp};
@@ -134,13 +135,23 @@ pub fn run(job: &Work, file: File, interrupt: Option<Interrupt>, progress: Progr
     };
     let t = match thumbnail.at.seconds(info.duration) {
         Some(t) => t,
-        None => best_time(info.duration, |t| next_picture(&mut engine, t, PICK_SIDE, PICK_SIDE))?,
+        None => {
+            let pick = Sizing::still(Fitting::default(), (PICK_SIDE, PICK_SIDE), (info.width, info.height));
+            best_time(info.duration, |t| next_picture(&mut engine, t, &pick))?
+        }
     };
     if thumbnail.animated {
         return make_animation(engine, info, thumbnail, t, job.max_pixels, progress);
     }
-    let image = engine.frame(t, thumbnail.max_width, thumbnail.max_height, thumbnail.seek)?;
+    let sizing = Sizing::still(
+        thumbnail.fitting,
+        (thumbnail.max_width, thumbnail.max_height),
+        (info.width, info.height),
+    );
+    let (width, height) = sizing.engine_box();
+    let made = engine.frame(t, width, height, thumbnail.seek)?;
     drop(engine);
+    let image = fitted(&sizing, made);
     let bytes = encode(&image, thumbnail.format, thumbnail.quality)?;
     Ok(Output {
         info,
@@ -184,15 +195,31 @@ impl<'a> Counted<'a> {
     }
 }
 
-/// The engine's next frame (`te_decode_next`) as the frames crate takes it.
-fn next_picture(engine: &mut Engine, t: f64, width: u32, height: u32) -> Result<Picture, EngineError> {
+/// The engine's next frame (`te_decode_next`) as the frames crate takes it, fitted as `sizing` says.
+fn next_picture(engine: &mut Engine, t: f64, sizing: &Sizing) -> Result<Picture, EngineError> {
+    let (width, height) = sizing.engine_box();
     let image = engine.next_frame(t, width, height)?;
-    Ok(Picture {
+    Ok(sizing.apply(picture(image)))
+}
+
+fn picture(image: Image) -> Picture {
+    Picture {
         width: image.width,
         height: image.height,
         time: image.time,
         rgba: image.rgba,
-    })
+    }
+}
+
+/// The engine's `image` fitted as `sizing` says.
+fn fitted(sizing: &Sizing, image: Image) -> Image {
+    let fitted = sizing.apply(picture(image));
+    Image {
+        width: fitted.width,
+        height: fitted.height,
+        time: fitted.time,
+        rgba: fitted.rgba,
+    }
 }
 
 impl From<Failed<EngineError>> for Failure {
@@ -215,10 +242,16 @@ fn make_animation(
     progress: Progress,
 ) -> Result<Output, Failure> {
     let times = animation_times(start, options.duration, options.fps, info.duration);
-    let size = engine.output_size(options.max_width, options.max_height)?;
+    let sizing = Sizing::series(
+        options.fitting,
+        (options.max_width, options.max_height),
+        (info.width, info.height),
+        |(w, h)| engine.output_size(w, h),
+    )?;
+    let size = sizing.size();
     let mut budget = PixelBudget::new(u64::from(max_pixels), BUDGET_NAME);
     let mut counted = Counted::new(times.len(), progress);
-    let next = |t| counted.after(next_picture(&mut engine, t, size.0, size.1));
+    let next = |t| counted.after(next_picture(&mut engine, t, &sizing));
     let made = match options.format {
         Format::Gif => animation::make_gif(&times, size, options.fps, options.looped, &mut budget, next)?,
         _ => animation::make_animation(&times, size, &mut budget, next, |frames| {
@@ -248,11 +281,17 @@ fn make_sheet(
     progress: Progress,
 ) -> Result<Output, Failure> {
     let times = sprite_times(info.duration, options.frames);
-    let tile = engine.output_size(options.tile_width, options.tile_height)?;
+    let sizing = Sizing::series(
+        options.fitting,
+        (options.tile_width, options.tile_height),
+        (info.width, info.height),
+        |(w, h)| engine.output_size(w, h),
+    )?;
+    let tile = sizing.size();
     let mut budget = PixelBudget::new(u64::from(max_pixels), BUDGET_NAME);
     let mut counted = Counted::new(times.len(), progress);
     let (sheet, rgba) = sprite::make_sheet(&times, options.columns, tile, &mut budget, |t| {
-        counted.after(next_picture(&mut engine, t, tile.0, tile.1))
+        counted.after(next_picture(&mut engine, t, &sizing))
     })?;
     drop(engine);
     let image = Image {
@@ -294,17 +333,25 @@ fn make_frames(
 ) -> Result<Output, Failure> {
     let times = series_times(info.duration, &options.series);
     let format = options.format.unwrap_or(Format::Png);
-    let size = engine.output_size(options.max_width, options.max_height)?;
+    let sizing = Sizing::series(
+        options.fitting,
+        (options.max_width, options.max_height),
+        (info.width, info.height),
+        |(w, h)| engine.output_size(w, h),
+    )?;
+    let size = sizing.size();
+    let (width, height) = sizing.engine_box();
     let mut budget = PixelBudget::new(u64::from(max_pixels), BUDGET_NAME);
     let mut frames = Vec::with_capacity(times.len());
     let mut counted = Counted::new(times.len(), progress);
     for &t in &times {
         budget
             .reserve_pictures::<EngineError>(1, size, || format!("{} frames of {}x{}", times.len(), size.0, size.1))?;
-        let image = match options.seek {
-            Seek::Exact => engine.next_frame(t, size.0, size.1)?,
-            Seek::Keyframe => engine.frame(t, size.0, size.1, Seek::Keyframe)?,
+        let made = match options.seek {
+            Seek::Exact => engine.next_frame(t, width, height)?,
+            Seek::Keyframe => engine.frame(t, width, height, Seek::Keyframe)?,
         };
+        let image = fitted(&sizing, made);
         frames.push(Frame {
             time: image.time,
             width: image.width,

@@ -670,11 +670,12 @@ async fn the_browser_and_the_server_answer_alike(kind: BrowserKind) {
                    for (const options of [
                      { at: 1.5, width: 200 }, { at: '50%', seek: 'keyframe' }, { at: 1e-7, width: 64, height: 64 }, { at: 'auto', width: 160 }, { format: 'gif', duration: 1, width: 120 },
                      { format: 'webp', animated: true, duration: 0.6, width: 120 }, { format: 'gif', loop: false, duration: 0.4, width: 64 },
+                     { width: 120, height: 90, fit: 'cover', focus: '0.2,0.8' }, { width: 64, height: 200, fit: 'pad', format: 'jpeg' }, { fit: 'cover', width: 100 }, { fit: 'pad', width: 9, height: 9, focus: '0,0' },
                      { colour: 'red' }, { format: 'png', animated: true }, { format: 'webp', fps: 5 }, { mode: 'keyframe' }, { width: 0 }, { width: 320.5 }, { at: -1 }, { seek: 'fast' }, { format: 'bmp' },
                    ]) {
                      made[JSON.stringify(options)] = await t.thumbnail(file, options).then(metadata, failure);
                    }
-                   const sprite = await t.sprite(file, { count: 6, columns: 3, width: 80 }).then(({ blob, engine, ...sheet }) => sheet, failure);
+                   const sprite = await t.sprite(file, { count: 6, columns: 3, width: 80, height: 40, fit: 'cover' }).then(({ blob, engine, ...sheet }) => sheet, failure);
                    out[engine] = { probe, made, sprite };
                    t.terminate();
                  }
@@ -689,6 +690,77 @@ async fn the_browser_and_the_server_answer_alike(kind: BrowserKind) {
         let (in_browser, on_server) = (both["browser"]["made"].as_object().unwrap(), &both["server"]["made"]);
         for (options, outcome) in in_browser {
             assert_eq!(outcome, &on_server[options], "{file} with {options}");
+        }
+    }
+    browser.close().await;
+}
+
+/// `fit` in the browser is the server's, on both of its paths (WebCodecs, where the browser
+/// decodes the codec, and the wasm decoders): the box exactly (a GIF's too), pad's background
+/// exact, and the same pixels (cover's crop at the focus, fill's stretch, pad's enlargement; as
+/// PNG, each host's own lossy encoders aside) as close as each path's frames are to the native ones.
+async fn fit_gives_the_server_s_pictures(kind: BrowserKind) {
+    let server = start_server();
+    let browser = Browser::start(kind).await;
+    browser.goto(&server.url("/")).await;
+    let cases = [
+        "{ width: 100, height: 100, fit: 'cover', focus: '0,0.5' }",
+        "{ width: 100, height: 100, fit: 'cover', focus: '1,1' }",
+        "{ width: 200, height: 60, fit: 'fill' }",
+        "{ width: 400, height: 400, fit: 'pad', background: '#00ff00' }",
+        "{ width: 90, height: 60, fit: 'cover', format: 'gif', duration: 0.4 }",
+    ];
+    for file in ["h264.mp4", "rotated.mp4", "mpeg4.avi"] {
+        browser.choose_file("#file", &fixture(file)).await;
+        for options in cases {
+            let both = browser
+                .run(
+                    &format!(
+                        "{BASE64_OF}
+                         const file = document.getElementById('file').files[0];
+                         const {{ Thumbnailer }} = await import('/thumbnailer.js');
+                         const out = {{}};
+                         for (const engine of ['browser', 'server']) {{
+                           const t = await Thumbnailer.create({{ engine, server: '/thumbnail' }});
+                           const r = await t.thumbnail(file, {options});
+                           out[engine] = {{ engine: r.engine, width: r.width, height: r.height, png: await base64Of(r.blob) }};
+                           t.terminate();
+                         }}
+                         return out;"
+                    ),
+                    vec![],
+                )
+                .await;
+            let (ours, theirs) = (&both["browser"], &both["server"]);
+            assert_eq!(
+                (&ours["width"], &ours["height"]),
+                (&theirs["width"], &theirs["height"]),
+                "{file} {options}"
+            );
+            let (a, b) = (png_rgba(&ours["png"]), png_rgba(&theirs["png"]));
+            assert_eq!(a.len(), b.len(), "{file} {options}: the image's own size");
+            if options.contains("gif") {
+                continue; // each host's palette and dithering: the size is what is compared
+            }
+            let engine = ours["engine"].as_str().unwrap();
+            let db = psnr(&a, &b);
+            eprintln!(
+                "{file} {options} ({engine}): {}x{}, {db:.1} dB vs the server's",
+                ours["width"], ours["height"]
+            );
+            assert!(
+                db >= floor_db(kind, engine).min(WEBCODECS_DB),
+                "{file} {options} ({engine}): {db:.1} dB"
+            );
+            if options.contains("pad") {
+                // 320x240 (240x320 turned) enlarged into 400x400: green above and below (or beside).
+                assert_eq!(&a[..4], &[0, 255, 0, 255], "{file}: the background's first pixel");
+                assert_eq!(
+                    &a[a.len() - 4..],
+                    &[0, 255, 0, 255],
+                    "{file}: the background's last pixel"
+                );
+            }
         }
     }
     browser.close().await;
@@ -1648,4 +1720,5 @@ in_every_browser!(
     a_url_that_changes_while_it_is_read_is_a_typed_error,
     pixels_are_counted_before_they_are_made,
     a_still_comes_with_the_server_s_placeholder,
+    fit_gives_the_server_s_pictures,
 );

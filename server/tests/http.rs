@@ -682,6 +682,79 @@ async fn at_auto_skips_black_and_fading_intros() {
     }
 }
 
+/// `fit`: cover, fill and pad give the box exactly in every format, a sheet's tiles and a GIF's
+/// frames too; cover's picture is the contain picture's part at the focus, pixel for pixel (the
+/// engine makes it the box's height, so nothing is resampled); pad's border is the background,
+/// transparent by default; a fit that needs the box without it is refused.
+#[tokio::test]
+async fn fit_fills_the_box_as_asked() {
+    let server = start(&[]);
+    for format in ["png", "jpeg", "webp"] {
+        for fit in ["cover", "fill", "pad"] {
+            let query = format!("?width=200&height=100&fit={fit}&format={format}");
+            let made = image_of(thumbnail(&server, "h264.mp4", &query).await).await;
+            assert_eq!(made.dimensions(), (200, 100), "{query}");
+        }
+    }
+    // h264.mp4 is 320x240: within 100 px of height, 133x100.
+    let contain = image_of(thumbnail(&server, "h264.mp4", "?height=100").await).await;
+    assert_eq!(contain.dimensions(), (133, 100));
+    for (focus, x) in [("0,0.5", 0), ("0.5,0.5", 17), ("1,0", 33)] {
+        let query = format!("?width=100&height=100&fit=cover&focus={focus}");
+        let cover = image_of(thumbnail(&server, "h264.mp4", &query).await).await;
+        let part = image::imageops::crop_imm(&contain, x, 0, 100, 100).to_image();
+        assert_eq!(cover.as_raw(), part.as_raw(), "{query}: the part at x = {x}");
+    }
+    // A 4:3 picture in a 2:1 box: 133x100 in the middle, 33 columns of background each side.
+    let pad = image_of(thumbnail(&server, "h264.mp4", "?width=200&height=100&fit=pad&background=ff0000").await).await;
+    for x in [0, 32, 167, 199] {
+        assert_eq!(pad.get_pixel(x, 50).0, [255, 0, 0, 255], "column {x}");
+    }
+    assert_ne!(pad.get_pixel(100, 50).0, [255, 0, 0, 255]);
+    let clear = image_of(thumbnail(&server, "h264.mp4", "?width=200&height=100&fit=pad").await).await;
+    assert_eq!(clear.get_pixel(0, 0).0[3], 0, "transparent by default");
+    let fill = image_of(thumbnail(&server, "h264.mp4", "?width=50&height=200&fit=fill").await).await;
+    assert_eq!(fill.dimensions(), (50, 200));
+    let gif = image_of(
+        thumbnail(
+            &server,
+            "h264.mp4",
+            "?format=gif&duration=0.4&width=90&height=60&fit=cover",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(gif.dimensions(), (90, 60));
+    let r = client()
+        .post(server.url("/sprite?count=4&columns=2&width=64&height=64&fit=cover&format=png"))
+        .multipart(form_with("video", "h264.mp4"))
+        .send()
+        .await
+        .unwrap();
+    let sheet: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&sheet["tileWidth"], &sheet["tileHeight"]),
+        (&json!(64), &json!(64)),
+        "{sheet}"
+    );
+    for (query, words) in [
+        ("?width=100&fit=cover", "give both `width` and `height`"),
+        ("?width=100&height=100&focus=0,0", "`focus` is for fit=cover"),
+        (
+            "?width=100&height=100&fit=crop",
+            "`fit` must be contain, cover, fill or pad",
+        ),
+    ] {
+        let detail = assert_problem(
+            thumbnail(&server, "h264.mp4", query).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        )
+        .await;
+        assert!(detail.contains(words), "{query}: {detail}");
+    }
+}
+
 #[tokio::test]
 async fn sprite_tiles_frames_and_writes_their_track() {
     let server = start(&[]);

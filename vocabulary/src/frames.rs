@@ -1,13 +1,24 @@
 //! The options of a series of frames (`t.frames()` in the browser, POST /frames on the server),
 //! parsed like the thumbnail's: the same names in the query and in the JS object.
 
+use crate::fit::Fitting;
 use crate::options::{bad, parse_quality, parse_side, shown, whole, word, OptionValue};
 use crate::sprite::{every_seconds, FrameTimes, MAX_SPRITE_FRAMES};
 use crate::{Error, Format, Seek};
 
 /// The names of the frames options, in the order the messages list them.
-pub const FRAMES_OPTION_NAMES: [&str; 8] = [
-    "times", "count", "every", "width", "height", "seek", "format", "quality",
+pub const FRAMES_OPTION_NAMES: [&str; 11] = [
+    "times",
+    "count",
+    "every",
+    "width",
+    "height",
+    "fit",
+    "focus",
+    "background",
+    "seek",
+    "format",
+    "quality",
 ];
 
 /// Which frames of a series.
@@ -22,9 +33,12 @@ pub enum Series {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FramesOptions {
     pub series: Series,
-    /// Each frame fitted in this box (0: no limit on that side); never enlarged.
+    /// Each frame fitted in this box (0: no limit on that side); never enlarged, unless
+    /// `fitting` says otherwise.
     pub max_width: u32,
     pub max_height: u32,
+    /// How each frame fills the box (`fit`, `focus`, `background`).
+    pub fitting: Fitting,
     /// `exact`: the first frame at or after each time; `keyframe`: the keyframe at or before it.
     pub seek: Seek,
     /// An encoded image per frame; none given: the browser gives an ImageBitmap, the server PNG.
@@ -42,12 +56,19 @@ impl FramesOptions {
             series: Series::Times(Vec::new()),
             max_width: 0,
             max_height: 0,
+            fitting: Fitting::default(),
             seek: Seek::Exact,
             format: None,
             quality: crate::DEFAULT_QUALITY,
         };
         let mut series = Vec::new();
+        let mut given = Vec::new();
         for (name, value) in values {
+            given.push(name);
+            if let Some(taken) = options.fitting.take(name, value) {
+                taken?;
+                continue;
+            }
             match name {
                 "times" => series.push(Series::Times(times(value)?)),
                 "count" => series.push(Series::Spread(FrameTimes::Count(whole(
@@ -82,6 +103,7 @@ impl FramesOptions {
             0 => return Err(bad("give `times`, `count` or `every`".into())),
             _ => return Err(bad("give one of `times`, `count` and `every`".into())),
         };
+        options.fitting.check(&given, options.max_width, options.max_height)?;
         Ok(options)
     }
 

@@ -10,11 +10,13 @@
 //! server (`thumbnail-server`) all speak it; ARCHITECTURE.md says where each other form of it lives.
 
 mod error;
+mod fit;
 mod frames;
 mod options;
 mod sprite;
 
 pub use error::{Code, Error, ErrorKind, Origin, CODES};
+pub use fit::{Fit, Fitting, FIT_OPTION_NAMES};
 pub use frames::{FramesOptions, Series, FRAMES_OPTION_NAMES};
 pub use options::{
     parse_quality, parse_side, At, Format, OptionValue, ThumbnailOptions, DEFAULT_MAX_PIXELS, DEFAULT_QUALITY,

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::fit::Fitting;
 use crate::{Error, ErrorKind, Seek};
 
 /// Where in the video to take the frame.
@@ -196,9 +197,12 @@ pub const DEFAULT_QUALITY: u8 = 85;
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThumbnailOptions {
     pub at: At,
-    /// Fit in this box (0 = no limit); the frame is never enlarged.
+    /// The box (0 = no limit on that side): the frame fits in it, never enlarged, unless
+    /// `fitting` says otherwise.
     pub max_width: u32,
     pub max_height: u32,
+    /// How the picture fills the box (`fit`, `focus`, `background`).
+    pub fitting: Fitting,
     pub format: Format,
     /// 1 to 100, for jpeg and webp.
     pub quality: u8,
@@ -225,6 +229,7 @@ impl Default for ThumbnailOptions {
             at: At::default(),
             max_width: 0,
             max_height: 0,
+            fitting: Fitting::default(),
             format: Format::default(),
             quality: DEFAULT_QUALITY,
             seek: Seek::Exact,
@@ -237,8 +242,20 @@ impl Default for ThumbnailOptions {
 }
 
 /// The names of the options, in the order the messages list them.
-pub const OPTION_NAMES: [&str; 10] = [
-    "at", "width", "height", "format", "quality", "seek", "animated", "duration", "fps", "loop",
+pub const OPTION_NAMES: [&str; 13] = [
+    "at",
+    "width",
+    "height",
+    "fit",
+    "focus",
+    "background",
+    "format",
+    "quality",
+    "seek",
+    "animated",
+    "duration",
+    "fps",
+    "loop",
 ];
 
 /// One option's value as a host has it: text (a query string) or a number (a JS option object).
@@ -338,6 +355,10 @@ impl ThumbnailOptions {
         let mut given = Vec::new();
         for (name, value) in values {
             given.push(name);
+            if let Some(taken) = options.fitting.take(name, value) {
+                taken?;
+                continue;
+            }
             match name {
                 "at" => options.at = parse_at(value)?,
                 "width" => options.max_width = parse_side("width", value)?,
@@ -374,6 +395,7 @@ impl ThumbnailOptions {
                 "`duration`, `fps` and `loop` are for animations: format=gif, or format=webp with animated=true".into(),
             ));
         }
+        options.fitting.check(&given, options.max_width, options.max_height)?;
         if options.animated && options.max_width == 0 && options.max_height == 0 {
             options.max_width = GIF_WIDTH;
         }
@@ -471,7 +493,7 @@ mod tests {
         let unknown = ThumbnailOptions::from_values([("colour", Text("red"))]).unwrap_err();
         assert_eq!(
             unknown.message,
-            "unknown option `colour` (known: at, width, height, format, quality, seek, animated, duration, fps, loop)"
+            "unknown option `colour` (known: at, width, height, fit, focus, background, format, quality, seek, animated, duration, fps, loop)"
         );
     }
 

@@ -1,11 +1,23 @@
 //! The options of a contact sheet (a sprite of frames with its WebVTT thumbnails track), parsed
 //! like the thumbnail's: the same names in the query of POST /sprite and in `t.sprite()`'s object.
 
+use crate::fit::Fitting;
 use crate::options::{bad, parse_quality, parse_side, shown, whole, word, OptionValue};
 use crate::{Error, Format};
 
 /// The names of the sprite options, in the order the messages list them.
-pub const SPRITE_OPTION_NAMES: [&str; 7] = ["count", "every", "columns", "width", "height", "format", "quality"];
+pub const SPRITE_OPTION_NAMES: [&str; 10] = [
+    "count",
+    "every",
+    "columns",
+    "width",
+    "height",
+    "fit",
+    "focus",
+    "background",
+    "format",
+    "quality",
+];
 /// Most frames in one sheet.
 pub const MAX_SPRITE_FRAMES: u32 = 400;
 /// Most tiles in a row.
@@ -23,9 +35,12 @@ pub struct SpriteOptions {
     pub frames: FrameTimes,
     /// Tiles in a row (fewer if there are fewer frames).
     pub columns: u32,
-    /// Each frame fitted in this box (0: no limit on that side); never enlarged.
+    /// Each frame fitted in this box (0: no limit on that side); never enlarged, unless
+    /// `fitting` says otherwise.
     pub tile_width: u32,
     pub tile_height: u32,
+    /// How each frame fills its tile (`fit`, `focus`, `background`).
+    pub fitting: Fitting,
     pub format: Format,
     pub quality: u8,
 }
@@ -37,6 +52,7 @@ impl Default for SpriteOptions {
             columns: 6,
             tile_width: 160,
             tile_height: 0,
+            fitting: Fitting::default(),
             format: Format::Jpeg,
             quality: crate::DEFAULT_QUALITY,
         }
@@ -50,7 +66,13 @@ impl SpriteOptions {
     ) -> Result<SpriteOptions, Error> {
         let mut options = SpriteOptions::default();
         let (mut count, mut every, mut width_given) = (None, None, false);
+        let mut given = Vec::new();
         for (name, value) in values {
+            given.push(name);
+            if let Some(taken) = options.fitting.take(name, value) {
+                taken?;
+                continue;
+            }
             match name {
                 "count" => count = Some(whole("count", value, 1, MAX_SPRITE_FRAMES, "a whole number")?),
                 "every" => every = Some(every_seconds(value)?),
@@ -87,6 +109,7 @@ impl SpriteOptions {
             // A height alone sets the box: the default width does not narrow it.
             options.tile_width = 0;
         }
+        options.fitting.check(&given, options.tile_width, options.tile_height)?;
         Ok(options)
     }
 

@@ -26,6 +26,7 @@ use session::Session;
 use source::Source;
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
 use thumbnail_frames::budget::PixelBudget;
+use thumbnail_frames::fit::Sizing;
 use thumbnail_frames::placeholder::Placeholder;
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
@@ -256,12 +257,14 @@ async fn thumbnail_by(session: &Session, options: &ThumbnailOptions) -> Option<R
         None => best_time_by(session).await?,
     };
     let fit = (options.max_width, options.max_height);
+    let display = (session.info.width, session.info.height);
     let made = if options.animated {
         let times = animation_times(t, options.duration, options.fps, duration);
-        let size = match session.output_size(fit.0, fit.1) {
-            Ok(size) => size,
+        let sizing = match Sizing::series(options.fitting, fit, display, |(w, h)| session.output_size(w, h)) {
+            Ok(sizing) => sizing,
             Err(failure) => return Some(Err(failure)),
         };
+        let size = sizing.size();
         // The browser's frames are all made before the animation takes them: counted first.
         let mut budget = browser_budget();
         let held = budget.reserve_pictures(times.len(), size, || {
@@ -270,13 +273,15 @@ async fn thumbnail_by(session: &Session, options: &ThumbnailOptions) -> Option<R
         if let Err(refused) = held {
             return Some(Err(refused.into()));
         }
-        let pictures = session.pictures(&times, size, Seek::Exact).await?;
+        let pictures = session.pictures(&times, sizing.engine_box(), Seek::Exact).await?;
+        let pictures = pictures.into_iter().map(|p| sizing.apply(p)).collect();
         // Handed over to the animation, which counts them again with its encoder's work.
         budget.release(budget.held());
         animation(&times, size, &mut budget, options, served(pictures))
     } else {
-        let picture = session.pictures(&[t], fit, options.seek).await?.pop()?;
-        Ok(Made::Still(picture))
+        let sizing = Sizing::still(options.fitting, fit, display);
+        let picture = session.pictures(&[t], sizing.engine_box(), options.seek).await?.pop()?;
+        Ok(Made::Still(sizing.apply(picture)))
     };
     Some(made.map(|made| (made, duration)))
 }
@@ -335,14 +340,21 @@ fn thumbnail_wasm(
             Some(t) => t,
             None => best_time(info.duration, |t| engine.next_frame(t, PICK_SIDE, PICK_SIDE))?,
         };
+        let fit = (options.max_width, options.max_height);
+        let display = (info.width, info.height);
         let made = if options.animated {
             let times = animation_times(t, options.duration, options.fps, info.duration);
-            let size = engine.video_output_size(&info, options.max_width, options.max_height)?;
-            animation(&times, size, &mut browser_budget(), options, |t| {
-                engine.next_frame(t, size.0, size.1)
+            let sizing = Sizing::series(options.fitting, fit, display, |(w, h)| {
+                engine.video_output_size(&info, w, h)
+            })?;
+            let (w, h) = sizing.engine_box();
+            animation(&times, sizing.size(), &mut browser_budget(), options, |t| {
+                engine.next_frame(t, w, h).map(|p| sizing.apply(p))
             })?
         } else {
-            Made::Still(engine.frame(t, options.max_width, options.max_height, options.seek)?)
+            let sizing = Sizing::still(options.fitting, fit, display);
+            let (w, h) = sizing.engine_box();
+            Made::Still(sizing.apply(engine.frame(t, w, h, options.seek)?))
         };
         Ok((made, info.duration))
     });
@@ -443,7 +455,7 @@ impl ThumbnailWorker {
         let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let file = Source::from_js(&file).await.map_err(to_js)?;
-            let (w, h) = (options.tile_width, options.tile_height);
+            let fit = (options.tile_width, options.tile_height);
             let sheet = |duration,
                          tile: (u32, u32),
                          budget: &mut PixelBudget,
@@ -457,16 +469,24 @@ impl ThumbnailWorker {
                     let times = sprite_times(session.info.duration, options.frames);
                     let mut budget = browser_budget();
                     // The browser's frames are all made before the sheet takes them: counted first.
-                    let counted = session.output_size(w, h).and_then(|tile| {
-                        let what = || format!("{} frames of {}x{}", times.len(), tile.0, tile.1);
-                        budget.reserve_pictures(times.len(), tile, what)?;
-                        Ok(tile)
-                    });
+                    let display = (session.info.width, session.info.height);
+                    let counted = Sizing::series(options.fitting, fit, display, |(w, h)| session.output_size(w, h))
+                        .and_then(|sizing| {
+                            let tile = sizing.size();
+                            let what = || format!("{} frames of {}x{}", times.len(), tile.0, tile.1);
+                            budget.reserve_pictures(times.len(), tile, what)?;
+                            Ok(sizing)
+                        });
                     match counted {
-                        Ok(tile) => session
-                            .pictures(&times, tile, Seek::Exact)
-                            .await
-                            .map(|pictures| sheet(session.info.duration, tile, &mut budget, &mut served(pictures))),
+                        Ok(sizing) => {
+                            session
+                                .pictures(&times, sizing.engine_box(), Seek::Exact)
+                                .await
+                                .map(|pictures| {
+                                    let pictures = pictures.into_iter().map(|p| sizing.apply(p)).collect();
+                                    sheet(session.info.duration, sizing.size(), &mut budget, &mut served(pictures))
+                                })
+                        }
                         Err(refused) => Some(Err(refused)),
                     }
                 }
@@ -478,9 +498,13 @@ impl ThumbnailWorker {
                     let engine = engines.whole().await?;
                     let mut engine = engine.borrow_mut();
                     let made = engine.open(&file).and_then(|info| {
-                        let tile = engine.video_output_size(&info, w, h)?;
-                        let next = &mut |t| engine.next_frame(t, tile.0, tile.1);
-                        sheet(info.duration, tile, &mut browser_budget(), next)
+                        let display = (info.width, info.height);
+                        let sizing = Sizing::series(options.fitting, fit, display, |(w, h)| {
+                            engine.video_output_size(&info, w, h)
+                        })?;
+                        let (w, h) = sizing.engine_box();
+                        let next = &mut |t| engine.next_frame(t, w, h).map(|p| sizing.apply(p));
+                        sheet(info.duration, sizing.size(), &mut browser_budget(), next)
                     });
                     engine.close();
                     (made, engines.name())
@@ -524,7 +548,10 @@ impl ThumbnailWorker {
             if let Some(session) = Session::start(&engines, &file, webcodecs).await {
                 let duration = session.info.duration;
                 let times = series_times(duration, &options.series);
-                let size = session.output_size(fit.0, fit.1).map_err(to_js)?;
+                let display = (session.info.width, session.info.height);
+                let sizing =
+                    Sizing::series(options.fitting, fit, display, |(w, h)| session.output_size(w, h)).map_err(to_js)?;
+                let size = sizing.size();
                 // A few frames at a time (no more than 32 MP of them wait to be taken), each
                 // counted before it is made, in the box of the video's frames.
                 let chunk = ((32u64 << 20) / (u64::from(size.0) * u64::from(size.1)))
@@ -535,11 +562,12 @@ impl ThumbnailWorker {
                     budget
                         .reserve_pictures::<Failure>(part.len(), size, what)
                         .map_err(|f| to_js(f.into()))?;
-                    let Some(pictures) = session.pictures(part, size, options.seek).await else {
+                    let Some(pictures) = session.pictures(part, sizing.engine_box(), options.seek).await else {
                         left = Some(times[index * chunk..].to_vec());
                         break;
                     };
                     for picture in pictures {
+                        let picture = sizing.apply(picture);
                         count += 1;
                         let made = (picture.time, picture.width, picture.height, "browser-webcodecs");
                         if !emit_frame(made, &picture.rgba, &options, &emit).await? {
@@ -589,10 +617,12 @@ async fn series(
     options: &FramesOptions,
     emit: &js_sys::Function,
 ) -> Result<u32, JsValue> {
-    let (w, h) = engine
-        .borrow()
-        .video_output_size(info, options.max_width, options.max_height)
-        .map_err(to_js)?;
+    let fit = (options.max_width, options.max_height);
+    let sizing = Sizing::series(options.fitting, fit, (info.width, info.height), |(w, h)| {
+        engine.borrow().video_output_size(info, w, h)
+    })
+    .map_err(to_js)?;
+    let (w, h) = sizing.engine_box();
     let mut count = 0;
     for &t in times {
         // The engine is borrowed for the decode only, never across a wait; one frame at a time,
@@ -601,7 +631,7 @@ async fn series(
             Seek::Exact => engine.borrow_mut().next_frame(t, w, h),
             Seek::Keyframe => engine.borrow_mut().frame(t, w, h, Seek::Keyframe),
         };
-        let frame = made.map_err(to_js)?;
+        let frame = sizing.apply(made.map_err(to_js)?);
         count += 1;
         if !emit_frame(
             (frame.time, frame.width, frame.height, name),
