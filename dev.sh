@@ -124,7 +124,7 @@ package_npm() {
   version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.toml)
   rm -rf target/npm && mkdir -p "$stage/pkg" "$stage/engine/source"
   local module
-  for module in thumbnailer video-thumbnailer engine-worker errors server-client types picking; do
+  for module in thumbnailer video-thumbnailer engine-worker errors server-client types picking placeholder; do
     cp "www/$module.js" "www/$module.d.ts" "$stage/"
   done
   cp www/thumbnailer-worker.js "$stage/"

@@ -100,7 +100,11 @@ struct FitArgs {
 
 impl FitArgs {
     fn pairs(&self) -> [(&'static str, &Option<String>); 3] {
-        [("fit", &self.fit), ("focus", &self.focus), ("background", &self.background)]
+        [
+            ("fit", &self.fit),
+            ("focus", &self.focus),
+            ("background", &self.background),
+        ]
     }
 }
 
@@ -122,7 +126,8 @@ struct StillArgs {
     height: Option<String>,
     #[command(flatten)]
     fit: FitArgs,
-    /// png, jpeg or webp [default: the output file's extension, else png]
+    /// png, jpeg, webp, or thumbhash (no image: the placeholder as JSON, <name>.json) [default: the
+    /// output file's extension, else png]
     #[arg(long)]
     format: Option<String>,
     /// 1-100, for jpeg and webp

@@ -231,7 +231,10 @@ fn wrong_arguments_are_usage_errors() {
         ),
         (vec![video, "--format", "gif"], "gif command"),
         (vec!["sprite", video, "--columns", "0"], "columns"),
-        (vec![video, "--fit", "cover", "--width", "10"], "give both `width` and `height`"),
+        (
+            vec![video, "--fit", "cover", "--width", "10"],
+            "give both `width` and `height`",
+        ),
         (vec![video, "--timeout", "0"], "--timeout"),
         (
             vec![video, fixture("vp8.webm").to_str().unwrap(), "-o", video],

@@ -37,6 +37,32 @@ impl Placeholder {
     }
 }
 
+/// `format=thumbhash`'s answer in both hosts (the server's body, the browser's `blob`): the
+/// placeholder and the frame it was made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceholderAnswer {
+    #[serde(flatten)]
+    pub placeholder: Placeholder,
+    /// The frame's size and time (seconds).
+    pub width: u32,
+    pub height: u32,
+    pub time: f64,
+}
+
+impl PlaceholderAnswer {
+    /// The answer for the frame `rgba` of `width` x `height` at `time`, as JSON.
+    pub fn json(width: u32, height: u32, time: f64, rgba: &[u8]) -> Vec<u8> {
+        let answer = PlaceholderAnswer {
+            placeholder: Placeholder::of(width, height, rgba),
+            width,
+            height,
+            time,
+        };
+        serde_json::to_vec(&answer).expect("strings and numbers")
+    }
+}
+
 /// The picture fitted in 100 x 100 (each pixel the mean of the source pixels it covers), as the
 /// encoder takes it; one that fits already as it is.
 fn shrink(width: u32, height: u32, rgba: &[u8]) -> (u32, u32, Vec<u8>) {

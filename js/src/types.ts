@@ -71,8 +71,13 @@ export interface ThumbnailOptions extends JobOptions {
   focus?: string;
   /** For 'pad': the colour around the picture ('ffffff', '#00000080', 'transparent', the default). */
   background?: string;
-  /** Default 'png'. 'gif': an animation from `at` (720 px wide unless width/height say otherwise). */
-  format?: 'png' | 'jpeg' | 'webp' | 'gif';
+  /**
+   * Default 'png'. 'gif': an animation from `at` (720 px wide unless width/height say otherwise).
+   * 'thumbhash': no image, the frame's placeholder alone (`thumbhash`, `averageColor`; `blob` is
+   * its JSON, the server's body), made from the frame in a 100 px box unless width/height say;
+   * `videothumb/placeholder` draws it back.
+   */
+  format?: 'png' | 'jpeg' | 'webp' | 'gif' | 'thumbhash';
   /** 1-100, for jpeg and webp. */
   quality?: number;
   /** 'exact' (default): the frame at `at`; 'keyframe': the keyframe before it, faster. */

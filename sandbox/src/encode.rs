@@ -5,6 +5,7 @@
 //! keeps it in PNG and WebP, as the browser's canvas keeps it (JPEG has none).
 
 use thumbnail_engine::Image;
+use thumbnail_frames::placeholder::PlaceholderAnswer;
 use thumbnail_frames::Picture;
 use thumbnail_vocabulary::Format;
 
@@ -34,6 +35,7 @@ pub fn encode(image: &Image, format: Format, quality: u8) -> Result<Vec<u8>, Fai
                 .map_err(|e| failed(&e))?;
             Ok(out)
         }
+        Format::Thumbhash => Ok(PlaceholderAnswer::json(width, height, image.time, &image.rgba)),
         // An animation is made by work.rs's make_animation, never here.
         Format::Gif => Err(Failure::Internal(
             "a GIF is an animation, made from several frames".into(),

@@ -840,7 +840,10 @@ async fn a_still_comes_with_the_server_s_placeholder(kind: BrowserKind) {
                const t = await Thumbnailer.create({ engine, webcodecs, server: '/thumbnail' });
                const r = await t.thumbnail(file, { width: 160 });
                const gif = await t.thumbnail(file, { format: 'gif', duration: 0.4, width: 64 });
-               out[name] = { thumbhash: r.thumbhash, averageColor: r.averageColor, engine: r.engine, gif: 'thumbhash' in gif };
+               const only = await t.thumbnail(file, { format: 'thumbhash' });
+               out[name] = { thumbhash: r.thumbhash, averageColor: r.averageColor, engine: r.engine, gif: 'thumbhash' in gif,
+                             only: { thumbhash: only.thumbhash, width: only.width, height: only.height, type: only.blob.type,
+                                     body: JSON.parse(await only.blob.text()) } };
                t.terminate();
              }
              return out;",
@@ -868,6 +871,27 @@ async fn a_still_comes_with_the_server_s_placeholder(kind: BrowserKind) {
             .map(|i| i64::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap())
             .collect::<Vec<_>>()
     };
+    // `format: 'thumbhash'`: no image, the placeholder's JSON (the server's body) from the frame in
+    // a 100 px box, the same in every host.
+    for name in ["webcodecs", "wasm", "server"] {
+        let only = &out[name]["only"];
+        assert_eq!(only["type"], "application/json", "{name}: {only}");
+        assert_eq!(
+            (&only["width"], &only["height"]),
+            (&json!(100), &json!(75)),
+            "{name}: {only}"
+        );
+        assert_eq!(only["body"]["thumbhash"], only["thumbhash"], "{name}: {only}");
+        assert_eq!(
+            (&only["body"]["width"], &only["body"]["height"]),
+            (&json!(100), &json!(75)),
+            "{name}"
+        );
+        assert!(
+            only["body"]["averageColor"].as_str().unwrap().starts_with('#'),
+            "{name}: {only}"
+        );
+    }
     let reference = drawn("server");
     for name in ["webcodecs", "wasm"] {
         assert_eq!(out[name]["gif"], false, "no placeholder with an animation: {out}");

@@ -755,6 +755,40 @@ async fn fit_fills_the_box_as_asked() {
     }
 }
 
+/// `format=thumbhash`: no image, the placeholder as JSON, of the frame in a 100 px box: the very
+/// placeholder a 100 px still carries in its headers.
+#[tokio::test]
+async fn thumbhash_alone_is_the_placeholder_as_json() {
+    let server = start(&[]);
+    let still = thumbnail(&server, "h264.mp4", "?width=100&height=100").await;
+    let hash = header(&still, "x-thumbhash");
+    let colour = header(&still, "x-average-color");
+    let r = thumbnail(&server, "h264.mp4", "?format=thumbhash").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "content-type"), "application/json");
+    assert_eq!(header(&r, "x-thumbhash"), hash);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "thumbhash": hash, "averageColor": colour, "width": 100, "height": 75, "time": 1.0 })
+    );
+    for (query, words) in [
+        ("?format=thumbhash&animated=true", "not thumbhash"),
+        (
+            "?format=gif&duration=1&fps=2&format=thumbhash",
+            "`duration`, `fps` and `loop` are for animations",
+        ),
+    ] {
+        let detail = assert_problem(
+            thumbnail(&server, "h264.mp4", query).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        )
+        .await;
+        assert!(detail.contains(words), "{query}: {detail}");
+    }
+}
+
 #[tokio::test]
 async fn sprite_tiles_frames_and_writes_their_track() {
     let server = start(&[]);

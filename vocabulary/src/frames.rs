@@ -84,8 +84,11 @@ impl FramesOptions {
                 "seek" => options.seek = word(value)?,
                 "format" => {
                     let format: Format = word(value)?;
-                    if format == Format::Gif {
-                        return Err(bad("`format` of frames must be png, jpeg or webp, not \"gif\"".into()));
+                    if matches!(format, Format::Gif | Format::Thumbhash) {
+                        return Err(bad(format!(
+                            "`format` of frames must be png, jpeg or webp, not {:?}",
+                            format.name()
+                        )));
                     }
                     options.format = Some(format);
                 }

@@ -121,6 +121,9 @@ pub enum Format {
     Webp,
     /// Always an animation: frames at `fps` a second for `duration` seconds from `at`.
     Gif,
+    /// No image: the frame's placeholder alone, its ThumbHash and average colour as JSON (see
+    /// `thumbnail_frames::placeholder`), made from the frame in a 100 px box unless one is given.
+    Thumbhash,
 }
 
 impl Format {
@@ -130,6 +133,18 @@ impl Format {
             Format::Jpeg => "image/jpeg",
             Format::Webp => "image/webp",
             Format::Gif => "image/gif",
+            Format::Thumbhash => "application/json",
+        }
+    }
+
+    /// The name the options give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Jpeg => "jpeg",
+            Format::Webp => "webp",
+            Format::Gif => "gif",
+            Format::Thumbhash => "thumbhash",
         }
     }
 
@@ -139,6 +154,7 @@ impl Format {
             Format::Jpeg => "jpg",
             Format::Webp => "webp",
             Format::Gif => "gif",
+            Format::Thumbhash => "json",
         }
     }
 }
@@ -152,8 +168,9 @@ impl FromStr for Format {
             "jpeg" | "jpg" => Ok(Format::Jpeg),
             "webp" => Ok(Format::Webp),
             "gif" => Ok(Format::Gif),
+            "thumbhash" => Ok(Format::Thumbhash),
             _ => Err(bad(format!(
-                "`format` must be png, jpeg, webp or gif, not {}",
+                "`format` must be png, jpeg, webp, gif or thumbhash, not {}",
                 shown(OptionValue::Text(s))
             ))),
         }
@@ -219,6 +236,8 @@ pub struct ThumbnailOptions {
 pub const GIF_DURATION: f64 = 3.0;
 pub const GIF_FPS: f64 = 5.0;
 pub const GIF_WIDTH: u32 = 720;
+/// The box of a frame made for its placeholder alone (`format=thumbhash`) when none is given.
+pub const THUMBHASH_SIDE: u32 = 100;
 /// Seconds and frames a second an animation may have at most.
 pub const MAX_GIF_DURATION: f64 = 30.0;
 pub const MAX_GIF_FPS: f64 = 30.0;
@@ -388,6 +407,9 @@ impl ThumbnailOptions {
             Format::Gif => options.animated = true,
             Format::Png if options.animated => return Err(bad("`animated` is for gif and webp, not png".into())),
             Format::Jpeg if options.animated => return Err(bad("`animated` is for gif and webp, not jpeg".into())),
+            Format::Thumbhash if options.animated => {
+                return Err(bad("`animated` is for gif and webp, not thumbhash".into()))
+            }
             _ => {}
         }
         if !options.animated && ["duration", "fps", "loop"].into_iter().any(asked) {
@@ -398,6 +420,10 @@ impl ThumbnailOptions {
         options.fitting.check(&given, options.max_width, options.max_height)?;
         if options.animated && options.max_width == 0 && options.max_height == 0 {
             options.max_width = GIF_WIDTH;
+        }
+        if options.format == Format::Thumbhash && options.max_width == 0 && options.max_height == 0 {
+            // A ThumbHash is made of at most 100x100 pixels: no larger frame is needed.
+            (options.max_width, options.max_height) = (THUMBHASH_SIDE, THUMBHASH_SIDE);
         }
         Ok(options)
     }

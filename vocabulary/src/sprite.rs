@@ -84,10 +84,11 @@ impl SpriteOptions {
                 "height" => options.tile_height = parse_side("height", value)?,
                 "format" => {
                     options.format = word(value)?;
-                    if options.format == Format::Gif {
-                        return Err(bad(
-                            "`format` of a contact sheet must be png, jpeg or webp, not \"gif\"".into(),
-                        ));
+                    if matches!(options.format, Format::Gif | Format::Thumbhash) {
+                        return Err(bad(format!(
+                            "`format` of a contact sheet must be png, jpeg or webp, not {:?}",
+                            options.format.name()
+                        )));
                     }
                 }
                 "quality" => options.quality = parse_quality(value)?,

@@ -27,7 +27,7 @@ use source::Source;
 use thumbnail_frames::animation::{animation_pictures, animation_times, make_gif, Animation};
 use thumbnail_frames::budget::PixelBudget;
 use thumbnail_frames::fit::Sizing;
-use thumbnail_frames::placeholder::Placeholder;
+use thumbnail_frames::placeholder::{Placeholder, PlaceholderAnswer};
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
 use thumbnail_frames::webp::mux_animation;
@@ -403,6 +403,16 @@ async fn finish(
                 .map_err(|message| invalid(&message))?;
             (bytes_blob(&animation, format)?, width, height, time)
         }
+        // No image: the placeholder's JSON, as the server's body.
+        Made::Still(picture) if format == Format::Thumbhash => (
+            bytes_blob(
+                &PlaceholderAnswer::json(picture.width, picture.height, picture.time, &picture.rgba),
+                format,
+            )?,
+            picture.width,
+            picture.height,
+            picture.time,
+        ),
         Made::Still(picture) => (
             encode_rgba(picture.width, picture.height, &picture.rgba, format, quality).await?,
             picture.width,

@@ -20,6 +20,7 @@ import {
 } from 'videothumb';
 import 'videothumb/element';
 import type { VideoThumbnailerElement, VideoThumbnailerEventMap } from 'videothumb/element';
+import { thumbhashToColor, thumbhashToDataURL } from 'videothumb/placeholder';
 
 export async function everything(file: File, url: string, signal: AbortSignal): Promise<string[]> {
   const create: CreateOptions = {
@@ -42,12 +43,17 @@ export async function everything(file: File, url: string, signal: AbortSignal): 
   words.push(`${thumb.blob.size} ${thumb.time} ${thumb.duration ?? 'unknown'} ${engines.join()}`);
   const placeholder: string | undefined = thumb.thumbhash ?? thumb.averageColor;
   words.push(placeholder ?? 'none');
-  const sheet: SpriteOptions = { count: 24, every: undefined, columns: 6, width: 160, height: 90, format: 'jpeg', quality: 70 };
+  const fitted: ThumbnailOptions = { width: 320, height: 180, fit: 'cover', focus: '0.5,0.3' };
+  const padded: ThumbnailOptions = { width: 320, height: 180, fit: 'pad', background: '#000000' };
+  const hashOnly: Thumbnail = await t.thumbnail(file, { ...fitted, format: 'thumbhash' });
+  await t.thumbnail(file, padded);
+  if (hashOnly.thumbhash) words.push(thumbhashToDataURL(hashOnly.thumbhash), thumbhashToColor(hashOnly.thumbhash));
+  const sheet: SpriteOptions = { count: 24, every: undefined, columns: 6, width: 160, height: 90, fit: 'fill', format: 'jpeg', quality: 70 };
   const sprite: Sprite = await t.sprite(new URL(url), sheet);
   words.push(`${sprite.columns}x${sprite.rows} ${sprite.tileWidth}x${sprite.tileHeight} ${sprite.times.length} ${sprite.vtt} ${sprite.blob.type}`);
   const tiles: SheetTile[] = sprite.tiles;
   words.push(tiles.map(({ start, end, x, y, width, height }) => `${start}-${end}@${x},${y},${width}x${height}`).join());
-  const series: FramesOptions = { times: [1, 2.5], count: undefined, every: undefined, width: 80, height: 60, seek: 'exact', format: 'png', quality: 90 };
+  const series: FramesOptions = { times: [1, 2.5], count: undefined, every: undefined, width: 80, height: 60, fit: 'contain', seek: 'exact', format: 'png', quality: 90 };
   for await (const frame of t.frames(file, series)) {
     const f: Frame = frame;
     words.push(`${f.time} ${f.width}x${f.height} ${f.bitmap?.width ?? f.blob?.size} ${f.engine}`);
