@@ -219,6 +219,14 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
   make_fixture $(video 0.4 176x144) -c:v jpeg2000 unlisted-codec.mov
   # shellcheck disable=SC2046
   make_fixture $(video 0.04 32x32) $(printf -- '-map 0 %.0s' $(seq 120)) -c:v mpeg4 many-streams.mkv
+  # HDR as phones record it (10-bit HEVC, BT.2020), made from testsrc2's SDR picture with zscale so
+  # that the original is known: HLG, and PQ with SDR white at 203 nits (ITU-R BT.2408).
+  make_fixture $(video 2) -vf "zscale=transfer=arib-std-b67:primaries=bt2020:matrix=bt2020nc:transferin=bt709:primariesin=bt709:matrixin=bt709:rangein=full:range=limited,format=yuv420p10le" \
+    -c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc \
+    -g 25 -tag:v hvc1 hdr-hlg.mp4
+  make_fixture $(video 2) -vf "zscale=transfer=smpte2084:primaries=bt2020:matrix=bt2020nc:transferin=bt709:primariesin=bt709:matrixin=bt709:rangein=full:range=limited:npl=203,format=yuv420p10le" \
+    -c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc \
+    -g 25 -tag:v hvc1 hdr-pq.mp4
   # Something FFmpeg recognises that is not a video container the engine reads.
   make_fixture $(audio 1) -c:a pcm_s16be -f au not-a-video.au
 }

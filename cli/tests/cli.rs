@@ -227,7 +227,7 @@ fn wrong_arguments_are_usage_errors() {
         (vec![video, "--width", "wide"], "width"),
         (
             vec![video, "--format", "bmp"],
-            "`format` must be png, jpeg, webp or gif",
+            "`format` must be png, jpeg, webp, gif or thumbhash",
         ),
         (vec![video, "--format", "gif"], "gif command"),
         (vec!["sprite", video, "--columns", "0"], "columns"),

@@ -131,6 +131,7 @@ pub fn info_from_bytes(b: &[u8]) -> VideoInfo {
         height: size(INFO_DISPLAY_HEIGHT),
         rotation: size(INFO_ROTATION),
         codec: String::from_utf8_lossy(&codec[..end]).into_owned(),
+        ..VideoInfo::default()
     }
 }
 

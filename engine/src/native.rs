@@ -229,6 +229,10 @@ impl Engine {
         engine.check(status)?;
         // SAFETY: after a successful te_open, te_probe points at the engine's filled-in te_info.
         engine.info = unsafe { read_info(&*te_probe(raw.as_ptr())) };
+        let colour = engine.codec();
+        engine
+            .info
+            .set_colour(colour.color_primaries, colour.color_transfer, colour.color_space);
         Ok(engine)
     }
 
@@ -392,6 +396,7 @@ fn read_info(raw: &TeInfo) -> VideoInfo {
         coded_height: raw.height as u32,
         rotation: raw.rotation as u32,
         codec: codec.to_string_lossy().into_owned(),
+        ..VideoInfo::default()
     }
 }
 

@@ -156,6 +156,64 @@ fn what_formats_h_leaves_out_is_refused_natively() {
     assert!(err.message.contains("more than 100 streams"), "{err}");
 }
 
+/// The colour a stream declares, in FFmpeg's words (the vocabulary's tables are FFmpeg's own:
+/// compared with its functions), and HDR told apart: HLG and PQ phones' HEVC, BT.709 and BT.601
+/// tagged SDR, and a stream that says nothing.
+#[test]
+fn probe_names_the_colour_and_tells_hdr() {
+    use std::ffi::{c_char, c_int, CStr};
+    use thumbnail_vocabulary::colour::{matrix_name, primaries_name, transfer_name, Hdr};
+    extern "C" {
+        fn av_color_primaries_name(n: c_int) -> *const c_char;
+        fn av_color_transfer_name(n: c_int) -> *const c_char;
+        fn av_color_space_name(n: c_int) -> *const c_char;
+    }
+    let ffmpeg = |f: unsafe extern "C" fn(c_int) -> *const c_char, n: i32| {
+        // SAFETY: FFmpeg returns NULL or a static NUL-terminated name.
+        let name = unsafe { f(n) };
+        (!name.is_null()).then(|| unsafe { CStr::from_ptr(name) }.to_str().unwrap().to_owned())
+    };
+    for n in 0..32 {
+        for (ours, theirs) in [
+            (primaries_name(n), ffmpeg(av_color_primaries_name, n)),
+            (transfer_name(n), ffmpeg(av_color_transfer_name, n)),
+            (matrix_name(n), ffmpeg(av_color_space_name, n)),
+        ] {
+            match ours {
+                Some(name) => assert_eq!(Some(name.to_owned()), theirs, "{n}"),
+                None => assert!(
+                    matches!(theirs.as_deref(), None | Some("reserved" | "unspecified" | "unknown")),
+                    "{n}: FFmpeg names {theirs:?}, the vocabulary nothing"
+                ),
+            }
+        }
+    }
+    for (name, hdr, colour) in [
+        (
+            "hdr-hlg.mp4",
+            Some(Hdr::Hlg),
+            [Some("bt2020"), Some("arib-std-b67"), Some("bt2020nc")],
+        ),
+        (
+            "hdr-pq.mp4",
+            Some(Hdr::Pq),
+            [Some("bt2020"), Some("smpte2084"), Some("bt2020nc")],
+        ),
+        ("colour-bt709.mp4", None, [Some("bt709"), Some("bt709"), Some("bt709")]),
+        (
+            "colour-bt601.mp4",
+            None,
+            [Some("smpte170m"), Some("smpte170m"), Some("smpte170m")],
+        ),
+        ("h264.mp4", None, [None, None, None]),
+    ] {
+        let info = open(name).info().clone();
+        assert_eq!(info.hdr, hdr, "{name}");
+        let said = [&info.color_primaries, &info.color_transfer, &info.color_matrix].map(|c| c.as_deref());
+        assert_eq!(said, colour, "{name}");
+    }
+}
+
 #[test]
 fn pixel_limit_refuses_large_frames() {
     let limit = |max| {

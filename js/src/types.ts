@@ -109,6 +109,12 @@ export interface VideoInfo {
   /** Clockwise degrees: 0, 90, 180 or 270. */
   rotation: number;
   fps: number | null;
+  /** 'pq' (HDR10) or 'hlg' (most phones' HDR) when the stream declares an HDR transfer. */
+  hdr: 'pq' | 'hlg' | null;
+  /** The colour the stream declares, in FFmpeg's words ('bt2020', 'arib-std-b67', 'bt2020nc'); null: not said. */
+  colorPrimaries: string | null;
+  colorTransfer: string | null;
+  colorMatrix: string | null;
 }
 
 export interface Thumbnail {

@@ -766,6 +766,47 @@ async fn fit_gives_the_server_s_pictures(kind: BrowserKind) {
     browser.close().await;
 }
 
+/// The colour a stream declares, and whether it is HDR, in `probe()` as in POST /probe: the
+/// phones' HLG and PQ HEVC (WebCodecs or the wasm engine: the demux-only engine describes it).
+async fn probe_tells_hdr_like_the_server(kind: BrowserKind) {
+    let server = start_server();
+    let browser = Browser::start(kind).await;
+    browser.goto(&server.url("/")).await;
+    for (file, hdr, transfer) in [
+        ("hdr-hlg.mp4", "hlg", "arib-std-b67"),
+        ("hdr-pq.mp4", "pq", "smpte2084"),
+    ] {
+        browser.choose_file("#file", &fixture(file)).await;
+        let both = browser
+            .run(
+                "const file = document.getElementById('file').files[0];
+                 const { Thumbnailer } = await import('/thumbnailer.js');
+                 const out = {};
+                 for (const engine of ['browser', 'server']) {
+                   const t = await Thumbnailer.create({ engine, server: '/thumbnail' });
+                   out[engine] = await t.probe(file);
+                   t.terminate();
+                 }
+                 return out;",
+                vec![],
+            )
+            .await;
+        assert_eq!(both["browser"], both["server"], "{file}");
+        let probe = &both["browser"];
+        assert_eq!(
+            (
+                &probe["hdr"],
+                &probe["colorTransfer"],
+                &probe["colorPrimaries"],
+                &probe["colorMatrix"]
+            ),
+            (&json!(hdr), &json!(transfer), &json!("bt2020"), &json!("bt2020nc")),
+            "{file}: {probe}"
+        );
+    }
+    browser.close().await;
+}
+
 /// Every picture of a job is counted before it is made, in the browser as on the server (the
 /// frames crate's budget; the browser's limit is the server's default `--max-pixels`), by
 /// WebCodecs and by the wasm decoders: a stream that grows from 160x120 to 1920x1080 as a sheet of
@@ -1745,4 +1786,5 @@ in_every_browser!(
     pixels_are_counted_before_they_are_made,
     a_still_comes_with_the_server_s_placeholder,
     fit_gives_the_server_s_pictures,
+    probe_tells_hdr_like_the_server,
 );

@@ -288,7 +288,8 @@ async fn probe_describes_the_video() {
     assert_eq!(
         info,
         serde_json::json!({ "duration": 3.0, "fps": 25.0, "width": 240, "height": 320,
-                            "codedWidth": 320, "codedHeight": 240, "rotation": 90, "codec": "h264" })
+                            "codedWidth": 320, "codedHeight": 240, "rotation": 90, "codec": "h264",
+                            "hdr": null, "colorPrimaries": null, "colorTransfer": null, "colorMatrix": null })
     );
     let r = client()
         .post(server.url("/probe"))

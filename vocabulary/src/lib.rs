@@ -9,6 +9,7 @@
 //! The native engine (crate `thumbnail-engine`), the browser worker (`thumbnail-worker`) and the
 //! server (`thumbnail-server`) all speak it; ARCHITECTURE.md says where each other form of it lives.
 
+pub mod colour;
 mod error;
 mod fit;
 mod frames;
@@ -45,8 +46,9 @@ impl Seek {
     }
 }
 
-/// What a video is (`te_info` in engine.h). Serialised the same way by every host (camelCase):
-/// `{ duration, fps, width, height, codedWidth, codedHeight, rotation, codec }`.
+/// What a video is (`te_info` in engine.h, its colour from `te_codec`). Serialised the same way by
+/// every host (camelCase): `{ duration, fps, width, height, codedWidth, codedHeight, rotation,
+/// codec, hdr, colorPrimaries, colorTransfer, colorMatrix }`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VideoInfo {
@@ -64,6 +66,24 @@ pub struct VideoInfo {
     pub rotation: u32,
     /// FFmpeg's codec name, such as "h264" or "av1".
     pub codec: String,
+    /// `pq` or `hlg` when the stream declares an HDR transfer, else null.
+    pub hdr: Option<colour::Hdr>,
+    /// The colour the stream declares, in FFmpeg's words (`bt709`, `bt2020`, `arib-std-b67`,
+    /// `bt2020nc` ...), null where it says nothing (see [`colour`]).
+    pub color_primaries: Option<String>,
+    pub color_transfer: Option<String>,
+    pub color_matrix: Option<String>,
+}
+
+impl VideoInfo {
+    /// Sets the colour from the engine's numbers (FFmpeg's `AVColorPrimaries`,
+    /// `AVColorTransferCharacteristic` and `AVColorSpace`).
+    pub fn set_colour(&mut self, primaries: i32, transfer: i32, matrix: i32) {
+        self.hdr = colour::Hdr::of_transfer(transfer);
+        self.color_primaries = colour::primaries_name(primaries).map(str::to_owned);
+        self.color_transfer = colour::transfer_name(transfer).map(str::to_owned);
+        self.color_matrix = colour::matrix_name(matrix).map(str::to_owned);
+    }
 }
 
 #[cfg(test)]
@@ -81,13 +101,26 @@ mod tests {
             coded_height: 240,
             rotation: 0,
             codec: "h264".into(),
+            ..Default::default()
         };
         let json = serde_json::to_value(&info).unwrap();
         assert_eq!(
             json,
             serde_json::json!({ "duration": 3.0, "fps": null, "width": 427, "height": 240,
-                                "codedWidth": 320, "codedHeight": 240, "rotation": 0, "codec": "h264" })
+                                "codedWidth": 320, "codedHeight": 240, "rotation": 0, "codec": "h264",
+                                "hdr": null, "colorPrimaries": null, "colorTransfer": null, "colorMatrix": null })
         );
         assert_eq!(serde_json::from_value::<VideoInfo>(json).unwrap(), info);
+        let mut hlg = info.clone();
+        hlg.set_colour(9, 18, 9);
+        assert_eq!(serde_json::to_value(&hlg).unwrap()["hdr"], "hlg",);
+        assert_eq!(
+            (
+                hlg.color_primaries.as_deref(),
+                hlg.color_transfer.as_deref(),
+                hlg.color_matrix.as_deref()
+            ),
+            (Some("bt2020"), Some("arib-std-b67"), Some("bt2020nc"))
+        );
     }
 }

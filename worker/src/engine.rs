@@ -276,9 +276,10 @@ impl Engine {
         self.reading = Some((read, source.clone()));
         let status = self.module.te_open_reader(self.raw, source.size as f64, self.threads);
         self.check(status)?;
-        Ok(layout::info_from_bytes(
-            &self.bytes(self.module.te_probe(self.raw), INFO_SIZE),
-        ))
+        let mut info = layout::info_from_bytes(&self.bytes(self.module.te_probe(self.raw), INFO_SIZE));
+        let colour = self.codec();
+        info.set_colour(colour.color_primaries, colour.color_transfer, colour.color_space);
+        Ok(info)
     }
 
     /// The video's description, the source let go of after.

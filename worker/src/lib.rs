@@ -204,7 +204,8 @@ impl ThumbnailWorker {
     }
 
     /// The video's [`VideoInfo`], as POST /probe answers it: `{ duration, fps, width, height,
-    /// codedWidth, codedHeight, rotation, codec }` (width and height as shown). Read by the
+    /// codedWidth, codedHeight, rotation, codec, hdr, colorPrimaries, colorTransfer, colorMatrix }`
+    /// (width and height as shown). Read by the
     /// demux-only engine (no decoder needed); what it cannot read, by the whole engine.
     pub fn probe(&self, file: JsValue) -> Promise {
         let engines = self.engines.clone();
