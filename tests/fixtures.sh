@@ -219,14 +219,25 @@ x264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1)
   make_fixture $(video 0.4 176x144) -c:v jpeg2000 unlisted-codec.mov
   # shellcheck disable=SC2046
   make_fixture $(video 0.04 32x32) $(printf -- '-map 0 %.0s' $(seq 120)) -c:v mpeg4 many-streams.mkv
-  # HDR as phones record it (10-bit HEVC, BT.2020), made from testsrc2's SDR picture with zscale so
-  # that the original is known: HLG, and PQ with SDR white at 203 nits (ITU-R BT.2408).
-  make_fixture $(video 2) -vf "zscale=transfer=arib-std-b67:primaries=bt2020:matrix=bt2020nc:transferin=bt709:primariesin=bt709:matrixin=bt709:rangein=full:range=limited,format=yuv420p10le" \
-    -c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc \
-    -g 25 -tag:v hvc1 hdr-hlg.mp4
-  make_fixture $(video 2) -vf "zscale=transfer=smpte2084:primaries=bt2020:matrix=bt2020nc:transferin=bt709:primariesin=bt709:matrixin=bt709:rangein=full:range=limited:npl=203,format=yuv420p10le" \
-    -c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc \
-    -g 25 -tag:v hvc1 hdr-pq.mp4
+  # HDR as phones record it, made with zscale from SDR testsrc2 so that the original is known (its
+  # RGB: testsrc2's YUV would be read as full range): SDR white at HDR's reference white, 203 nits (ITU-R BT.2408: 75 % HLG, 58 % PQ), an SDR display's
+  # BT.1886 gamma undone. HLG and PQ in 10-bit HEVC (320x240); HLG in 10-bit AV1 at 1080p; PQ as a
+  # phone holds it upright, 1920x1080 coded and turned (1080x1920 shown); and PQ with highlights: a
+  # patch of the same picture with its white at 2,000 nits.
+  to_hlg="format=gbrp,zscale=transfer=arib-std-b67:primaries=bt2020:matrix=bt2020nc:transferin=bt709:primariesin=bt709:matrixin=bt709:rangein=full:range=limited:npl=203,format=yuv420p10le"
+  to_pq="format=gbrp,zscale=transfer=smpte2084:primaries=bt2020:matrix=bt2020nc:transferin=bt709:primariesin=bt709:matrixin=bt709:rangein=full:range=limited:npl=203,format=yuv420p10le"
+  hevc_hdr=(-c:v libx265 -preset ultrafast -x265-params log-level=error:pools=1:colorprim=bt2020:colormatrix=bt2020nc -g 25 -tag:v hvc1)
+  hlg_tags=(-color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc)
+  pq_tags=(-color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc)
+  make_fixture $(video 2) -vf "$to_hlg" "${hevc_hdr[@]}" "${hlg_tags[@]}" hdr-hlg.mp4
+  make_fixture $(video 2) -vf "$to_pq" "${hevc_hdr[@]}" "${pq_tags[@]}" hdr-pq.mp4
+  SVT_LOG=1 make_fixture $(video 2 1920x1080) -vf "$to_hlg" -c:v libsvtav1 -preset 12 -g 25 -svtav1-params lp=1 \
+    "${hlg_tags[@]}" hdr-hlg-av1.mp4
+  make_fixture $(video 2 1920x1080) -vf "$to_pq" "${hevc_hdr[@]}" "${pq_tags[@]}" tmp-hdr-phone.mp4
+  exiftool -q -overwrite_original -Rotation=90 "$out/tmp-hdr-phone.mp4"
+  mv "$out/tmp-hdr-phone.mp4" "$out/hdr-pq-phone.mp4"
+  make_fixture $(video 2) -filter_complex "[0:v]split[a][b];[a]$to_pq[base];[b]crop=120:80:100:80,${to_pq/npl=203/npl=2000}[bright];[base][bright]overlay=100:80:format=yuv420p10" \
+    "${hevc_hdr[@]}" "${pq_tags[@]}" hdr-pq-highlights.mp4
   # Something FFmpeg recognises that is not a video container the engine reads.
   make_fixture $(audio 1) -c:a pcm_s16be -f au not-a-video.au
 }

@@ -82,9 +82,10 @@ struct Output {
     output: Option<PathBuf>,
 }
 
-/// How a picture fills its box (the vocabulary's fitting options).
+/// How a picture is made: how it fills its box (the vocabulary's fitting options) and what an
+/// HDR video's colours become.
 #[derive(Args)]
-struct FitArgs {
+struct PictureArgs {
     /// contain (in the box, never enlarged), cover (the box exactly, the rest cropped), fill (the
     /// box exactly, stretched) or pad (the box exactly, on --background); all but contain need
     /// --width and --height [default: contain]
@@ -96,14 +97,19 @@ struct FitArgs {
     /// For --fit pad: the colour around the picture, hex rrggbb[aa] or transparent [default: transparent]
     #[arg(long)]
     background: Option<String>,
+    /// An HDR video's pictures: sdr (tone-mapped for an SDR display) or keep (the coded values,
+    /// washed out on an SDR display) [default: sdr]
+    #[arg(long)]
+    hdr: Option<String>,
 }
 
-impl FitArgs {
-    fn pairs(&self) -> [(&'static str, &Option<String>); 3] {
+impl PictureArgs {
+    fn pairs(&self) -> [(&'static str, &Option<String>); 4] {
         [
             ("fit", &self.fit),
             ("focus", &self.focus),
             ("background", &self.background),
+            ("hdr", &self.hdr),
         ]
     }
 }
@@ -125,7 +131,7 @@ struct StillArgs {
     #[arg(long)]
     height: Option<String>,
     #[command(flatten)]
-    fit: FitArgs,
+    picture: PictureArgs,
     /// png, jpeg, webp, or thumbhash (no image: the placeholder as JSON, <name>.json) [default: the
     /// output file's extension, else png]
     #[arg(long)]
@@ -160,7 +166,7 @@ struct SpriteArgs {
     #[arg(long)]
     height: Option<String>,
     #[command(flatten)]
-    fit: FitArgs,
+    picture: PictureArgs,
     /// png, jpeg or webp [default: jpeg]
     #[arg(long)]
     format: Option<String>,
@@ -191,7 +197,7 @@ struct GifArgs {
     #[arg(long)]
     height: Option<String>,
     #[command(flatten)]
-    fit: FitArgs,
+    picture: PictureArgs,
     /// Play once instead of looping
     #[arg(long)]
     once: bool,
@@ -242,7 +248,7 @@ fn main() -> ExitCode {
                 ("quality", &s.quality),
                 ("seek", &s.seek),
             ]);
-            given.extend(pairs(&s.fit.pairs()));
+            given.extend(pairs(&s.picture.pairs()));
             let options = ThumbnailOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));
             if options.animated {
                 refuse("an animation is the gif command's: thumbnail gif …");
@@ -265,7 +271,7 @@ fn main() -> ExitCode {
                 ("format", &gif),
                 ("loop", &once),
             ]);
-            given.extend(pairs(&g.fit.pairs()));
+            given.extend(pairs(&g.picture.pairs()));
             let options = ThumbnailOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));
             let work = Work {
                 thumbnail: Some(options),
@@ -283,7 +289,7 @@ fn main() -> ExitCode {
                 ("format", &s.format),
                 ("quality", &s.quality),
             ]);
-            given.extend(pairs(&s.fit.pairs()));
+            given.extend(pairs(&s.picture.pairs()));
             let options = SpriteOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));
             let work = Work {
                 sprite: Some(options),

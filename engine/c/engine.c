@@ -34,6 +34,7 @@ TE_EXPORT te_engine *te_new(void) {
   te_engine *e = av_mallocz(sizeof *e);
   if (!e) return NULL;
   e->max_pixels = TE_DEFAULT_MAX_PIXELS;
+  e->output_depth = 8;
   e->stream = -1;
   e->fd = -1;
   e->pkt = av_packet_alloc();
@@ -52,6 +53,8 @@ TE_EXPORT te_engine *te_new(void) {
 TE_EXPORT void te_set_max_pixels(te_engine *e, int32_t max_pixels) {
   e->max_pixels = max_pixels > 0 ? max_pixels : TE_DEFAULT_MAX_PIXELS;
 }
+
+TE_EXPORT void te_set_output_depth(te_engine *e, int32_t bits) { e->output_depth = bits == 16 ? 16 : 8; }
 
 TE_EXPORT void te_set_interrupt(te_engine *e, const volatile int32_t *flag) { e->interrupt = flag; }
 

@@ -103,7 +103,8 @@ typedef struct te_image {
   double time;     /*  0: the frame's time in seconds from the start of the video */
   int32_t width;   /*  8: display orientation, fitted in the requested box */
   int32_t height;  /* 12 */
-  uint8_t *rgba;   /* 16: width * height * 4 bytes, rows top-down; owned by the engine */
+  uint8_t *rgba;   /* 16: width * height * 4 samples (bytes; 16-bit with te_set_output_depth 16),
+                            rows top-down; owned by the engine */
 } te_image;
 
 typedef struct te_engine te_engine;
@@ -112,6 +113,10 @@ te_engine *te_new(void);
 void te_free(te_engine *e);
 /* Source frames above this many pixels are refused with TE_ERR_TOO_LARGE. */
 void te_set_max_pixels(te_engine *e, int32_t max_pixels);
+/* The depth of te_result's samples: 8 (the default: RGBA, a byte each) or 16 (RGBA64 in the host's
+ * byte order: the coded values of a 10-bit HDR frame, its matrix undone, kept for the host's tone
+ * mapping). */
+void te_set_output_depth(te_engine *e, int32_t bits);
 
 /* While *flag is non-zero, every call gives up with TE_ERR_INTERRUPTED as soon as it can (checked
  * on each read and each frame). Another thread may set it. NULL: no interrupt (the default). */

@@ -90,6 +90,7 @@ struct te_engine {
   int unflagged_keys;           /* the decoder flags no frame as a keyframe (H.261): keyframe mode
                                    takes the first frame from the container's keyframe */
   int32_t max_pixels;
+  int output_depth;     /* te_set_output_depth: 8 or 16 */
   int too_many_streams; /* the demuxer refused a stream past TE_MAX_STREAMS (see on_log) */
   const volatile int32_t *interrupt;
   te_info info;

@@ -1,5 +1,6 @@
 /* The picture: the size a frame is shown at (sample aspect ratio, rotation, the box, the pixel
- * limit; te_output_size), and the frame scaled, converted to RGBA and turned (engine_to_rgba). */
+ * limit; te_output_size), and the frame scaled, converted to RGBA (or RGBA64) and turned
+ * (engine_to_rgba). */
 #include "internal.h"
 
 /* The width a w-pixel row is shown at with this sample aspect ratio, as the CLI's scale=iw*sar:ih
@@ -20,22 +21,23 @@ static int ensure_buffer(uint8_t **buf, size_t *size, size_t need) {
   return 0;
 }
 
-/* Copies a w x h RGBA picture (rows `stride` bytes apart) into the packed dst, turned `rotation`
- * degrees clockwise. */
-static void copy_rgba(const uint8_t *src, int stride, int w, int h, int rotation, uint32_t *dst) {
+/* Copies a w x h picture of `bytes`-byte pixels (rows `stride` bytes apart) into the packed dst,
+ * turned `rotation` degrees clockwise. */
+static void copy_turned(const uint8_t *src, int stride, int w, int h, int rotation, size_t bytes, uint8_t *dst) {
   if (rotation == 0) {
-    for (int y = 0; y < h; y++) memcpy(dst + (size_t)y * w, src + (size_t)y * stride, (size_t)w * 4);
+    for (int y = 0; y < h; y++) memcpy(dst + (size_t)y * w * bytes, src + (size_t)y * stride, (size_t)w * bytes);
     return;
   }
   for (int y = 0; y < h; y++) {
-    const uint32_t *row = (const uint32_t *)(src + (size_t)y * stride);
+    const uint8_t *row = src + (size_t)y * stride;
     for (int x = 0; x < w; x++) {
-      uint32_t px = row[x];
+      size_t to;
       switch (rotation) {
-        case 90: dst[(size_t)x * h + (h - 1 - y)] = px; break;
-        case 180: dst[(size_t)(h - 1 - y) * w + (w - 1 - x)] = px; break;
-        default: dst[(size_t)(w - 1 - x) * h + y] = px; break; /* 270 */
+        case 90: to = (size_t)x * h + (h - 1 - y); break;
+        case 180: to = (size_t)(h - 1 - y) * w + (w - 1 - x); break;
+        default: to = (size_t)(w - 1 - x) * h + y; break; /* 270 */
       }
+      memcpy(dst + to * bytes, row + (size_t)x * bytes, bytes);
     }
   }
 }
@@ -73,7 +75,7 @@ TE_EXPORT int te_output_size(te_engine *e, int32_t width, int32_t height, int32_
 }
 
 /* Scales e->kept to fit the box (never enlarging; at most max_pixels, and TE_MAX_SIDE a side),
- * converts it to RGBA and applies the rotation. The size comes from the frame itself, since a
+ * converts it to RGBA (RGBA64 at output depth 16) and applies the rotation. The size comes from the frame itself, since a
  * stream may change its resolution. */
 int engine_to_rgba(te_engine *e, int max_width, int max_height) {
 #ifdef TE_NO_DECODERS
@@ -90,7 +92,10 @@ int engine_to_rgba(te_engine *e, int max_width, int max_height) {
 
   if (!sws_isSupportedInput(f->format))
     return fail(e, TE_ERR_UNSUPPORTED_CODEC, "the %s pixel format is not supported", av_get_pix_fmt_name(f->format));
-  e->sws = sws_getCachedContext(e->sws, f->width, f->height, f->format, scaled_w, scaled_h, AV_PIX_FMT_RGBA,
+  const int deep = e->output_depth == 16;
+  const enum AVPixelFormat out_format = deep ? AV_PIX_FMT_RGBA64 : AV_PIX_FMT_RGBA;
+  const size_t pixel_bytes = deep ? 8 : 4;
+  e->sws = sws_getCachedContext(e->sws, f->width, f->height, f->format, scaled_w, scaled_h, out_format,
                                 SWS_BICUBIC, NULL, NULL, NULL);
   if (!e->sws) return fail(e, TE_ERR_NO_MEMORY, "cannot set up the scaler for %dx%d to %dx%d", f->width, f->height, scaled_w, scaled_h);
   /* YUV -> RGB with the matrix and range the stream declares (BT.601 when it says nothing). */
@@ -98,19 +103,23 @@ int engine_to_rgba(te_engine *e, int max_width, int max_height) {
   if (sws_getColorspaceDetails(e->sws, &inv_table, &src_range, &table, &dst_range, &brightness, &contrast, &saturation) >= 0) {
     int space = f->colorspace != AVCOL_SPC_UNSPECIFIED ? f->colorspace : SWS_CS_DEFAULT;
     if (f->color_range == AVCOL_RANGE_JPEG) src_range = 1;
+    /* swscale's RGBA64 comes out 0.4 % dark (10-bit limited-range white at 65283, not 65535, in
+     * FFmpeg 5.1): its contrast makes up for it, so that the host's tone mapping gets the exact
+     * values (the browser's WebCodecs path computes them: worker/src/pixels.rs). */
+    if (deep) contrast = (int)((int64_t)contrast * 65535 / 65283);
     sws_setColorspaceDetails(e->sws, sws_getCoefficients(space), src_range, table, 1, brightness, contrast, saturation);
   }
 
   /* swscale writes whole SIMD blocks: its output needs aligned rows and padding after the last. */
   AVFrame *scaled = e->scaled;
-  if (scaled->width != scaled_w || scaled->height != scaled_h || !scaled->data[0]) {
+  if (scaled->width != scaled_w || scaled->height != scaled_h || scaled->format != out_format || !scaled->data[0]) {
     av_frame_unref(scaled);
-    scaled->format = AV_PIX_FMT_RGBA;
+    scaled->format = out_format;
     scaled->width = scaled_w;
     scaled->height = scaled_h;
     if (av_frame_get_buffer(scaled, 64) < 0) return fail(e, TE_ERR_NO_MEMORY, "out of memory for a %dx%d image", out_w, out_h);
   }
-  size_t need = (size_t)out_w * out_h * 4;
+  size_t need = (size_t)out_w * out_h * pixel_bytes;
   if (ensure_buffer(&e->pixels, &e->pixels_size, need) < 0)
     return fail(e, TE_ERR_NO_MEMORY, "out of memory for a %dx%d image", out_w, out_h);
   /* A palette whose every entry has alpha 0 is an opaque one that never set alpha (AVI's RGBQUAD
@@ -128,7 +137,7 @@ int engine_to_rgba(te_engine *e, int max_width, int max_height) {
   }
   int ret = sws_scale(e->sws, src, f->linesize, 0, f->height, scaled->data, scaled->linesize);
   if (ret < 0) return fail_av(e, TE_ERR_CORRUPT, ret, "cannot convert the frame");
-  copy_rgba(scaled->data[0], scaled->linesize[0], scaled_w, scaled_h, rotation, (uint32_t *)e->pixels);
+  copy_turned(scaled->data[0], scaled->linesize[0], scaled_w, scaled_h, rotation, pixel_bytes, e->pixels);
 
   int64_t pts = engine_frame_time(f);
   AVRational tb = e->fmt->streams[e->stream]->time_base;

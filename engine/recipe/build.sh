@@ -104,7 +104,7 @@ configure_flags() {
 
 link_flags() {
   local variant=$1
-  local exports=_te_new,_te_free,_te_set_max_pixels,_te_set_interrupt,_te_open,_te_close,_te_probe,_te_codec_info,_te_decode,_te_decode_next,_te_packets_decoded,_te_result,_te_read_packets,_te_packet_list,_te_open_reader,_te_output_size,_te_message,_te_error_name,_malloc,_free
+  local exports=_te_new,_te_free,_te_set_max_pixels,_te_set_output_depth,_te_set_interrupt,_te_open,_te_close,_te_probe,_te_codec_info,_te_decode,_te_decode_next,_te_packets_decoded,_te_result,_te_read_packets,_te_packet_list,_te_open_reader,_te_output_size,_te_message,_te_error_name,_malloc,_free
   local flags=(
     -O3 --closure=0
     -sMODULARIZE=1 -sEXPORT_NAME=createThumbnailEngine

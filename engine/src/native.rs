@@ -8,6 +8,8 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
+use thumbnail_tonemap::{Primaries, ToneMap};
+use thumbnail_vocabulary::colour::HdrOutput;
 use thumbnail_vocabulary::{Error, ErrorKind, Seek, VideoInfo};
 
 use crate::layout::{CodecInfo, Packet, Packets};
@@ -88,6 +90,7 @@ extern "C" {
     fn te_new() -> *mut TeEngine;
     fn te_free(e: *mut TeEngine);
     fn te_set_max_pixels(e: *mut TeEngine, max_pixels: i32);
+    fn te_set_output_depth(e: *mut TeEngine, bits: i32);
     fn te_set_interrupt(e: *mut TeEngine, flag: *const AtomicI32);
     fn te_open(e: *mut TeEngine, path: *const c_char, threads: i32) -> c_int;
     fn te_open_fd(e: *mut TeEngine, fd: c_int, threads: i32) -> c_int;
@@ -146,6 +149,8 @@ pub struct OpenOptions {
     /// Refuse frames above this many pixels (default: the engine's 64 MP).
     pub max_pixels: Option<u32>,
     pub interrupt: Option<Interrupt>,
+    /// An HDR video's frames tone-mapped for an SDR display (the default) or as coded.
+    pub hdr: HdrOutput,
 }
 
 impl Default for OpenOptions {
@@ -154,6 +159,7 @@ impl Default for OpenOptions {
             threads: 1,
             max_pixels: None,
             interrupt: None,
+            hdr: HdrOutput::Sdr,
         }
     }
 }
@@ -176,6 +182,8 @@ pub struct Engine {
     _interrupt: Option<Interrupt>,
     /// The file [`Engine::open_file`] reads, open as long as the engine.
     _file: Option<std::fs::File>,
+    /// An HDR video's, when its frames are tone-mapped: the engine then gives 16-bit RGBA.
+    tone_map: Option<ToneMap>,
 }
 
 // The C engine has no thread affinity: one Engine may move between threads, but is used by one
@@ -213,6 +221,7 @@ impl Engine {
             info: VideoInfo::default(),
             _interrupt: options.interrupt.clone(),
             _file: None,
+            tone_map: None,
         };
         let threads = i32::try_from(options.threads).unwrap_or(i32::MAX);
         // SAFETY: raw is a live engine; the interrupt flag lives in an Arc the engine keeps until
@@ -233,6 +242,11 @@ impl Engine {
         engine
             .info
             .set_colour(colour.color_primaries, colour.color_transfer, colour.color_space);
+        if let (Some(transfer), HdrOutput::Sdr) = (engine.info.hdr, options.hdr) {
+            engine.tone_map = Some(ToneMap::new(transfer, Primaries::of(colour.color_primaries)));
+            // SAFETY: raw is a live engine.
+            unsafe { te_set_output_depth(raw.as_ptr(), 16) };
+        }
         Ok(engine)
     }
 
@@ -346,18 +360,23 @@ impl Engine {
         }
     }
 
-    /// The image of the last successful decode, copied out.
+    /// The image of the last successful decode, copied out (an HDR one tone-mapped).
     fn result(&self) -> Image {
-        // SAFETY: after a successful decode, te_result describes width*height*4 bytes of RGBA
-        // owned by the engine, valid until the next call; we copy them out now.
+        // SAFETY: after a successful decode, te_result describes width*height*4 samples of RGBA
+        // (bytes, or 16-bit at output depth 16) owned by the engine, valid until the next call;
+        // we copy them out now.
         unsafe {
             let image = &*te_result(self.raw.as_ptr());
-            let len = image.width as usize * image.height as usize * 4;
+            let samples = image.width as usize * image.height as usize * 4;
+            let rgba = match &self.tone_map {
+                None => std::slice::from_raw_parts(image.rgba, samples).to_vec(),
+                Some(map) => map.to_sdr(std::slice::from_raw_parts(image.rgba.cast::<u16>(), samples)),
+            };
             Image {
                 width: image.width as u32,
                 height: image.height as u32,
                 time: image.time,
-                rgba: std::slice::from_raw_parts(image.rgba, len).to_vec(),
+                rgba,
             }
         }
     }

@@ -1,7 +1,11 @@
 //! The native engine against the ffmpeg CLI on the generated fixtures.
 
-use test_support::{cli_frame, cli_frame_by, fixture, psnr, rotation_of, Expect, BAD_INPUTS, REAL_WORLD, VIDEOS};
+use test_support::{
+    cli_frame, cli_frame_by, colourfulness, crop, fixture, mean_luma, psnr, rotation_of, Expect, BAD_INPUTS,
+    HDR_VIDEOS, REAL_WORLD, VIDEOS,
+};
 use thumbnail_engine::{layout::CodecInfo, webcodecs, Engine, Image, Interrupt, OpenOptions};
+use thumbnail_vocabulary::colour::HdrOutput;
 use thumbnail_vocabulary::{ErrorKind, Seek};
 
 /// Our frame and the CLI's are the same picture when at least this close (dB). Neighbouring
@@ -154,6 +158,110 @@ fn what_formats_h_leaves_out_is_refused_natively() {
         .unwrap();
     assert_eq!(err.kind, ErrorKind::TooLarge, "{err}");
     assert!(err.message.contains("more than 100 streams"), "{err}");
+}
+
+/// HDR phone videos (HLG and PQ; HEVC and AV1; 320x240, 1080p and an upright phone's 1080x1920)
+/// come out tone-mapped (crate `thumbnail-tonemap`) near the SDR pictures they were made from:
+/// colourfulness at least 70 % of the original's and mean luma within 15 %; `hdr: keep` gives the
+/// coded values (washed out); the PQ highlights at 2,000 nits keep their gradation.
+#[test]
+fn hdr_is_tone_mapped_to_its_sdr_original() {
+    for video in &HDR_VIDEOS {
+        let open = |hdr| {
+            Engine::open(
+                &fixture(video.file),
+                &OpenOptions {
+                    hdr,
+                    ..OpenOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        let image = open(HdrOutput::Sdr).frame(1.0, 320, 320, Seek::Exact).unwrap();
+        let kept = open(HdrOutput::Keep).frame(1.0, 320, 320, Seek::Exact).unwrap();
+        let original = video.original(1.0, image.width, image.height);
+        let colour = colourfulness(&image.rgba) / colourfulness(&original);
+        let luma = mean_luma(&image.rgba) / mean_luma(&original);
+        let kept_colour = colourfulness(&kept.rgba) / colourfulness(&original);
+        eprintln!(
+            "{}: {}x{}, colourfulness {:.0} % (kept: {:.0} %), mean luma {:.1} against {:.1}, {:.1} dB from the original",
+            video.file,
+            image.width,
+            image.height,
+            colour * 100.0,
+            kept_colour * 100.0,
+            mean_luma(&image.rgba),
+            mean_luma(&original),
+            psnr(&image.rgba, &original)
+        );
+        assert!(
+            colour >= 0.7,
+            "{}: colourfulness {colour:.2} of the original's",
+            video.file
+        );
+        assert!(
+            (luma - 1.0).abs() <= 0.15,
+            "{}: mean luma {luma:.2} of the original's",
+            video.file
+        );
+        assert!(
+            kept_colour < colour - 0.2,
+            "{}: kept {kept_colour:.2}, mapped {colour:.2}",
+            video.file
+        );
+        if let Some(patch) = video.highlights {
+            // the patch is the same picture: its gradation is there (not clipped flat), and brighter
+            let (ours, theirs) = (crop(&image.rgba, 320, patch), crop(&original, 320, patch));
+            let spread = |rgba: &[u8]| {
+                let mean = mean_luma(rgba);
+                let n = rgba.len() as f64 / 4.0;
+                let v: f64 = rgba
+                    .chunks_exact(4)
+                    .map(|p| {
+                        let l = 0.2126 * f64::from(p[0]) + 0.7152 * f64::from(p[1]) + 0.0722 * f64::from(p[2]);
+                        (l - mean) * (l - mean)
+                    })
+                    .sum();
+                (v / n).sqrt()
+            };
+            eprintln!(
+                "  highlights: luma spread {:.1} (original {:.1}), mean {:.1} (original {:.1})",
+                spread(&ours),
+                spread(&theirs),
+                mean_luma(&ours),
+                mean_luma(&theirs)
+            );
+            assert!(
+                spread(&ours) >= 0.5 * spread(&theirs),
+                "{}: highlights flattened",
+                video.file
+            );
+            assert!(
+                mean_luma(&ours) > mean_luma(&theirs),
+                "{}: highlights no brighter",
+                video.file
+            );
+        }
+    }
+}
+
+/// SDR videos are untouched by the tone mapping: `hdr: sdr` (the default) and `keep` give the same
+/// bytes.
+#[test]
+fn sdr_videos_are_not_tone_mapped() {
+    for name in ["h264.mp4", "colour-bt709.mp4", "vp9.webm", "rotated.mp4"] {
+        let frame = |hdr| {
+            let options = OpenOptions {
+                hdr,
+                ..OpenOptions::default()
+            };
+            Engine::open(&fixture(name), &options)
+                .unwrap()
+                .frame(1.0, 160, 160, Seek::Exact)
+                .unwrap()
+        };
+        assert_eq!(frame(HdrOutput::Sdr).rgba, frame(HdrOutput::Keep).rgba, "{name}");
+    }
 }
 
 /// The colour a stream declares, in FFmpeg's words (the vocabulary's tables are FFmpeg's own:
@@ -352,7 +460,7 @@ fn fuzzer_regressions_run_through() {
     let options = OpenOptions {
         threads: 1,
         max_pixels: Some(4 * 1024 * 1024),
-        interrupt: None,
+        ..OpenOptions::default()
     };
     for path in files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

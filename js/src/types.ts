@@ -80,6 +80,11 @@ export interface ThumbnailOptions extends JobOptions {
   format?: 'png' | 'jpeg' | 'webp' | 'gif' | 'thumbhash';
   /** 1-100, for jpeg and webp. */
   quality?: number;
+  /**
+   * An HDR video's pictures (PQ or HLG, as probe() says): 'sdr' (default) tone-mapped for an SDR
+   * display; 'keep' the coded values (washed out on an SDR display). SDR videos are the same either way.
+   */
+  hdr?: 'sdr' | 'keep';
   /** 'exact' (default): the frame at `at`; 'keyframe': the keyframe before it, faster. */
   seek?: 'exact' | 'keyframe';
   /**
@@ -158,6 +163,11 @@ export interface SpriteOptions extends JobOptions {
   format?: 'png' | 'jpeg' | 'webp';
   /** 1-100, for jpeg and webp. */
   quality?: number;
+  /**
+   * An HDR video's pictures (PQ or HLG, as probe() says): 'sdr' (default) tone-mapped for an SDR
+   * display; 'keep' the coded values (washed out on an SDR display). SDR videos are the same either way.
+   */
+  hdr?: 'sdr' | 'keep';
 }
 
 /** A contact sheet and its WebVTT thumbnails track (video.js, Plyr, Vidstack read it). */
@@ -213,6 +223,11 @@ export interface FramesOptions extends JobOptions {
   format?: 'png' | 'jpeg' | 'webp';
   /** 1-100, for jpeg and webp. */
   quality?: number;
+  /**
+   * An HDR video's pictures (PQ or HLG, as probe() says): 'sdr' (default) tone-mapped for an SDR
+   * display; 'keep' the coded values (washed out on an SDR display). SDR videos are the same either way.
+   */
+  hdr?: 'sdr' | 'keep';
 }
 
 /** One frame of a series: an ImageBitmap (`bitmap`), or an image (`blob`) when a format was asked. */

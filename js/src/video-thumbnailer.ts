@@ -10,8 +10,8 @@
 // allow CORS and serve ranges), server (a thumbnail server's POST /thumbnail: without it, no video
 // leaves the browser), assets (where the package's files are, by default beside this module),
 // engine (auto, browser, server), at (the first frame; by
-// default the most representative one, 'auto'), width, height, format, quality, seek (exact,
-// keyframe), upload.
+// default the most representative one, 'auto'), width, height, fit, focus, background, format,
+// quality, seek (exact, keyframe), hdr (sdr, keep), upload.
 // Moving the slider shows frames live; letting it go makes the frame and fires `thumbnail`. Events: `thumbnail`
 // (detail: { blob, width, height, time, engine }), `error` (detail: a ThumbnailError) and `upload`
 // (cancelable; detail: { code, message, file }): in `auto` mode, before a video the browser could
@@ -246,7 +246,7 @@ function defineVideoThumbnailer() {
     /** The thumbnail options the attributes give, at `at`. */
     #options(at: number | string): ThumbnailOptions {
       const options: Record<string, unknown> = { at };
-      for (const name of ['width', 'height', 'fit', 'focus', 'background', 'format', 'quality', 'seek']) {
+      for (const name of ['width', 'height', 'fit', 'focus', 'background', 'format', 'quality', 'seek', 'hdr']) {
         if (this.hasAttribute(name)) options[name] = this.getAttribute(name);
       }
       return options as ThumbnailOptions; // strings: the vocabulary parses them

@@ -16,6 +16,7 @@ use thumbnail_frames::placeholder::Placeholder;
 use thumbnail_frames::series::series_times;
 use thumbnail_frames::sprite::{self, sprite_times};
 use thumbnail_frames::{best_time, Failed, Picture, PICK_SIDE};
+use thumbnail_vocabulary::colour::HdrOutput;
 use thumbnail_vocabulary::{
     Error as EngineError, ErrorKind, Fitting, Format, FramesOptions, Seek, SpriteOptions, ThumbnailOptions, VideoInfo,
 };
@@ -36,6 +37,16 @@ pub struct Work {
 }
 
 impl Work {
+    /// What the operation asks of an HDR video's pictures (a probe makes none).
+    fn hdr(&self) -> HdrOutput {
+        let asked = [
+            self.thumbnail.map(|t| t.hdr),
+            self.sprite.map(|s| s.hdr),
+            self.frames.as_ref().map(|f| f.hdr),
+        ];
+        asked.into_iter().flatten().next().unwrap_or_default()
+    }
+
     /// Only probe.
     pub fn probe(max_pixels: u32) -> Work {
         Work {
@@ -116,6 +127,7 @@ pub fn run(job: &Work, file: File, interrupt: Option<Interrupt>, progress: Progr
         threads: 1,
         max_pixels: Some(job.max_pixels),
         interrupt,
+        hdr: job.hdr(),
     };
     let mut engine = Engine::open_file(file, &options)?;
     let info = engine.info().clone();

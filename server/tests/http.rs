@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
-use test_support::{cli_frame, fixture, psnr, Server, VIDEOS};
+use test_support::{cli_frame, colourfulness, fixture, mean_luma, psnr, Server, HDR_VIDEOS, VIDEOS};
 
 const SAME_FRAME_DB: f64 = 35.0;
 
@@ -754,6 +754,58 @@ async fn fit_fills_the_box_as_asked() {
         .await;
         assert!(detail.contains(words), "{query}: {detail}");
     }
+}
+
+/// HDR phone videos come tone-mapped by default (`hdr=sdr`), near the SDR pictures they were made
+/// from, in every operation; `hdr=keep` gives the coded values (washed out); anything else is a
+/// 400 that names the choices.
+#[tokio::test]
+async fn hdr_videos_come_tone_mapped() {
+    use base64::Engine as _;
+    let server = start(&[]);
+    for video in &HDR_VIDEOS {
+        let sdr = image_of(thumbnail(&server, video.file, "?width=320&height=320").await).await;
+        let kept = image_of(thumbnail(&server, video.file, "?width=320&height=320&hdr=keep").await).await;
+        let original = video.original(1.0, sdr.width(), sdr.height());
+        let colour = colourfulness(sdr.as_raw()) / colourfulness(&original);
+        let luma = mean_luma(sdr.as_raw()) / mean_luma(&original);
+        assert!(
+            colour >= 0.7 && (luma - 1.0).abs() <= 0.15,
+            "{}: {colour:.2}, {luma:.2}",
+            video.file
+        );
+        assert!(
+            colourfulness(kept.as_raw()) < 0.6 * colourfulness(sdr.as_raw()),
+            "{}: keep",
+            video.file
+        );
+    }
+    // a sheet's tiles are tone-mapped too: its mean luma and colour near the still's
+    let still = image_of(thumbnail(&server, "hdr-hlg.mp4", "?width=80").await).await;
+    for hdr in ["sdr", "keep"] {
+        let r = client()
+            .post(server.url(&format!("/sprite?count=1&width=80&format=png&hdr={hdr}")))
+            .multipart(form_with("video", "hdr-hlg.mp4"))
+            .send()
+            .await
+            .unwrap();
+        let sheet: Value = r.json().await.unwrap();
+        let data = sheet["image"].as_str().unwrap().split_once(',').unwrap().1;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
+        let tile = image::load_from_memory(&bytes).unwrap().to_rgba8();
+        let ratio = colourfulness(tile.as_raw()) / colourfulness(still.as_raw());
+        assert!(
+            (ratio > 0.8) == (hdr == "sdr"),
+            "sheet with hdr={hdr}: {ratio:.2} of the still's colour"
+        );
+    }
+    let detail = assert_problem(
+        thumbnail(&server, "hdr-hlg.mp4", "?hdr=pq").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+    )
+    .await;
+    assert!(detail.contains("`hdr` must be sdr or keep"), "{detail}");
 }
 
 /// `format=thumbhash`: no image, the placeholder as JSON, of the frame in a 100 px box: the very

@@ -61,6 +61,7 @@ enum Section {
     Sprite,
     Jobs,
     Peers,
+    Hdr,
 }
 
 /// The benchmark inputs: 10 s, a keyframe every 2 s, the frame at 1 s.
@@ -108,6 +109,9 @@ fn main() {
     }
     if want(Section::Jobs) {
         jobs(&mut report, args.load_seconds);
+    }
+    if want(Section::Hdr) {
+        hdr(&mut report, args.runs);
     }
     if want(Section::Peers) {
         peers(&mut report, args.runs.min(5), args.cold_runs.min(5), &args.systems);
@@ -985,6 +989,71 @@ fn sprite(report: &mut String, runs: usize) {
     ));
     sheet_in_browser(report, runs, ours);
     gif(report, runs);
+}
+
+/// The tone mapping's cost (crate `thumbnail-tonemap`): the frame at 1 s of the upright phone's
+/// 1080p PQ HEVC, whole (1080x1920) and in a 320 px box, tone-mapped (`hdr: sdr`) and not
+/// (`keep`), beside the CLI's own tone mapping of the same frame (zscale to linear light, BT.709
+/// primaries, tonemap=mobius, back to BT.709).
+fn hdr(report: &mut String, runs: usize) {
+    use thumbnail_vocabulary::colour::HdrOutput;
+    let file = fixture("hdr-pq-phone.mp4");
+    let time = |hdr, side| {
+        let samples = (0..runs)
+            .map(|_| {
+                let started = Instant::now();
+                let mut engine = Engine::open(
+                    &file,
+                    &OpenOptions {
+                        hdr,
+                        ..OpenOptions::default()
+                    },
+                )
+                .unwrap();
+                engine.frame(1.0, side, side, Seek::Exact).unwrap();
+                started.elapsed()
+            })
+            .collect();
+        median(samples)
+    };
+    let cli = |filter: &str| {
+        let samples = (0..runs)
+            .map(|_| {
+                let started = Instant::now();
+                let out = Command::new("ffmpeg")
+                    .args(["-v", "error", "-nostdin", "-ss", "1", "-i"])
+                    .arg(&file)
+                    .args(["-frames:v", "1", "-vf", filter, "-f", "rawvideo", "-"])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                started.elapsed()
+            })
+            .collect();
+        median(samples)
+    };
+    let tonemap = "zscale=t=linear:npl=203,format=gbrpf32le,zscale=p=bt709,tonemap=mobius,zscale=t=bt709:m=bt709:r=tv,format=rgb24";
+    let rows = [(0, "whole, 1080x1920"), (320, "in a 320 px box")].map(|(side, name)| {
+        let (sdr, keep) = (time(HdrOutput::Sdr, side), time(HdrOutput::Keep, side));
+        format!(
+            "| {name} | {} | {} | {} |\n",
+            ms(sdr),
+            ms(keep),
+            ms(sdr.saturating_sub(keep))
+        )
+    });
+    let (cli_mapped, cli_plain) = (cli(tonemap), cli("format=rgb24"));
+    report.push_str(&format!(
+        "\n## HDR to SDR: the frame at 1 s of a 1080p PQ HEVC phone video (turned upright)\n\n\
+         | picture | tone-mapped (`hdr: sdr`, median of {runs}) | as coded (`keep`) | the tone mapping |\n\
+         | --- | ---: | ---: | ---: |\n{}{}\n\
+         The CLI, whole: {} with `{tonemap}`, {} without ({} for its tone mapping).\n",
+        rows[0],
+        rows[1],
+        ms(cli_mapped),
+        ms(cli_plain),
+        ms(cli_mapped.saturating_sub(cli_plain))
+    ));
 }
 
 /// The engine's next frame in the box `size`, as the frames crate takes it.

@@ -326,6 +326,117 @@ pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
     10.0 * (255.0f64 * 255.0 / (sum / n as f64)).log10()
 }
 
+/// An HDR fixture (tests/fixtures.sh) and the SDR picture it was made from: testsrc2 of this size,
+/// shown turned `rotation` degrees as the file says.
+pub struct HdrVideo {
+    pub file: &'static str,
+    pub source: &'static str,
+    pub rotation: u32,
+    /// PQ highlights: the rectangle (x, y, w, h, in the 320x240 picture) made with its white at
+    /// 2,000 nits.
+    pub highlights: Option<(usize, usize, usize, usize)>,
+}
+
+pub const HDR_VIDEOS: [HdrVideo; 5] = [
+    HdrVideo {
+        file: "hdr-hlg.mp4",
+        source: "320x240",
+        rotation: 0,
+        highlights: None,
+    },
+    HdrVideo {
+        file: "hdr-pq.mp4",
+        source: "320x240",
+        rotation: 0,
+        highlights: None,
+    },
+    HdrVideo {
+        file: "hdr-hlg-av1.mp4",
+        source: "1920x1080",
+        rotation: 0,
+        highlights: None,
+    },
+    HdrVideo {
+        file: "hdr-pq-phone.mp4",
+        source: "1920x1080",
+        rotation: 90,
+        highlights: None,
+    },
+    HdrVideo {
+        file: "hdr-pq-highlights.mp4",
+        source: "320x240",
+        rotation: 0,
+        highlights: Some((100, 80, 120, 80)),
+    },
+];
+
+impl HdrVideo {
+    /// The SDR original's frame at t, scaled (in its coded orientation, then turned, as the engine
+    /// does) to width x height, as RGBA.
+    pub fn original(&self, t: f64, width: u32, height: u32) -> Vec<u8> {
+        let (w, h) = if self.rotation % 180 == 90 {
+            (height, width)
+        } else {
+            (width, height)
+        };
+        let turn = match self.rotation {
+            90 => ",transpose=clock",
+            270 => ",transpose=cclock",
+            _ => "",
+        };
+        let output = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc2=size={}:rate=25:duration=2", self.source))
+            .args(["-ss", &t.to_string(), "-frames:v", "1", "-vf"])
+            .arg(format!("scale={w}:{h}:flags=bicubic{turn},format=rgba"))
+            .args(["-f", "rawvideo", "-"])
+            .output()
+            .expect("run ffmpeg");
+        assert!(
+            output.status.success(),
+            "ffmpeg: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.stdout.len(), (width * height * 4) as usize);
+        output.stdout
+    }
+}
+
+/// Hasler and Süsstrunk's colourfulness of an RGBA picture (2003: σ and μ of R−G and (R+G)/2−B):
+/// about 0 for grey, above 100 for a very colourful picture.
+pub fn colourfulness(rgba: &[u8]) -> f64 {
+    let (mut n, mut sum, mut squares) = (0.0, [0.0f64; 2], [0.0f64; 2]);
+    for px in rgba.chunks_exact(4) {
+        let (r, g, b) = (f64::from(px[0]), f64::from(px[1]), f64::from(px[2]));
+        let (rg, yb) = (r - g, 0.5 * (r + g) - b);
+        n += 1.0;
+        for (i, v) in [rg, yb].into_iter().enumerate() {
+            sum[i] += v;
+            squares[i] += v * v;
+        }
+    }
+    let mean = sum.map(|s| s / n);
+    let variance = [0, 1].map(|i| squares[i] / n - mean[i] * mean[i]);
+    (variance[0] + variance[1]).max(0.0).sqrt() + 0.3 * (mean[0] * mean[0] + mean[1] * mean[1]).sqrt()
+}
+
+/// The mean luma (BT.709 weights on the 8-bit values) of an RGBA picture.
+pub fn mean_luma(rgba: &[u8]) -> f64 {
+    let pixels = rgba.chunks_exact(4);
+    let n = pixels.len() as f64;
+    pixels
+        .map(|p| 0.2126 * f64::from(p[0]) + 0.7152 * f64::from(p[1]) + 0.0722 * f64::from(p[2]))
+        .sum::<f64>()
+        / n
+}
+
+/// The pixels of a rectangle (x, y, w, h) of a `width`-wide RGBA picture, as RGBA.
+pub fn crop(rgba: &[u8], width: usize, (x, y, w, h): (usize, usize, usize, usize)) -> Vec<u8> {
+    (y..y + h)
+        .flat_map(|row| rgba[(row * width + x) * 4..(row * width + x + w) * 4].iter().copied())
+        .collect()
+}
+
 /// A folder of the test's own, `target/test-data/<what>-<pid>-<n>`, removed when dropped.
 pub struct TestDir(PathBuf);
 

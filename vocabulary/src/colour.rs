@@ -25,6 +25,32 @@ impl Hdr {
     }
 }
 
+/// What a host makes of an HDR video's pictures: the option `hdr`, in every operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HdrOutput {
+    /// Tone-mapped for an SDR display (crate `thumbnail-tonemap`): what a page shows as is.
+    #[default]
+    Sdr,
+    /// The coded values as they are (an HDR picture looks washed out on an SDR display).
+    Keep,
+}
+
+impl std::str::FromStr for HdrOutput {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<HdrOutput, crate::Error> {
+        match s.trim() {
+            "sdr" => Ok(HdrOutput::Sdr),
+            "keep" => Ok(HdrOutput::Keep),
+            _ => Err(crate::options::bad(format!(
+                "`hdr` must be sdr or keep, not {}",
+                crate::options::shown(crate::OptionValue::Text(s))
+            ))),
+        }
+    }
+}
+
 /// FFmpeg's name of an `AVColorPrimaries` number; `None` when unspecified or unknown.
 pub fn primaries_name(n: i32) -> Option<&'static str> {
     Some(match n {

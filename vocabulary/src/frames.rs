@@ -1,13 +1,14 @@
 //! The options of a series of frames (`t.frames()` in the browser, POST /frames on the server),
 //! parsed like the thumbnail's: the same names in the query and in the JS object.
 
+use crate::colour::HdrOutput;
 use crate::fit::Fitting;
 use crate::options::{bad, parse_quality, parse_side, shown, whole, word, OptionValue};
 use crate::sprite::{every_seconds, FrameTimes, MAX_SPRITE_FRAMES};
 use crate::{Error, Format, Seek};
 
 /// The names of the frames options, in the order the messages list them.
-pub const FRAMES_OPTION_NAMES: [&str; 11] = [
+pub const FRAMES_OPTION_NAMES: [&str; 12] = [
     "times",
     "count",
     "every",
@@ -19,6 +20,7 @@ pub const FRAMES_OPTION_NAMES: [&str; 11] = [
     "seek",
     "format",
     "quality",
+    "hdr",
 ];
 
 /// Which frames of a series.
@@ -44,6 +46,8 @@ pub struct FramesOptions {
     /// An encoded image per frame; none given: the browser gives an ImageBitmap, the server PNG.
     pub format: Option<Format>,
     pub quality: u8,
+    /// An HDR video's frames tone-mapped (`sdr`) or as coded (`keep`).
+    pub hdr: HdrOutput,
 }
 
 impl FramesOptions {
@@ -60,6 +64,7 @@ impl FramesOptions {
             seek: Seek::Exact,
             format: None,
             quality: crate::DEFAULT_QUALITY,
+            hdr: HdrOutput::Sdr,
         };
         let mut series = Vec::new();
         let mut given = Vec::new();
@@ -93,6 +98,7 @@ impl FramesOptions {
                     options.format = Some(format);
                 }
                 "quality" => options.quality = parse_quality(value)?,
+                "hdr" => options.hdr = word(value)?,
                 _ => {
                     return Err(bad(format!(
                         "unknown option `{name}` (known: {})",

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::colour::HdrOutput;
 use crate::fit::Fitting;
 use crate::{Error, ErrorKind, Seek};
 
@@ -224,6 +225,8 @@ pub struct ThumbnailOptions {
     /// 1 to 100, for jpeg and webp.
     pub quality: u8,
     pub seek: Seek,
+    /// An HDR video's pictures tone-mapped (`sdr`) or as coded (`keep`).
+    pub hdr: HdrOutput,
     /// An animation rather than one frame: always for gif, asked for webp (`animated=true`).
     pub animated: bool,
     /// For an animation: seconds of video, frames a second, and whether it loops.
@@ -252,6 +255,7 @@ impl Default for ThumbnailOptions {
             format: Format::default(),
             quality: DEFAULT_QUALITY,
             seek: Seek::Exact,
+            hdr: HdrOutput::Sdr,
             animated: false,
             duration: GIF_DURATION,
             fps: GIF_FPS,
@@ -261,7 +265,7 @@ impl Default for ThumbnailOptions {
 }
 
 /// The names of the options, in the order the messages list them.
-pub const OPTION_NAMES: [&str; 13] = [
+pub const OPTION_NAMES: [&str; 14] = [
     "at",
     "width",
     "height",
@@ -271,6 +275,7 @@ pub const OPTION_NAMES: [&str; 13] = [
     "format",
     "quality",
     "seek",
+    "hdr",
     "animated",
     "duration",
     "fps",
@@ -385,6 +390,7 @@ impl ThumbnailOptions {
                 "format" => options.format = word(value)?,
                 "quality" => options.quality = parse_quality(value)?,
                 "seek" => options.seek = word(value)?,
+                "hdr" => options.hdr = word(value)?,
                 "animated" => options.animated = flag("animated", value)?,
                 "duration" => options.duration = positive("duration", value, 0.04, MAX_GIF_DURATION, "seconds")?,
                 "fps" => options.fps = positive("fps", value, 0.1, MAX_GIF_FPS, "frames a second")?,
@@ -503,6 +509,9 @@ mod tests {
                 .unwrap();
         let from_text = ThumbnailOptions::from_pairs([("at", "2.5"), ("width", "320"), ("quality", "70")]).unwrap();
         assert_eq!(from_numbers, from_text);
+        assert_eq!(from_text.hdr, crate::colour::HdrOutput::Sdr);
+        let keep = ThumbnailOptions::from_pairs([("hdr", "keep")]).unwrap();
+        assert_eq!(keep.hdr, crate::colour::HdrOutput::Keep);
         for (name, value) in [
             ("width", Number(320.5)),
             ("width", Number(-1.0)),
@@ -511,6 +520,8 @@ mod tests {
             ("at", Number(f64::INFINITY)),
             ("format", Number(1.0)),
             ("seek", Number(0.0)),
+            ("hdr", Number(1.0)),
+            ("hdr", Text("pq")),
             ("quality", Number(0.0)),
         ] {
             let err = ThumbnailOptions::from_values([(name, value)]).unwrap_err();
@@ -519,7 +530,7 @@ mod tests {
         let unknown = ThumbnailOptions::from_values([("colour", Text("red"))]).unwrap_err();
         assert_eq!(
             unknown.message,
-            "unknown option `colour` (known: at, width, height, fit, focus, background, format, quality, seek, animated, duration, fps, loop)"
+            "unknown option `colour` (known: at, width, height, fit, focus, background, format, quality, seek, hdr, animated, duration, fps, loop)"
         );
     }
 

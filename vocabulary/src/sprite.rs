@@ -1,12 +1,13 @@
 //! The options of a contact sheet (a sprite of frames with its WebVTT thumbnails track), parsed
 //! like the thumbnail's: the same names in the query of POST /sprite and in `t.sprite()`'s object.
 
+use crate::colour::HdrOutput;
 use crate::fit::Fitting;
 use crate::options::{bad, parse_quality, parse_side, shown, whole, word, OptionValue};
 use crate::{Error, Format};
 
 /// The names of the sprite options, in the order the messages list them.
-pub const SPRITE_OPTION_NAMES: [&str; 10] = [
+pub const SPRITE_OPTION_NAMES: [&str; 11] = [
     "count",
     "every",
     "columns",
@@ -17,6 +18,7 @@ pub const SPRITE_OPTION_NAMES: [&str; 10] = [
     "background",
     "format",
     "quality",
+    "hdr",
 ];
 /// Most frames in one sheet.
 pub const MAX_SPRITE_FRAMES: u32 = 400;
@@ -43,6 +45,8 @@ pub struct SpriteOptions {
     pub fitting: Fitting,
     pub format: Format,
     pub quality: u8,
+    /// An HDR video's frames tone-mapped (`sdr`) or as coded (`keep`).
+    pub hdr: HdrOutput,
 }
 
 impl Default for SpriteOptions {
@@ -55,6 +59,7 @@ impl Default for SpriteOptions {
             fitting: Fitting::default(),
             format: Format::Jpeg,
             quality: crate::DEFAULT_QUALITY,
+            hdr: HdrOutput::Sdr,
         }
     }
 }
@@ -92,6 +97,7 @@ impl SpriteOptions {
                     }
                 }
                 "quality" => options.quality = parse_quality(value)?,
+                "hdr" => options.hdr = word(value)?,
                 _ => {
                     return Err(bad(format!(
                         "unknown option `{name}` (known: {})",

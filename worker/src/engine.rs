@@ -8,6 +8,8 @@ use thumbnail_engine::layout::{
     PACKET_SIZE,
 };
 use thumbnail_frames::{Failed, Picture};
+use thumbnail_tonemap::{Primaries, ToneMap};
+use thumbnail_vocabulary::colour::HdrOutput;
 use thumbnail_vocabulary::{ErrorKind, Seek, VideoInfo};
 use web_sys::Blob;
 
@@ -26,6 +28,8 @@ extern "C" {
     fn te_new(this: &EngineModule) -> u32;
     #[wasm_bindgen(method, catch, js_name = _te_open_reader)]
     fn te_open_reader(this: &EngineModule, e: u32, size: f64, threads: i32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(method, js_name = _te_set_output_depth)]
+    fn te_set_output_depth(this: &EngineModule, e: u32, bits: i32);
     #[wasm_bindgen(method, js_name = _te_close)]
     fn te_close(this: &EngineModule, e: u32);
     #[wasm_bindgen(method, js_name = _te_probe)]
@@ -114,6 +118,8 @@ pub struct Engine {
     threads: i32,
     /// While a video is open: the reader the engine calls (`Module.teRead`), and its source.
     reading: Option<(Closure<dyn FnMut(f64, u32, i32) -> i32>, Rc<Source>)>,
+    /// An open HDR video's, when its frames are tone-mapped: the engine then gives 16-bit RGBA.
+    tone_map: Option<ToneMap>,
 }
 
 /// What the glue fetched for an engine while the worker started: its script and its wasm
@@ -224,6 +230,7 @@ impl Engine {
             raw,
             threads: threads as i32,
             reading: None,
+            tone_map: None,
         })
     }
 
@@ -253,8 +260,9 @@ impl Engine {
     }
 
     /// Opens a source (a File, a Blob or a URL), whose bytes the engine asks for through
-    /// `Module.teRead` (`te_open_reader`) as it needs them.
-    pub fn open(&mut self, source: &Rc<Source>) -> Result<VideoInfo, Failure> {
+    /// `Module.teRead` (`te_open_reader`) as it needs them; an HDR video's frames will be
+    /// tone-mapped, or not, as `hdr` says.
+    pub fn open(&mut self, source: &Rc<Source>, hdr: HdrOutput) -> Result<VideoInfo, Failure> {
         self.close();
         let (reader, module) = (source.clone(), self.module.clone());
         let read = Closure::<dyn FnMut(f64, u32, i32) -> i32>::new(move |offset: f64, at: u32, len: i32| {
@@ -279,12 +287,16 @@ impl Engine {
         let mut info = layout::info_from_bytes(&self.bytes(self.module.te_probe(self.raw), INFO_SIZE));
         let colour = self.codec();
         info.set_colour(colour.color_primaries, colour.color_transfer, colour.color_space);
+        let tone_mapped = if hdr == HdrOutput::Sdr { info.hdr } else { None };
+        self.tone_map = tone_mapped.map(|transfer| ToneMap::new(transfer, Primaries::of(colour.color_primaries)));
+        self.module
+            .te_set_output_depth(self.raw, if self.tone_map.is_some() { 16 } else { 8 });
         Ok(info)
     }
 
     /// The video's description, the source let go of after.
     pub fn probe(&mut self, source: &Rc<Source>) -> Result<VideoInfo, Failure> {
-        let info = self.open(source);
+        let info = self.open(source, HdrOutput::Keep);
         self.close();
         info
     }
@@ -356,15 +368,20 @@ impl Engine {
         self.result()
     }
 
-    /// The image of the last successful decode, copied out of the heap into Rust's memory.
+    /// The image of the last successful decode, copied out of the heap into Rust's memory (an
+    /// HDR one tone-mapped).
     fn result(&self) -> Result<Picture, Failure> {
         let image: ImageRef =
             layout::image_from_wasm32_bytes(&self.bytes(self.module.te_result(self.raw), IMAGE_SIZE_WASM32));
+        let rgba = match &self.tone_map {
+            None => self.bytes(image.rgba, image.len()),
+            Some(map) => map.to_sdr(&thumbnail_tonemap::samples(&self.bytes(image.rgba, 2 * image.len()))),
+        };
         Ok(Picture {
             width: image.width,
             height: image.height,
             time: image.time,
-            rgba: self.bytes(image.rgba, image.len()),
+            rgba,
         })
     }
 

@@ -229,7 +229,7 @@ impl ThumbnailWorker {
         let engines = self.engines.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let file = Source::from_js(&file).await.map_err(to_js)?;
-            let by_browser = match Session::start(&engines, &file, webcodecs).await {
+            let by_browser = match Session::start(&engines, &file, webcodecs, options.hdr).await {
                 Some(session) => thumbnail_by(&session, &options).await,
                 None => None,
             };
@@ -336,7 +336,7 @@ fn thumbnail_wasm(
     options: &ThumbnailOptions,
 ) -> Result<(Made, Option<f64>), Failure> {
     let mut engine = engine.borrow_mut();
-    let made = engine.open(file).and_then(|info| {
+    let made = engine.open(file, options.hdr).and_then(|info| {
         let t = match options.at.seconds(info.duration) {
             Some(t) => t,
             None => best_time(info.duration, |t| engine.next_frame(t, PICK_SIDE, PICK_SIDE))?,
@@ -475,7 +475,7 @@ impl ThumbnailWorker {
                 let sheet = make_sheet(&times, options.columns, tile, budget, next)?;
                 Ok::<_, Failure>((duration, times, sheet))
             };
-            let by_browser = match Session::start(&engines, &file, webcodecs).await {
+            let by_browser = match Session::start(&engines, &file, webcodecs, options.hdr).await {
                 Some(session) => {
                     let times = sprite_times(session.info.duration, options.frames);
                     let mut budget = browser_budget();
@@ -508,7 +508,7 @@ impl ThumbnailWorker {
                 None => {
                     let engine = engines.whole().await?;
                     let mut engine = engine.borrow_mut();
-                    let made = engine.open(&file).and_then(|info| {
+                    let made = engine.open(&file, options.hdr).and_then(|info| {
                         let display = (info.width, info.height);
                         let sizing = Sizing::series(options.fitting, fit, display, |(w, h)| {
                             engine.video_output_size(&info, w, h)
@@ -556,7 +556,7 @@ impl ThumbnailWorker {
             // The times the whole engine is left to make: all (None), or from where WebCodecs stopped.
             let mut left: Option<Vec<f64>> = None;
             let mut count = 0;
-            if let Some(session) = Session::start(&engines, &file, webcodecs).await {
+            if let Some(session) = Session::start(&engines, &file, webcodecs, options.hdr).await {
                 let duration = session.info.duration;
                 let times = series_times(duration, &options.series);
                 let display = (session.info.width, session.info.height);
@@ -592,7 +592,7 @@ impl ThumbnailWorker {
                 }
             }
             let engine = engines.whole().await?;
-            let opened = engine.borrow_mut().open(&file);
+            let opened = engine.borrow_mut().open(&file, options.hdr);
             let info = match opened {
                 Ok(info) => info,
                 Err(failure) => {

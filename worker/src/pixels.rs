@@ -1,7 +1,7 @@
 //! The pixel work of the WebCodecs path, done as swscale makes packed RGB from YUV so that the
 //! browser's frame is the server's: planes scaled with swscale's bicubic filter (14-bit weights,
 //! 15-bit intermediates saturated as swscale's are), converted with the stream's matrix and range,
-//! turned as the engine's `copy_rgba` turns them.
+//! turned as the engine's `copy_turned` turns them.
 //!
 //! In the browser (wasm32 with simd128) the scaling and conversion loops are written with wasm
 //! SIMD; everywhere else, and for the ends of rows, the same arithmetic in plain Rust. The tests
@@ -77,16 +77,20 @@ pub struct Planes {
     bytes: Vec<u8>,
     /// Each plane's offset, stride, width and height in `bytes`.
     places: [(usize, usize, usize, usize); 3],
+    /// 10-bit planes' samples as they were (luma, Cb, Cr, packed at `places`' sizes), when kept.
+    wide: Option<Vec<u16>>,
 }
 
 impl Planes {
     /// The planes of a `width` x `height` picture in `layout`, from the bytes copied and each
     /// plane's (offset, stride) as `copyTo` says them; None if a plane's rows do not lie inside.
+    /// With `wide`, 10-bit samples are also kept as they are ([`Planes::to_rgb16`]).
     pub fn from_copy(
         layout: Layout,
         (w, h): (usize, usize),
         mut bytes: Vec<u8>,
         places: &[(usize, usize)],
+        wide: bool,
     ) -> Option<Planes> {
         let (half_w, half_h) = layout.subsampled();
         let (cw, ch) = (
@@ -122,25 +126,79 @@ impl Planes {
             layout,
             bytes,
             places: [(y.0, y.1, w, h), (cb.0, cb.1, cw, ch), (cr.0, cr.1, cw, ch)],
+            wide: None,
         };
         if layout.deep() {
             // 10 bits to 8, rounded (little-endian 16-bit samples), each plane after the one before
             let mut eight = Vec::with_capacity(w * h + 2 * cw * ch);
+            let mut kept = Vec::with_capacity(if wide { w * h + 2 * cw * ch } else { 0 });
             for place in &mut planes.places {
                 let (offset, stride, pw, ph) = *place;
                 *place = (eight.len(), pw, pw, ph);
                 for row in 0..ph {
                     let samples = &planes.bytes[offset + row * stride..][..2 * pw];
-                    eight.extend(
-                        samples
-                            .chunks_exact(2)
-                            .map(|v| ((u32::from(u16::from_le_bytes([v[0], v[1]])) + 2) >> 2).min(255) as u8),
-                    );
+                    for v in samples.chunks_exact(2) {
+                        let v = u16::from_le_bytes([v[0], v[1]]);
+                        eight.push(((u32::from(v) + 2) >> 2).min(255) as u8);
+                        if wide {
+                            kept.push(v.min(1023));
+                        }
+                    }
                 }
             }
             planes.bytes = eight;
+            planes.wide = wide.then_some(kept);
         }
         Some(planes)
+    }
+
+    /// The kept 10-bit planes ([`Planes::from_copy`] with `wide`) as 16-bit RGBA of `size`, R'G'B'
+    /// with `matrix` undone, scaled as [`Planes::to_rgba`] scales 8-bit ones (swscale's way:
+    /// luma to the size, chroma to the full height and half the width, each chroma sample shared
+    /// by two pixels, or to the full width for an odd one or 4:4:4), in `f32`: the engine's
+    /// 16-bit picture, for the tone mapping. None without them.
+    pub fn to_rgb16(&self, size: (usize, usize), m: Matrix) -> Option<Vec<u16>> {
+        let wide = self.wide.as_ref()?;
+        let [(_, _, w, h), (_, _, cw, ch), _] = self.places;
+        let samples =
+            |range: std::ops::Range<usize>| -> Vec<f32> { wide[range].iter().map(|&v| f32::from(v)).collect() };
+        let (y, cb, cr) = (
+            samples(0..w * h),
+            samples(w * h..w * h + cw * ch),
+            samples(w * h + cw * ch..w * h + 2 * cw * ch),
+        );
+        let (half_w, _) = self.layout.subsampled();
+        let shared = if half_w && size.0 % 2 == 0 { 2 } else { 1 };
+        let chroma = (size.0 / shared, size.1);
+        let y = scale_plane_f32(&y, (w, h), size);
+        let (cb, cr) = (
+            scale_plane_f32(&cb, (cw, ch), chroma),
+            scale_plane_f32(&cr, (cw, ch), chroma),
+        );
+        let (y_offset, y_scale, c_scale) = if m.full_range {
+            (0.0, 1.0 / 1023.0, 1.0 / 1023.0)
+        } else {
+            (64.0, 1.0 / 876.0, 1.0 / 896.0)
+        };
+        let kg = 1.0 - m.kr - m.kb;
+        let (rv, bu) = (2.0 * (1.0 - m.kr), 2.0 * (1.0 - m.kb));
+        let (gu, gv) = (bu * m.kb / kg, rv * m.kr / kg);
+        let sample = |v: f32| (v.clamp(0.0, 1.0) * 65535.0 + 0.5) as u16;
+        let mut out = Vec::with_capacity(size.0 * size.1 * 4);
+        for row in 0..size.1 {
+            for x in 0..size.0 {
+                let c = row * chroma.0 + (x / shared).min(chroma.0.saturating_sub(1));
+                let l = (y[row * size.0 + x] - y_offset) * y_scale;
+                let (u, v) = ((cb[c] - 512.0) * c_scale, (cr[c] - 512.0) * c_scale);
+                out.extend([
+                    sample(l + rv * v),
+                    sample(l - gu * u - gv * v),
+                    sample(l + bu * u),
+                    u16::MAX,
+                ]);
+            }
+        }
+        Some(out)
     }
 
     fn plane(&self, index: usize) -> Plane<'_> {
@@ -227,6 +285,39 @@ pub fn scale_rgba(rgba: &[u8], from: (usize, usize), to: (usize, usize)) -> Vec<
     out
 }
 
+/// A plane of `f32` samples (`from` wide and high, rows packed) scaled to `to` with swscale's
+/// bicubic taps, down the columns then across, without rounding but clamped to 10 bits: the
+/// 10-bit planes of an HDR picture, whose values go on to the tone mapping.
+fn scale_plane_f32(plane: &[f32], from: (usize, usize), to: (usize, usize)) -> Vec<f32> {
+    let ((w, h), (tw, th)) = (from, to);
+    if from == to || w == 0 || h == 0 {
+        return plane.to_vec();
+    }
+    let (across, down) = (Taps::new(w, tw, 4), Taps::new(h, th, 2));
+    const ONE: f32 = (1 << 14) as f32;
+    let mut column = vec![0f32; w];
+    let mut out = Vec::with_capacity(tw * th);
+    for y in 0..th {
+        let (first, weights) = down.of(y);
+        column.iter_mut().for_each(|v| *v = 0.0);
+        for (row, &weight) in (first..).zip(weights) {
+            let weight = weight as f32 / ONE;
+            for (acc, &v) in column.iter_mut().zip(&plane[row * w..][..w]) {
+                *acc += weight * v;
+            }
+        }
+        for x in 0..tw {
+            let (first, weights) = across.of(x);
+            let sum: f32 = (first..)
+                .zip(weights)
+                .map(|(sx, &weight)| weight as f32 / ONE * column[sx])
+                .sum();
+            out.push(sum.clamp(0.0, 1023.0)); // within 10 bits, as swscale's planes stay
+        }
+    }
+    out
+}
+
 /// RGBA (alpha 255) of the luma plane's size from `y`, `cb` and `cr`, each chroma sample shared
 /// by `shared` pixels across and `rows_shared` rows down (the chroma planes as wide as that needs).
 fn yuv_to_rgba(y: Plane, cb: Plane, cr: Plane, shared: usize, rows_shared: usize, m: Matrix) -> Vec<u8> {
@@ -240,7 +331,7 @@ fn yuv_to_rgba(y: Plane, cb: Plane, cr: Plane, shared: usize, rows_shared: usize
     out
 }
 
-/// A `w` x `h` RGBA picture turned `rotation` degrees clockwise (as the engine's copy_rgba).
+/// A `w` x `h` RGBA picture turned `rotation` degrees clockwise (as the engine's copy_turned).
 pub fn turn(rgba: Vec<u8>, w: usize, h: usize, rotation: u32) -> Vec<u8> {
     if rotation % 360 == 0 {
         return rgba;
@@ -905,7 +996,7 @@ mod tests {
             let (y, cb, cr) = (picture(h, w, 4), picture(ch, cw, 5), picture(ch, cw, 6));
             let made = |layout, planes: [&[u8]; 3], size| {
                 let (bytes, places) = copied(layout, (w, h), planes, 3);
-                Planes::from_copy(layout, (w, h), bytes, &places)
+                Planes::from_copy(layout, (w, h), bytes, &places, false)
                     .unwrap()
                     .to_rgba(size, m)
             };
@@ -942,12 +1033,42 @@ mod tests {
                 "4:4:4 10-bit {w}x{h}"
             );
         }
+        // 10-bit planes kept wide (HDR): the same R'G'B' at 16 bits as the 8-bit planes give,
+        // scaled the same way, to a level or two (the 8-bit path rounds between its steps; on
+        // smooth pictures: on noise its 15-bit intermediates saturate)
+        for (w, h) in [(36usize, 24usize), (15, 9)] {
+            let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+            let smooth = |pw: usize, ph: usize, a: usize, b: usize| -> Vec<u8> {
+                (0..pw * ph)
+                    .map(|i| (16 + (i % pw) * a / pw + (i / pw) * b / ph) as u8)
+                    .collect()
+            };
+            let (y, cb, cr) = (smooth(w, h, 180, 40), smooth(cw, ch, 60, 160), smooth(cw, ch, 200, 30));
+            let (bytes, places) = copied(Layout::I420P10, (w, h), [&y, &cb, &cr], 3);
+            let planes = Planes::from_copy(Layout::I420P10, (w, h), bytes, &places, true).unwrap();
+            for size in [(w / 2 + 1, h / 3 + 1), (w / 3, h / 2)] {
+                let wide = planes.to_rgb16(size, m).unwrap();
+                let eight = planes.to_rgba(size, m);
+                let worst = wide
+                    .iter()
+                    .zip(&eight)
+                    .map(|(&a, &b)| (i32::from(a >> 8) - i32::from(b)).abs())
+                    .max();
+                assert!(worst <= Some(2), "{w}x{h} at {size:?}: {worst:?}");
+            }
+            let (bytes, places) = copied(Layout::I420, (w, h), [&y, &cb, &cr], 0);
+            let planes = Planes::from_copy(Layout::I420, (w, h), bytes, &places, true).unwrap();
+            assert!(
+                planes.to_rgb16((w, h), m).is_none(),
+                "8-bit planes have no wide samples"
+            );
+        }
         // A plane that does not lie in what was copied: not read
         let (y, c) = (picture(8, 8, 1), picture(4, 4, 2));
         let (bytes, mut places) = copied(Layout::I420, (8, 8), [&y, &c, &c], 0);
         places[2].0 += 5;
-        assert!(Planes::from_copy(Layout::I420, (8, 8), bytes.clone(), &places).is_none());
-        assert!(Planes::from_copy(Layout::I420, (8, 8), bytes, &places[..2]).is_none());
+        assert!(Planes::from_copy(Layout::I420, (8, 8), bytes.clone(), &places, false).is_none());
+        assert!(Planes::from_copy(Layout::I420, (8, 8), bytes, &places[..2], false).is_none());
     }
 
     #[test]

@@ -14,6 +14,8 @@ use futures_channel::oneshot;
 use thumbnail_engine::layout::Packets;
 use thumbnail_engine::webcodecs::{decoder_config_or_keyframe, DecoderConfig};
 use thumbnail_frames::Picture;
+use thumbnail_tonemap::{Primaries, ToneMap};
+use thumbnail_vocabulary::colour::HdrOutput;
 use thumbnail_vocabulary::{Seek, VideoInfo};
 use web_sys::VideoFrame;
 
@@ -34,6 +36,8 @@ pub struct Session {
     /// Whether a frame the browser converted itself (`converted_by_browser`) is taken: only
     /// where the wasm decoders cannot make it instead (AV1).
     browser_colours: bool,
+    /// An HDR video's, when its frames are tone-mapped (from the decoder's 10-bit planes).
+    tone_map: Option<Rc<ToneMap>>,
 }
 
 impl Drop for Session {
@@ -63,14 +67,15 @@ impl Pass {
 
 impl Session {
     /// Opens `source` with the demux-only engine, when `webcodecs` is wanted, the browser has it,
-    /// and it says it decodes the codec.
-    pub async fn start(engines: &Rc<Engines>, source: &Rc<Source>, webcodecs: bool) -> Option<Session> {
+    /// and it says it decodes the codec; an HDR video's frames will be tone-mapped, or not, as
+    /// `hdr` says.
+    pub async fn start(engines: &Rc<Engines>, source: &Rc<Source>, webcodecs: bool, hdr: HdrOutput) -> Option<Session> {
         if !webcodecs || !crate::webcodecs::available() {
             return None;
         }
         let opened = {
             let mut demuxer = engines.demuxer.borrow_mut();
-            let opened = demuxer.open(source).ok().and_then(|info| {
+            let opened = demuxer.open(source, HdrOutput::Keep).ok().and_then(|info| {
                 let codec = demuxer.codec();
                 // Where the container carries no parameters (AV1 in IVF), the first keyframe's.
                 let keyframe = || {
@@ -87,12 +92,15 @@ impl Session {
         };
         let (info, config) = opened?;
         let browser_colours = !thumbnail_engine::formats::wasm_decodes(&info.codec);
-        if !browser_colours && engines.decoders.converts_itself(&config) {
+        let tone_mapped = if hdr == HdrOutput::Sdr { info.hdr } else { None };
+        if (!browser_colours || tone_mapped.is_some()) && engines.decoders.converts_itself(&config) {
             engines.demuxer.borrow_mut().close();
             return None;
         }
+        let primaries = Primaries::of(engines.demuxer.borrow().codec().color_primaries);
         let session = Session {
             engines: engines.clone(),
+            tone_map: tone_mapped.map(|transfer| Rc::new(ToneMap::new(transfer, primaries))),
             info,
             config,
             browser_colours,
@@ -153,10 +161,13 @@ impl Session {
             let (engines, drawn, config) = (self.engines.clone(), drawn.clone(), self.config.clone());
             let (times, rotation, browser_colours) = (pass.times.clone(), self.info.rotation, self.browser_colours);
             let picture_size = (self.info.coded_width, self.info.coded_height);
+            let tone_map = self.tone_map.clone();
             move |index: usize, frame: VideoFrame| {
-                if converted_by_browser(&frame) && !browser_colours {
-                    // Not the engine's colours: this job and the codec's later ones on the wasm
-                    // decoders.
+                if converted_by_browser(&frame) && (!browser_colours || tone_map.is_some()) {
+                    // Not the engine's colours, or an HDR frame already made 8-bit RGB (no
+                    // tone mapping can be applied): this job and the codec's later ones on the
+                    // wasm decoders (for AV1, which they lack: unsupported_codec, and `auto`
+                    // asks the server).
                     engines.decoders.converted_itself(&config);
                     frame.close();
                     return;
@@ -176,8 +187,9 @@ impl Session {
                 let (send, receive) = oneshot::channel();
                 drawn.borrow_mut()[index] = Some(receive);
                 let (config, time) = (config.clone(), times[index].max(0.0));
+                let tone_map = tone_map.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    let picture = draw(frame, width, height, rotation, &config)
+                    let picture = draw(frame, width, height, rotation, &config, tone_map.as_deref())
                         .await
                         .ok()
                         .map(|rgba| Picture {

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use js_sys::{Reflect, Uint8Array};
 use thumbnail_engine::layout::Packets;
 use thumbnail_engine::webcodecs::DecoderConfig;
+use thumbnail_tonemap::ToneMap;
 
 use crate::engine::js_message as message;
 use crate::pixels::{scale_rgba, turn, Layout, Matrix, Planes};
@@ -279,7 +280,8 @@ fn micros(seconds: f64) -> f64 {
 /// the YUV planes (`copyTo`) scaled as swscale scales them to RGB (its bicubic filters; luma to
 /// the output size, chroma to the full height and half the width, each chroma sample shared by two
 /// pixels, or the full width for an odd one), converted with the stream's matrix and range, then
-/// turned as the engine's copy_rgba.
+/// turned as the engine's copy_turned. With `tone_map` (an HDR video), 10-bit planes are scaled
+/// and converted the same way into 16-bit R'G'B', then tone-mapped, as the engine's pictures are.
 /// Frames in other formats (taken only where the wasm decoders cannot make them, see
 /// [`converted_by_browser`]): RGB ones (Firefox's BGRX) are scaled as they are, any other is
 /// converted by the browser's canvas.
@@ -289,12 +291,16 @@ pub async fn draw(
     height: u32,
     rotation: u32,
     config: &DecoderConfig,
+    tone_map: Option<&ToneMap>,
 ) -> Result<Vec<u8>, JsValue> {
     let turned = rotation % 180 != 0;
     let (sw, sh) = if turned { (height, width) } else { (width, height) };
     let size = (sw as usize, sh as usize);
-    let made = match planes(&frame).await {
-        Ok(Some(planes)) => Ok(planes.to_rgba(size, matrix(config, &frame))),
+    let made = match planes(&frame, tone_map.is_some()).await {
+        Ok(Some(planes)) => Ok(match (tone_map, planes.to_rgb16(size, matrix(config, &frame))) {
+            (Some(map), Some(rgb16)) => map.to_sdr(&rgb16),
+            _ => planes.to_rgba(size, matrix(config, &frame)),
+        }),
         Ok(None) => match rgb(&frame).await {
             Ok(Some(rgba)) => Ok(scale_rgba(&rgba, as_usize(visible_size(&frame)), size)),
             Ok(None) => canvas_rgba(&frame).map(|(rgba, from)| scale_rgba(&rgba, from, size)),
@@ -322,8 +328,8 @@ fn layout(frame: &VideoFrame) -> Option<Layout> {
 }
 
 /// The frame's planes as `copyTo` writes them, for the layouts `pixels` converts (None: another
-/// format, or a layout that does not fit what was copied).
-async fn planes(frame: &VideoFrame) -> Result<Option<Planes>, JsValue> {
+/// format, or a layout that does not fit what was copied); 10-bit ones also `wide` (for HDR).
+async fn planes(frame: &VideoFrame, wide: bool) -> Result<Option<Planes>, JsValue> {
     let Some(layout) = layout(frame) else {
         return Ok(None);
     };
@@ -336,7 +342,13 @@ async fn planes(frame: &VideoFrame) -> Result<Option<Planes>, JsValue> {
             (plane.get_offset() as usize, plane.get_stride() as usize)
         })
         .collect();
-    Ok(Planes::from_copy(layout, (w as usize, h as usize), bytes, &places))
+    Ok(Planes::from_copy(
+        layout,
+        (w as usize, h as usize),
+        bytes,
+        &places,
+        wide,
+    ))
 }
 
 /// The frame's bytes (`copyTo`) and their planes' layout: copied straight into this worker's
