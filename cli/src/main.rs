@@ -173,6 +173,10 @@ struct SpriteArgs {
     /// 1-100, for jpeg and webp
     #[arg(long)]
     quality: Option<String>,
+    /// auto (the keyframes where the tiles are further apart than they are, else the exact
+    /// frames), exact or keyframe [default: auto]
+    #[arg(long)]
+    seek: Option<String>,
 }
 
 #[derive(Args)]
@@ -288,6 +292,7 @@ fn main() -> ExitCode {
                 ("height", &s.height),
                 ("format", &s.format),
                 ("quality", &s.quality),
+                ("seek", &s.seek),
             ]);
             given.extend(pairs(&s.picture.pairs()));
             let options = SpriteOptions::from_pairs(given).unwrap_or_else(|e| refuse(e.message));

@@ -103,8 +103,7 @@ typedef struct te_image {
   double time;     /*  0: the frame's time in seconds from the start of the video */
   int32_t width;   /*  8: display orientation, fitted in the requested box */
   int32_t height;  /* 12 */
-  uint8_t *rgba;   /* 16: width * height * 4 samples (bytes; 16-bit with te_set_output_depth 16),
-                            rows top-down; owned by the engine */
+  uint8_t *rgba;   /* 16: width * height * 4 samples (te_set_output_depth), rows top-down; owned by the engine */
 } te_image;
 
 typedef struct te_engine te_engine;

@@ -1,7 +1,7 @@
 //! A contact sheet: frames at spread times tiled into one image, with the WebVTT thumbnails track
 //! that video.js, Plyr and Vidstack read (`sprite.jpg#xywh=x,y,w,h` per cue).
 
-use thumbnail_vocabulary::{FrameTimes, MAX_SPRITE_FRAMES};
+use thumbnail_vocabulary::{FrameTimes, Seek, SheetSeek, MAX_SPRITE_FRAMES};
 
 use crate::budget::{within, PixelBudget};
 use crate::{Failed, Picture};
@@ -25,6 +25,44 @@ pub fn sprite_times(duration: Option<f64>, frames: FrameTimes) -> Vec<f64> {
                 .map(|i| s * f64::from(i))
                 .take_while(|t| *t < end || *t == 0.0)
                 .collect()
+        }
+    }
+}
+
+/// How the sheet's frames at `times` are found: for `auto`, the keyframe at or before each time
+/// where every step between the times holds a keyframe of its own, else the exact frame (the
+/// engine's `te_decode_next`: each packet decoded once, from the keyframe before each time). The
+/// steps are checked at the start, the middle and the end of the sheet: the keyframe at or before
+/// a tile's time (`keyframe_before`, from the container's packets without decoding) must come
+/// after the time of the tile before, and the keyframe before it be no further back than a step
+/// (the GOP no longer than the step). A keyframe the engine cannot tell means exact.
+pub fn sheet_seek(choice: SheetSeek, times: &[f64], mut keyframe_before: impl FnMut(f64) -> Option<f64>) -> Seek {
+    match choice {
+        SheetSeek::Exact => Seek::Exact,
+        SheetSeek::Keyframe => Seek::Keyframe,
+        SheetSeek::Auto if times.len() < 2 => Seek::Exact,
+        SheetSeek::Auto => {
+            let mut checked = [1, times.len() / 2, times.len() - 1];
+            checked.sort_unstable();
+            let mut holds_one = |i: usize| {
+                let step = times[i] - times[i - 1];
+                let Some(key) = keyframe_before(times[i]).filter(|k| *k > times[i - 1]) else {
+                    return false;
+                };
+                match keyframe_before(key - 0.001) {
+                    Some(earlier) if earlier < key => key - earlier <= step,
+                    _ => true, // the first keyframe
+                }
+            };
+            let apart = checked
+                .iter()
+                .enumerate()
+                .all(|(n, &i)| (n > 0 && checked[n - 1] == i) || holds_one(i));
+            if apart {
+                Seek::Keyframe
+            } else {
+                Seek::Exact
+            }
         }
     }
 }
@@ -251,6 +289,31 @@ pub fn vtt(tiles: &[Tile], image: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_takes_keyframes_where_each_step_holds_one() {
+        let times: Vec<f64> = (0..24).map(|i| 12.5 + 25.0 * f64::from(i)).collect();
+        // keyframes every 10 s: each 25 s step holds one; every 30 s: not the first
+        let every = |gop: f64| move |t: f64| Some((t / gop).floor() * gop);
+        assert_eq!(sheet_seek(SheetSeek::Auto, &times, every(10.0)), Seek::Keyframe);
+        assert_eq!(sheet_seek(SheetSeek::Auto, &times, every(30.0)), Seek::Exact);
+        // only the first keyframe (an unindexed stream's), or none told: exact
+        assert_eq!(sheet_seek(SheetSeek::Auto, &times, |_| Some(0.0)), Seek::Exact);
+        assert_eq!(sheet_seek(SheetSeek::Auto, &times, |_| None), Seek::Exact);
+        // a long GOP in the middle only: exact
+        let middle = |t: f64| {
+            Some(if (200.0..400.0).contains(&t) {
+                200.0
+            } else {
+                (t / 10.0).floor() * 10.0
+            })
+        };
+        assert_eq!(sheet_seek(SheetSeek::Auto, &times, middle), Seek::Exact);
+        // asked for: as asked, whatever the keyframes; one tile: exact
+        assert_eq!(sheet_seek(SheetSeek::Exact, &times, every(10.0)), Seek::Exact);
+        assert_eq!(sheet_seek(SheetSeek::Keyframe, &times, every(30.0)), Seek::Keyframe);
+        assert_eq!(sheet_seek(SheetSeek::Auto, &times[..1], every(10.0)), Seek::Exact);
+    }
 
     #[test]
     fn times_spread_or_every() {

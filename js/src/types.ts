@@ -164,6 +164,12 @@ export interface SpriteOptions extends JobOptions {
   /** 1-100, for jpeg and webp. */
   quality?: number;
   /**
+   * How the frames are found: 'auto' (default) takes the keyframe at or before each time where the
+   * tiles are further apart than the video's keyframes (each tile a frame of its own share, one
+   * decoded frame each), else the exact frame; 'exact' or 'keyframe' always.
+   */
+  seek?: 'auto' | 'exact' | 'keyframe';
+  /**
    * An HDR video's pictures (PQ or HLG, as probe() says): 'sdr' (default) tone-mapped for an SDR
    * display; 'keep' the coded values (washed out on an SDR display). SDR videos are the same either way.
    */

@@ -214,6 +214,19 @@ fn next_picture(engine: &mut Engine, t: f64, sizing: &Sizing) -> Result<Picture,
     Ok(sizing.apply(picture(image)))
 }
 
+/// The keyframe at or before `t` as `sizing` fits it.
+fn keyframe_picture(engine: &mut Engine, t: f64, sizing: &Sizing) -> Result<Picture, EngineError> {
+    let (width, height) = sizing.engine_box();
+    let image = engine.frame(t, width, height, Seek::Keyframe)?;
+    Ok(sizing.apply(picture(image)))
+}
+
+/// The time of the keyframe at or before `t`, from the container's packets (nothing decoded).
+fn keyframe_before(engine: &mut Engine, t: f64) -> Option<f64> {
+    let packets = engine.read_packets(t, Seek::Keyframe).ok()?;
+    packets.list.get(packets.wanted).map(|p| p.time)
+}
+
 fn picture(image: Image) -> Picture {
     Picture {
         width: image.width,
@@ -300,10 +313,15 @@ fn make_sheet(
         |(w, h)| engine.output_size(w, h),
     )?;
     let tile = sizing.size();
+    let seek = sprite::sheet_seek(options.seek, &times, |t| keyframe_before(&mut engine, t));
     let mut budget = PixelBudget::new(u64::from(max_pixels), BUDGET_NAME);
     let mut counted = Counted::new(times.len(), progress);
     let (sheet, rgba) = sprite::make_sheet(&times, options.columns, tile, &mut budget, |t| {
-        counted.after(next_picture(&mut engine, t, &sizing))
+        let picture = match seek {
+            Seek::Keyframe => keyframe_picture(&mut engine, t, &sizing),
+            Seek::Exact => next_picture(&mut engine, t, &sizing),
+        };
+        counted.after(picture)
     })?;
     drop(engine);
     let image = Image {

@@ -842,6 +842,71 @@ async fn thumbhash_alone_is_the_placeholder_as_json() {
     }
 }
 
+/// A sheet's `seek`: `auto` (the default) takes the keyframes where the tiles are further apart
+/// than they are (h264.mp4: a keyframe a second; 2 tiles 1.5 s apart: the keyframes at 0 and 2 s,
+/// the CLI's frames there), and the exact frames where they are closer (6 tiles 0.5 s apart);
+/// `exact` and `keyframe` as asked.
+#[tokio::test]
+async fn sheets_take_keyframes_where_the_tiles_are_further_apart() {
+    let server = start(&[]);
+    let tiles = |query: &'static str| {
+        let server = &server;
+        async move {
+            let r = client()
+                .post(server.url(&format!("/sprite?columns=6&width=80&format=png&{query}")))
+                .multipart(form_with("video", "h264.mp4"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{query}");
+            let sheet: Value = r.json().await.unwrap();
+            let data = sheet["image"].as_str().unwrap().split_once(',').unwrap().1;
+            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).unwrap();
+            let image = image::load_from_memory(&bytes).unwrap().to_rgba8();
+            let count = sheet["times"].as_array().unwrap().len() as u32;
+            (0..count)
+                .map(|i| {
+                    image::imageops::crop_imm(&image, i * 80, 0, 80, 60)
+                        .to_image()
+                        .into_raw()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let (auto, keyframe, exact) = (
+        tiles("count=2").await,
+        tiles("count=2&seek=keyframe").await,
+        tiles("count=2&seek=exact").await,
+    );
+    assert_eq!(auto, keyframe, "2 tiles 1.5 s apart: keyframes");
+    assert_ne!(auto, exact);
+    for (tile, t) in auto.iter().zip([0.0, 2.0]) {
+        let db = psnr(tile, &cli_frame(&fixture("h264.mp4"), t, 80, 60, 0));
+        assert!(db >= SAME_FRAME_DB, "the keyframe at {t} s: {db:.1} dB");
+    }
+    for (tile, t) in exact.iter().zip([0.75, 2.25]) {
+        let db = psnr(tile, &cli_frame(&fixture("h264.mp4"), t, 80, 60, 0));
+        assert!(db >= SAME_FRAME_DB, "the frame at {t} s: {db:.1} dB");
+    }
+    assert_eq!(
+        tiles("count=6").await,
+        tiles("count=6&seek=exact").await,
+        "6 tiles 0.5 s apart: exact"
+    );
+    let detail = assert_problem(
+        client()
+            .post(server.url("/sprite?seek=fast"))
+            .multipart(form_with("video", "h264.mp4"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+    )
+    .await;
+    assert!(detail.contains("must be auto, exact or keyframe"), "{detail}");
+}
+
 #[tokio::test]
 async fn sprite_tiles_frames_and_writes_their_track() {
     let server = start(&[]);

@@ -23,7 +23,7 @@ pub use options::{
     parse_quality, parse_side, At, Format, OptionValue, ThumbnailOptions, DEFAULT_MAX_PIXELS, DEFAULT_QUALITY,
     MAX_SIDE, OPTION_NAMES,
 };
-pub use sprite::{FrameTimes, SpriteOptions, MAX_COLUMNS, MAX_SPRITE_FRAMES, SPRITE_OPTION_NAMES};
+pub use sprite::{FrameTimes, SheetSeek, SpriteOptions, MAX_COLUMNS, MAX_SPRITE_FRAMES, SPRITE_OPTION_NAMES};
 
 /// Which frame is taken for a time t. Named `seek` everywhere (query, JS option, widget
 /// attribute); not to be confused with the engine choice (`auto`, `browser`, `server`), named `engine`.

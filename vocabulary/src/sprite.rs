@@ -7,7 +7,7 @@ use crate::options::{bad, parse_quality, parse_side, shown, whole, word, OptionV
 use crate::{Error, Format};
 
 /// The names of the sprite options, in the order the messages list them.
-pub const SPRITE_OPTION_NAMES: [&str; 11] = [
+pub const SPRITE_OPTION_NAMES: [&str; 12] = [
     "count",
     "every",
     "columns",
@@ -18,12 +18,41 @@ pub const SPRITE_OPTION_NAMES: [&str; 11] = [
     "background",
     "format",
     "quality",
+    "seek",
     "hdr",
 ];
 /// Most frames in one sheet.
 pub const MAX_SPRITE_FRAMES: u32 = 400;
 /// Most tiles in a row.
 pub const MAX_COLUMNS: u32 = 50;
+
+/// How a sheet finds its frames: `auto` (the default) takes the keyframe at or before each time
+/// where the tiles are further apart than the video's keyframes (each tile then shows a frame of
+/// its own share, one decoded frame each), else the exact frame; or always one of the two.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SheetSeek {
+    #[default]
+    Auto,
+    Exact,
+    Keyframe,
+}
+
+impl std::str::FromStr for SheetSeek {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<SheetSeek, Error> {
+        match s.trim() {
+            "auto" => Ok(SheetSeek::Auto),
+            "exact" => Ok(SheetSeek::Exact),
+            "keyframe" => Ok(SheetSeek::Keyframe),
+            _ => Err(bad(format!(
+                "`seek` of a contact sheet must be auto, exact or keyframe, not {}",
+                shown(OptionValue::Text(s))
+            ))),
+        }
+    }
+}
 
 /// Which frames: so many, evenly spread, or one every so many seconds.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -45,6 +74,8 @@ pub struct SpriteOptions {
     pub fitting: Fitting,
     pub format: Format,
     pub quality: u8,
+    /// How the frames are found (`auto`, `exact`, `keyframe`).
+    pub seek: SheetSeek,
     /// An HDR video's frames tone-mapped (`sdr`) or as coded (`keep`).
     pub hdr: HdrOutput,
 }
@@ -59,6 +90,7 @@ impl Default for SpriteOptions {
             fitting: Fitting::default(),
             format: Format::Jpeg,
             quality: crate::DEFAULT_QUALITY,
+            seek: SheetSeek::Auto,
             hdr: HdrOutput::Sdr,
         }
     }
@@ -97,6 +129,7 @@ impl SpriteOptions {
                     }
                 }
                 "quality" => options.quality = parse_quality(value)?,
+                "seek" => options.seek = word(value)?,
                 "hdr" => options.hdr = word(value)?,
                 _ => {
                     return Err(bad(format!(
@@ -163,7 +196,16 @@ mod tests {
         let o = SpriteOptions::from_pairs([("width", "160"), ("height", "90")]).unwrap();
         assert_eq!((o.tile_width, o.tile_height), (160, 90));
         assert_eq!(SpriteOptions::from_pairs([]).unwrap(), SpriteOptions::default());
+        assert_eq!(SpriteOptions::default().seek, SheetSeek::Auto);
+        for (word, seek) in [
+            ("auto", SheetSeek::Auto),
+            ("exact", SheetSeek::Exact),
+            ("keyframe", SheetSeek::Keyframe),
+        ] {
+            assert_eq!(SpriteOptions::from_pairs([("seek", word)]).unwrap().seek, seek);
+        }
         for (name, value) in [
+            ("seek", "fast"),
             ("count", "0"),
             ("count", "401"),
             ("every", "0"),

@@ -29,7 +29,7 @@ use thumbnail_frames::budget::PixelBudget;
 use thumbnail_frames::fit::Sizing;
 use thumbnail_frames::placeholder::{Placeholder, PlaceholderAnswer};
 use thumbnail_frames::series::series_times;
-use thumbnail_frames::sprite::{image_name, make_sheet, sprite_times, SheetInfo};
+use thumbnail_frames::sprite::{image_name, make_sheet, sheet_seek, sprite_times, SheetInfo};
 use thumbnail_frames::webp::mux_animation;
 use thumbnail_frames::{best_time, Picture, PICK_SIDE};
 use thumbnail_vocabulary::{
@@ -490,8 +490,9 @@ impl ThumbnailWorker {
                         });
                     match counted {
                         Ok(sizing) => {
+                            let seek = sheet_seek(options.seek, &times, |t| session.keyframe_before(t));
                             session
-                                .pictures(&times, sizing.engine_box(), Seek::Exact)
+                                .pictures(&times, sizing.engine_box(), seek)
                                 .await
                                 .map(|pictures| {
                                     let pictures = pictures.into_iter().map(|p| sizing.apply(p)).collect();
@@ -514,7 +515,18 @@ impl ThumbnailWorker {
                             engine.video_output_size(&info, w, h)
                         })?;
                         let (w, h) = sizing.engine_box();
-                        let next = &mut |t| engine.next_frame(t, w, h).map(|p| sizing.apply(p));
+                        let times = sprite_times(info.duration, options.frames);
+                        let seek = sheet_seek(options.seek, &times, |t| {
+                            let packets = engine.read_packets(t, Seek::Keyframe).ok()?;
+                            packets.list.get(packets.wanted).map(|p| p.time)
+                        });
+                        let next = &mut |t| {
+                            let picture = match seek {
+                                Seek::Keyframe => engine.frame(t, w, h, Seek::Keyframe),
+                                Seek::Exact => engine.next_frame(t, w, h),
+                            };
+                            picture.map(|p| sizing.apply(p))
+                        };
                         sheet(info.duration, sizing.size(), &mut browser_budget(), next)
                     });
                     engine.close();

@@ -120,6 +120,12 @@ impl Session {
             .video_output_size(&self.info, max_width, max_height)
     }
 
+    /// The time of the keyframe at or before `t`, from the container's packets (nothing decoded).
+    pub fn keyframe_before(&self, t: f64) -> Option<f64> {
+        let packets = self.engines.demuxer.borrow_mut().read_packets(t, Seek::Keyframe).ok()?;
+        packets.list.get(packets.wanted).map(|p| p.time)
+    }
+
     /// The pictures of `times` (in their order) fitted in `fit` (0: no limit), `seek` as the
     /// engine's: the first frame at or after each time, or the keyframe at or before it.
     pub async fn pictures(&self, times: &[f64], fit: (u32, u32), seek: Seek) -> Option<Vec<Picture>> {
