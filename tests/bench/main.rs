@@ -16,9 +16,9 @@ use test_support::{engine_dir, fixture, folder_of_videos, root, Browser, Server}
 use thumbnail_engine::{Engine, OpenOptions};
 use thumbnail_frames::animation::{animation_times, make_gif};
 use thumbnail_frames::budget::PixelBudget;
-use thumbnail_frames::sprite::{make_sheet, sprite_times};
+use thumbnail_frames::sprite::{make_sheet, sheet_seek, sprite_times};
 use thumbnail_frames::Picture;
-use thumbnail_vocabulary::{FrameTimes, Seek};
+use thumbnail_vocabulary::{FrameTimes, Seek, SheetSeek};
 
 #[derive(Parser)]
 #[command(about = "Measures engine size, native and wasm engine speed, and the server, against the ffmpeg CLI")]
@@ -988,7 +988,52 @@ fn sprite(report: &mut String, runs: usize) {
         cli.as_secs_f64() / ours.as_secs_f64()
     ));
     sheet_in_browser(report, runs, ours);
+    sheet_seek_auto(report, runs);
     gif(report, runs);
+}
+
+/// `seek: 'auto'` on a sheet whose tiles are further apart than the keyframes: 24 tiles of the
+/// 10-minute video (25 s apart, a keyframe every 10 s), exact frames against auto (keyframes).
+fn sheet_seek_auto(report: &mut String, runs: usize) {
+    let file = fixture("bench/h264-720p-10min.mp4");
+    let time = |choice: SheetSeek| {
+        let mut chosen = Seek::Exact;
+        let samples = (0..runs)
+            .map(|_| {
+                let started = Instant::now();
+                let mut engine = Engine::open(&file, &OpenOptions::default()).unwrap();
+                let times = sprite_times(engine.info().duration, FrameTimes::Count(24));
+                let tile = engine.output_size(160, 0).unwrap();
+                chosen = sheet_seek(choice, &times, |t| {
+                    let packets = engine.read_packets(t, Seek::Keyframe).ok()?;
+                    packets.list.get(packets.wanted).map(|p| p.time)
+                });
+                let mut budget = PixelBudget::new(u64::MAX, "none");
+                make_sheet(&times, 6, tile, &mut budget, |t| match chosen {
+                    Seek::Keyframe => engine.frame(t, tile.0, tile.1, Seek::Keyframe).map(|i| Picture {
+                        width: i.width,
+                        height: i.height,
+                        time: i.time,
+                        rgba: i.rgba,
+                    }),
+                    Seek::Exact => next_picture(&mut engine, t, tile),
+                })
+                .unwrap();
+                (started.elapsed(), engine.packets_decoded().0)
+            })
+            .collect::<Vec<_>>();
+        let packets = samples[0].1;
+        (median(samples.into_iter().map(|(d, _)| d).collect()), packets, chosen)
+    };
+    let (exact, exact_packets, _) = time(SheetSeek::Exact);
+    let (auto, auto_packets, chosen) = time(SheetSeek::Auto);
+    report.push_str(&format!(
+        "\n## Contact sheet, `seek`: 24 tiles 25 s apart of the same video (a keyframe every 10 s)\n\n\
+         | seek | time (median of {runs}) | packets decoded |\n| --- | ---: | ---: |\n\
+         | `exact` | {} | {exact_packets} |\n| `auto` (took {chosen:?}) | {} | {auto_packets} |\n",
+        ms(exact),
+        ms(auto)
+    ));
 }
 
 /// The tone mapping's cost (crate `thumbnail-tonemap`): the frame at 1 s of the upright phone's
