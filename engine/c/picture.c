@@ -75,8 +75,8 @@ TE_EXPORT int te_output_size(te_engine *e, int32_t width, int32_t height, int32_
 }
 
 /* Scales e->kept to fit the box (never enlarging; at most max_pixels, and TE_MAX_SIDE a side),
- * converts it to RGBA (RGBA64 at output depth 16) and applies the rotation. The size comes from the frame itself, since a
- * stream may change its resolution. */
+ * converts it to RGBA (RGBA64 at output depth 16) and applies the rotation. The size comes from
+ * the frame itself, since a stream may change its resolution. */
 int engine_to_rgba(te_engine *e, int max_width, int max_height) {
 #ifdef TE_NO_DECODERS
   (void)max_width, (void)max_height;
