@@ -218,6 +218,47 @@ fn probe_json_describes_each_video_or_says_its_error() {
 
 /// Wrong arguments are clap's usage errors (status 2), worded by the vocabulary where it judges
 /// the value; nothing is run.
+/// An HDR video's thumbnail comes tone-mapped (`--hdr sdr`, the default): more colourful than its
+/// coded values (`--hdr keep`), near the SDR picture it was made from; an SDR video's is the same
+/// either way.
+#[test]
+fn hdr_videos_come_tone_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = |file: &str, hdr: &str| {
+        let name = format!("{hdr}.png");
+        let out = thumbnail(
+            &[
+                fixture(file).to_str().unwrap(),
+                "--width",
+                "320",
+                "--hdr",
+                hdr,
+                "-o",
+                &name,
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", said(&out));
+        image::open(dir.path().join(&name)).unwrap().to_rgba8()
+    };
+    let (sdr, keep) = (image("hdr-pq.mp4", "sdr"), image("hdr-pq.mp4", "keep"));
+    let video = test_support::HDR_VIDEOS
+        .iter()
+        .find(|v| v.file == "hdr-pq.mp4")
+        .unwrap();
+    let original = video.original(1.0, sdr.width(), sdr.height());
+    let (mapped, kept, theirs) = (
+        test_support::colourfulness(sdr.as_raw()),
+        test_support::colourfulness(keep.as_raw()),
+        test_support::colourfulness(&original),
+    );
+    assert!(
+        mapped >= 0.7 * theirs && kept < 0.5 * theirs,
+        "{mapped:.1} {kept:.1} of {theirs:.1}"
+    );
+    assert_eq!(image("h264.mp4", "sdr").as_raw(), image("h264.mp4", "keep").as_raw());
+}
+
 #[test]
 fn wrong_arguments_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -231,6 +272,11 @@ fn wrong_arguments_are_usage_errors() {
         ),
         (vec![video, "--format", "gif"], "gif command"),
         (vec!["sprite", video, "--columns", "0"], "columns"),
+        (
+            vec!["sprite", video, "--seek", "fast"],
+            "must be auto, exact or keyframe",
+        ),
+        (vec![video, "--hdr", "pq"], "`hdr` must be sdr or keep"),
         (
             vec![video, "--fit", "cover", "--width", "10"],
             "give both `width` and `height`",
