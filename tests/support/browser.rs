@@ -283,7 +283,17 @@ impl Browser {
                (value) => done(value === undefined ? null : value),
                (e) => done({{ thrown: {{ name: e && e.name, code: e && e.code, message: String(e && e.message || e) }} }}));"
         );
-        self.client.execute_async(&script, args).await.unwrap()
+        match self.client.execute_async(&script, args.clone()).await {
+            Ok(value) => value,
+            // WebKitWebDriver 2.50 now and then answers a script's result it cannot read back
+            // (seen on the first script after a page load, within 2 s, 2 times in 7 runs of a
+            // test that otherwise passes): the script is run once more, and it says so.
+            Err(e) if self.kind == BrowserKind::WebKit && e.to_string().contains("Could not parse script result") => {
+                eprintln!("WebKitWebDriver: {e}; the script is run again");
+                self.client.execute_async(&script, args).await.unwrap()
+            }
+            Err(e) => panic!("the script failed in the driver: {e}"),
+        }
     }
 
     /// Polls `expression` in the page until it is truthy (then returns its value) or `timeout` passes.
