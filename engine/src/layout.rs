@@ -227,6 +227,11 @@ impl Packets {
     pub fn bytes(&self, packet: &Packet) -> &[u8] {
         &self.data[packet.offset..packet.offset + packet.size]
     }
+
+    /// The time of the frame wanted (None: an empty list).
+    pub fn wanted_time(&self) -> Option<f64> {
+        self.list.get(self.wanted).map(|p| p.time)
+    }
 }
 
 /// A `te_image` of a wasm32 build: where the RGBA lies in the heap.

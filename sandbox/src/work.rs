@@ -223,8 +223,7 @@ fn keyframe_picture(engine: &mut Engine, t: f64, sizing: &Sizing) -> Result<Pict
 
 /// The time of the keyframe at or before `t`, from the container's packets (nothing decoded).
 fn keyframe_before(engine: &mut Engine, t: f64) -> Option<f64> {
-    let packets = engine.read_packets(t, Seek::Keyframe).ok()?;
-    packets.list.get(packets.wanted).map(|p| p.time)
+    engine.read_packets(t, Seek::Keyframe).ok()?.wanted_time()
 }
 
 fn picture(image: Image) -> Picture {

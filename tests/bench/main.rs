@@ -1005,8 +1005,7 @@ fn sheet_seek_auto(report: &mut String, runs: usize) {
                 let times = sprite_times(engine.info().duration, FrameTimes::Count(24));
                 let tile = engine.output_size(160, 0).unwrap();
                 chosen = sheet_seek(choice, &times, |t| {
-                    let packets = engine.read_packets(t, Seek::Keyframe).ok()?;
-                    packets.list.get(packets.wanted).map(|p| p.time)
+                    engine.read_packets(t, Seek::Keyframe).ok()?.wanted_time()
                 });
                 let mut budget = PixelBudget::new(u64::MAX, "none");
                 make_sheet(&times, 6, tile, &mut budget, |t| match chosen {

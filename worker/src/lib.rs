@@ -517,8 +517,7 @@ impl ThumbnailWorker {
                         let (w, h) = sizing.engine_box();
                         let times = sprite_times(info.duration, options.frames);
                         let seek = sheet_seek(options.seek, &times, |t| {
-                            let packets = engine.read_packets(t, Seek::Keyframe).ok()?;
-                            packets.list.get(packets.wanted).map(|p| p.time)
+                            engine.read_packets(t, Seek::Keyframe).ok()?.wanted_time()
                         });
                         let next = &mut |t| {
                             let picture = match seek {

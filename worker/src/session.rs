@@ -123,7 +123,7 @@ impl Session {
     /// The time of the keyframe at or before `t`, from the container's packets (nothing decoded).
     pub fn keyframe_before(&self, t: f64) -> Option<f64> {
         let packets = self.engines.demuxer.borrow_mut().read_packets(t, Seek::Keyframe).ok()?;
-        packets.list.get(packets.wanted).map(|p| p.time)
+        packets.wanted_time()
     }
 
     /// The pictures of `times` (in their order) fitted in `fit` (0: no limit), `seek` as the
@@ -133,7 +133,7 @@ impl Session {
         let mut pass: Option<Pass> = None;
         for &t in times {
             let packets = self.engines.demuxer.borrow_mut().read_packets(t, seek).ok()?;
-            let time = packets.list.get(packets.wanted)?.time;
+            let time = packets.wanted_time()?;
             match &mut pass {
                 Some(p) if p.takes(&packets, time) => {
                     p.packets = packets;
