@@ -129,20 +129,22 @@ make_seeds() {
 # memory past -rss_limit_mb, leaks; not libFuzzer's notes of slow inputs (slow-unit-*).
 findings() { ls "$work/crashes" | grep -E '^(crash|timeout|oom|leak)-' || true; }
 
+usage() { echo "usage: fuzz.sh [seconds] [--jobs N] | --files F..." >&2; exit 2; }
+
 main() {
   local files=() seconds=3600 jobs
   jobs=$(nproc)
   if [ "${1:-}" = --files ]; then
     shift
-    [ $# -gt 0 ] || { echo "usage: fuzz.sh --files F..." >&2; exit 2; }
+    [ $# -gt 0 ] || usage
     files=("$@")
     set --
   fi
   while [ $# -gt 0 ]; do
     case $1 in
       --jobs) jobs=${2:-}; shift $(( $# > 1 ? 2 : 1 ))
-        [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --jobs takes a count" >&2; exit 2; } ;;
-      *[!0-9]* | '') echo "usage: fuzz.sh [seconds] [--jobs N] | --files F..." >&2; exit 2 ;;
+        [[ $jobs =~ ^[1-9][0-9]*$ ]] || usage ;;
+      *[!0-9]* | '') usage ;;
       *) seconds=$1; shift ;;
     esac
   done
